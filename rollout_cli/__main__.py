@@ -1,0 +1,4 @@
+from rollout_cli.cli.main import main
+
+if __name__ == "__main__":
+    main()

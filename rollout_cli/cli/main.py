@@ -1,0 +1,93 @@
+"""The `rollout` command: typer apps wired together, and the one error handler."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+from typer.exceptions import Abort, TyperException
+
+from rollout_cli import __version__
+from rollout_cli.cli import commands_plan
+from rollout_cli.cli.output import err_console
+from rollout_cli.errors import ExitCode, PlanError, RolloutError
+
+app = typer.Typer(
+    name="rollout",
+    help=(
+        "Take an ML model from offline evaluation to serving everyone, safely: shadow mode, "
+        "a guarded traffic ramp judged on real user behaviour, and a practised rollback.\n\n"
+        "Example: rollout plan validate plans/"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rollout {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Shadow first, then a guarded ramp, and a rollback you have practised."""
+
+
+for module in (commands_plan,):
+    module.register(app)
+
+
+def _report(error: RolloutError) -> None:
+    err_console.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+    if isinstance(error, PlanError):
+        for p in error.problems:
+            err_console.print(f"  {p.file}:{p.line}:{p.column}: {p.path}: {p.message}", markup=False, soft_wrap=True)
+    if error.hint:
+        err_console.print(f"[bold]what to do:[/] {error.hint}", soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error becomes a message and an exit code from SPEC §5."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="rollout", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else 0
+    except RolloutError as error:
+        if debug:
+            traceback.print_exc()
+        _report(error)
+        code = int(error.exit_code)
+    except Abort:
+        err_console.print("aborted")
+        code = 130
+    except TyperException as error:  # click's usage errors, as typer ships them
+        show = getattr(error, "show", None)
+        if show:
+            show()
+        else:
+            err_console.print(f"error: {error.format_message()}")
+        code = int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        code = 130
+    except Exception as error:  # noqa: BLE001 - the one place that turns surprises into a message
+        if debug:
+            traceback.print_exc()
+        err_console.print(
+            f"[bold red]internal error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)",
+            soft_wrap=True,
+        )
+        code = int(ExitCode.USAGE)
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,19 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+StateDirOpt = Annotated[
+    Optional[Path],
+    typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live [default: ./.rollout]."),
+]
+ActorOpt = Annotated[
+    Optional[str],
+    typer.Option("--as", help="Who is acting [default: $ROLLOUT_ACTOR, else the login name]."),
+]

@@ -1,0 +1,193 @@
+"""Load a plan's YAML safely, keeping where every value came from.
+
+Plans arrive on untrusted pull requests, so the loader: refuses tags that construct objects,
+reports duplicate keys (plain PyYAML silently keeps the last), bounds alias expansion and file
+size, and records the line and column of every JSON path for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000  # values produced after alias expansion; a "billion laughs" file hits this fast
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:timestamp",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """1-based line and column in a file."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem with a plan."""
+
+    file: str
+    line: int
+    column: int
+    path: str  # JSON path such as $.stages[2].traffic
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "path": self.path, "message": self.message}
+
+
+class LoadError(Exception):
+    """The file is not a loadable plan; carries one located problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass
+class LoadedDocument:
+    """The plain data of a plan plus the location of every JSON path in it."""
+
+    file: str
+    data: Any
+    locations: dict[str, Location] = field(default_factory=dict)
+    key_locations: dict[str, Location] = field(default_factory=dict)  # where a mapping key is written
+
+    def locate(self, path: str, *, key: bool = False) -> Location:
+        """The location of `path`, or of its nearest located ancestor."""
+        table = self.key_locations if key else self.locations
+        probe = path
+        while True:
+            if probe in table:
+                return table[probe]
+            if probe in self.locations:
+                return self.locations[probe]
+            parent = parent_path(probe)
+            if parent == probe:
+                return Location(self.file, 1, 1)
+            probe = parent
+
+
+def child_path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if key.isidentifier():
+        return f"{parent}.{key}"
+    return f"{parent}[{key!r}]"
+
+
+def parent_path(path: str) -> str:
+    """`$.a.b[2]` -> `$.a.b`; `$` -> `$`."""
+    if path == "$":
+        return path
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else "$"
+
+
+def load_plan_file(path: str | Path) -> LoadedDocument:
+    """Read and parse `path`. Raises LoadError with a located problem."""
+    name = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LoadError(Problem(name, 1, 1, "$", f"file is {size} bytes; a plan may be at most {MAX_FILE_BYTES}"))
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise LoadError(Problem(name, 1, 1, "$", f"cannot read file: {exc.strerror or exc}")) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(Problem(name, 1, 1, "$", f"file is not UTF-8 text ({exc.reason})")) from None
+    return load_plan_text(text, name)
+
+
+def load_plan_text(text: str, file: str = "<plan>") -> LoadedDocument:
+    """Parse YAML text into plain data with locations. Raises LoadError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            message = f"YAML syntax error: {exc.problem or exc}"
+            raise LoadError(Problem(file, line, col, "$", message)) from None
+        except yaml.YAMLError as exc:
+            raise LoadError(Problem(file, 1, 1, "$", f"YAML error: {exc}")) from None
+        doc = LoadedDocument(file=file, data=None)
+        if node is None:
+            raise LoadError(Problem(file, 1, 1, "$", "the file is empty; a plan is a YAML mapping"))
+        builder = _Builder(loader, doc)
+        doc.data = builder.build(node, "$")
+        return doc
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain data, refusing anything unsafe."""
+
+    def __init__(self, loader: yaml.SafeLoader, doc: LoadedDocument) -> None:
+        self.loader = loader
+        self.doc = doc
+        self.count = 0
+
+    def _loc(self, node: yaml.Node) -> Location:
+        return Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _fail(self, node: yaml.Node, path: str, message: str) -> LoadError:
+        loc = self._loc(node)
+        return LoadError(Problem(self.doc.file, loc.line, loc.column, path, message))
+
+    def build(self, node: yaml.Node, path: str) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self._fail(node, path, f"the document expands to more than {MAX_NODES} values (alias bomb?)")
+        if node.tag not in _PLAIN_TAGS:
+            raise self._fail(node, path, f"YAML tag {node.tag!r} is not allowed; plans hold plain data only")
+        self.doc.locations.setdefault(path, self._loc(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, child_path(path, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node)
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return str(node.value)  # plans have no timestamps; keep the text for a clear type error
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise self._fail(key_node, path, "YAML merge keys (<<) are not allowed in plans")
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
+                raise self._fail(key_node, path, "mapping keys must be plain scalars")
+            key = self.loader.construct_object(key_node)
+            key = key if isinstance(key, str) else str(key)
+            sub = child_path(path, key)
+            if key in first_seen:
+                before = first_seen[key].start_mark.line + 1
+                raise self._fail(key_node, sub, f"duplicate key {key!r} (first defined on line {before})")
+            first_seen[key] = key_node
+            self.doc.key_locations[sub] = self._loc(key_node)
+            result[key] = self.build(value_node, sub)
+        return result

@@ -1,0 +1,335 @@
+"""The typed, immutable plan every command works from.
+
+`build_plan` turns a schema-valid document into frozen dataclasses with durations, shares,
+team references and metric references resolved once. Each part keeps its source location so
+later errors (a guard's metric missing from the logs, say) can point into the YAML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+from rollout_cli.plan.load import LoadedDocument, Location
+from rollout_cli.plan.units import parse_duration, parse_fraction, parse_share, parse_threshold
+
+MetricKind = Literal["proportion", "mean", "quantile", "agreement"]
+StepKind = Literal["route", "verify", "run", "notify"]
+
+# The roles of SPEC §3; `data.columns` maps them to the user's column names.
+PREDICTION_ROLES = ("request_id", "ts", "unit_id", "arm", "served", "prediction", "latency_ms", "error")
+OUTCOME_ROLES = ("unit_id", "request_id", "ts", "event", "value")
+ROLES = tuple(dict.fromkeys(PREDICTION_ROLES + OUTCOME_ROLES))
+
+DEFAULT_FRESHNESS_S = 15 * 60
+DEFAULT_MIN_UNITS_PER_CHECK = 100
+DEFAULT_MAX_CROSSOVER = 0.01
+DEFAULT_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A file glob (parquet, csv, json/jsonl) or a table in a DuckDB database file."""
+
+    glob: str | None = None
+    database: str | None = None
+    table: str | None = None
+
+    @property
+    def is_table(self) -> bool:
+        return self.database is not None
+
+    def describe(self) -> str:
+        return f"{self.database}:{self.table}" if self.is_table else str(self.glob)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    predictions: DataSource
+    outcomes: DataSource | None
+    training: DataSource | None
+    columns: Mapping[str, str]  # role -> the user's column name; every role present
+
+    def column(self, role: str) -> str:
+        return self.columns[role]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: MetricKind
+    event: str | None = None  # outcome event counted (proportion: any; mean: sum of values)
+    column: str | None = None  # a prediction-log column (proportion of true, mean, quantile)
+    window_s: float | None = None  # outcomes count within this time after an exposure
+    q: float | None = None  # quantile level
+    tolerance: float | None = None  # agreement: |candidate - baseline| <= tolerance agrees
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A limit on one metric. Relative limits are fractions (0.02 = 2%); absolute in the metric's unit."""
+
+    metric: Metric
+    max_drop: float | None = None
+    max_increase: float | None = None
+    min: float | None = None
+    max: float | None = None
+    per_segment: bool = False
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def is_relative(self) -> bool:
+        return self.max_drop is not None or self.max_increase is not None
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    index: int
+    traffic: float  # percent of requests served by the candidate
+    shadow: float  # percent of requests mirrored to the candidate
+    min_duration_s: float
+    min_units: int
+    approval_required: bool
+    guards: tuple[Guard, ...]  # the stage's own guards, else the plan's
+    final: bool = False
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def is_shadow(self) -> bool:
+        """A shadow stage serves nothing from the candidate."""
+        return self.traffic == 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    confidence: float = DEFAULT_CONFIDENCE
+    max_duration_s: float | None = None
+    on_inconclusive: Literal["hold", "rollback"] = "hold"
+    auto_advance: bool = True
+    auto_rollback: bool = True
+    freshness_s: float = DEFAULT_FRESHNESS_S  # no rows this recent -> inconclusive
+    min_units_per_check: int = DEFAULT_MIN_UNITS_PER_CHECK  # per arm, per check
+    max_crossover: float = DEFAULT_MAX_CROSSOVER  # share of units seen in both arms tolerated
+
+
+@dataclass(frozen=True)
+class Drift:
+    features: tuple[str, ...] = ()
+    max_psi: float = 0.2
+
+
+@dataclass(frozen=True)
+class RollbackStep:
+    kind: StepKind
+    value: Any  # "baseline" | "router" | argv list | webhook reference
+    timeout_s: float | None = None
+    location: Location | None = field(default=None, compare=False)
+
+    def describe(self) -> str:
+        if self.kind == "run":
+            return "run " + " ".join(str(a) for a in self.value)
+        return f"{self.kind} {self.value}"
+
+
+@dataclass(frozen=True)
+class Rollback:
+    authority: tuple[str, ...]  # as written: people and team:NAME references
+    approvers: tuple[str, ...]
+    authorized_people: frozenset[str]  # authority with teams resolved
+    approver_people: frozenset[str]
+    max_duration_s: float
+    require_drill_s: float | None
+    steps: tuple[RollbackStep, ...]
+    user_impact: str
+    contacts: tuple[str, ...]
+    digest: str  # hash of the rollback section as written; drills on record must match it
+
+
+@dataclass(frozen=True)
+class Router:
+    adapter: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    version: int
+    description: str
+    owner: str
+    baseline: str
+    candidate: str
+    router: Router
+    data: DataSpec
+    segments: tuple[str, ...]
+    metrics: Mapping[str, Metric]
+    guards: tuple[Guard, ...]  # defaults for traffic stages
+    stages: tuple[Stage, ...]
+    decision: Decision
+    drift: Drift
+    teams: Mapping[str, tuple[str, ...]]
+    rollback: Rollback
+    source: str  # the file it was loaded from
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        known = ", ".join(s.name for s in self.stages)
+        raise KeyError(f"plan {self.name!r} has no stage {name!r} (stages: {known})")
+
+    def next_stage(self, stage: Stage) -> Stage | None:
+        return self.stages[stage.index + 1] if stage.index + 1 < len(self.stages) else None
+
+
+def digest(value: Any) -> str:
+    """A stable short hash of plain data."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _source(value: Any) -> DataSource | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return DataSource(database=str(value["database"]), table=str(value["table"]))
+    return DataSource(glob=str(value))
+
+
+def resolve_people(entries: list[str], teams: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
+    """People named by `entries`, with `team:NAME` expanded (unknown teams resolve to nobody)."""
+    people: set[str] = set()
+    for entry in entries:
+        if entry.startswith("team:"):
+            people.update(teams.get(entry[len("team:"):], ()))
+        else:
+            people.add(entry)
+    return frozenset(people)
+
+
+def build_plan(doc: LoadedDocument) -> Plan:
+    """The typed plan of a document that passed validation (raises ValueError/KeyError otherwise)."""
+    d = doc.data
+    loc = doc.locate
+
+    metrics: dict[str, Metric] = {}
+    for name, m in (d.get("metrics") or {}).items():
+        metrics[name] = Metric(
+            name=name,
+            kind=m["kind"],
+            event=m.get("event"),
+            column=m.get("column"),
+            window_s=parse_duration(m["window"]) if "window" in m else None,
+            q=float(m["q"]) if "q" in m else None,
+            tolerance=float(m["tolerance"]) if "tolerance" in m else None,
+            location=loc(f"$.metrics.{name}"),
+        )
+
+    def guards(items: list[dict[str, Any]], path: str) -> tuple[Guard, ...]:
+        def opt(g: dict[str, Any], key: str, parse: Any) -> float | None:
+            return parse(g[key]) if key in g else None
+
+        return tuple(
+            Guard(
+                metric=metrics[g["metric"]],
+                max_drop=opt(g, "max_drop", parse_fraction),
+                max_increase=opt(g, "max_increase", parse_fraction),
+                min=opt(g, "min", parse_threshold),
+                max=opt(g, "max", parse_threshold),
+                per_segment=bool(g.get("per_segment", False)),
+                location=loc(f"{path}[{i}]"),
+            )
+            for i, g in enumerate(items)
+        )
+
+    default_guards = guards(d.get("guards") or [], "$.guards")
+    stages = []
+    for i, s in enumerate(d["stages"]):
+        has_own = "guards" in s
+        stages.append(
+            Stage(
+                name=s["name"],
+                index=i,
+                traffic=parse_share(s.get("traffic", 0)),
+                shadow=parse_share(s.get("shadow", 0)),
+                min_duration_s=parse_duration(s.get("min_duration", 0)),
+                min_units=int(s.get("min_units", 0)),
+                approval_required=s.get("approval") == "required",
+                guards=guards(s["guards"], f"$.stages[{i}].guards") if has_own else default_guards,
+                final=bool(s.get("final", False)),
+                location=loc(f"$.stages[{i}]"),
+            )
+        )
+
+    dec = d.get("decision") or {}
+    decision = Decision(
+        confidence=parse_fraction(dec.get("confidence", DEFAULT_CONFIDENCE)),
+        max_duration_s=parse_duration(dec["max_duration"]) if "max_duration" in dec else None,
+        on_inconclusive=dec.get("on_inconclusive", "hold"),
+        auto_advance=bool(dec.get("auto_advance", True)),
+        auto_rollback=bool(dec.get("auto_rollback", True)),
+        freshness_s=parse_duration(dec.get("freshness", DEFAULT_FRESHNESS_S)),
+        min_units_per_check=int(dec.get("min_units_per_check", DEFAULT_MIN_UNITS_PER_CHECK)),
+        max_crossover=parse_fraction(dec.get("max_crossover", DEFAULT_MAX_CROSSOVER)),
+    )
+
+    data = d["data"]
+    columns = {role: role for role in ROLES}
+    columns.update(data.get("columns") or {})
+
+    teams = {name: tuple(members) for name, members in (d.get("teams") or {}).items()}
+    rb = d["rollback"]
+    steps = []
+    for i, step in enumerate(rb["steps"]):
+        kind = next(k for k in ("route", "verify", "run", "notify") if k in step)
+        steps.append(
+            RollbackStep(
+                kind=kind,
+                value=tuple(step[kind]) if kind == "run" else step[kind],
+                timeout_s=parse_duration(step["timeout"]) if "timeout" in step else None,
+                location=loc(f"$.rollback.steps[{i}]"),
+            )
+        )
+    rollback = Rollback(
+        authority=tuple(rb["authority"]),
+        approvers=tuple(rb.get("approvers") or ()),
+        authorized_people=resolve_people(rb["authority"], teams),
+        approver_people=resolve_people(rb.get("approvers") or [], teams),
+        max_duration_s=parse_duration(rb["max_duration"]),
+        require_drill_s=parse_duration(rb["require_drill"]) if "require_drill" in rb else None,
+        steps=tuple(steps),
+        user_impact=str(rb.get("user_impact", "")).strip(),
+        contacts=tuple(rb.get("contacts") or ()),
+        digest=digest(rb),
+    )
+
+    drift = d.get("drift") or {}
+    return Plan(
+        name=d["name"],
+        version=int(d["version"]),
+        description=str(d.get("description", "")),
+        owner=str(d.get("owner", "")),
+        baseline=d["models"]["baseline"],
+        candidate=d["models"]["candidate"],
+        router=Router(adapter=d["router"]["adapter"], options=MappingProxyType(dict(d["router"].get("options") or {}))),
+        data=DataSpec(
+            predictions=_source(data["predictions"]),  # type: ignore[arg-type]
+            outcomes=_source(data.get("outcomes")),
+            training=_source(data.get("training")),
+            columns=MappingProxyType(columns),
+        ),
+        segments=tuple(d.get("segments") or ()),
+        metrics=MappingProxyType(metrics),
+        guards=default_guards,
+        stages=tuple(stages),
+        decision=decision,
+        drift=Drift(features=tuple(drift.get("features") or ()), max_psi=float(drift.get("max_psi", 0.2))),
+        teams=MappingProxyType(teams),
+        rollback=rollback,
+        source=doc.file,
+    )

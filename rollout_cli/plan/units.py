@@ -1,0 +1,93 @@
+"""Durations and percentages as plans write them ("24h", "2%"), parsed once.
+
+Choices (documented in docs/plan.md):
+- a duration is a number with a unit s, m, h, d or w ("90m", "1.5h"); a bare number is seconds;
+- a percentage string "2%" is the fraction 0.02; a bare number in a percentage field that is
+  at most 1 is already a fraction ("confidence: 0.95"); traffic and shadow shares are kept
+  in percent (0-100) because that is how routers and SPEC §6 speak of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(s|m|h|d|w)\s*$"
+PERCENT_PATTERN = r"^\s*\d+(\.\d+)?\s*%\s*$"
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in `value` ("24h", "90m", 30). Raises ValueError with a readable message."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (write e.g. 30m, 24h, 14d)")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"{value} is negative; a duration must be 0 or more")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"{value!r} is not a duration (write e.g. 30m, 24h, 14d)")
+
+
+def parse_fraction(value: object) -> float:
+    """A share as a fraction: "2%" -> 0.02, 0.02 -> 0.02. Numbers above 1 are refused."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match:
+            return float(match.group(1)) / 100.0
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 0 <= value <= 1:
+            return float(value)
+        raise ValueError(f"{value} is not a fraction; write a percentage such as {value}%")
+    raise ValueError(f"{value!r} is not a percentage (write e.g. 2% or 0.02)")
+
+
+def parse_share(value: object) -> float:
+    """A traffic or shadow share in percent (0-100): "5%" -> 5.0, 5 -> 5.0."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match:
+            share = float(match.group(1))
+        else:
+            raise ValueError(f"{value!r} is not a percentage (write e.g. 5%)")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        share = float(value)
+    else:
+        raise ValueError(f"{value!r} is not a percentage (write e.g. 5%)")
+    if not 0 <= share <= 100:
+        raise ValueError(f"{value!r} is outside 0%..100%")
+    return share
+
+
+def parse_threshold(value: object) -> float:
+    """An absolute guard bound: "0.5%" -> 0.005 (a rate), 250 -> 250.0 (in the metric's unit)."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match:
+            return float(match.group(1)) / 100.0
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"{value!r} is not a number or a percentage")
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact form: 86400 -> "1d", 5400 -> "90m", 0 -> "0s"."""
+    if seconds <= 0:
+        return "0s"
+    for unit in ("w", "d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:.1f}s"
+
+
+def format_share(share: float) -> str:
+    """5.0 -> "5%", 0.5 -> "0.5%"."""
+    return f"{share:g}%"

@@ -1,0 +1,43 @@
+"""The router protocol (SPEC §6): read, apply, verify, explain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class RouterSplit:
+    """Percent of requests served by the candidate, and percent mirrored to it."""
+
+    candidate_traffic: float
+    shadow: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"candidate_traffic": self.candidate_traffic, "shadow": self.shadow}
+
+    def __str__(self) -> str:
+        return f"candidate {self.candidate_traffic:g}% served, {self.shadow:g}% mirrored"
+
+
+BASELINE_ONLY = RouterSplit(candidate_traffic=0.0, shadow=0.0)
+
+
+class Router(Protocol):
+    """A traffic router. Methods raise RouterError when the router does not answer or refuses."""
+
+    def read(self) -> RouterSplit:
+        """The split the router is serving now, read from the router itself."""
+        ...
+
+    def apply(self, split: RouterSplit) -> None:
+        """Make the router serve `split`. Idempotent: applying the current split changes nothing."""
+        ...
+
+    def verify(self, split: RouterSplit) -> bool:
+        """Read the router back; True only when it reports exactly `split`. Never trusts a write."""
+        ...
+
+    def explain(self, split: RouterSplit) -> list[str]:
+        """Shell commands a person can run to do what `apply(split)` does, for the runbook."""
+        ...
