@@ -2,9 +2,106 @@
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
+from rollout_cli.cli.options import JsonOpt, PlanArg
+from rollout_cli.errors import ExitCode, UsageError
+
 plan_app = typer.Typer(help="Write and check rollout plans.", no_args_is_help=True)
+
+
+class ValidateFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+@plan_app.command("validate")
+def validate_command(
+    paths: Annotated[list[Path], typer.Argument(help="Plan files, or folders searched for *.yaml and *.yml.", show_default=False)],
+    output_format: Annotated[
+        ValidateFormat, typer.Option("--format", "-f", help="text for people, json for tools, github for annotations.")
+    ] = ValidateFormat.text,
+) -> None:
+    """Check plans against the schema and every rule, listing all problems with file, line and column.
+
+    Safe on untrusted input: nothing in the plan is run, no network is used, no secret is read.
+    Exits 0 when every plan is valid, 2 otherwise.
+
+    Example: rollout plan validate plans/ --format github
+    """
+    from rollout_cli.cli import plan_output
+    from rollout_cli.cli.output import print_json
+    from rollout_cli.plan.check_files import check_paths
+
+    reports = check_paths(paths)
+    if output_format is ValidateFormat.json:
+        print_json({"files": [report.to_json() for report in reports]})
+    elif output_format is ValidateFormat.github:
+        plan_output.print_reports_github(reports)
+    else:
+        plan_output.print_reports_text(reports)
+    if not all(report.valid for report in reports):
+        raise typer.Exit(int(ExitCode.USAGE))
+
+
+@plan_app.command("show")
+def show_command(plan_path: PlanArg, as_json: JsonOpt = False) -> None:
+    """The ramp as a table and a timeline: stages, shares, durations, gates, guards in words,
+    and the fastest possible time from start to 100%.
+
+    Example: rollout plan show plans/ranker-v42.yaml
+    """
+    from rollout_cli.cli import plan_output
+    from rollout_cli.cli.output import print_json
+    from rollout_cli.plan import load_plan
+
+    plan = load_plan(plan_path)
+    if as_json:
+        print_json(plan_output.show_json(plan))
+    else:
+        plan_output.print_show(plan)
+
+
+@plan_app.command("schema")
+def schema_command() -> None:
+    """Print the plan's JSON Schema (draft 2020-12), for editors and other tools.
+
+    Example: rollout plan schema > plans/plan.schema.json
+    """
+    from rollout_cli.plan.schema_check import SCHEMA_PATH
+
+    sys.stdout.write(SCHEMA_PATH.read_text(encoding="utf-8"))
+    sys.stdout.flush()
+
+
+@plan_app.command("init")
+def init_command(
+    name: Annotated[str, typer.Argument(help="The rollout's name (letters, digits, . _ -).")] = "my-model",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write [default: plans/NAME.yaml].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter plan that validates as written and explains each section.
+
+    Example: rollout plan init fraud-v7
+    """
+    from rollout_cli.cli.output import console
+    from rollout_cli.plan.starter import check_plan_name, starter_plan
+
+    target = output if output is not None else Path("plans") / f"{check_plan_name(name)}.yaml"
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it, or -o to write elsewhere")
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; -o takes the plan file's path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(starter_plan(name, str(target)), encoding="utf-8")
+    console.print(f"wrote {target}", soft_wrap=True, markup=False)
+    console.print(f"next: edit it, then run `rollout plan validate {target}` and `rollout plan show {target}`", soft_wrap=True, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -41,3 +41,25 @@ class Router(Protocol):
     def explain(self, split: RouterSplit) -> list[str]:
         """Shell commands a person can run to do what `apply(split)` does, for the runbook."""
         ...
+
+
+# Shares travel as floats (HAProxy weights, JSON, nginx percentages), so "exactly the split"
+# means equal to well below any share a router can express.
+SHARE_TOLERANCE = 1e-6
+
+
+def splits_match(reported: RouterSplit, desired: RouterSplit) -> bool:
+    """True when a router's reported split is the desired one (within SHARE_TOLERANCE)."""
+    return (
+        abs(reported.candidate_traffic - desired.candidate_traffic) <= SHARE_TOLERANCE
+        and abs(reported.shadow - desired.shadow) <= SHARE_TOLERANCE
+    )
+
+
+def check_split(split: RouterSplit) -> None:
+    """Refuse a split outside 0..100 percent before any router is touched (RouterError)."""
+    from rollout_cli.errors import RouterError  # kept local: base.py stays import-free for plugins
+
+    for name, share in (("candidate_traffic", split.candidate_traffic), ("shadow", split.shadow)):
+        if not 0.0 <= share <= 100.0:
+            raise RouterError(f"refusing to apply {name} {share:g}%: a share is between 0% and 100%")

@@ -1,0 +1,249 @@
+"""From guards to checks: which measures a stage needs, and each guard judged per population.
+
+Contract:
+- `stage_measures(plan, stage)` lists the `Measure`s and `QuantileSpec`s the stage's guards
+  need (one SQL statement computes them all) and the guards that cannot be judged in this
+  kind of stage (outcome metrics in shadow, agreement outside shadow) with the reason.
+- `judge_guard(...)` turns one guard on one population into `(Check, GuardResult)` pairs —
+  one per limit kind: a guard with both `max_increase` and `max` gives a relative and an
+  absolute check. Holm is applied by the caller across all checks of the stage.
+- Quantile guards: the absolute limit "p_q <= X" is the share of requests above X <= 1 - q
+  (per unit, delta method); "p_q >= X" is the share below X <= q. The observed quantiles of
+  both arms are reported as baseline/candidate; the interval is on the share's scale. A
+  relative quantile limit uses the always-valid quantile bounds of stats.quantile (Howard &
+  Ramdas), read from the database at the levels `quantile_level_requests` asks for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rollout_cli.data.queries import Aggregates, ArmCell, LevelRequest, Measure, Population, QuantileSpec, Sums
+from rollout_cli.plan.model import Guard, Metric, Plan, Stage
+from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
+from rollout_cli.stats.quantile import QuantileBounds, judge_relative_quantile, quantile_levels
+from rollout_cli.stats.sequential import ArmStats, mean_stats, proportion_stats, ratio_stats
+from rollout_cli.verdict import Check, Outcome
+
+
+@dataclass(frozen=True)
+class StageNeeds:
+    measures: list[Measure]
+    quantiles: list[QuantileSpec]
+    guards: list[Guard]  # the guards judged in this stage
+    not_judged: list[str]  # "conversion: why not"
+
+
+def is_outcome_metric(metric: Metric) -> bool:
+    return metric.kind in ("proportion", "mean") and metric.event is not None
+
+
+def measure_for(metric: Metric) -> Measure:
+    """The per-unit measure of a proportion, mean or agreement metric."""
+    if metric.kind == "agreement":
+        return Measure(key=metric.name, op="agreement", tolerance=metric.tolerance or 0.0)
+    if metric.event is not None:
+        op = "event_any" if metric.kind == "proportion" else "event_sum"
+        return Measure(key=metric.name, op=op, event=metric.event, window_s=metric.window_s)
+    return Measure(key=metric.name, op="column_mean", column=metric.column)
+
+
+def exceedance_measures(guard: Guard) -> list[tuple[str, Measure]]:
+    """For a quantile guard: ("max"|"min", the share of requests beyond the bound)."""
+    metric = guard.metric
+    out = []
+    if guard.max is not None:
+        out.append(("max", Measure(key=f"{metric.name}>{guard.max:g}", op="column_above", column=metric.column,
+                                   threshold=guard.max)))
+    if guard.min is not None:
+        out.append(("min", Measure(key=f"{metric.name}<{guard.min:g}", op="column_below", column=metric.column,
+                                   threshold=guard.min)))
+    return out
+
+
+def stage_measures(plan: Plan, stage: Stage) -> StageNeeds:
+    measures: dict[str, Measure] = {}
+    quantiles: dict[str, QuantileSpec] = {}
+    guards, not_judged = [], []
+    for guard in stage.guards:
+        metric = guard.metric
+        if stage.is_shadow and is_outcome_metric(metric):
+            not_judged.append(f"{metric.name}: not judged in a shadow stage (users see only baseline answers)")
+            continue
+        if not stage.is_shadow and metric.kind == "agreement":
+            not_judged.append(f"{metric.name}: agreement is judged only in shadow stages")
+            continue
+        guards.append(guard)
+        if metric.kind == "quantile":
+            quantiles[metric.name] = QuantileSpec(key=metric.name, column=str(metric.column), q=metric.q or 0.5)
+            for _, measure in exceedance_measures(guard):
+                measures[measure.key] = measure
+        else:
+            measures[metric.name] = measure_for(metric)
+    return StageNeeds(list(measures.values()), list(quantiles.values()), guards, not_judged)
+
+
+def arm_stats(measure: Measure, sums: Sums | None, *, counts: bool) -> ArmStats:
+    if sums is None or sums.n == 0:
+        return ArmStats(n=0, mean=float("nan"), variance=float("nan"))
+    if measure.op == "event_any":
+        return proportion_stats(sums.n, sums.sum_x)
+    if measure.op == "event_sum":
+        return mean_stats(sums.n, sums.sum_x, sums.sum_xx)
+    return ratio_stats(sums.n, sums.sum_x, sums.sum_y, sums.sum_xx, sums.sum_yy, sums.sum_xy, counts=counts)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.3g}%"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _relative_reason(name: str, result: GuardResult, guard: Guard) -> str:
+    effect = result.effect
+    if effect is None:
+        return f"{name}: {result.reason}"
+    direction = "below" if effect < 0 else "above"
+    allowed = (f"allowed: {_pct(guard.max_drop)} drop" if guard.max_drop is not None
+               else f"allowed: {_pct(guard.max_increase or 0)} increase")
+    if guard.max_drop is not None and guard.max_increase is None:
+        allowed = f"allowed: {_pct(guard.max_drop)}"
+    said = f"{name} is {_pct(abs(effect))} {direction} baseline ({allowed})"
+    if result.outcome is Outcome.FAIL:
+        return said
+    if result.outcome is Outcome.PASS:
+        return f"{said}; within the limit with the plan's confidence"
+    return f"{said}; {result.reason or 'not yet sure'}"
+
+
+def _absolute_reason(name: str, value: float | None, result: GuardResult, bound: str, unit_fmt: Any = _num,
+                     detail: str = "") -> str:
+    shown = "n/a" if value is None else unit_fmt(value)
+    said = f"{name} is {shown} ({bound}){detail}"
+    if result.outcome is Outcome.FAIL:
+        return said
+    if result.outcome is Outcome.PASS:
+        return f"{said}; within the limit with the plan's confidence"
+    return f"{said}; {result.reason or 'not yet sure'}"
+
+
+def _check(guard: Guard, population: Population, result: GuardResult, *, reason: str, words: str,
+           baseline: float | None, candidate: float | None, cells: dict[str, ArmCell]) -> tuple[Check, GuardResult]:
+    interval = (result.interval.low, result.interval.high) if result.interval else None
+    check = Check(
+        metric=guard.metric.name,
+        segment=None if population is None else {population[0]: population[1]},
+        outcome=result.outcome, reason=reason, baseline=baseline, candidate=candidate, effect=result.effect,
+        interval=interval, units={arm: cells[arm].units if arm in cells else 0 for arm in ("baseline", "candidate")},
+        p_value=result.p_fail, guard=words,
+    )
+    return check, result
+
+
+def _value(stats: ArmStats) -> float | None:
+    return stats.mean if stats.n > 0 and stats.mean == stats.mean else None
+
+
+def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha: float, tuning_n: float,
+                min_units: int, flag_columns: set[str]) -> list[tuple[Check, GuardResult]]:
+    """Every check of one guard on one population (see the module contract)."""
+    metric = guard.metric
+    cells = agg.cells.get(population, {})
+    empty = ArmCell()
+    base, cand = cells.get("baseline", empty), cells.get("candidate", empty)
+    common = dict(alpha=alpha, tuning_n=tuning_n, min_units=min_units)
+    out: list[tuple[Check, GuardResult]] = []
+
+    if metric.kind == "quantile":
+        b_q, c_q = base.quantiles.get(metric.name), cand.quantiles.get(metric.name)
+        for side, measure in exceedance_measures(guard):
+            share = arm_stats(measure, cand.sums.get(measure.key), counts=True)
+            limit = 1 - (metric.q or 0.5) if side == "max" else (metric.q or 0.5)
+            result = judge_absolute(share, min=None, max=limit, **common)
+            bound = guard.max if side == "max" else guard.min
+            beyond = "slower than" if side == "max" else "below"
+            word = "max" if side == "max" else "min"
+            detail = (f" — {_pct(share.mean)} of candidate values are {beyond} {bound:g} (allowed: {_pct(limit)})"
+                      if _value(share) is not None else "")
+            reason = _absolute_reason(metric.name, c_q,
+                                      result, f"limit: {bound:g}", detail=detail)
+            out.append(_check(guard, population, result, reason=reason, words=f"{word} {bound:g}",
+                              baseline=b_q, candidate=c_q, cells=cells))
+        if guard.is_relative:
+            out.append(_relative_quantile_check(guard, population, base, cand, cells, common))
+        return out
+
+    measure = measure_for(metric)
+    counts = measure.op == "agreement" or (measure.op == "column_mean" and metric.column in flag_columns)
+    b_stats = arm_stats(measure, base.sums.get(measure.key), counts=counts)
+    c_stats = arm_stats(measure, cand.sums.get(measure.key), counts=counts)
+    if guard.is_relative:
+        result = judge_relative(b_stats, c_stats, max_drop=guard.max_drop, max_increase=guard.max_increase, **common)
+        words = " ".join(f"{k} {_pct(v)}" for k, v in (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
+                         if v is not None)
+        out.append(_check(guard, population, result, reason=_relative_reason(metric.name, result, guard), words=words,
+                          baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
+    if guard.min is not None or guard.max is not None:
+        result = judge_absolute(c_stats, min=guard.min, max=guard.max, **common)
+        fmt = _pct if counts or metric.kind == "proportion" else _num
+        bounds = ", ".join(f"{k}: {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
+        words = " ".join(f"{k} {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
+        reason = _absolute_reason(metric.name, _value(c_stats), result, f"allowed {bounds}", fmt)
+        out.append(_check(guard, population, result, reason=reason, words=words,
+                          baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
+    return out
+
+
+def arm_quantile_bounds(cell: ArmCell, metric: Metric, alpha: float, tuning_n: float) -> list[QuantileBounds]:
+    """One arm's bounds at every level of the ladder, from the values the database returned."""
+    name, q = metric.name, metric.q or 0.5
+    n, estimate = cell.quantile_n.get(name, 0), cell.quantiles.get(name)
+    if n < 2 or estimate is None:
+        return [QuantileBounds(alpha=alpha, n=n, estimate=math.nan if estimate is None else estimate,
+                               low=None, high=None)]
+    values = cell.quantile_levels.get(name, {})
+    return [QuantileBounds(alpha=level, n=n, estimate=estimate,
+                           low=values.get(q_low) if q_low is not None else None,
+                           high=values.get(q_high) if q_high is not None else None)
+            for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n)]
+
+
+def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: list[Population], *,
+                            alpha: float, tuning_n: float) -> list[LevelRequest]:
+    """The empirical quantiles the relative quantile guards need (one scan answers them all)."""
+    requests = []
+    for guard in guards:
+        metric = guard.metric
+        if metric.kind != "quantile" or not guard.is_relative:
+            continue
+        for population in ([None] + populations if guard.per_segment else [None]):
+            for arm, cell in agg.cells.get(population, {}).items():
+                n = cell.quantile_n.get(metric.name, 0)
+                if n < 2:
+                    continue
+                levels = sorted({level for _, low, high in quantile_levels(n, metric.q or 0.5, alpha, tuning_n)
+                                 for level in (low, high) if level is not None})
+                if levels:
+                    requests.append(LevelRequest(population, arm, metric.name, str(metric.column), tuple(levels)))
+    return requests
+
+
+def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell, cand: ArmCell,
+                             cells: dict[str, ArmCell], common: dict[str, Any]) -> tuple[Check, GuardResult]:
+    """p_q(candidate) / p_q(baseline) - 1 within max_increase / max_drop (stats.quantile)."""
+    metric = guard.metric
+    alpha, tuning_n = common["alpha"], common["tuning_n"]
+    result = judge_relative_quantile(arm_quantile_bounds(base, metric, alpha, tuning_n),
+                                     arm_quantile_bounds(cand, metric, alpha, tuning_n),
+                                     guard.max_increase, max_drop=guard.max_drop, alpha=alpha,
+                                     min_units=common["min_units"])
+    if result.interval is not None and not (math.isfinite(result.interval.low) and math.isfinite(result.interval.high)):
+        result = replace(result, interval=None)  # JSON has no infinity: no bound yet on a side
+    words = " ".join(f"{k} {_pct(v)}" for k, v in (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
+                     if v is not None)
+    return _check(guard, population, result, reason=_relative_reason(metric.name, result, guard), words=words,
+                  baseline=base.quantiles.get(metric.name), candidate=cand.quantiles.get(metric.name), cells=cells)

@@ -1,0 +1,212 @@
+"""`rollout evaluate PLAN` (judge a stage now, change nothing) and `rollout simulate PLAN` (synthetic logs)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
+from rollout_cli.cli.output import console, print_json, styled_outcome
+from rollout_cli.errors import ExitCode, UsageError
+from rollout_cli.plan.model import Plan, Stage
+from rollout_cli.plan.units import format_duration, parse_duration
+from rollout_cli.routers.base import RouterSplit
+from rollout_cli.verdict import Evaluation, Outcome
+
+EXIT_FOR = {Outcome.PASS: ExitCode.OK, Outcome.FAIL: ExitCode.FAILED, Outcome.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
+
+
+def parse_moment(value: str, now: datetime, option: str) -> datetime:
+    """An ISO-8601 time (no zone: UTC), or a duration meaning that long before now ("2h")."""
+    from rollout_cli.state.clock import parse_time
+
+    try:
+        return now - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise UsageError(f"{option}: {value!r} is neither a time (2026-01-05T10:00:00Z) nor a duration (2h)") from None
+
+
+def _stage_from_state(plan: Plan, state_dir: Path | None) -> tuple[Stage, datetime | None, RouterSplit] | None:
+    """The running rollout's stage, start and split — only when a state store already exists."""
+    import os
+
+    directory = Path(state_dir or os.environ.get("ROLLOUT_STATE_DIR") or ".rollout")
+    if not (directory / "state.db").is_file():
+        return None
+    from rollout_cli.state.store import StateStore
+
+    store = StateStore.open(directory)
+    try:
+        state = store.get(plan.name)
+    finally:
+        store.close()
+    if state is None or state.stage is None or state.is_terminal:
+        return None
+    return plan.stage(state.stage), state.stage_started_at, state.split
+
+
+def evaluate(
+    plan: PlanArg,
+    stage: Annotated[Optional[str], typer.Option("--stage", help="Stage to judge [default: the running one, else the first].")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Window start: a time, or a duration ago (2h) [default: the stage start, else all data].")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Window end: a time, or a duration ago [default: now].")] = None,
+    state_dir: StateDirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Judge a stage from the logs now and change nothing. Exit 0 pass, 1 fail, 3 inconclusive, 2 bad input.
+
+    Without a running rollout the planned split comes from the stage (--stage, else the first stage)
+    and the window is all data up to now. ROLLOUT_NOW pins "now" (simulated time).
+    Example: rollout evaluate plans/ranker-v42.yaml --stage canary --since 2h --json
+    """
+    from rollout_cli.evaluate import evaluate_stage
+    from rollout_cli.plan import load_plan
+    from rollout_cli.state.clock import utc_now
+
+    loaded = load_plan(plan)
+    now = utc_now()
+    split: RouterSplit | None = None
+    start: datetime | None = None
+    if stage is not None:
+        try:
+            chosen = loaded.stage(stage)
+        except KeyError as error:
+            raise UsageError(str(error.args[0])) from None
+    else:
+        running = _stage_from_state(loaded, state_dir)
+        chosen, start, split = running if running else (loaded.stages[0], None, None)
+    window_since = parse_moment(since, now, "--since") if since else start
+    window_until = parse_moment(until, now, "--until") if until else None
+    evaluation = evaluate_stage(loaded, chosen, since=window_since, until=window_until, now=now, split=split)
+    if json_out:
+        print_json(evaluation.to_json())
+    else:
+        print_evaluation(evaluation)
+    code = EXIT_FOR[evaluation.verdict]
+    if code:
+        raise typer.Exit(int(code))
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4g}"
+
+
+def _fmt_interval(interval: tuple[float, float] | None, relative: bool) -> str:
+    if interval is None:
+        return "—"
+    if relative:
+        return f"[{100 * interval[0]:+.2f}%, {100 * interval[1]:+.2f}%]"
+    return f"[{interval[0]:.4g}, {interval[1]:.4g}]"
+
+
+def print_evaluation(evaluation: Evaluation) -> None:
+    """The human view: the verdict, the window, SRM and one row per check with its reason."""
+    extra = evaluation.extra
+    console.print(f"[bold]{evaluation.plan}[/] stage [bold]{evaluation.stage}[/]: {styled_outcome(evaluation.verdict.value)}")
+    duration = format_duration(round(float(extra.get("duration_s", 0))))
+    console.print(f"window {evaluation.since.isoformat()} .. {evaluation.until.isoformat()} ({duration}); "
+                  f"units: baseline {evaluation.units.get('baseline', 0)}, candidate {evaluation.units.get('candidate', 0)}")
+    srm = evaluation.srm
+    p_value = "n/a" if srm.p_value is None else f"{srm.p_value:.3g}"
+    console.print(f"sample ratio: {styled_outcome(srm.outcome.value)} (p = {p_value}) {srm.reason}", soft_wrap=True)
+    for reason in evaluation.reasons:
+        console.print(f"[yellow]held back:[/] {reason}", soft_wrap=True)
+    for note in extra.get("not_judged", []):
+        console.print(f"[dim]not judged: {note}[/]", soft_wrap=True)
+    table = Table(show_lines=False)
+    for column in ("metric", "segment", "guard", "baseline", "candidate", "effect", "interval", "outcome"):
+        table.add_column(column, no_wrap=column not in ("metric", "segment", "guard"))
+    table.add_column("reason", overflow="fold", min_width=24)
+    details = []
+    for check in evaluation.checks:
+        relative = "max_drop" in check.guard or "max_increase" in check.guard
+        segment = "all" if check.segment is None else ", ".join(f"{k}={v}" for k, v in check.segment.items())
+        effect = "—" if check.effect is None else (f"{100 * check.effect:+.2f}%" if relative else _fmt(check.effect))
+        headline, _, detail = check.reason.partition("; ")
+        table.add_row(check.metric, segment, check.guard, _fmt(check.baseline), _fmt(check.candidate), effect,
+                      _fmt_interval(check.interval, relative), styled_outcome(check.outcome.value), headline)
+        if detail and check.outcome is not Outcome.PASS:
+            details.append(f"{check.metric} ({segment}): {detail}")
+    console.print(table)
+    for line in details:
+        console.print(f"  {line}", soft_wrap=True, markup=False)
+
+
+def _segment_effect(value: str | None) -> tuple[str, str, float] | None:
+    if value is None:
+        return None
+    try:
+        where, change = value.rsplit(":", 1)
+        segment, segment_value = where.split("=", 1)
+        return segment, segment_value, float(change)
+    except ValueError:
+        raise UsageError(f"--segment-effect: {value!r} is not SEGMENT=VALUE:CHANGE (e.g. platform=ios:-0.3)") from None
+
+
+def simulate(
+    plan: PlanArg,
+    out: Annotated[Path, typer.Option("--out", help="Directory to write predictions/outcomes/training parquet into.")],
+    scenario: Annotated[str, typer.Option("--scenario", help="healthy, harm, segment-harm, srm, slow, shadow-disagree, stale, drift, crossover.")] = "healthy",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")] = 1,
+    units: Annotated[Optional[int], typer.Option("--units", help="Units (users) to simulate.")] = None,
+    duration: Annotated[Optional[str], typer.Option("--duration", help="Time range length (e.g. 6h).")] = None,
+    start: Annotated[Optional[str], typer.Option("--start", help="Start of the range (ISO time).")] = None,
+    stage: Annotated[Optional[str], typer.Option("--stage", help="Take the shares from this stage [default: first traffic stage].")] = None,
+    candidate: Annotated[Optional[float], typer.Option("--candidate", help="Percent of units served by the candidate.")] = None,
+    shadow: Annotated[Optional[float], typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")] = None,
+    effect: Annotated[Optional[float], typer.Option("--effect", help="Relative change of candidate conversion (-0.2).")] = None,
+    segment_effect: Annotated[Optional[str], typer.Option("--segment-effect", help="SEGMENT=VALUE:CHANGE, e.g. platform=ios:-0.3.")] = None,
+    srm: Annotated[Optional[float], typer.Option("--srm", help="Share of candidate units lost from the logs.")] = None,
+    latency_shift: Annotated[Optional[float], typer.Option("--latency-shift", help="Relative change of candidate latency.")] = None,
+    shadow_disagreement: Annotated[Optional[float], typer.Option("--shadow-disagreement", help="Share of shadow answers that disagree.")] = None,
+    stale: Annotated[Optional[str], typer.Option("--stale", help="No rows in this last part of the range (e.g. 2h).")] = None,
+    drift: Annotated[Optional[float], typer.Option("--drift", help="Feature shift in standard deviations.")] = None,
+    part: Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary).")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Write realistic synthetic logs for a plan (for demos, tests and benchmarks).
+
+    Example: rollout simulate plans/ranker-v42.yaml --scenario segment-harm --out logs/ --units 50000
+    """
+    from rollout_cli.plan import load_plan
+    from rollout_cli.simulate import scenario_named, simulate_stage
+    from rollout_cli.state.clock import parse_time
+
+    loaded = load_plan(plan)
+    try:
+        overrides: dict[str, Any] = {
+            "units": units, "stage": stage, "candidate_pct": candidate, "shadow_pct": shadow, "effect": effect,
+            "segment_effect": _segment_effect(segment_effect), "srm": srm, "latency_shift": latency_shift,
+            "shadow_disagreement": shadow_disagreement, "drift": drift,
+            "duration_s": parse_duration(duration) if duration else None,
+            "stale_s": parse_duration(stale) if stale else None,
+            "start": parse_time(start) if start else None,
+        }
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    chosen = scenario_named(scenario, **overrides)
+    logs = simulate_stage(loaded, out, scenario=chosen, seed=seed, part=part)
+    doc = {"predictions": str(logs.predictions), "outcomes": str(logs.outcomes),
+           "training": str(logs.training) if logs.training else None, "start": logs.start.isoformat(),
+           "end": logs.end.isoformat(), "units": logs.units, "rows": logs.rows, "scenario": scenario, "seed": seed}
+    if json_out:
+        print_json(doc)
+        return
+    console.print(f"wrote {logs.rows.get('predictions', 0)} predictions and {logs.rows.get('outcomes', 0)} outcomes "
+                  f"({logs.units.get('baseline', 0)} baseline / {logs.units.get('candidate', 0)} candidate units) "
+                  f"for {doc['start']} .. {doc['end']} into {out}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+    app.command("simulate")(simulate)

@@ -1,0 +1,231 @@
+"""`rollout start | status | advance | rollback | tick | run | history` (SPEC §5).
+
+Thin: parse, call one core function in rollout_cli.transitions, hand the result to a reporter.
+Every command reconciles an interrupted transition before doing anything else.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from rollout_cli.cli import rollout_views as views
+from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
+from rollout_cli.cli.output import console, err_console, print_json
+from rollout_cli.errors import RouterError, UsageError
+from rollout_cli.plan import load_plan
+from rollout_cli.plan.units import parse_duration
+from rollout_cli.routers.registry import split_for_stage
+from rollout_cli.state.clock import utc_now
+from rollout_cli.state.identity import current_actor
+from rollout_cli.state.store import StateStore
+from rollout_cli.transitions import controller, moves
+from rollout_cli.transitions.authority import may_move, may_roll_back, refuse
+from rollout_cli.transitions.context import Rollout, drill_refusal
+from rollout_cli.transitions.reconcile import reconcile
+from rollout_cli.transitions.rollback import rollback as perform_rollback
+
+ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Why: recorded in the audit trail.")]
+
+
+def _open(plan_path: Path, state_dir: Optional[Path]) -> Rollout:
+    return Rollout.open(load_plan(plan_path), StateStore.open(state_dir))
+
+
+def start(plan: PlanArg, reason: ReasonOpt = None, as_: ActorOpt = None, state_dir: StateDirOpt = None,
+          json_out: JsonOpt = False) -> None:
+    """Begin the rollout at its first stage: set the router, verify it, record the state.
+
+    Example: rollout start plans/ranker-v42.yaml --as alice
+    """
+    rollout = _open(plan, state_dir)
+    actor, now = current_actor(as_), utc_now()
+    first = rollout.plan.stages[0]
+    why = reason or "start the rollout"
+    if not may_move(rollout, actor):
+        raise refuse(rollout, actor=actor, action="start", what=f"start {rollout.plan.name}", listed="authority",
+                     reason=why, from_stage=None, to_stage=first.name, now=now)
+    if not first.is_shadow:
+        refusal = drill_refusal(rollout, now)
+        if refusal:
+            rollout.store.record_event(rollout.plan, "start", actor, True, f"held: {refusal}", None, first.name,
+                                       None, at=now)
+            raise UsageError(refusal)
+    result = moves.start(rollout, actor=actor, reason=why, now=now)
+    doc = {"plan": rollout.plan.name, "action": "start", "stage": result.to_stage, "status": result.state.status,
+           **split_for_stage(first).to_json()}
+    if json_out:
+        print_json(doc)
+        return
+    console.print(f"[bold green]started[/] {rollout.plan.name} at stage {first.name}: {result.split} (router verified)")
+
+
+def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+    """Stage, shares, time in stage, last verdict, and what happens next.
+
+    Example: rollout status plans/ranker-v42.yaml
+    """
+    rollout = _open(plan, state_dir)
+    now = utc_now()
+    reconciled = reconcile(rollout, actor=current_actor(as_), now=now)
+    router_split, router_error = None, None
+    try:
+        router_split = rollout.router.read()
+    except RouterError as exc:
+        router_error = exc.message
+    doc = views.status_document(rollout, rollout.state(), now, router_split, router_error, reconciled)
+    if json_out:
+        print_json(doc)
+    else:
+        console.print(views.status_panel(doc))
+
+
+def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="Advance whatever the verdict "
+            "(approvers only; needs --reason).")] = False, reason: ReasonOpt = None, as_: ActorOpt = None,
+            state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+    """Move to the next stage if the current one passes; an approver's run also approves a gated stage.
+
+    Example: rollout advance plans/ranker-v42.yaml --as carol
+    """
+    if force and not reason:
+        raise UsageError("--force needs --reason TEXT: a forced advance must say why in the audit trail")
+    rollout = _open(plan, state_dir)
+    report = controller.manual_advance(rollout, actor=current_actor(as_), reason=reason or "", force=force,
+                                       now=utc_now())
+    _finish_step(rollout, report, json_out)
+
+
+def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the audit trail.")],
+             as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+    """Run the plan's rollback steps (route, verify, run, notify), timed, and record it.
+
+    Exits 4 when the router cannot be verified at the baseline, printing what to do by hand.
+    Example: rollout rollback plans/ranker-v42.yaml --reason "conversion down on iOS" --as bob
+    """
+    rollout = _open(plan, state_dir)
+    actor, now = current_actor(as_), utc_now()
+    state = rollout.state()
+    if not may_roll_back(rollout, actor):
+        raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {rollout.plan.name}",
+                     listed="authority", reason=reason, from_stage=state.stage, to_stage=None, now=now)
+    on_step = None if json_out else views.print_step_result
+    result = perform_rollback(rollout, actor=actor, reason=reason, now=now, on_step=on_step)
+    code = 0 if result.router_verified and (result.run is None or result.run.ok) else 4
+    if json_out:
+        print_json(result.to_json(rollout.plan.name, rollout.plan.rollback.max_duration_s))
+    else:
+        views.print_rollback(result, steps_already_shown=True)
+    if code:
+        raise typer.Exit(code)
+
+
+def tick(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+    """One controller step: evaluate the stage, then advance, hold, roll back or complete. For cron.
+
+    Example: rollout tick plans/ranker-v42.yaml --json
+    """
+    rollout = _open(plan, state_dir)
+    on_step = None if json_out else views.print_step_result
+    report = controller.tick(rollout, run_by=current_actor(as_), now=utc_now(), on_step=on_step)
+    _finish_step(rollout, report, json_out)
+
+
+def _finish_step(rollout: Rollout, report: controller.StepReport, json_out: bool) -> None:
+    if json_out:
+        print_json(report.to_json(rollout.plan.name))
+    else:
+        views.print_step(report)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help="Time between ticks.")] = "1m",
+        max_ticks: Annotated[Optional[int], typer.Option("--max-ticks", help="Stop after this many ticks.")] = None,
+        as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+    """Tick in a loop with a live view until the rollout completes or rolls back.
+
+    Ctrl-C (or SIGTERM) never cuts a transition in half: the current tick finishes, then the loop stops.
+    Example: rollout run plans/ranker-v42.yaml --interval 5m
+    """
+    try:
+        every = parse_duration(interval)
+    except ValueError as exc:
+        raise UsageError(f"--interval: {exc}") from None
+    rollout = _open(plan, state_dir)
+    run_by = current_actor(as_)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    rows: list[dict[str, Any]] = []
+    code = 0
+    try:
+        with Live(_run_table(rollout, rows), console=console, refresh_per_second=4,
+                  transient=False, redirect_stdout=False) if not json_out else _NoLive() as live:
+            while not stop.is_set():
+                report = controller.tick(rollout, run_by=run_by, now=utc_now())
+                code = report.exit_code
+                rows.append({"at": utc_now().isoformat(), **report.to_json(rollout.plan.name)})
+                live.update(_run_table(rollout, rows))
+                if report.state.is_terminal or code == 4 or (max_ticks and len(rows) >= max_ticks):
+                    break
+                stop.wait(every)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    interrupted = stop.is_set()
+    if json_out:
+        print_json({"plan": rollout.plan.name, "ticks": rows, "interrupted": interrupted,
+                    "status": rollout.state().status})
+    elif interrupted:
+        err_console.print("stopped between ticks: no transition was cut short")
+    if interrupted:
+        raise typer.Exit(130)
+    if code and code not in (3,):
+        raise typer.Exit(code)
+
+
+class _NoLive:
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, _renderable: object) -> None:
+        return None
+
+
+def _run_table(rollout: Rollout, rows: list[dict[str, Any]]) -> Table:
+    state = rollout.state()
+    table = Table(title=f"rollout {rollout.plan.name}: {state.status} at {state.stage or '-'} "
+                  f"({state.candidate_traffic:g}% served, {state.shadow:g}% mirrored)")
+    for column in ("tick", "stage", "verdict", "decision", "reason"):
+        table.add_column(column, overflow="fold")
+    for i, row in enumerate(rows[-15:], start=max(1, len(rows) - 14)):
+        verdict = row["evaluation"]["verdict"] if row["evaluation"] else "-"
+        table.add_row(str(i), str(row["from_stage"] or "-"), verdict, row["decision"], row["reason"])
+    return table
+
+
+def history(plan: PlanArg, action: Annotated[Optional[str], typer.Option("--action", help="Only this action.")] = None,
+            state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+    """The audit trail: who did what, when, why, with the evidence.
+
+    Example: rollout history plans/ranker-v42.yaml --json
+    """
+    rollout_plan = load_plan(plan)
+    events = StateStore.open(state_dir).events(rollout_plan.name, action)
+    if json_out:
+        print_json({"plan": rollout_plan.name, "events": [e.to_json() for e in events]})
+    else:
+        console.print(views.history_table(rollout_plan.name, events))
+
+
+def register(app: typer.Typer) -> None:
+    for command in (start, status, advance, rollback, tick, run, history):
+        app.command(name=command.__name__)(command)

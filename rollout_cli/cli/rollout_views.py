@@ -1,0 +1,145 @@
+"""How the rollout commands show things to people (rich) — and the status document they share.
+
+The JSON documents are built here too, from core results, so `--json` and the tables never drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.panel import Panel
+from rich.table import Table
+
+from rollout_cli.cli.output import console, styled_outcome
+from rollout_cli.plan.units import format_duration
+from rollout_cli.rollback_steps import StepResult
+from rollout_cli.routers.base import RouterSplit
+from rollout_cli.state.records import AuditEvent, RolloutState
+from rollout_cli.transitions.context import Rollout
+from rollout_cli.transitions.controller import StepReport
+from rollout_cli.transitions.rollback import RollbackResult
+
+STATUS_STYLE = {"running": "bold cyan", "completed": "bold green", "rolled_back": "bold red",
+                "not_started": "bold", "paused": "bold yellow"}
+
+
+def describe_next(rollout: Rollout, state: RolloutState, now: datetime) -> str:
+    """What happens next, in one sentence a person at 3am can act on."""
+    plan, ref = rollout.plan, rollout.ref
+    if state.rollback_incomplete:
+        return (f"ROLLBACK INCOMPLETE: the router is not verified at the baseline — retry `rollout rollback {ref} "
+                "--reason TEXT` or set the router by hand (see `rollout rollback` output)")
+    if state.status == "not_started" or state.stage is None:
+        first = plan.stages[0]
+        return f"start with `rollout start {ref}` (first stage {first.name})"
+    if state.status == "rolled_back":
+        return "nothing: the rollout was rolled back; every request goes to the baseline"
+    if state.status == "completed":
+        return "nothing: the rollout is complete"
+    stage = plan.stage(state.stage)
+    following = plan.next_stage(stage)
+    then = (f"then {following.name} ({following.traffic:g}% served, {following.shadow:g}% mirrored)"
+            if following else "then complete")
+    elapsed = (now - state.stage_started_at).total_seconds() if state.stage_started_at else 0.0
+    if elapsed < stage.min_duration_s:
+        left = format_duration(round(stage.min_duration_s - elapsed))
+        return f"{stage.name} runs at least {left} more (min_duration {format_duration(stage.min_duration_s)}), {then}"
+    if following and following.approval_required and state.approved_stage != following.name:
+        approvers = ", ".join(sorted(plan.rollback.approver_people))
+        return f"{following.name} needs approval: an approver ({approvers}) runs `rollout advance {ref} --as NAME`"
+    verdict = state.last_verdict or "not yet evaluated"
+    return f"the next tick judges {stage.name} (last verdict: {verdict}); if it passes, {then}"
+
+
+def status_document(rollout: Rollout, state: RolloutState, now: datetime, router: RouterSplit | None,
+                    router_error: str | None, reconciled: list[str]) -> dict[str, Any]:
+    in_stage = (now - state.stage_started_at).total_seconds() if state.stage_started_at else None
+    return {
+        "plan": rollout.plan.name, "stage": state.stage, "status": state.status,
+        "candidate_traffic": state.candidate_traffic, "shadow": state.shadow,
+        "stage_started_at": state.stage_started_at.isoformat() if state.stage_started_at else None,
+        "next": describe_next(rollout, state, now),
+        "time_in_stage_s": round(in_stage, 1) if in_stage is not None else None,
+        "rollback_incomplete": state.rollback_incomplete, "approved_stage": state.approved_stage,
+        "last_verdict": state.last_verdict,
+        "last_evaluated_at": state.last_evaluated_at.isoformat() if state.last_evaluated_at else None,
+        "last_decision": state.last_decision,
+        "router": router.to_json() if router else None, "router_error": router_error,
+        "reconciled": reconciled,
+    }
+
+
+def status_panel(doc: dict[str, Any]) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    status = doc["status"] + (" (ROLLBACK INCOMPLETE)" if doc["rollback_incomplete"] else "")
+    grid.add_row("status", f"[{STATUS_STYLE.get(doc['status'], 'bold')}]{status}[/]")
+    grid.add_row("stage", str(doc["stage"] or "-"))
+    grid.add_row("state split", f"{doc['candidate_traffic']:g}% served by the candidate, {doc['shadow']:g}% mirrored")
+    router = doc["router"]
+    grid.add_row("router reports", f"{router['candidate_traffic']:g}% served, {router['shadow']:g}% mirrored"
+                 if router else f"[red]{doc['router_error'] or 'unreadable'}[/]")
+    if doc["time_in_stage_s"] is not None:
+        grid.add_row("time in stage", format_duration(round(doc["time_in_stage_s"])))
+    grid.add_row("last verdict", styled_outcome(doc["last_verdict"]) if doc["last_verdict"] else "-")
+    grid.add_row("next", doc["next"])
+    for line in doc["reconciled"]:
+        grid.add_row("reconciled", line)
+    return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
+
+
+def print_step(report: StepReport) -> None:
+    action = report.action
+    style = {"advance": "bold green", "complete": "bold green", "rollback": "bold red"}.get(action.kind, "bold yellow")
+    for line in report.reconciled:
+        console.print(f"[bold]reconciled:[/] {line}", soft_wrap=True)
+    if report.evaluation is not None:
+        console.print(f"stage {report.evaluation.stage}: verdict {styled_outcome(report.evaluation.verdict.value)}")
+    move = f" {action.from_stage} -> {action.to_stage}" if action.kind == "advance" else ""
+    console.print(f"[{style}]{action.kind}[/]{move}: {action.reason}", soft_wrap=True)
+    if report.rollback is not None:
+        print_rollback(report.rollback, steps_already_shown=True)
+
+
+def print_step_result(result: StepResult) -> None:
+    mark = {"pass": "[green]ok[/]", "fail": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}[result.outcome]
+    console.print(f"  {mark} {result.name} ({result.duration_s:.3f}s) {result.detail}", soft_wrap=True)
+
+
+def print_rollback(result: RollbackResult, *, steps_already_shown: bool = False) -> None:
+    if result.outcome == "already_rolled_back":
+        console.print("[bold]already rolled back[/]: every request goes to the baseline")
+        return
+    if result.outcome == "joined":
+        console.print(f"[bold]joined[/] the rollback already in progress (transition {result.transition}): done")
+        return
+    run = result.run
+    if run is not None and not steps_already_shown:
+        for step in run.steps:
+            print_step_result(step)
+    if result.router_verified:
+        failed = [s.name for s in run.steps if s.outcome == "fail"] if run else []
+        took = f" in {run.duration_s:.2f}s" if run else ""
+        if failed:
+            console.print(f"[bold yellow]rolled back{took}, but steps failed:[/] {', '.join(failed)} — do them by hand")
+        else:
+            console.print(f"[bold green]rolled back{took}[/]: the router serves the baseline alone (verified)")
+        return
+    console.print("[bold red]ROLLBACK INCOMPLETE[/]: the router could not be verified at the baseline.", soft_wrap=True)
+    if run is not None and run.manual_commands:
+        console.print("[bold]do it by hand:[/]")
+        for command in run.manual_commands:
+            console.print(f"  {command}", markup=False, soft_wrap=True)
+
+
+def history_table(plan_name: str, events: list[AuditEvent]) -> Table:
+    table = Table(title=f"audit trail of {plan_name}", show_lines=False)
+    for column in ("at", "actor", "action", "from", "to", "allowed", "reason"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        allowed = "[green]yes[/]" if e.allowed else "[red]REFUSED[/]"
+        table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.from_stage or "", e.to_stage or "",
+                      allowed, e.reason)
+    return table

@@ -1,0 +1,368 @@
+"""The metric SQL: one statement per stage computes every measure for both arms and all segments.
+
+Contract:
+- A `Measure` says what is summed per unit; `stage_aggregates` returns, for every population
+  (the whole, and each value of each segment column) and each arm, the unit count and the
+  sufficient statistics n, Σx, Σy, Σx², Σy², Σxy of every measure, plus observed quantiles.
+  A unit-level measure (an outcome count or sum per unit) has y = 1 for every unit, so every
+  measure is a ratio Σx/Σy over units and one delta-method formula serves them all.
+- Traffic stages (SPEC §3): a unit's arm and segment values are those of its first served
+  answer in the window; its request-level measures cover all its served answers; an outcome
+  counts when first exposure <= outcome ts <= last served answer + the metric's window (and
+  <= the window's end). Units served by both arms are counted as `crossed` in their first arm.
+- Shadow stages: answers are the baseline's served ones and the candidate's unserved ones,
+  grouped per (unit, arm); agreement pairs them by request_id.
+- User strings (globs, events, thresholds) are named parameters; column names are quoted
+  identifiers checked against the source (BoundSource.column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from rollout_cli.data.source import BoundSource, Logs, SqlParams
+
+MeasureOp = Literal["event_any", "event_sum", "column_mean", "column_above", "column_below", "agreement"]
+Population = tuple[str, Any] | None  # (segment column, value), or None for everyone
+ARMS = ("baseline", "candidate")
+
+
+@dataclass(frozen=True)
+class Measure:
+    key: str
+    op: MeasureOp
+    column: str | None = None  # prediction-log column (column_* ops)
+    event: str | None = None  # outcome event (event_* ops)
+    window_s: float | None = None  # outcome window after the last served answer; None: up to `until`
+    threshold: float | None = None  # column_above / column_below
+    tolerance: float | None = None  # agreement
+
+    @property
+    def level(self) -> str:
+        return {"event_any": "outcome", "event_sum": "outcome", "agreement": "pairs"}.get(self.op, "request")
+
+
+@dataclass(frozen=True)
+class QuantileSpec:
+    key: str
+    column: str
+    q: float
+
+
+@dataclass(frozen=True)
+class Sums:
+    n: int
+    sum_x: float
+    sum_y: float
+    sum_xx: float
+    sum_yy: float
+    sum_xy: float
+
+
+@dataclass
+class ArmCell:
+    units: int = 0
+    crossed: int = 0
+    sums: dict[str, Sums] = field(default_factory=dict)
+    quantiles: dict[str, float | None] = field(default_factory=dict)
+    quantile_n: dict[str, int] = field(default_factory=dict)  # observations behind each quantile
+    quantile_levels: dict[str, dict[float, float | None]] = field(default_factory=dict)  # level -> value
+
+
+@dataclass
+class Aggregates:
+    cells: dict[Population, dict[str, ArmCell]] = field(default_factory=dict)
+    baseline_requests: int = 0  # shadow: served baseline answers
+    paired_requests: int = 0  # shadow: of those, with a candidate answer
+
+    def cell(self, population: Population, arm: str) -> ArmCell:
+        return self.cells.setdefault(population, {}).setdefault(arm, ArmCell())
+
+
+def _grouping_sets(prefix: str, n_segments: int) -> str:
+    sets = [f"({prefix})"] + [f"({prefix}{', ' if prefix else ''}s{i})" for i in range(n_segments)]
+    return ", ".join(sets)
+
+
+def _grouping_columns(n_segments: int) -> str:
+    return "".join(f", GROUPING(s{i}) AS g{i}, s{i}" for i in range(n_segments))
+
+
+def _ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
+    condition = f"{ts} <= {params.add(until)}"
+    if since is not None:
+        condition += f" AND {ts} >= {params.add(since)}"
+    return condition
+
+
+def _request_aggregates(measures: list[Measure], columns: dict[str, str], params: SqlParams) -> list[str]:
+    """Per-unit numerators and denominators of the request-level measures."""
+    parts = []
+    for i, m in enumerate(measures):
+        if m.level != "request":
+            continue
+        c = columns[m.column or ""]
+        if m.op == "column_mean":
+            parts.append(f"sum(CAST({c} AS DOUBLE)) AS m{i}_x, count({c}) AS m{i}_y")
+        else:
+            op = ">" if m.op == "column_above" else "<"
+            parts.append(f"count(*) FILTER (WHERE {c} {op} {params.add(m.threshold)}) AS m{i}_x, count({c}) AS m{i}_y")
+    return parts
+
+
+def _sum_columns(measures: list[Measure], levels: tuple[str, ...]) -> str:
+    parts = []
+    for i, m in enumerate(measures):
+        if m.level not in levels:
+            continue
+        parts.append(f"sum(m{i}_x) AS m{i}_sx, sum(m{i}_x * m{i}_x) AS m{i}_sxx")
+        if m.level == "request" or m.level == "pairs":
+            parts.append(f"sum(m{i}_y) AS m{i}_sy, sum(m{i}_y * m{i}_y) AS m{i}_syy, sum(m{i}_x * m{i}_y) AS m{i}_sxy")
+    return "".join(", " + p for p in parts)
+
+
+def _quantile_select(quantiles: list[QuantileSpec], columns: dict[str, str], params: SqlParams) -> str:
+    return "".join(f", quantile_cont({columns[q.column]}, {params.add(q.q)}) AS q{i}, count({columns[q.column]}) AS qn{i}"
+                   for i, q in enumerate(quantiles))
+
+
+def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list[QuantileSpec]) -> dict[str, str]:
+    """Plan column name -> quoted identifier, each checked to be a number (or a flag)."""
+    needed: dict[str, str] = {}
+    for m in measures:
+        if m.column is not None:
+            expect = "flag" if m.op == "column_mean" else "number"
+            needed[m.column] = preds.column(f"metric column of {m.key.split(':')[0]}", expect, column=m.column)
+    for q in quantiles:
+        needed[q.column] = preds.column(f"metric column of {q.key}", "number", column=q.column)
+    return needed
+
+
+def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
+                since: datetime | None, until: datetime, params: SqlParams) -> str:
+    preds, outs = logs.predictions, logs.outcomes
+    unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
+    served = preds.column("served", "boolean")
+    segs = [preds.column("segment", "any", column=s) for s in segments]
+    cols = _columns_needed(preds, measures, quantiles)
+    outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
+
+    seg_select = "".join(f", {s} AS s{i}" for i, s in enumerate(segs))
+    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
+    unit_expr = unit
+    if outcome_measures and outs is not None and preds.type_of("unit_id") != outs.type_of("unit_id"):
+        unit_expr = f"CAST({unit} AS VARCHAR)"  # join keys of different types meet as text
+    sql = [f"""WITH served AS (
+  SELECT {unit_expr} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm{seg_select}{col_select}
+  FROM {preds.from_item(params)}
+  WHERE {served} AND {arm} IN ('baseline', 'candidate') AND {_ts_filter(ts, since, until, params)}
+), units AS (
+  SELECT unit, arg_min(arm, ts) AS arm, min(ts) AS first_ts, max(ts) AS last_ts,
+         CAST(min(arm) <> max(arm) AS INTEGER) AS crossed
+         {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
+         {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}
+  FROM served GROUP BY unit
+)"""]
+    joined_from = "units"
+    if outcome_measures:
+        if outs is None:
+            from rollout_cli.errors import DataError
+
+            raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
+        o_unit, o_ts = outs.column("unit_id", "any"), outs.column("ts", "timestamp")
+        o_event = outs.column("event", "text")
+        if outs.type_of("unit_id") != preds.type_of("unit_id"):
+            o_unit = f"CAST({o_unit} AS VARCHAR)"
+        needs_value = any(m.op == "event_sum" for _, m in outcome_measures)
+        o_value = outs.column("value", "number") if needs_value else "NULL"
+        events = ", ".join(params.add(e) for e in dict.fromkeys(m.event for _, m in outcome_measures))
+        windows = [m.window_s for _, m in outcome_measures]
+        reach = "" if any(w is None for w in windows) else \
+            f" AND o.ts <= u.last_ts + to_seconds({params.add(max(w for w in windows if w is not None))})"
+        aggs = []
+        for i, m in outcome_measures:
+            cond = f"o.event = {params.add(m.event)}"
+            if m.window_s is not None:
+                cond += f" AND o.ts <= u.last_ts + to_seconds({params.add(m.window_s)})"
+            value = "1" if m.op == "event_any" else "coalesce(CAST(o.value AS DOUBLE), 0)"
+            agg = "max" if m.op == "event_any" else "sum"
+            aggs.append(f"{agg}(CASE WHEN {cond} THEN {value} ELSE 0 END) AS m{i}_x")
+        sql.append(f""", outcome_units AS (
+  SELECT u.unit, {', '.join(aggs)}
+  FROM units u JOIN (
+    SELECT {o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
+    FROM {outs.from_item(params)}
+    WHERE {o_event} IN ({events}) AND {_ts_filter(o_ts, since, until, params)}
+  ) o ON o.unit = u.unit AND o.ts >= u.first_ts{reach}
+  GROUP BY u.unit
+), joined AS (
+  SELECT units.* {''.join(f', coalesce(outcome_units.m{i}_x, 0) AS m{i}_x' for i, _ in outcome_measures)}
+  FROM units LEFT JOIN outcome_units USING (unit)
+)""")
+        joined_from = "joined"
+    sql.append(f"""
+SELECT 'units' AS part, arm{_grouping_columns(len(segs))}, count(*) AS n, sum(crossed) AS crossed
+       {_sum_columns(measures, ('request', 'outcome'))}
+FROM {joined_from} GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
+    if quantiles:
+        sql.append(f"""
+UNION ALL BY NAME
+SELECT 'quantiles' AS part, arm{_grouping_columns(len(segs))}{_quantile_select(quantiles, cols, params)}
+FROM served GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
+    return "".join(sql)
+
+
+def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
+               since: datetime | None, until: datetime, params: SqlParams) -> str:
+    preds = logs.predictions
+    unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
+    served = preds.column("served", "boolean")
+    segs = [preds.column("segment", "any", column=s) for s in segments]
+    cols = _columns_needed(preds, measures, quantiles)
+    agreement = [(i, m) for i, m in enumerate(measures) if m.level == "pairs"]
+    seg_select = "".join(f", {s} AS s{i}" for i, s in enumerate(segs))
+    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
+    # coverage (candidate answers per baseline request) is always measured; agreement when guarded
+    rid = preds.column("request_id", "any")
+    pred = preds.column("prediction", "number_or_text") if agreement else "NULL"
+    pair_select = f", {rid} AS rid, {pred} AS pred"
+    sql = [f"""WITH answers AS (
+  SELECT {unit} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm{seg_select}{col_select}{pair_select}
+  FROM {preds.from_item(params)}
+  WHERE ((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))
+        AND {_ts_filter(ts, since, until, params)}
+), unit_arm AS (
+  SELECT unit, arm, 0 AS crossed {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
+         {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}
+  FROM answers GROUP BY unit, arm
+)"""]
+    numeric = bool(agreement) and preds.type_of("prediction") == "number"
+    agrees = []
+    for i, m in agreement:
+        same = f"abs(c.pred - b.pred) <= {params.add(m.tolerance or 0.0)}" if numeric else "c.pred = b.pred"
+        agrees.append(f", count(*) FILTER (WHERE c.rid IS NOT NULL AND {same}) AS m{i}_x, count(c.rid) AS m{i}_y")
+    sql.append(f""", cand AS (
+  SELECT rid, any_value(pred) AS pred FROM answers WHERE arm = 'candidate' GROUP BY rid
+), pairs AS (
+  SELECT b.unit {''.join(f', arg_min(b.s{i}, b.ts) AS s{i}' for i in range(len(segs)))},
+         count(*) AS base_requests, count(c.rid) AS paired{''.join(agrees)}
+  FROM answers b LEFT JOIN cand c ON c.rid = b.rid
+  WHERE b.arm = 'baseline' GROUP BY b.unit
+)""")
+    sql.append(f"""
+SELECT 'units' AS part, arm{_grouping_columns(len(segs))}, count(*) AS n, sum(crossed) AS crossed
+       {_sum_columns(measures, ('request',))}
+FROM unit_arm GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
+    sql.append(f"""
+UNION ALL BY NAME
+SELECT 'pairs' AS part, 'candidate' AS arm{_grouping_columns(len(segs))},
+       count(*) FILTER (WHERE paired > 0) AS n, sum(base_requests) AS base_requests, sum(paired) AS paired
+       {_sum_columns(measures, ('pairs',))}
+FROM pairs GROUP BY GROUPING SETS ({_grouping_sets('', len(segs))})""")
+    if quantiles:
+        sql.append(f"""
+UNION ALL BY NAME
+SELECT 'quantiles' AS part, arm{_grouping_columns(len(segs))}{_quantile_select(quantiles, cols, params)}
+FROM answers GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
+    return "".join(sql)
+
+
+def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures: list[Measure],
+                     quantiles: list[QuantileSpec], since: datetime | None, until: datetime) -> Aggregates:
+    """Run the stage's one statement and collect its rows by population and arm."""
+    params = SqlParams()
+    build = shadow_sql if shadow else traffic_sql
+    sql = build(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
+                params=params)
+    cursor = logs.connection
+    rows = logs.query(sql, params)
+    names = [d[0] for d in (cursor.description or [])]
+    result = Aggregates()
+    for raw in rows:
+        row = dict(zip(names, raw))
+        population: Population = None
+        for i, segment in enumerate(segments):
+            if row.get(f"g{i}") == 0:
+                population = (segment, row[f"s{i}"])
+        cell = result.cell(population, row["arm"])
+        if row["part"] == "quantiles":
+            for i, q in enumerate(quantiles):
+                value = row.get(f"q{i}")
+                cell.quantiles[q.key] = float(value) if value is not None else None
+                cell.quantile_n[q.key] = int(row.get(f"qn{i}") or 0)
+            continue
+        if row["part"] == "pairs" and population is None:
+            result.baseline_requests = int(row["base_requests"] or 0)
+            result.paired_requests = int(row["paired"] or 0)
+        if row["part"] == "units":
+            cell.units = int(row["n"] or 0)
+            cell.crossed = int(row["crossed"] or 0)
+        level = "pairs" if row["part"] == "pairs" else None
+        n = int(row["n"] or 0)
+        for i, m in enumerate(measures):
+            if (m.level == "pairs") != (level == "pairs") or f"m{i}_sx" not in row or row[f"m{i}_sx"] is None:
+                continue
+            sx, sxx = float(row[f"m{i}_sx"]), float(row[f"m{i}_sxx"])
+            if m.level == "outcome":  # one value per unit: y = 1
+                cell.sums[m.key] = Sums(n, sx, float(n), sxx, float(n), sx)
+            else:
+                cell.sums[m.key] = Sums(n, sx, float(row[f"m{i}_sy"]), sxx, float(row[f"m{i}_syy"]),
+                                        float(row[f"m{i}_sxy"]))
+    return result
+
+
+def window_facts(logs: Logs, *, since: datetime | None, until: datetime) -> tuple[int, int, Any, Any, Any]:
+    """(rows in source, rows in window, first ts in window, last ts in window, last ts <= until)."""
+    preds = logs.predictions
+    ts = preds.column("ts", "timestamp")
+    params = SqlParams()
+    in_window = _ts_filter(ts, since, until, params)
+    upto = _ts_filter(ts, None, until, params)
+    sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}), CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
+           f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP), CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP)"
+           f" FROM {preds.from_item(params)}")
+    row = logs.query(sql, params)[0]
+    return int(row[0]), int(row[1]), row[2], row[3], row[4]
+
+
+def count_rows(logs: Logs, source: BoundSource) -> int:
+    params = SqlParams()
+    return int(logs.query(f"SELECT count(*) FROM {source.from_item(params)}", params)[0][0])
+
+
+@dataclass(frozen=True)
+class LevelRequest:
+    """Empirical quantiles of `column` at `levels` for one arm in one population."""
+
+    population: Population
+    arm: str
+    key: str  # the metric
+    column: str
+    levels: tuple[float, ...]
+
+
+def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], requests: list[LevelRequest],
+                        since: datetime | None, until: datetime) -> list[list[float | None]]:
+    """One scan answering every request (filtered aggregates), in order; values follow `levels`."""
+    preds = logs.predictions
+    params = SqlParams()
+    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
+    cols = {r.column: preds.column(f"metric column of {r.key}", "number", column=r.column) for r in requests}
+    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
+    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
+    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
+             else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    aggregates = []
+    for r in requests:
+        condition = f"arm = {params.add(r.arm)}"
+        if r.population is not None:
+            condition += f" AND s{segments.index(r.population[0])} IS NOT DISTINCT FROM {params.add(r.population[1])}"
+        aggregates.append(f"quantile_cont({cols[r.column]}, {params.add(list(r.levels))}) FILTER (WHERE {condition})")
+    sql = (f"WITH answers AS (SELECT {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
+           f"WHERE {which} AND {_ts_filter(ts, since, until, params)}) "
+           f"SELECT {', '.join(aggregates)} FROM answers")
+    row = logs.query(sql, params)[0]
+    return [[float(v) if v is not None else None for v in (values or [None] * len(r.levels))]
+            for r, values in zip(requests, row)]

@@ -1,0 +1,255 @@
+"""DuckDB over the logs: file globs or database tables, read-only, with column roles (SPEC §3).
+
+Contract:
+- `open_logs(spec)` returns `Logs`: one in-memory DuckDB connection with extension auto-install
+  and auto-load off (parquet, json and icu are built in; nothing is ever downloaded), the
+  session time zone set to UTC, and each source bound as a `BoundSource`.
+- A file source becomes `read_parquet(?)`, `read_csv_auto(?)` or `read_json_auto(?)` chosen by
+  the glob's extension, with the glob as a statement parameter — never pasted into SQL.
+- A table source is ATTACHed read-only (the path is a parameter too) and named by quoted
+  identifiers after the table was found in the attached catalog.
+- `BoundSource.column(role, expect)` returns the quoted identifier of the column mapped to
+  `role`, after checking it exists in the source's DESCRIBE output and has an acceptable type.
+- Every problem (no files, unreadable file, missing table, missing or mistyped column, empty
+  source) is a DataError naming the source and the column; never a traceback, never a pass.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import duckdb
+
+from rollout_cli.errors import DataError
+from rollout_cli.plan.model import DataSource, DataSpec
+
+TypeClass = Literal["any", "text", "number", "boolean", "timestamp", "number_or_text", "flag"]
+
+_NUMBER_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                    "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+_TIMESTAMP_PREFIXES = ("TIMESTAMP",)  # TIMESTAMP, TIMESTAMP_NS/MS/S, TIMESTAMP WITH TIME ZONE
+_EXPECTED_WORDS = {
+    "text": "text (VARCHAR)",
+    "number": "a number",
+    "boolean": "a boolean",
+    "flag": "a boolean or a 0/1 number",
+    "timestamp": "a timestamp",
+    "number_or_text": "a number or text",
+}
+
+_READERS = {
+    ".parquet": "read_parquet",
+    ".pq": "read_parquet",
+    ".csv": "read_csv_auto",
+    ".tsv": "read_csv_auto",
+    ".json": "read_json_auto",
+    ".jsonl": "read_json_auto",
+    ".ndjson": "read_json_auto",
+}
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier for `name`: double quotes, embedded quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def type_class(duckdb_type: str) -> str:
+    upper = duckdb_type.upper()
+    if upper.startswith(_TIMESTAMP_PREFIXES):
+        return "timestamp"
+    if upper.startswith(_NUMBER_PREFIXES):
+        return "number"
+    if upper == "BOOLEAN":
+        return "boolean"
+    if upper == "VARCHAR":
+        return "text"
+    return "other"
+
+
+def _accepts(expect: TypeClass, actual: str) -> bool:
+    if expect == "any":
+        return True
+    if expect == "number_or_text":
+        return actual in ("number", "text")
+    if expect == "flag":
+        return actual in ("boolean", "number")
+    return actual == expect
+
+
+class SqlParams:
+    """Named statement parameters ($p0, $p1, ...): user values go here, never into SQL text."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return "$" + name
+
+
+@dataclass(frozen=True)
+class BoundSource:
+    """One log source as SQL: `relation` is a FROM item, `params` its statement parameters."""
+
+    name: str  # "predictions" | "outcomes" | "training"
+    description: str  # the glob or database:table, for messages
+    relation: str  # a reader call with one `?` (the glob), or a quoted table name
+    params: tuple[Any, ...]
+    columns: Mapping[str, str]  # column name -> DuckDB type
+    roles: Mapping[str, str] = field(default_factory=dict)  # role -> the user's column name
+
+    def from_item(self, params: SqlParams) -> str:
+        """The FROM item with its glob registered as a named parameter of `params`."""
+        if not self.params:
+            return self.relation
+        return self.relation.replace("?", params.add(self.params[0]))
+
+    def has_role(self, role: str) -> bool:
+        return self.roles.get(role, role) in self.columns
+
+    def column(self, role: str, expect: TypeClass = "any", *, column: str | None = None) -> str:
+        """The quoted column for `role` (or a named plan column), checked against the source."""
+        name = column if column is not None else self.roles.get(role, role)
+        what = f"column {name!r}" + (f" (role {role})" if column is None else f" ({role})")
+        if name not in self.columns:
+            known = ", ".join(sorted(self.columns)) or "none"
+            hint = "map the role to your column name in data.columns" if column is None else "fix the plan"
+            raise DataError(f"{what} is missing from {self.name} ({self.description}); its columns are: {known}",
+                            hint=hint)
+        actual = self.columns[name]
+        if not _accepts(expect, type_class(actual)):
+            raise DataError(f"{what} in {self.name} ({self.description}) is {actual}; expected {_EXPECTED_WORDS[expect]}")
+        return quote_identifier(name)
+
+    def type_of(self, role: str, *, column: str | None = None) -> str:
+        return type_class(self.columns[column if column is not None else self.roles.get(role, role)])
+
+
+@dataclass
+class Logs:
+    """An open connection with the plan's sources bound. Close it (or use `with`)."""
+
+    connection: duckdb.DuckDBPyConnection
+    predictions: BoundSource
+    outcomes: BoundSource | None
+    training: BoundSource | None
+
+    def __enter__(self) -> Logs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def query(self, sql: str, params: SqlParams) -> list[tuple[Any, ...]]:
+        """Run one statement; DuckDB errors become DataError with DuckDB's own first line."""
+        try:
+            return self.connection.execute(sql, params.values).fetchall()
+        except duckdb.Error as error:
+            raise DataError(f"reading the logs failed: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never downloads or loads extensions on its own."""
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    env_threads = os.environ.get("ROLLOUT_DUCKDB_THREADS")
+    if threads or env_threads:
+        config["threads"] = int(threads or env_threads)  # type: ignore[arg-type]
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _reader_for(glob: str) -> str:
+    lower = glob.lower()
+    for suffix, reader in _READERS.items():
+        if lower.endswith(suffix):
+            return reader
+    known = ", ".join(sorted(_READERS))
+    raise DataError(f"cannot tell the format of {glob!r} from its extension (known: {known})")
+
+
+def _bind_file(con: duckdb.DuckDBPyConnection, name: str, glob: str) -> BoundSource:
+    reader = _reader_for(glob)
+    relation = f"{reader}(?)"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {relation}", [glob]).fetchall()
+    except duckdb.IOException as error:
+        text = str(error)
+        if "No files found" in text:
+            raise DataError(f"no {name} files match {glob!r}",
+                            hint=f"check data.{name} in the plan and the current directory") from None
+        raise DataError(f"cannot read {name} ({glob}): {_first_line(error)}") from None
+    except duckdb.Error as error:
+        raise DataError(f"cannot read {name} ({glob}): {_first_line(error)}") from None
+    return BoundSource(name=name, description=glob, relation=relation, params=(glob,),
+                       columns={row[0]: row[1] for row in described})
+
+
+def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
+                attached: dict[str, str]) -> BoundSource:
+    database, table = str(source.database), str(source.table)
+    if not Path(database).is_file():
+        raise DataError(f"the {name} database {database!r} does not exist")
+    key = str(Path(database).resolve())
+    alias = attached.get(key)
+    if alias is None:  # one database file may hold both tables: attach it once
+        alias = f"rollout_db{len(attached)}"
+        try:
+            con.execute(f"ATTACH ? AS {quote_identifier(alias)} (READ_ONLY)", [database])
+        except duckdb.Error as error:
+            raise DataError(f"cannot open the {name} database {database!r}: {_first_line(error)}") from None
+        attached[key] = alias
+    schema, _, bare = table.rpartition(".")
+    schema = schema or "main"
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+        [alias, schema, bare],
+    ).fetchone()
+    views = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND view_name = ?",
+        [alias, schema, bare],
+    ).fetchone()
+    if not (found and found[0]) and not (views and views[0]):
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1", [alias]).fetchall()]
+        raise DataError(f"the {name} table {table!r} is not in {database!r} (tables: {', '.join(tables) or 'none'})")
+    relation = ".".join(quote_identifier(part) for part in (alias, schema, bare))
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    return BoundSource(name=name, description=f"{database}:{table}", relation=relation, params=(),
+                       columns={row[0]: row[1] for row in described})
+
+
+def bind_source(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
+                roles: Mapping[str, str], attached: dict[str, str]) -> BoundSource:
+    if source.is_table:
+        bound = _bind_table(con, name, source, attached)
+    else:
+        bound = _bind_file(con, name, str(source.glob))
+    return BoundSource(name=bound.name, description=bound.description, relation=bound.relation,
+                       params=bound.params, columns=bound.columns, roles=dict(roles))
+
+
+def open_logs(spec: DataSpec, *, threads: int | None = None, with_training: bool = False) -> Logs:
+    """Bind the plan's sources on a fresh read-only connection. Raises DataError."""
+    con = connect(threads)
+    attached: dict[str, str] = {}
+    try:
+        predictions = bind_source(con, "predictions", spec.predictions, spec.columns, attached)
+        outcomes = bind_source(con, "outcomes", spec.outcomes, spec.columns, attached) if spec.outcomes else None
+        training = (bind_source(con, "training", spec.training, spec.columns, attached)
+                    if with_training and spec.training else None)
+    except BaseException:
+        con.close()
+        raise
+    return Logs(connection=con, predictions=predictions, outcomes=outcomes, training=training)

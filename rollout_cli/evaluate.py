@@ -1,0 +1,232 @@
+"""Judge one stage from the logs: plan + data -> Evaluation (SPEC §3, §4).
+
+Contract of `evaluate_stage`:
+- window: `since` (default: the first prediction row, i.e. all data) to `until` (default:
+  `now`); `now` (default: the real UTC clock) is the reference for freshness. Naive datetimes
+  are taken as UTC; the Evaluation carries aware UTC datetimes.
+- `split` is the planned split (default: the stage's own traffic and shadow shares).
+- One statement computes every measure for both arms and every segment value; guards are
+  judged with always-valid intervals, Holm across the stage's checks.
+- verdict: fail if any check fails or SRM is detected; pass if every check passes and nothing
+  at stage level holds it back (freshness, empty window, crossover, the stage's min_units,
+  shadow coverage); else inconclusive. min_duration is the caller's (it needs state);
+  `extra["duration_s"]` reports the window's length.
+- Bad input (missing/mistyped column, no files, empty source, unreadable file) raises DataError.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from rollout_cli.checks import StageNeeds, judge_guard, quantile_level_requests, stage_measures
+from rollout_cli.data.queries import (Aggregates, Population, count_rows, quantiles_at_levels, stage_aggregates,
+                                      window_facts)
+from rollout_cli.data.source import Logs, open_logs
+from rollout_cli.errors import DataError
+from rollout_cli.plan.model import Plan, Stage
+from rollout_cli.plan.units import format_duration
+from rollout_cli.routers.base import RouterSplit
+from rollout_cli.stats.guards import GuardResult, apply_holm
+from rollout_cli.stats.sequential import tuning_units
+from rollout_cli.verdict import Check, Evaluation, Outcome, SrmResult
+
+# A shadow stage needs candidate answers for at least this share of the mirrored requests it planned.
+SHADOW_COVERAGE_TOLERANCE = 0.9
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """UTC without tzinfo, as DuckDB's TIMESTAMP columns hold it (naive input is taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, until: datetime | None = None,
+                   now: datetime | None = None, split: RouterSplit | None = None) -> Evaluation:
+    """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError."""
+    now_n = utc_naive(now or datetime.now(timezone.utc))
+    until_n = utc_naive(until) if until is not None else now_n
+    since_n = utc_naive(since) if since is not None else None
+    if since_n is not None and since_n > until_n:
+        raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")
+    split = split or RouterSplit(candidate_traffic=stage.traffic, shadow=stage.shadow)
+    shadow = stage.is_shadow
+    needs = stage_measures(plan, stage)
+    segments = list(plan.segments) if any(g.per_segment for g in needs.guards) else []
+
+    with open_logs(plan.data) as logs:
+        total_rows, window_rows, first_ts, last_ts, last_upto = window_facts(logs, since=since_n, until=until_n)
+        if total_rows == 0:
+            raise DataError(f"predictions ({logs.predictions.description}) has no rows")
+        if any(m.level == "outcome" for m in needs.measures):
+            if logs.outcomes is None:
+                raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
+            if count_rows(logs, logs.outcomes) == 0:
+                raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
+        agg = stage_aggregates(logs, shadow=shadow, segments=segments, measures=needs.measures,
+                               quantiles=needs.quantiles, since=since_n, until=until_n)
+        _read_quantile_levels(logs, plan, stage, needs, agg, segments, since_n, until_n)
+        flag_columns = {name for name, kind in logs.predictions.columns.items() if kind.upper() == "BOOLEAN"}
+
+    window_since = since_n or first_ts or until_n
+    reasons: list[str] = []
+    extra: dict[str, Any] = {"duration_s": max(0.0, (until_n - window_since).total_seconds()),
+                             "split": split.to_json()}
+    if needs.not_judged:
+        extra["not_judged"] = needs.not_judged
+
+    if window_rows == 0:
+        reasons.append(f"no prediction rows between {_aware(window_since).isoformat()} and {_aware(until_n).isoformat()}")
+    reasons += _freshness(plan, last_upto, now_n, until_n, extra)
+
+    whole = agg.cells.get(None, {})
+    units = {arm: whole[arm].units if arm in whole else 0 for arm in ("baseline", "candidate")}
+    if shadow:
+        srm = SrmResult(outcome=Outcome.PASS, p_value=None, expected_share=None,
+                        reason="not applicable in a shadow stage (no unit is served by the candidate); "
+                               "shadow coverage is checked instead")
+        reasons += _shadow_coverage(agg, split, extra)
+    else:
+        srm = _srm(units, split)
+        reasons += _crossover(plan, agg, units, extra)
+    if stage.min_units and units["candidate"] < stage.min_units:
+        reasons.append(f"the candidate has {units['candidate']} units; the stage needs {stage.min_units}")
+
+    checks = _judge_checks(plan, stage, needs, agg, segments, flag_columns, extra)
+    if not checks and window_rows:
+        reasons.append("the stage has no guards that can be judged")
+    verdict = _verdict(checks, srm, reasons)
+    return Evaluation(plan=plan.name, stage=stage.name, verdict=verdict, since=_aware(window_since),
+                      until=_aware(until_n), units=units, srm=srm, checks=tuple(checks), reasons=tuple(reasons),
+                      extra=extra)
+
+
+def _read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
+                          segments: list[str], since: datetime | None, until: datetime) -> None:
+    """The second (and last) scan, only for relative quantile guards: quantiles at the bound levels."""
+    requests = quantile_level_requests(needs.guards, agg, _segment_populations(agg, segments),
+                                       alpha=1.0 - plan.decision.confidence, tuning_n=tuning_units(stage.min_units))
+    if not requests:
+        return
+    answers = quantiles_at_levels(logs, shadow=stage.is_shadow, segments=segments, requests=requests,
+                                  since=since, until=until)
+    for request, values in zip(requests, answers):
+        cell = agg.cell(request.population, request.arm)
+        cell.quantile_levels.setdefault(request.key, {}).update(zip(request.levels, values))
+
+
+def _verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome:
+    if srm.outcome is Outcome.FAIL or any(c.outcome is Outcome.FAIL for c in checks):
+        return Outcome.FAIL
+    if reasons or not checks or srm.outcome is not Outcome.PASS:
+        return Outcome.INCONCLUSIVE
+    return Outcome.PASS if all(c.outcome is Outcome.PASS for c in checks) else Outcome.INCONCLUSIVE
+
+
+def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str],
+                  flag_columns: set[str], extra: dict[str, Any]) -> list[Check]:
+    alpha = 1.0 - plan.decision.confidence
+    min_units = plan.decision.min_units_per_check
+    common = dict(alpha=alpha, tuning_n=tuning_units(stage.min_units), min_units=min_units,
+                  flag_columns=flag_columns)
+    pairs: list[tuple[Check, GuardResult]] = []
+    skipped: list[dict[str, Any]] = []
+    for guard in needs.guards:
+        pairs += judge_guard(guard, None, agg, **common)  # type: ignore[arg-type]
+        if not guard.per_segment:
+            continue
+        for population in _segment_populations(agg, segments):
+            if _units_in(agg, population, stage.is_shadow) < min_units:
+                skipped.append({"metric": guard.metric.name, "segment": {population[0]: population[1]}})  # type: ignore[index]
+                continue
+            pairs += judge_guard(guard, population, agg, **common)  # type: ignore[arg-type]
+    if skipped:
+        extra["skipped_segments"] = skipped  # too few units for a per-segment check
+    adjusted = apply_holm([result for _, result in pairs], alpha)
+    checks = []
+    for (check, before), after in zip(pairs, adjusted):
+        if after.outcome is not before.outcome:  # a fail that Holm does not confirm
+            check = Check(**{**check.__dict__, "outcome": after.outcome,
+                             "reason": f"{check.reason}; {after.reason}"})
+        checks.append(check)
+    return checks
+
+
+def _segment_populations(agg: Aggregates, segments: list[str]) -> list[Population]:
+    found = [p for p in agg.cells if p is not None]
+    order = {name: i for i, name in enumerate(segments)}
+    return sorted(found, key=lambda p: (order.get(p[0], 99), str(p[1])))  # type: ignore[index]
+
+
+def _units_in(agg: Aggregates, population: Population, shadow: bool) -> int:
+    """The smaller arm's units (a per-segment check needs both arms)."""
+    cells = agg.cells.get(population, {})
+    arms = ("candidate",) if shadow and "baseline" not in cells else ("baseline", "candidate")
+    return min(cells[arm].units if arm in cells else 0 for arm in arms)
+
+
+def _freshness(plan: Plan, last_upto: datetime | None, now: datetime, until: datetime,
+               extra: dict[str, Any]) -> list[str]:
+    reference = min(now, until)
+    limit = plan.decision.freshness_s
+    extra["freshness"] = {"last_row": _aware(last_upto).isoformat() if last_upto else None,
+                          "max_age_s": limit}
+    if last_upto is None:
+        return [f"no prediction rows up to {_aware(reference).isoformat()}"]
+    age = (reference - last_upto).total_seconds()
+    extra["freshness"]["age_s"] = age
+    if age > limit:
+        return [f"stale data: the last prediction row ({_aware(last_upto).isoformat()}) is {format_duration(round(age))} "
+                f"old at {_aware(reference).isoformat()} (allowed: {format_duration(limit)})"]
+    return []
+
+
+def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
+    from rollout_cli.stats.srm import SRM_THRESHOLD, srm_p_value
+
+    share = split.candidate_traffic / 100.0
+    if not 0.0 < share < 1.0:
+        return SrmResult(outcome=Outcome.PASS, p_value=None, expected_share=share,
+                         reason=f"not applicable: the planned split sends {100 * share:g}% to the candidate")
+    counts = [units["baseline"], units["candidate"]]
+    if sum(counts) == 0:
+        return SrmResult(outcome=Outcome.INCONCLUSIVE, p_value=None, expected_share=share, reason="no units yet")
+    p_value = srm_p_value(counts, [1.0 - share, share])
+    if p_value < SRM_THRESHOLD:
+        return SrmResult(outcome=Outcome.FAIL, p_value=p_value, expected_share=share,
+                         reason=f"sample-ratio mismatch: units split {counts[0]}/{counts[1]} against a planned "
+                                f"{100 * (1 - share):g}/{100 * share:g} (p = {p_value:.2g} < {SRM_THRESHOLD:g}); "
+                                "the router is not splitting as planned, so no other result can be trusted")
+    return SrmResult(outcome=Outcome.PASS, p_value=p_value, expected_share=share,
+                     reason=f"units split {counts[0]}/{counts[1]} as planned (p = {p_value:.2g})")
+
+
+def _crossover(plan: Plan, agg: Aggregates, units: dict[str, int], extra: dict[str, Any]) -> list[str]:
+    whole = agg.cells.get(None, {})
+    crossed = sum(cell.crossed for cell in whole.values())
+    total = sum(units.values())
+    share = crossed / total if total else 0.0
+    extra["crossover"] = {"units": crossed, "share": share, "max_share": plan.decision.max_crossover}
+    if share > plan.decision.max_crossover:
+        return [f"{crossed} units ({100 * share:.2g}%) were served by both arms (tolerated: "
+                f"{100 * plan.decision.max_crossover:g}%); the router may not be assigning by unit"]
+    return []
+
+
+def _shadow_coverage(agg: Aggregates, split: RouterSplit, extra: dict[str, Any]) -> list[str]:
+    expected = split.shadow / 100.0
+    base, paired = agg.baseline_requests, agg.paired_requests
+    coverage = paired / base if base else None
+    extra["shadow"] = {"baseline_requests": base, "paired_requests": paired, "coverage": coverage,
+                       "expected_coverage": expected}
+    if base == 0 or expected <= 0:
+        return []
+    if coverage is not None and coverage < expected * SHADOW_COVERAGE_TOLERANCE:
+        return [f"only {100 * coverage:.3g}% of baseline requests have a candidate answer "
+                f"(planned: {100 * expected:g}% mirrored)"]
+    return []

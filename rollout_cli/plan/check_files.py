@@ -1,0 +1,68 @@
+"""`plan validate` over files and folders: which files, and every problem of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from rollout_cli.plan.load import LoadError, Problem, load_plan_file
+from rollout_cli.plan.validate import validate_document
+
+PLAN_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The outcome for one file (or for a path that named no plan at all)."""
+
+    path: str
+    problems: tuple[Problem, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "valid": self.valid, "errors": [p.to_json() for p in self.problems]}
+
+
+def _problem(path: str, message: str) -> FileReport:
+    return FileReport(path, (Problem(path, 1, 1, "$", message),))
+
+
+def _folder_plans(folder: Path) -> list[Path]:
+    """YAML files under `folder`, recursively, in a stable order; hidden folders skipped."""
+    found = []
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder).parts
+        if path.suffix in PLAN_SUFFIXES and path.is_file() and not any(p.startswith(".") for p in relative[:-1]):
+            found.append(path)
+    return sorted(found)
+
+
+def check_file(path: Path) -> FileReport:
+    """Load and validate one plan file; never raises for a bad plan."""
+    name = str(path)
+    try:
+        doc = load_plan_file(path)
+    except LoadError as error:
+        return FileReport(name, (error.problem,))
+    return FileReport(name, tuple(validate_document(doc)))
+
+
+def check_paths(paths: Iterable[str | Path]) -> list[FileReport]:
+    """One report per plan file named by `paths` (files, or folders searched for *.yaml/*.yml)."""
+    reports: list[FileReport] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            plans = _folder_plans(path)
+            if not plans:
+                reports.append(_problem(str(path), "no plan files (*.yaml, *.yml) in this folder"))
+            reports.extend(check_file(plan) for plan in plans)
+        elif path.exists():
+            reports.append(check_file(path))
+        else:
+            reports.append(_problem(str(path), "no such file or folder"))
+    return reports

@@ -1,0 +1,132 @@
+"""A plan in words and on a timeline: each guard as a sentence, each stage's gates, and the
+fastest the ramp can possibly reach 100%. Pure functions of the typed plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rollout_cli.plan.model import Guard, Metric, Plan, Stage
+from rollout_cli.plan.units import format_duration, format_share
+
+
+def humanize_duration(seconds: float) -> str:
+    """86400*2.75 -> "2d 18h", 5400 -> "1h 30m", 0 -> "0s": days, hours, minutes, seconds."""
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    remaining = int(round(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def describe_metric(metric: Metric) -> str:
+    """What the metric measures, e.g. "share of units with a purchase event within 1h"."""
+    window = f" within {format_duration(metric.window_s)} of being served" if metric.window_s else ""
+    if metric.kind == "proportion":
+        if metric.event:
+            return f"share of units with a {metric.event} event{window}"
+        return f"share of answers with {metric.column} true"
+    if metric.kind == "mean":
+        if metric.event:
+            return f"{metric.event} value per unit{window}"
+        return f"mean {metric.column} per unit"
+    if metric.kind == "quantile":
+        return f"p{(metric.q or 0.5) * 100:g} of {metric.column}"
+    tolerance = f", numbers within {metric.tolerance:g}" if metric.tolerance else ""
+    return f"share of requests where the candidate's answer matches the baseline's{tolerance}"
+
+
+def format_bound(metric: Metric, value: float) -> str:
+    """An absolute bound in the metric's unit: rates as percentages, milliseconds as ms."""
+    if metric.kind in ("proportion", "agreement"):
+        return _percent(value)
+    unit = " ms" if (metric.column or "").endswith("_ms") else ""
+    return f"{value:g}{unit}"
+
+
+def guard_limits(guard: Guard) -> list[str]:
+    """Each limit of the guard as a phrase: "at most 2% below the baseline", "at most 250 ms"."""
+    limits = []
+    if guard.max_drop is not None:
+        limits.append(f"at most {_percent(guard.max_drop)} below the baseline")
+    if guard.max_increase is not None:
+        limits.append(f"at most {_percent(guard.max_increase)} above the baseline")
+    if guard.min is not None:
+        limits.append(f"at least {format_bound(guard.metric, guard.min)}")
+    if guard.max is not None:
+        limits.append(f"at most {format_bound(guard.metric, guard.max)}")
+    return limits
+
+
+def describe_guard(guard: Guard) -> str:
+    """The guard as one sentence a person can check against a dashboard, e.g.
+    "conversion (share of units with a purchase event within 1h of being served) must stay at
+    most 2% below the baseline, overall and in every segment". The candidate fails the guard
+    when the data show, with the plan's confidence, that this does not hold."""
+    metric = guard.metric
+    sentence = f"{metric.name} ({describe_metric(metric)}) must stay {' and '.join(guard_limits(guard))}"
+    if guard.per_segment:
+        sentence += ", overall and in every segment"
+    return sentence
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """When a stage can start at the earliest, and what must hold before the ramp leaves it."""
+
+    stage: Stage
+    earliest_start_s: float  # from the start of the rollout
+    gates: tuple[str, ...]
+
+    @property
+    def mode(self) -> str:
+        return "shadow" if self.stage.is_shadow else "traffic"
+
+    @property
+    def share(self) -> str:
+        if self.stage.is_shadow:
+            return f"mirror {format_share(self.stage.shadow)}"
+        mirror = f" + mirror {format_share(self.stage.shadow)}" if self.stage.shadow else ""
+        return f"serve {format_share(self.stage.traffic)}{mirror}"
+
+
+def stage_gates(plan: Plan, stage: Stage) -> tuple[str, ...]:
+    """What must hold before the ramp may leave `stage`, besides its guards passing and its
+    min_duration elapsing: units, approval, and a recent drill when leaving shadow."""
+    gates = []
+    if stage.min_units:
+        gates.append(f"at least {stage.min_units} units")
+    if stage.approval_required:
+        who = ", ".join(plan.rollback.approvers) or "nobody"
+        gates.append(f"approval by {who}")
+    following = plan.next_stage(stage)
+    leaves_shadow = stage.is_shadow and following is not None and not following.is_shadow
+    if leaves_shadow and plan.rollback.require_drill_s is not None:
+        gates.append(f"a passing rollback drill within {humanize_duration(plan.rollback.require_drill_s)}")
+    return tuple(gates)
+
+
+def timeline(plan: Plan) -> list[TimelineEntry]:
+    """Each stage with its earliest start: the sum of the minimum durations before it."""
+    entries, clock = [], 0.0
+    for stage in plan.stages:
+        entries.append(TimelineEntry(stage=stage, earliest_start_s=clock, gates=stage_gates(plan, stage)))
+        clock += stage.min_duration_s
+    return entries
+
+
+def fastest_to_full_s(plan: Plan) -> float | None:
+    """The fastest possible time from start to serving 100% (None if the plan stops short).
+
+    A lower bound: units, approvals and verdicts can only add time to the minimum durations."""
+    for entry in timeline(plan):
+        if entry.stage.traffic >= 100:
+            return entry.earliest_start_s
+    return None

@@ -1,0 +1,182 @@
+"""Rules about references and safety (SPEC §2): metrics and their data, column roles, the
+router adapter, people and teams, rollback steps, and secrets.
+
+Nothing here reads an environment variable, a file named by the plan, or the network; the
+router adapter is looked up by name among the built-ins and the installed entry points,
+without importing any plugin.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from rollout_cli.plan.load import child_path
+from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
+from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, parsed
+from rollout_cli.plan.suggest import did_you_mean
+from rollout_cli.plan.units import format_duration, parse_duration, parse_fraction
+from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
+
+BUILTIN_ADAPTERS = ("file", "http", "nginx", "haproxy")  # routers/registry.py BUILTIN_ROUTERS
+ROUTER_ENTRY_POINT_GROUP = "rollout.routers"
+_SECRET_KEY = re.compile(r"token|password|passwd|secret|api[_-]?key|credential", re.IGNORECASE)
+_ONLY_REFERENCE = re.compile(rf"^{ENV_REF_PATTERN}$")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+# Keys that make sense for each metric kind besides `kind` (the schema knows the union).
+_KIND_KEYS = {
+    "proportion": {"event", "column", "window"},
+    "mean": {"event", "column", "window"},
+    "quantile": {"column", "q"},
+    "agreement": {"tolerance"},
+}
+
+
+def installed_adapters() -> list[str]:
+    """Adapter names registered by installed packages. Reads package metadata only."""
+    from importlib.metadata import entry_points
+
+    return [ep.name for ep in entry_points(group=ROUTER_ENTRY_POINT_GROUP)]
+
+
+def check_metrics(ctx: RuleContext) -> None:
+    has_outcomes = "outcomes" in ctx.section("data")
+    for name, metric in ctx.section("metrics").items():
+        if not isinstance(metric, dict):
+            continue
+        path = child_path("$.metrics", str(name))
+        kind = metric.get("kind")
+        allowed = _KIND_KEYS.get(kind) if isinstance(kind, str) else None
+        if allowed is not None:
+            for key in metric:
+                if key != "kind" and key not in allowed and key in {"event", "column", "window", "q", "tolerance"}:
+                    ctx.report(child_path(path, key), f"{key!r} does not apply to {_article(kind)} {kind} metric (it takes: {', '.join(sorted(allowed))})", key=True)
+        if "window" in metric and "column" in metric and "event" not in metric and kind in ("proportion", "mean"):
+            ctx.report(
+                f"{path}.window",
+                "window applies to outcome events (counted after a unit is served); a column metric reads the prediction log",
+                key=True,
+            )
+        if "event" in metric and not has_outcomes:
+            ctx.report(f"{path}.event", f"{name!r} counts outcome events, but data.outcomes is not set")
+
+
+def _effective_columns(ctx: RuleContext) -> dict[str, str]:
+    columns = {role: role for role in PREDICTION_ROLES + OUTCOME_ROLES}
+    for role, column in as_mapping(ctx.section("data").get("columns")).items():
+        if isinstance(column, str) and role in columns:
+            columns[role] = column
+    return columns
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def check_data(ctx: RuleContext) -> None:
+    data = ctx.section("data")
+    for source in ("predictions", "outcomes", "training"):
+        value = data.get(source)
+        target = value if isinstance(value, str) else as_mapping(value).get("database")
+        if isinstance(target, str) and _URL_SCHEME.match(target):
+            ctx.report(f"$.data.{source}", f"data sources are local files; {target!r} is a URL (rollout never reads the network)")
+    columns = _effective_columns(ctx)
+    for table, roles in (("predictions", PREDICTION_ROLES), ("outcomes", OUTCOME_ROLES)):
+        owner: dict[str, str] = {}
+        for role in roles:
+            column = columns[role]
+            if column in owner and owner[column] != role:
+                ctx.report(
+                    f"$.data.columns.{role}",
+                    f"roles {owner[column]} and {role} both read column {column!r} of {table}; each role needs its own column",
+                )
+            owner.setdefault(column, role)
+    role_of = {columns[role]: role for role in PREDICTION_ROLES}
+    for i, segment in enumerate(as_list(ctx.root.get("segments"))):
+        if isinstance(segment, str) and segment in role_of:
+            ctx.report(
+                f"$.segments[{i}]",
+                f"segment {segment!r} is the {role_of[segment]} column; segment by attributes such as country or platform",
+            )
+    features = as_mapping(ctx.root.get("drift")).get("features")
+    if isinstance(features, list) and features and "training" not in data:
+        ctx.report("$.drift.features", "drift.features needs data.training, the reference the features are compared with")
+
+
+def check_router(ctx: RuleContext) -> None:
+    adapter = ctx.section("router").get("adapter")
+    if not isinstance(adapter, str) or adapter in BUILTIN_ADAPTERS:
+        return
+    known = list(BUILTIN_ADAPTERS) + installed_adapters()
+    if adapter not in known:
+        ctx.report("$.router.adapter", f"unknown router adapter {adapter!r}{did_you_mean(adapter, known)}")
+
+
+def _check_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
+    for i, entry in enumerate(as_list(ctx.section("rollback").get(key))):
+        if isinstance(entry, str) and entry.startswith("team:"):
+            team = entry[len("team:") :]
+            if team not in teams:
+                hint = did_you_mean(team, teams) if teams else " (the plan defines no teams)"
+                ctx.report(f"$.rollback.{key}[{i}]", f"team {team!r} is not defined in teams{hint}")
+
+
+def check_rollback(ctx: RuleContext) -> None:
+    teams = ctx.section("teams")
+    _check_people(ctx, "authority", teams)
+    _check_people(ctx, "approvers", teams)
+    rollback = ctx.section("rollback")
+    steps = rollback.get("steps")
+    if not isinstance(steps, list) or not steps:
+        return
+    if not any(isinstance(step, dict) and step.get("route") == "baseline" for step in steps):
+        ctx.report("$.rollback.steps", "the steps never send traffic back to the baseline: add `- route: baseline`")
+    budget = parsed(parse_duration, rollback.get("max_duration"))
+    for i, step in enumerate(steps):
+        step = as_mapping(step)
+        url = step.get("notify")
+        if isinstance(url, str) and not (_ONLY_REFERENCE.match(url) or url.startswith(("http://", "https://"))):
+            ctx.report(f"$.rollback.steps[{i}].notify", f"notify takes a webhook URL (http:// or https://) or a ${{env:NAME}} reference, not {url!r}")
+        timeout = parsed(parse_duration, step.get("timeout")) if "timeout" in step else None
+        if timeout is not None and budget is not None and timeout > budget:
+            ctx.report(
+                f"$.rollback.steps[{i}].timeout",
+                f"timeout {format_duration(timeout)} is longer than the whole rollback budget "
+                f"(rollback.max_duration {format_duration(budget)})",
+            )
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, child_path(path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, child_path(path, i))
+
+
+def check_secrets(ctx: RuleContext) -> None:
+    """References are checked for form only; their values are never looked up."""
+    for path, text in _strings(ctx.doc.data, "$"):
+        for fragment in malformed_references(text):
+            ctx.report(path, f"malformed reference {fragment!r}: write ${{env:NAME}} (NAME: letters, digits, _)")
+    for key, value in as_mapping(ctx.section("router").get("options")).items():
+        if _SECRET_KEY.search(str(key)) and isinstance(value, str) and value and not _ONLY_REFERENCE.match(value):
+            ctx.report(
+                child_path("$.router.options", str(key)),
+                f"option {key!r} looks like a secret written inline; plans hold secrets only by reference, e.g. ${{env:ROUTER_TOKEN}}",
+            )
+
+
+def check_basics(ctx: RuleContext) -> None:
+    models = ctx.section("models")
+    baseline, candidate = models.get("baseline"), models.get("candidate")
+    if isinstance(baseline, str) and baseline and baseline == candidate:
+        ctx.report("$.models.candidate", f"the candidate and the baseline are the same model ({baseline!r})")
+    confidence = ctx.section("decision").get("confidence")
+    value = parsed(parse_fraction, confidence) if confidence is not None else None
+    if value is not None and not 0.5 <= value < 1:
+        ctx.report("$.decision.confidence", f"confidence {confidence!r} must be at least 50% and below 100% (e.g. 95%)")

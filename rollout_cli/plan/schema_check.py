@@ -1,0 +1,239 @@
+"""The JSON Schema half of validation: run the shipped schema, then say each error in words.
+
+jsonschema's own messages ("{} is not valid under any of the given schemas") are written for
+schema authors; plan authors get the key, the value and what to write instead, located at the
+line and column the loader recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from rollout_cli.plan.load import LoadedDocument, Problem, child_path
+from rollout_cli.plan.suggest import did_you_mean
+from rollout_cli.plan.units import parse_duration, parse_fraction, parse_share, parse_threshold
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing",
+}
+
+
+@lru_cache(maxsize=1)
+def plan_schema() -> dict[str, Any]:
+    """The plan's JSON Schema (draft 2020-12), as shipped with the package."""
+    with SCHEMA_PATH.open(encoding="utf-8") as handle:
+        schema: dict[str, Any] = json.load(handle)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    # Imported here: jsonschema costs tens of milliseconds and only validation needs it.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(plan_schema())
+
+
+def type_word(value: Any) -> str:
+    """How a person would name the type of a YAML value."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    return "nothing" if value is None else type(value).__name__
+
+
+def subject(path: str) -> str:
+    """The last step of a JSON path, naming what a message is about: $.stages[0].traffic -> traffic."""
+    return path.rsplit(".", 1)[-1] if "." in path else path
+
+
+def _path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path = child_path(path, part)
+    return path
+
+
+def _unit_message(parse: Callable[[object], float], value: Any, limit: str) -> str:
+    """The unit parser's own message, else (the value parses but is out of range) `limit`."""
+    try:
+        parse(value)
+    except ValueError as error:
+        return str(error)
+    return f"{value!r} {limit}"
+
+
+_UNIT_MESSAGES: dict[str, Callable[[Any], str]] = {
+    "duration": lambda v: _unit_message(parse_duration, v, "is not a duration (write e.g. 30m, 24h, 14d)"),
+    "share": lambda v: _unit_message(parse_share, v, "is outside 0%..100%"),
+    "fraction": lambda v: _unit_message(parse_fraction, v, "is above 100%"),
+    "relative": lambda v: _unit_message(parse_fraction, v, "is not a percentage (write e.g. 10% or 0.1)"),
+    "threshold": lambda v: _unit_message(parse_threshold, v, "is not a number or a percentage"),
+}
+
+
+_NAME_HINT = "use letters, digits, '.', '_' and '-' (no spaces), starting with a letter or digit"
+_PATTERN_HINTS = {
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*$": _NAME_HINT,
+    r"^[A-Za-z][A-Za-z0-9_.-]*$": "use a letter, then letters, digits, '_', '.' or '-'",
+    r"^[^\s\x00-\x1f](.*[^\s\x00-\x1f])?$": "a column name without leading or trailing spaces",
+    r"^(team:)?[A-Za-z0-9][A-Za-z0-9._@+-]*$": "write a login name (letters, digits, '.', '_', '@', '+', '-') or team:NAME",
+    r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$": "write a login name (letters, digits, '.', '_', '@', '+', '-')",
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$": "write a table name such as predictions or main.predictions",
+}
+_METRIC_KEY_HINTS = {"q": "the quantile level, e.g. q: 0.99", "column": "a prediction-log column, e.g. column: latency_ms"}
+
+
+def _def_name(schema: Any) -> str | None:
+    for name, definition in plan_schema()["$defs"].items():
+        if schema is definition:
+            return name
+    return None
+
+
+class _Translator:
+    """Turns one jsonschema error into located problems a person understands."""
+
+    def __init__(self, doc: LoadedDocument) -> None:
+        self.doc = doc
+
+    def problem(self, path: str, message: str, *, key: bool = False) -> Problem:
+        loc = self.doc.locate(path, key=key)
+        return Problem(self.doc.file, loc.line, loc.column, path, message)
+
+    def translate(self, error: ValidationError) -> Iterator[Problem]:
+        path = _path(error.absolute_path)
+        value = error.instance
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        kind = error.validator
+        if kind == "additionalProperties" and isinstance(value, dict):
+            known = list(schema.get("properties", {}))
+            for key in value:
+                if key not in known:
+                    hint = did_you_mean(str(key), known)
+                    yield self.problem(child_path(path, str(key)), f"unknown key {key!r}{hint}", key=True)
+            return
+        if kind in ("oneOf", "anyOf"):
+            yield from self._alternatives(error, path, value, schema)
+            return
+        if kind == "required" and isinstance(value, dict):
+            # One error per missing key arrives; saying all of them each time is harmless, as
+            # validate_document drops repeats.
+            for key in error.validator_value:
+                if key not in value:
+                    where = "" if path == "$" else f"{subject(path)}: "
+                    yield self.problem(path, where + self._required_message(error, value, key))
+            return
+        yield self.problem(path, f"{subject(path)}: {self._simple_message(error, path, value, schema)}")
+
+    @staticmethod
+    def _required_message(error: ValidationError, value: dict[str, Any], key: str) -> str:
+        if "then" in error.relative_schema_path:
+            return f"a {value.get('kind')} metric needs {key!r} ({_METRIC_KEY_HINTS.get(key, '')})"
+        return f"missing required key {key!r}"
+
+    def _simple_message(self, error: ValidationError, path: str, value: Any, schema: dict[str, Any]) -> str:
+        kind, limit = error.validator, error.validator_value
+        if kind == "type":
+            wanted = limit if isinstance(limit, list) else [limit]
+            words = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted)
+            return f"expected {words}, got {type_word(value)}"
+        if kind == "const":
+            return f"must be {limit!r}, not {value!r}"
+        if kind == "enum":
+            choices = [str(c) for c in limit]
+            near = did_you_mean(str(value), choices, list_when_none=False)
+            return f"{value!r} is not one of: {', '.join(choices)}{near}"
+        if kind == "pattern":
+            hint = _PATTERN_HINTS.get(str(limit), schema.get("description", ""))
+            return f"{value!r} is not allowed here: {hint}"
+        if kind == "minItems":
+            if path == "$.rollback.authority":
+                return "empty: name who may roll back (people or team:NAME)"
+            return f"needs at least {limit} entr{'y' if limit == 1 else 'ies'}"
+        if kind == "minProperties":
+            return f"needs at least {limit} entr{'y' if limit == 1 else 'ies'}"
+        if kind == "uniqueItems" and isinstance(value, list):
+            seen: set[str] = set()
+            for item in value:
+                marker = json.dumps(item, sort_keys=True, default=str)
+                if marker in seen:
+                    return f"{item!r} is listed more than once"
+                seen.add(marker)
+        if kind == "minLength":
+            return "must not be empty"
+        if kind == "maxLength":
+            return f"is longer than {limit} characters"
+        bounds = {
+            "minimum": "at least",
+            "maximum": "at most",
+            "exclusiveMinimum": "more than",
+            "exclusiveMaximum": "less than",
+        }
+        if kind in bounds:
+            return f"{value!r} is out of range: must be {bounds[kind]} {limit}"
+        return error.message
+
+    def _alternatives(self, error: ValidationError, path: str, value: Any, schema: dict[str, Any]) -> Iterator[Problem]:
+        name = _def_name(schema)
+        if name in _UNIT_MESSAGES:
+            yield self.problem(path, f"{subject(path)}: {_UNIT_MESSAGES[name](value)}")
+        elif name == "guard":
+            yield self.problem(path, "a guard needs at least one limit: max_drop, max_increase, min or max")
+        elif name == "step":
+            actions = [k for k in ("route", "verify", "run", "notify") if isinstance(value, dict) and k in value]
+            if actions:
+                yield self.problem(path, f"a rollback step does one thing; this one has {' and '.join(actions)}")
+            else:
+                yield self.problem(path, "a rollback step needs one of: route, verify, run, notify")
+        elif name == "source" and isinstance(value, dict):
+            # The mapping form was meant: report what is wrong with it, not both alternatives.
+            for sub in error.context:
+                if sub.relative_schema_path and sub.relative_schema_path[0] == 1:
+                    yield from self.translate(sub)
+        elif name == "source":
+            yield self.problem(path, f"expected a file path or glob, or {{database: FILE, table: NAME}}; got {type_word(value)}")
+        elif name == "option_value":
+            yield self.problem(path, f"router options hold text, numbers, true/false or lists of those; got {type_word(value)}")
+        elif "then" in error.relative_schema_path and isinstance(value, dict):
+            kind = value.get("kind")
+            if "event" in value and "column" in value:
+                yield self.problem(path, f"a {kind} metric takes either 'event' or 'column', not both")
+            else:
+                yield self.problem(
+                    path, f"a {kind} metric needs 'event' (an outcome event) or 'column' (a prediction-log column)"
+                )
+        else:
+            yield self.problem(path, error.message)
+
+
+def schema_problems(doc: LoadedDocument) -> list[Problem]:
+    """Every schema violation in `doc`, located and in words."""
+    translator = _Translator(doc)
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(doc.data):
+        problems.extend(translator.translate(error))
+    return problems

@@ -1,0 +1,180 @@
+"""Run a plan's rollback steps, in order, each timed (SPEC §2 `rollback.steps`).
+
+route baseline  router.apply(BASELINE_ONLY)
+verify router   read the router back until it reports the baseline alone (bounded retries)
+run [argv]      the command, no shell, with its timeout (default 60 s)
+notify URL      a webhook POST; the URL comes from a ${env:…} reference resolved at call time
+
+After the router fails (route or verify), later `run` steps are skipped — scaling the candidate
+down while it still takes traffic would turn a degraded service into an outage — but `notify`
+steps still run, so people hear about a rollback that needs their hands. Every detail is
+redacted with the plan's ${env:…} templates before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from rollout_cli.errors import RolloutError
+from rollout_cli.plan.model import Plan, RollbackStep
+from rollout_cli.routers.base import BASELINE_ONLY, Router
+from rollout_cli.secrets import redact, resolve
+from rollout_cli.state.store import secret_templates
+
+DEFAULT_RUN_TIMEOUT_S = 60.0
+NOTIFY_TIMEOUT_S = 10.0
+VERIFY_ATTEMPTS = 5
+VERIFY_BACKOFF_S = 0.1  # doubled after each attempt: 0.1 + 0.2 + 0.4 + 0.8 s at most
+
+StepOutcome = Literal["pass", "fail", "skipped"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str  # e.g. "route baseline", "run kubectl scale …"
+    kind: str
+    duration_s: float
+    outcome: StepOutcome
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "duration_s": round(self.duration_s, 4),
+                "outcome": self.outcome, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class RollbackRun:
+    steps: tuple[StepResult, ...]
+    duration_s: float
+    router_verified: bool  # the router was read back at baseline only
+    manual_commands: tuple[str, ...] = field(default=())  # the router's explain(), for a person
+
+    @property
+    def ok(self) -> bool:
+        return self.router_verified and all(s.outcome == "pass" for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"duration_s": round(self.duration_s, 4), "router_verified": self.router_verified,
+                "steps": [s.to_json() for s in self.steps], "manual_commands": list(self.manual_commands)}
+
+
+def verify_baseline(router: Router, attempts: int = VERIFY_ATTEMPTS, backoff_s: float = VERIFY_BACKOFF_S) -> str:
+    """Read the router back until it reports baseline only; '' on success, else why not."""
+    problem = "not checked"
+    for attempt in range(attempts):
+        try:
+            if router.verify(BASELINE_ONLY):
+                return ""
+            problem = f"the router reports {router.read()}, not the baseline alone"
+        except RolloutError as exc:
+            problem = exc.message
+        if attempt + 1 < attempts:
+            time.sleep(backoff_s * (2**attempt))
+    return f"{problem} (after {attempts} reads)"
+
+
+def _route(router: Router) -> str:
+    router.apply(BASELINE_ONLY)
+    return "router set to the baseline alone"
+
+
+def _run(step: RollbackStep) -> str:
+    argv = [resolve(str(arg)) for arg in step.value]
+    timeout = step.timeout_s or DEFAULT_RUN_TIMEOUT_S
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, shell=False, check=False)
+    except subprocess.TimeoutExpired:
+        raise _StepFailed(f"timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise _StepFailed(f"could not run: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-300:]
+        raise _StepFailed(f"exited {done.returncode}" + (f": {tail}" if tail else ""))
+    return "exited 0"
+
+
+def _notify(step: RollbackStep, payload: dict[str, Any]) -> str:
+    import requests  # lazily: most rollbacks never notify, and a rollback's process start should stay short
+
+    url = resolve(str(step.value))
+    try:
+        response = requests.post(url, json=payload, timeout=NOTIFY_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise _StepFailed(f"webhook {url} did not answer: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 300:
+        raise _StepFailed(f"webhook {url} answered HTTP {response.status_code}")
+    return f"webhook {url} answered HTTP {response.status_code}"
+
+
+class _StepFailed(Exception):
+    pass
+
+
+def run_rollback_steps(plan: Plan, router: Router, *, context: dict[str, Any] | None = None,
+                       on_step: Callable[[StepResult], None] | None = None,
+                       after_step: Callable[[RollbackStep], None] | None = None) -> RollbackRun:
+    """Execute every step of plan.rollback.steps; never raises for a failing step.
+
+    context: what the webhook payload says about the rollback (actor, reason, stage...).
+    on_step: called with each result as it completes (progress output).
+    after_step: called after each step with the step itself (the journal's kill points).
+    """
+    templates = secret_templates(plan)
+    results: list[StepResult] = []
+    router_ok = True
+    verified = False
+    started = time.monotonic()
+    for step in plan.rollback.steps:
+        name = redact(step.describe(), templates)
+        t0 = time.monotonic()
+        outcome: StepOutcome = "pass"
+        try:
+            if step.kind == "run" and not router_ok:
+                outcome, detail = "skipped", "skipped: the router is not verified at the baseline"
+            elif step.kind == "route":
+                detail = _route(router)
+            elif step.kind == "verify":
+                problem = verify_baseline(router)
+                if problem:
+                    raise _StepFailed(problem)
+                verified = router_ok = True  # a route that errored may still have taken effect
+                detail = "the router reports the baseline alone"
+            elif step.kind == "run":
+                detail = _run(step)
+            else:
+                payload = {"plan": plan.name, "event": "rollback", **(context or {}),
+                           "steps": [r.to_json() for r in results]}
+                detail = _notify(step, payload)
+        except (_StepFailed, RolloutError, OSError) as exc:
+            outcome = "fail"
+            detail = exc.message if isinstance(exc, RolloutError) else str(exc)
+            if step.kind in ("route", "verify"):
+                router_ok = False
+        result = StepResult(name, step.kind, time.monotonic() - t0, outcome, redact(detail, templates))
+        results.append(result)
+        if on_step:
+            on_step(result)
+        if after_step:
+            after_step(step)
+    if router_ok and not verified:
+        # A plan always routes to baseline; when it lists no verify step the router is still read back,
+        # because a rollback is never reported done on the strength of a write.
+        t0 = time.monotonic()
+        problem = verify_baseline(router)
+        verified = not problem
+        result = StepResult("verify router (implicit)", "verify", time.monotonic() - t0,
+                            "pass" if verified else "fail", redact(problem or "the router reports the baseline alone",
+                                                                   templates))
+        results.append(result)
+        if on_step:
+            on_step(result)
+    manual: tuple[str, ...] = ()
+    if not verified:
+        try:
+            manual = tuple(redact(c, templates) for c in router.explain(BASELINE_ONLY))
+        except Exception as exc:  # noqa: BLE001 - explaining must never hide the failure it explains
+            manual = (f"(the router could not explain its manual commands: {exc})",)
+    return RollbackRun(tuple(results), time.monotonic() - started, verified, manual)

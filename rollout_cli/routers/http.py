@@ -1,0 +1,149 @@
+"""The `http` router: a REST endpoint that holds the split as JSON (GET reads it, PUT sets it).
+
+    GET  {url}  -> 200 {"candidate_traffic": 5.0, "shadow": 100.0, ...}
+    PUT  {url}  <- {"candidate_traffic": 5.0, "shadow": 100.0}   (any 2xx accepts it)
+
+Choices:
+- the bearer token is only ever a `${env:NAME}` reference in the plan, resolved at each call and
+  scrubbed (with the URL's own references) from every error message;
+- each call has a timeout (option timeout, default 5s); connection failures, timeouts, 429 and
+  5xx are retried (option retries, default 2) after 0.2s, 0.4s, ... capped at 2s; other 4xx
+  answers are final (retrying a refusal does not change it);
+- `apply` PUTs only when a GET shows another split (idempotent), and `verify` is a fresh GET:
+  a router that answers 200 to a PUT and keeps serving the old split fails verification.
+- the standard library's urllib is used, not a third-party client, to keep a rollback's
+  process start short.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from rollout_cli.errors import RouterError
+from rollout_cli.routers.base import RouterSplit, check_split, splits_match
+from rollout_cli.routers.options import AdapterOptions
+from rollout_cli.secrets import redact, resolve
+
+BACKOFF_FIRST_S = 0.2
+BACKOFF_CAP_S = 2.0
+_RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+
+
+class _Retryable(Exception):
+    pass
+
+
+class HttpRouter:
+    """Options: {url, token?: "${env:NAME}", timeout?: 5s, retries?: 2}."""
+
+    def __init__(self, url: str, token: str | None = None, timeout_s: float = 5.0, retries: int = 2) -> None:
+        self.url = url  # may itself hold ${env:…} references
+        self.token = token  # a ${env:NAME} reference, never the value
+        self.timeout_s = timeout_s
+        self.retries = retries
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> HttpRouter:
+        opts = AdapterOptions(
+            "http",
+            options,
+            known=("url", "token", "timeout", "retries"),
+            example="{url: https://router.internal/splits/ranker, token: ${env:ROUTER_TOKEN}}",
+        )
+        return cls(
+            url=opts.url("url"),
+            token=opts.secret_reference("token"),
+            timeout_s=opts.seconds("timeout", 5.0),
+            retries=opts.count("retries", 2, maximum=10),
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, [t for t in (self.url, self.token) if t])
+
+    def _once(self, method: str, body: bytes | None) -> tuple[int, bytes]:
+        url = resolve(self.url)
+        headers = {"Accept": "application/json", "Connection": "close"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = f"Bearer {resolve(self.token)}"
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            if error.code in _RETRYABLE_STATUS:
+                raise _Retryable(f"HTTP {error.code}") from None
+            return error.code, error.read()
+        except TimeoutError:
+            raise _Retryable(f"no answer within {self.timeout_s:g}s") from None
+        except urllib.error.URLError as error:
+            reason = error.reason
+            if isinstance(reason, (socket.timeout, TimeoutError)):
+                raise _Retryable(f"no answer within {self.timeout_s:g}s") from None
+            raise _Retryable(str(getattr(reason, "strerror", None) or reason)) from None
+        except (ConnectionError, OSError) as error:
+            raise _Retryable(str(error.strerror or error)) from None
+
+    def _call(self, method: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """One request with bounded retries; RouterError (secrets redacted) when all fail."""
+        delay = BACKOFF_FIRST_S
+        for attempt in range(self.retries + 1):
+            try:
+                return self._once(method, body)
+            except _Retryable as failure:
+                last = str(failure)
+            if attempt < self.retries:
+                time.sleep(delay)
+                delay = min(delay * 2, BACKOFF_CAP_S)
+        tries = self.retries + 1
+        raise RouterError(
+            self._redact(f"{method} {self.url} failed after {tries} attempt{'s' if tries > 1 else ''}: {last}"),
+            hint="check the router service is up and reachable; the manual commands are in the runbook",
+        )
+
+    def read(self) -> RouterSplit:
+        status, payload = self._call("GET")
+        if status != 200:
+            raise RouterError(self._redact(f"GET {self.url} answered HTTP {status}: {payload[:200].decode(errors='replace')}"))
+        try:
+            document = json.loads(payload)
+            split = RouterSplit(float(document["candidate_traffic"]), float(document["shadow"]))
+        except (ValueError, KeyError, TypeError):
+            raise RouterError(
+                self._redact(f"GET {self.url} did not answer a JSON split: {payload[:200].decode(errors='replace')!r}"),
+                hint='the router must answer {"candidate_traffic": <percent>, "shadow": <percent>}',
+            ) from None
+        return split
+
+    def apply(self, split: RouterSplit) -> None:
+        check_split(split)
+        if splits_match(self.read(), split):
+            return
+        status, payload = self._call("PUT", json.dumps(split.to_json()).encode())
+        if not 200 <= status < 300:
+            raise RouterError(
+                self._redact(f"PUT {self.url} refused the split ({split}): HTTP {status} "
+                             f"{payload[:200].decode(errors='replace')}")
+            )
+
+    def verify(self, split: RouterSplit) -> bool:
+        return splits_match(self.read(), split)
+
+    def explain(self, split: RouterSplit) -> list[str]:
+        # The URL and token stay references: the person running this resolves them from env.
+        url = self.url.replace("${env:", "${")
+        auth = f' -H "Authorization: Bearer ${{{self.token[6:-1]}}}"' if self.token else ""
+        body = shlex.quote(json.dumps(split.to_json()))
+        return [
+            (f'curl -fsS --max-time {self.timeout_s:g} -X PUT -H "Content-Type: application/json"{auth} '
+            f'-d {body} "{url}"'),
+            f'curl -fsS --max-time {self.timeout_s:g}{auth} "{url}"  # expect {json.dumps(split.to_json())}',
+        ]

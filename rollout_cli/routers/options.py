@@ -1,0 +1,100 @@
+"""Reading a plan's `router.options` for one adapter, with messages that say what to write.
+
+Every adapter validates its options when it is built (`from_options`), before it touches
+anything, so a typo in a plan is a plan error (exit 2) rather than a router failure at 3am.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rollout_cli.errors import PlanError
+from rollout_cli.plan.units import parse_duration
+from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
+
+_ONLY_ENV_REF = re.compile(rf"^{ENV_REF_PATTERN}$")
+
+
+class AdapterOptions:
+    """The options of one adapter; each getter raises PlanError naming the option and the fix."""
+
+    def __init__(self, adapter: str, options: Mapping[str, Any], known: tuple[str, ...], example: str) -> None:
+        self.adapter = adapter
+        self.options = dict(options or {})
+        self.example = example
+        unknown = sorted(set(self.options) - set(known))
+        if unknown:
+            raise PlanError(
+                f"{adapter} router: unknown option{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(unknown)} (known: {', '.join(known)})"
+            )
+
+    def _problem(self, text: str) -> PlanError:
+        return PlanError(f"{self.adapter} router: {text} (e.g. options: {self.example})")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        """A required (or defaulted) non-empty string option."""
+        value = self.options.get(key, default)
+        if value is None:
+            raise self._problem(f"option {key} is required")
+        if not isinstance(value, str) or not value.strip():
+            raise self._problem(f"option {key} must be a non-empty string, not {value!r}")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return self.text(key) if self.options.get(key) is not None else None
+
+    def seconds(self, key: str, default: float) -> float:
+        """A duration option: 5, 0.5 or "2s"."""
+        value = self.options.get(key, default)
+        try:
+            seconds = parse_duration(value)
+        except ValueError as error:
+            raise self._problem(f"option {key}: {error}") from None
+        if seconds <= 0:
+            raise self._problem(f"option {key} must be more than 0 seconds")
+        return seconds
+
+    def count(self, key: str, default: int, *, maximum: int) -> int:
+        value = self.options.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+            raise self._problem(f"option {key} must be a whole number from 0 to {maximum}, not {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.options.get(key, choices[0])
+        if value not in choices:
+            raise self._problem(f"option {key} must be one of {', '.join(choices)}, not {value!r}")
+        return str(value)
+
+    def address(self, key: str) -> str:
+        """host:port (or unix:/path) of a backend server."""
+        value = self.text(key)
+        if not value.startswith("unix:"):
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit():
+                raise self._problem(f"option {key} must be host:port or unix:/path, not {value!r}")
+        return value
+
+    def secret_reference(self, key: str) -> str | None:
+        """An optional secret, which a plan may only hold as a ${env:NAME} reference."""
+        value = self.options.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _ONLY_ENV_REF.match(value):
+            raise PlanError(
+                f"{self.adapter} router: option {key} must be a ${{env:NAME}} reference, "
+                "never the secret itself (e.g. token: ${env:ROUTER_TOKEN})"
+            )
+        return value
+
+    def url(self, key: str) -> str:
+        value = self.text(key)
+        bad = malformed_references(value)
+        if bad:
+            raise self._problem(f"option {key} has a malformed reference {bad[0]}")
+        if not value.startswith(("http://", "https://", "${env:")):
+            raise self._problem(f"option {key} must be an http:// or https:// URL, not {value!r}")
+        return value

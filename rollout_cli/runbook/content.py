@@ -1,0 +1,226 @@
+"""The runbook's text: a pure function of the plan, the router's manual commands and the last drill.
+
+Deterministic by construction — no generation time, people sorted, stages in plan order — so the
+file can live in git and `rollout runbook check` can tell when it went stale.
+"""
+
+from __future__ import annotations
+
+from rollout_cli.plan.model import Plan, RollbackStep
+from rollout_cli.runbook.records import DrillRecord
+from rollout_cli.runbook.words import (
+    automatic_policy,
+    describe_guard,
+    format_duration,
+    guard_groups,
+    inconclusive_policy,
+    stage_share,
+)
+
+DRILL_BEGIN = "<!-- drill on record -->"
+DRILL_END = "<!-- end of drill on record -->"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}s" if value < 60 else f"{value:.0f}s ({format_duration(round(value))})"
+
+
+def _step_words(step: RollbackStep, adapter: str) -> str:
+    if step.kind == "route":
+        return f"`route: {step.value}` — send all traffic to the {step.value} through the router ({adapter})"
+    if step.kind == "verify":
+        return f"`verify: {step.value}` — read the router back until it reports the baseline alone"
+    if step.kind == "run":
+        timeout = f" (timeout {format_duration(step.timeout_s)})" if step.timeout_s else ""
+        return f"`run: {' '.join(str(a) for a in step.value)}`{timeout}"
+    return f"`notify: {step.value}` — POST the rollback to the webhook"
+
+
+def _people(plan: Plan, entries: tuple[str, ...]) -> list[str]:
+    """Entries as people: `team:X` becomes "alice, bob (team `X`)", members sorted."""
+    lines = []
+    for entry in entries:  # as the plan lists them: the plan's order is deterministic
+        if entry.startswith("team:"):
+            team = entry[len("team:"):]
+            members = ", ".join(sorted(plan.teams.get(team, ()))) or "nobody (the team has no members)"
+            lines.append(f"{members} (team `{team}`)")
+        else:
+            lines.append(entry)
+    return lines
+
+
+def _triggers(plan: Plan, path: str) -> list[str]:
+    confidence = f"{plan.decision.confidence * 100:g}%"
+    out = [
+        "## 1. When to roll back",
+        "",
+        f"Roll back when, with {confidence} confidence, the candidate breaks any guard of the stage it is in:",
+        "",
+    ]
+    for stages, guards in guard_groups(plan):
+        label = "Stage" if len(stages) == 1 else "Stages"
+        names = ", ".join(f"**{s.name}** ({stage_share(s)})" for s in stages)
+        out.append(f"{label} {names}:")
+        out.append("")
+        out.extend(f"- {describe_guard(g, plan.segments)}" for g in guards)
+        if not guards:
+            out.append("- no guards: only the checks below apply")
+        out.append("")
+    out += [
+        "Also roll back when:",
+        "",
+        ("- **sample-ratio mismatch**: the units in each arm differ from the stage's planned split "
+        "(Pearson chi-square, p < 0.001). The router is not splitting as planned, so no other number can be trusted."),
+        f"- **no verdict in time**: {inconclusive_policy(plan)}",
+        "",
+        f"{automatic_policy(plan)} Too few units or stale logs never count as a pass: the stage holds.",
+        "",
+        f"See the current verdict: `rollout evaluate {path}`; the stage and split now: `rollout status {path}`.",
+        "",
+    ]
+    return out
+
+
+def _authority(plan: Plan) -> list[str]:
+    rollback = plan.rollback
+    approvers = "; ".join(_people(plan, rollback.approvers)) or "nobody (the plan names no approvers)"
+    return [
+        "## 2. Who may roll back",
+        "",
+        "- **may roll back** (`rollback.authority`): " + "; ".join(_people(plan, rollback.authority)),
+        f"- **approve** gated stages and forced moves (`rollback.approvers`): {approvers}",
+        "",
+        ("A rollback needs no approval: anyone with authority runs it at once. Who you are is `--as NAME`, "
+        "else `$ROLLOUT_ACTOR`, else your login name; every attempt, allowed or refused, goes into the audit trail."),
+        "",
+    ]
+
+
+def _commands(plan: Plan, path: str, manual: list[str]) -> list[str]:
+    adapter = plan.router.adapter
+    steps = plan.rollback.steps
+    out = [
+        "## 3. How to roll back",
+        "",
+        "```sh",
+        f'rollout rollback {path} --reason "WHAT YOU SAW" --as YOUR_NAME',
+        "```",
+        "",
+        "It runs these steps in order, timing each:",
+        "",
+    ]
+    out += [f"{i}. {_step_words(step, adapter)}" for i, step in enumerate(steps, 1)]
+    out += [
+        "",
+        ("Exit code 0: done and verified. Exit code 4: a step failed or the router could not be verified — "
+        "the rollback is **not** done; finish it by hand as below. Exit code 5: you lack the authority (section 2)."),
+        "",
+        "### If the tool itself is broken",
+        "",
+        f"Send every request to the baseline by hand ({adapter} router):",
+        "",
+        "```sh",
+        *manual,
+        "```",
+        "",
+    ]
+    runs = [s for s in steps if s.kind == "run"]
+    if runs:
+        out += ["Then run the plan's own steps by hand:", "", "```sh"]
+        out += [" ".join(str(a) for a in s.value) for s in runs]
+        out += ["```", ""]
+    if any(s.kind == "notify" for s in steps):
+        out += ["The webhook has not fired: tell the contacts of section 7 yourself.", ""]
+    return out
+
+
+def _drill_block(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
+    out = [DRILL_BEGIN]
+    if drill is None:
+        out += [
+            (f"No drill on record for this rollback section. Rehearse it: `rollout drill {path}` "
+            "(then regenerate this runbook with the same `--state-dir`)."),
+        ]
+    else:
+        when = drill.at.strftime("%Y-%m-%d %H:%M UTC")
+        out += [
+            (f"Last passing drill: {when} by {drill.actor}, against `{drill.router}` — "
+            f"{_seconds(drill.duration_s)} of the {format_duration(drill.budget_s)} budget "
+            f"(rollback section `{drill.rollback_digest}`)."),
+            "",
+            "| step | measured | outcome |",
+            "| --- | --- | --- |",
+        ]
+        out += [f"| `{s.name}` | {_seconds(s.duration_s)} | {s.outcome} |" for s in drill.steps]
+    out.append(DRILL_END)
+    return out
+
+
+def _duration(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
+    rollback = plan.rollback
+    gate = (
+        f"Traffic may not leave shadow without a passing drill in the last {format_duration(rollback.require_drill_s)} "
+        "that rehearsed this exact rollback section."
+        if rollback.require_drill_s is not None
+        else "The plan does not require a drill before traffic (`rollback.require_drill` is not set)."
+    )
+    return [
+        "## 4. How long it takes",
+        "",
+        (f"Budget for the whole rollback: **{format_duration(rollback.max_duration_s)}** (`rollback.max_duration`). "
+        f"{gate} Rollback section digest: `{rollback.digest}`."),
+        "",
+        *_drill_block(plan, path, drill),
+        "",
+    ]
+
+
+def _impact_and_verify(plan: Plan, path: str) -> list[str]:
+    impact = plan.rollback.user_impact or "The plan does not say (`rollback.user_impact` is empty)."
+    predictions = plan.data.predictions.describe()
+    arm, served = plan.data.column("arm"), plan.data.column("served")
+    return [
+        "## 5. What users see meanwhile",
+        "",
+        impact,
+        "",
+        "## 6. How to verify it worked",
+        "",
+        (f"1. `rollout status {path}` reports status `rolled_back`, candidate traffic 0% and shadow 0% — "
+        "read back from the router, not from what was written."),
+        f"2. `rollout history {path}` shows the rollback: who, when, why, and each step's time and outcome.",
+        (f"3. In the prediction log (`{predictions}`), rows with `{arm} = 'candidate'` and `{served}` true "
+        "stop from the moment of the rollback."),
+        "",
+    ]
+
+
+def _contacts(plan: Plan) -> list[str]:
+    out = ["## 7. Whom to call", ""]
+    out += [f"- {c}" for c in plan.rollback.contacts] or ["- the plan lists no contacts (`rollback.contacts`)"]
+    if plan.owner:
+        out.append(f"- the plan's owner: {plan.owner}")
+    return out + [""]
+
+
+def render_runbook(plan: Plan, path: str, manual: list[str], drill: DrillRecord | None) -> str:
+    """The whole runbook for `plan`, loaded from `path` (as written in the commands)."""
+    models = f"Candidate `{plan.candidate}` replaces baseline `{plan.baseline}`"
+    lines = [
+        f"# Rollback runbook: {plan.name}",
+        "",
+        f"<!-- Generated by `rollout runbook generate {path}`. Do not edit: change the plan and regenerate. -->",
+        "",
+        (f"{plan.description.strip().rstrip('.')}. " if plan.description.strip() else "")
+        + f"{models}. Plan: `{path}`. Router: `{plan.router.adapter}`.",
+        "",
+        f"A rollback sends every request to the baseline `{plan.baseline}` and stops mirroring to the candidate.",
+        "",
+    ]
+    lines += _triggers(plan, path)
+    lines += _authority(plan)
+    lines += _commands(plan, path, manual)
+    lines += _duration(plan, path, drill)
+    lines += _impact_and_verify(plan, path)
+    lines += _contacts(plan)
+    return "\n".join(lines).rstrip("\n") + "\n"

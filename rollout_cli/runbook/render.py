@@ -1,0 +1,157 @@
+"""`runbook generate` and `runbook check`: the runbook file, written and compared.
+
+Where the drill timings come from:
+- with a state store (`--state-dir`, `$ROLLOUT_STATE_DIR`, or an existing `./.rollout/state.db`),
+  the last passing drill of the plan's *current* rollback section;
+- with none, the runbook says "No drill on record" — so a runbook generated without state is a
+  pure function of the plan and the router adapter.
+`check` without a state store (as in CI, where drills are not on record) cannot contradict the
+drill block already in the file, so it keeps that block when the block names the plan's current
+rollback digest; a block measured against another rollback section is stale.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rollout_cli.errors import UsageError
+from rollout_cli.plan.model import Plan
+from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.runbook.content import DRILL_BEGIN, DRILL_END, render_runbook
+from rollout_cli.runbook.drill_gate import display_path
+from rollout_cli.runbook.records import DrillEvents, DrillRecord, drills_on_record, last_passing_drill
+
+DEFAULT_STATE_DIR = Path(".rollout")
+DIFF_LINES_SHOWN = 60
+
+
+PLAN_SUFFIXES = (".yaml", ".yml")
+
+
+def plan_files(paths: list[Path]) -> list[Path]:
+    """The plans named by `paths`: files as given, folders searched for *.yaml / *.yml (hidden
+    folders skipped), in a stable order. UsageError for a path that does not exist."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [
+                p for p in path.rglob("*")
+                if p.suffix in PLAN_SUFFIXES and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])
+            ]
+            if not found:
+                raise UsageError(f"{path} holds no plan (*.yaml, *.yml)")
+            files.extend(sorted(found))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"{path} does not exist")
+    return files
+
+
+def default_output(plan: Plan) -> Path:
+    return Path("runbooks") / f"{plan.name}.md"
+
+
+def existing_store(state_dir: Path | None) -> DrillEvents | None:
+    """The state store if one exists; never creates one (generating a runbook must not leave state)."""
+    directory = state_dir or Path(os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR)
+    if not (directory / "state.db").exists():
+        return None
+    from rollout_cli.state.store import StateStore
+
+    return StateStore.open(directory)  # type: ignore[no-any-return]
+
+
+def manual_commands(plan: Plan) -> list[str]:
+    """The adapter's own commands for "baseline only". Building a router contacts nothing."""
+    from rollout_cli.routers.registry import router_for
+
+    return list(router_for(plan.router.adapter, plan.router.options).explain(BASELINE_ONLY))
+
+
+def last_drill(plan: Plan, store: DrillEvents | None) -> DrillRecord | None:
+    if store is None:
+        return None
+    return last_passing_drill(drills_on_record(store, plan.name), plan.rollback.digest)
+
+
+def build_runbook(plan: Plan, plan_path: str | Path, store: DrillEvents | None) -> str:
+    """The runbook text generate would write for `plan` now."""
+    return render_runbook(plan, display_path(plan_path), manual_commands(plan), last_drill(plan, store))
+
+
+def generate(plan: Plan, plan_path: str | Path, out: Path | None, store: DrillEvents | None) -> Path:
+    """Write the runbook (only when its content changed, so mtimes mean something) and return its path."""
+    target = out or default_output(plan)
+    text = build_runbook(plan, plan_path, store)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return target
+
+
+@dataclass(frozen=True)
+class RunbookCheck:
+    path: Path
+    status: Literal["current", "missing", "stale"]
+    diff: tuple[str, ...]  # unified diff, file as written -> as generate would write it
+    added: int
+    removed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "current"
+
+
+def _drill_block(text: str) -> str | None:
+    start, end = text.find(DRILL_BEGIN), text.find(DRILL_END)
+    return text[start : end + len(DRILL_END)] if 0 <= start < end else None
+
+
+def _keep_recorded_drill(expected: str, written: str, digest: str) -> str:
+    """`expected` with the file's own drill block, when that block is a drill of this rollback section."""
+    mine, theirs = _drill_block(expected), _drill_block(written)
+    if mine is None or theirs is None or f"(rollback section `{digest}`)" not in theirs:
+        return expected
+    return expected.replace(mine, theirs)
+
+
+def check(plan: Plan, plan_path: str | Path, out: Path | None, store: DrillEvents | None) -> RunbookCheck:
+    """Compare the runbook on disk with what `generate` would write now."""
+    target = out or default_output(plan)
+    expected = build_runbook(plan, plan_path, store)
+    if not target.exists():
+        return RunbookCheck(target, "missing", (), expected.count("\n"), 0)
+    written = target.read_text(encoding="utf-8")
+    if store is None:
+        expected = _keep_recorded_drill(expected, written, plan.rollback.digest)
+    if written == expected:
+        return RunbookCheck(target, "current", (), 0, 0)
+    diff = tuple(
+        line.rstrip("\n")
+        for line in difflib.unified_diff(
+            written.splitlines(keepends=True),
+            expected.splitlines(keepends=True),
+            fromfile=f"{target.as_posix()} (as written)",
+            tofile=f"{target.as_posix()} (as generate would write it)",
+            n=1,
+        )
+    )
+    body = [line for line in diff if not line.startswith(("+++", "---"))]
+    added = sum(1 for line in body if line.startswith("+"))
+    removed = sum(1 for line in body if line.startswith("-"))
+    return RunbookCheck(target, "stale", diff, added, removed)
+
+
+def regenerate_command(plan_path: str | Path, out: Path | None, state_dir: Path | None) -> str:
+    command = f"rollout runbook generate {display_path(plan_path)}"
+    if out is not None:
+        command += f" -o {out.as_posix()}"
+    if state_dir is not None:
+        command += f" --state-dir {state_dir.as_posix()}"
+    return command

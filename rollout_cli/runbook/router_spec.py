@@ -1,0 +1,93 @@
+"""`rollout drill --router SPEC`: pointing a drill at another router (a staging copy).
+
+Two spellings:
+- inline, `ADAPTER:KEY=VALUE[,KEY=VALUE…]`, e.g. `file:path=staging/router.json` or
+  `haproxy:socket=/run/haproxy/staging.sock,backend=ranker,baseline_server=v41,candidate_server=v42`;
+  a value that is a whole number or a decimal is read as a number, anything else as text
+  (no value may contain a comma; use a file for that);
+- a YAML or JSON file holding `{adapter: …, options: {…}}` — the same shape as a plan's
+  `router:` section — or a whole plan, whose `router:` section is used. A value names a file
+  when such a file exists, or when it is not ADAPTER:KEY=VALUE and ends in .yaml, .yml or .json.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from rollout_cli.errors import UsageError
+from rollout_cli.plan.model import Router
+
+_INLINE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*):(.*)$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+EXAMPLE = "--router file:path=staging/router.json (or --router staging-router.yaml)"
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    router: Router
+    label: str  # how the drill names where it ran, in its record and the runbook
+
+
+def describe_router(router: Router) -> str:
+    """`adapter:key=value,…` with keys sorted; secrets stay `${env:…}` references (never resolved here)."""
+    options = ",".join(f"{key}={router.options[key]}" for key in sorted(router.options))
+    return f"{router.adapter}:{options}" if options else router.adapter
+
+
+def _value(text: str) -> Any:
+    if _NUMBER.match(text):
+        return float(text) if "." in text else int(text)
+    return text
+
+
+def _from_file(path: Path) -> Router:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"--router: cannot read {path}: {error.strerror}", hint=EXAMPLE) from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"--router: {path} is not valid YAML or JSON: {error}") from None
+    if isinstance(document, dict) and isinstance(document.get("router"), dict):
+        document = document["router"]  # a whole plan (e.g. plans/staging/x.yaml): its router section
+    if not isinstance(document, dict) or not isinstance(document.get("adapter"), str):
+        raise UsageError(f"--router: {path} must hold {{adapter: NAME, options: {{…}}}}", hint=EXAMPLE)
+    options = document.get("options") or {}
+    if not isinstance(options, dict):
+        raise UsageError(f"--router: options in {path} must be a mapping", hint=EXAMPLE)
+    return Router(adapter=document["adapter"], options=MappingProxyType(dict(options)))
+
+
+def _inline(text: str) -> Router:
+    match = _INLINE.match(text)
+    if not match:
+        raise UsageError(f"--router {text!r} is neither ADAPTER:KEY=VALUE,… nor an existing file", hint=EXAMPLE)
+    adapter, rest = match.group(1), match.group(2)
+    options: dict[str, Any] = {}
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--router: {pair!r} is not KEY=VALUE", hint=EXAMPLE)
+        options[key.strip()] = _value(value.strip())
+    return Router(adapter=adapter, options=MappingProxyType(options))
+
+
+def parse_router_spec(text: str) -> RouterSpec:
+    """The router a `--router` value names. UsageError says what to write instead."""
+    path = Path(text)
+    inline = _INLINE.match(text)
+    if path.is_file() or (not (inline and "=" in inline.group(2)) and path.suffix.lower() in _FILE_SUFFIXES):
+        router = _from_file(path)
+    else:
+        router = _inline(text)
+    return RouterSpec(router=router, label=describe_router(router))
+
+
+def plan_router(router: Router) -> RouterSpec:
+    return RouterSpec(router=router, label=describe_router(router))

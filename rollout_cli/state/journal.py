@@ -1,0 +1,88 @@
+"""The transition journal: intent -> applied -> verified -> done (SPEC §7).
+
+Each phase is committed before the next side effect, so after a crash the journal says how far
+a transition got, and reconcile (transitions/reconcile.py) finishes or undoes it against what
+the router reports. Functions taking `conn` run inside the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from rollout_cli.routers.base import RouterSplit
+from rollout_cli.state.clock import format_time, parse_time, utc_now
+from rollout_cli.state.records import OPEN_PHASES, Transition, TransitionKind
+from rollout_cli.state.store import StateStore
+
+_OPEN = "phase IN (" + ", ".join("?" for _ in OPEN_PHASES) + ")"
+
+
+def _transition(row: sqlite3.Row) -> Transition:
+    return Transition(
+        id=row["id"], plan=row["plan"], kind=row["kind"], phase=row["phase"],
+        from_stage=row["from_stage"], to_stage=row["to_stage"],
+        from_split=RouterSplit(row["from_traffic"], row["from_shadow"]),
+        to_split=RouterSplit(row["to_traffic"], row["to_shadow"]),
+        actor=row["actor"], reason=row["reason"], owner_pid=row["owner_pid"],
+        created_at=parse_time(row["created_at"]), updated_at=parse_time(row["updated_at"]),
+    )
+
+
+def begin(conn: sqlite3.Connection, plan_name: str, kind: TransitionKind, *, from_stage: str | None,
+          to_stage: str | None, from_split: RouterSplit, to_split: RouterSplit, actor: str, reason: str) -> Transition:
+    """Journal the intent of a transition owned by this process."""
+    now = format_time(utc_now())
+    cursor = conn.execute(
+        "INSERT INTO transitions (plan, kind, phase, from_stage, to_stage, from_traffic, from_shadow, to_traffic, "
+        "to_shadow, actor, reason, owner_pid, created_at, updated_at) VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (plan_name, kind, from_stage, to_stage, from_split.candidate_traffic, from_split.shadow,
+         to_split.candidate_traffic, to_split.shadow, actor, reason, os.getpid(), now, now),
+    )
+    return get(conn, int(cursor.lastrowid or 0))
+
+
+def get(conn: sqlite3.Connection, transition_id: int) -> Transition:
+    row = conn.execute("SELECT * FROM transitions WHERE id = ?", (transition_id,)).fetchone()
+    return _transition(row)
+
+
+def set_phase(conn: sqlite3.Connection, transition_id: int, phase: str) -> None:
+    conn.execute("UPDATE transitions SET phase = ?, updated_at = ? WHERE id = ?",
+                 (phase, format_time(utc_now()), transition_id))
+
+
+def open_transitions(store: StateStore, plan_name: str, conn: sqlite3.Connection | None = None) -> list[Transition]:
+    """The plan's unfinished transitions, oldest first."""
+    rows = (conn or store.conn).execute(
+        f"SELECT * FROM transitions WHERE plan = ? AND {_OPEN} ORDER BY id", (plan_name, *OPEN_PHASES)
+    ).fetchall()
+    return [_transition(r) for r in rows]
+
+
+def supersede_open_moves(conn: sqlite3.Connection, plan_name: str) -> list[int]:
+    """Mark every open start/advance of the plan superseded (a rollback takes over); their ids."""
+    rows = conn.execute(
+        f"SELECT id FROM transitions WHERE plan = ? AND kind != 'rollback' AND {_OPEN}", (plan_name, *OPEN_PHASES)
+    ).fetchall()
+    for row in rows:
+        set_phase(conn, row["id"], "superseded")
+    return [row["id"] for row in rows]
+
+
+def all_transitions(store: StateStore, plan_name: str) -> list[Transition]:
+    rows = store.conn.execute("SELECT * FROM transitions WHERE plan = ? ORDER BY id", (plan_name,)).fetchall()
+    return [_transition(r) for r in rows]
+
+
+def owner_alive(transition: Transition) -> bool:
+    """Whether the process that opened the transition still runs (same machine: one state dir)."""
+    if transition.owner_pid == os.getpid():
+        return True
+    try:
+        os.kill(transition.owner_pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

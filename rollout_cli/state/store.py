@@ -1,0 +1,208 @@
+"""The durable local store (SPEC §7): one SQLite file in WAL mode, safe for several processes.
+
+Every write runs in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two
+processes never both read-then-write stale state) with a generous busy timeout. Besides the
+database, `lock(plan)` takes an exclusive flock on `<state_dir>/<plan>.lock` for the duration of
+a transition: the kernel drops it when a process dies, so an open transition found while
+holding the lock belongs to a dead process (or to a rollback still waiting for the lock —
+see transitions.py).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from rollout_cli.errors import UsageError
+from rollout_cli.plan.model import Plan
+from rollout_cli.secrets import redact
+from rollout_cli.state.clock import format_time, parse_time, utc_now
+from rollout_cli.state.records import AuditEvent, RolloutState
+
+DEFAULT_STATE_DIR = ".rollout"
+BUSY_TIMEOUT_MS = 30_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rollouts (
+  plan TEXT PRIMARY KEY, status TEXT NOT NULL, stage TEXT, stage_started_at TEXT,
+  candidate_traffic REAL NOT NULL, shadow REAL NOT NULL, rollback_incomplete INTEGER NOT NULL DEFAULT 0,
+  approved_stage TEXT, last_verdict TEXT, last_decision TEXT, last_evaluated_at TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL, kind TEXT NOT NULL, phase TEXT NOT NULL,
+  from_stage TEXT, to_stage TEXT, from_traffic REAL NOT NULL, from_shadow REAL NOT NULL,
+  to_traffic REAL NOT NULL, to_shadow REAL NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+  owner_pid INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS transitions_open ON transitions (plan, phase);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, from_stage TEXT, to_stage TEXT, allowed INTEGER NOT NULL, reason TEXT NOT NULL,
+  evidence TEXT);
+CREATE INDEX IF NOT EXISTS events_plan ON events (plan, id);
+"""
+
+STATE_COLUMNS = ("status", "stage", "stage_started_at", "candidate_traffic", "shadow", "rollback_incomplete",
+                 "approved_stage", "last_verdict", "last_decision", "last_evaluated_at")
+
+
+def secret_templates(plan: Plan) -> list[str]:
+    """Every string of the plan that may carry a ${env:…} reference: what redaction scrubs."""
+    texts = [str(v) for v in plan.router.options.values()]
+    for step in plan.rollback.steps:
+        texts.extend(str(v) for v in step.value) if step.kind == "run" else texts.append(str(step.value))
+    return [t for t in texts if "${env:" in t]
+
+
+def redact_value(value: Any, templates: list[str]) -> Any:
+    """Plain data (a JSON-able value) with every secret value of `templates` replaced by ***."""
+    if not templates:
+        return value
+    return json.loads(redact(json.dumps(value, default=str), templates))
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+class StateStore:
+    """Rollout state, the transition journal (see journal.py) and the audit trail."""
+
+    def __init__(self, state_dir: Path, connection: sqlite3.Connection) -> None:
+        self.state_dir = state_dir
+        self.conn = connection
+        self._held: set[str] = set()
+
+    @classmethod
+    def open(cls, state_dir: Path | None = None) -> StateStore:
+        """The store at `state_dir` (default $ROLLOUT_STATE_DIR, else ./.rollout), created if absent."""
+        directory = Path(state_dir or os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(directory / "state.db", timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")  # a committed journal phase survives power loss too
+            store = cls(directory, conn)
+            with store.write() as c:  # not executescript: it would commit outside the write lock
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    c.execute(statement)
+        except (OSError, sqlite3.Error) as exc:
+            raise UsageError(f"cannot open the state store in {directory}: {exc}") from None
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the database write lock at its start."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def lock(self, plan_name: str) -> Iterator[None]:
+        """Exclusive across processes: at most one process moves a plan's router at a time.
+
+        Re-entrant within this store (reconcile runs inside an advance that already holds it).
+        """
+        if plan_name in self._held:
+            yield
+            return
+        path = self.state_dir / f"{_safe(plan_name)}.lock"
+        with open(path, "a+") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            self._held.add(plan_name)
+            try:
+                yield
+            finally:
+                self._held.discard(plan_name)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # --- rollout state -------------------------------------------------------------------------
+
+    def get(self, plan_name: str) -> RolloutState | None:
+        row = self.conn.execute("SELECT * FROM rollouts WHERE plan = ?", (plan_name,)).fetchone()
+        if row is None:
+            return None
+        return RolloutState(
+            plan=row["plan"], status=row["status"], stage=row["stage"],
+            stage_started_at=_time(row["stage_started_at"]), candidate_traffic=row["candidate_traffic"],
+            shadow=row["shadow"], rollback_incomplete=bool(row["rollback_incomplete"]),
+            approved_stage=row["approved_stage"], last_verdict=row["last_verdict"],
+            last_decision=row["last_decision"], last_evaluated_at=_time(row["last_evaluated_at"]),
+            updated_at=_time(row["updated_at"]),
+        )
+
+    def put(self, conn: sqlite3.Connection, state: RolloutState) -> None:
+        """Write `state` whole, inside the caller's write transaction."""
+        values = {
+            "status": state.status, "stage": state.stage,
+            "stage_started_at": format_time(state.stage_started_at) if state.stage_started_at else None,
+            "candidate_traffic": state.candidate_traffic, "shadow": state.shadow,
+            "rollback_incomplete": int(state.rollback_incomplete), "approved_stage": state.approved_stage,
+            "last_verdict": state.last_verdict, "last_decision": state.last_decision,
+            "last_evaluated_at": format_time(state.last_evaluated_at) if state.last_evaluated_at else None,
+        }
+        columns = ", ".join(("plan", *STATE_COLUMNS, "updated_at"))
+        marks = ", ".join("?" for _ in range(len(STATE_COLUMNS) + 2))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in (*STATE_COLUMNS, "updated_at"))
+        conn.execute(
+            f"INSERT INTO rollouts ({columns}) VALUES ({marks}) ON CONFLICT(plan) DO UPDATE SET {updates}",
+            (state.plan, *(values[c] for c in STATE_COLUMNS), format_time(utc_now())),
+        )
+
+    # --- audit trail ---------------------------------------------------------------------------
+
+    def record_event(self, plan: Plan, action: str, actor: str, allowed: bool, reason: str,
+                     from_stage: str | None = None, to_stage: str | None = None,
+                     evidence: dict[str, Any] | None = None, *, at: datetime | None = None,
+                     conn: sqlite3.Connection | None = None) -> None:
+        """Append one attempt to the audit trail, with the plan's secrets redacted.
+
+        Inside a caller's transaction pass `conn`; otherwise the event is its own transaction.
+        """
+        templates = secret_templates(plan)
+        row = (
+            plan.name, format_time(at or utc_now()), redact(actor, templates), action, from_stage, to_stage,
+            int(allowed), redact(reason, templates),
+            json.dumps(redact_value(evidence, templates), default=str) if evidence is not None else None,
+        )
+        sql = ("INSERT INTO events (plan, at, actor, action, from_stage, to_stage, allowed, reason, evidence) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        if conn is not None:
+            conn.execute(sql, row)
+        else:
+            with self.write() as c:
+                c.execute(sql, row)
+
+    def events(self, plan_name: str, action: str | None = None) -> list[AuditEvent]:
+        """The plan's audit trail, oldest first; only `action` events when given."""
+        sql = "SELECT * FROM events WHERE plan = ?"
+        params: tuple[Any, ...] = (plan_name,)
+        if action is not None:
+            sql += " AND action = ?"
+            params += (action,)
+        rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            AuditEvent(id=r["id"], plan=r["plan"], at=parse_time(r["at"]), actor=r["actor"], action=r["action"],
+                       from_stage=r["from_stage"], to_stage=r["to_stage"], allowed=bool(r["allowed"]),
+                       reason=r["reason"], evidence=json.loads(r["evidence"]) if r["evidence"] else None)
+            for r in rows
+        ]
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

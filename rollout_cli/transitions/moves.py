@@ -1,0 +1,148 @@
+"""Start and advance: journalled moves of the router to a stage's split.
+
+The protocol, each step committed before the next side effect:
+  1. under the plan lock, reconcile leftovers, then journal the intent (one write transaction
+     that also re-checks the state and refuses when a rollback is open);
+  2. apply the split inside a write transaction that first re-checks the intent is still ours:
+     a rollback marks its intent under the same database lock, so it is ordered wholly before
+     this write (and we abort without touching the router) or wholly after it (and its
+     baseline write comes last) — the rollback wins either way;
+  3. verify by reading the router back, then journal verified, then done with the new state.
+After step 2 an advance that finds itself superseded stops and leaves the router to the rollback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rollout_cli.errors import RouterError, UsageError
+from rollout_cli.plan.model import Stage
+from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
+from rollout_cli.routers.registry import split_for_stage
+from rollout_cli.state import journal
+from rollout_cli.state.killpoints import kill_point
+from rollout_cli.state.records import RolloutState, Transition
+from rollout_cli.transitions.context import Rollout, Superseded
+from rollout_cli.transitions.reconcile import reconcile
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    kind: str  # "start" | "advance"
+    from_stage: str | None
+    to_stage: str
+    split: RouterSplit
+    state: RolloutState
+
+
+def start(rollout: Rollout, *, actor: str, reason: str, now: datetime) -> MoveResult:
+    """Put the router on the first stage's split and record the rollout as running."""
+    first = rollout.plan.stages[0]
+
+    def check(state: RolloutState) -> None:
+        if state.status not in ("not_started", "rolled_back") or state.rollback_incomplete:
+            raise UsageError(f"rollout {rollout.plan.name} is already {state.status.replace('_', ' ')}"
+                             f"{' (rollback incomplete)' if state.rollback_incomplete else ''}; start refused",
+                             hint=f"see `rollout status {rollout.ref}`")
+
+    return _move(rollout, "start", None, first, actor=actor, reason=reason, now=now, check=check,
+                 evidence={"split": split_for_stage(first).to_json()})
+
+
+def advance(rollout: Rollout, from_stage: str, to: Stage, *, actor: str, reason: str, now: datetime,
+            evidence: dict[str, Any] | None) -> MoveResult:
+    """Move from `from_stage` to the stage `to`; Superseded if the rollout moved or a rollback began."""
+
+    def check(state: RolloutState) -> None:
+        if state.status != "running" or state.rollback_incomplete:
+            what = "rollback incomplete" if state.rollback_incomplete else state.status.replace("_", " ")
+            raise Superseded(f"advance of {rollout.plan.name} aborted: the rollout is {what}")
+        if state.stage != from_stage:
+            raise Superseded(f"advance of {rollout.plan.name} aborted: the rollout moved to {state.stage} "
+                             f"while {from_stage} was being judged")
+
+    return _move(rollout, "advance", from_stage, to, actor=actor, reason=reason, now=now, check=check,
+                 evidence=evidence)
+
+
+def _router_split_or_baseline(rollout: Rollout) -> RouterSplit:
+    try:
+        return rollout.router.read()
+    except RouterError:
+        return BASELINE_ONLY  # e.g. a file router before its file exists: `start` creates it
+
+
+def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, actor: str, reason: str,
+          now: datetime, check: Any, evidence: dict[str, Any] | None) -> MoveResult:
+    plan, store, router = rollout.plan, rollout.store, rollout.router
+    target = split_for_stage(to)
+    with store.lock(plan.name):
+        reconcile(rollout, actor=actor, now=now)
+        source = _router_split_or_baseline(rollout) if kind == "start" else None
+        with store.write() as conn:
+            state = rollout.state()
+            check(state)
+            if any(t.kind == "rollback" for t in journal.open_transitions(store, plan.name, conn)):
+                raise Superseded(f"{kind} of {plan.name} aborted: a rollback is in progress")
+            intent = journal.begin(conn, plan.name, kind, from_stage=from_stage, to_stage=to.name,  # type: ignore[arg-type]
+                                   from_split=source or state.split, to_split=target, actor=actor, reason=reason)
+        kill_point(f"{kind}:after-intent")
+        try:
+            with store.write() as conn:
+                _still_ours(conn, intent, "intent")
+                router.apply(target)
+                kill_point(f"{kind}:after-apply")
+                journal.set_phase(conn, intent.id, "applied")
+            kill_point(f"{kind}:after-applied")
+            verified = router.verify(target)
+            if not verified:
+                raise RouterError(f"the router did not take the split {target}: it reports {router.read()}")
+        except RouterError:
+            _undo(rollout, intent)
+            raise
+        with store.write() as conn:
+            _still_ours(conn, intent, "applied")
+            journal.set_phase(conn, intent.id, "verified")
+        kill_point(f"{kind}:after-verified")
+        with store.write() as conn:
+            _still_ours(conn, intent, "verified")
+            journal.set_phase(conn, intent.id, "done")
+            new_state = RolloutState(plan=plan.name, status="running", stage=to.name, stage_started_at=now,
+                                     candidate_traffic=target.candidate_traffic, shadow=target.shadow,
+                                     approved_stage=None if kind == "start" else rollout.state().approved_stage)
+            store.put(conn, new_state)
+            store.record_event(plan, kind, actor, True, reason, from_stage, to.name,
+                               {**(evidence or {}), "transition": intent.id, "split": target.to_json()},
+                               at=now, conn=conn)
+    return MoveResult(kind, from_stage, to.name, target, new_state)
+
+
+def _still_ours(conn: Any, intent: Transition, phase: str) -> None:
+    """Abort (without touching the router again) when a rollback superseded this transition."""
+    current = journal.get(conn, intent.id)
+    if current.phase != phase:
+        raise Superseded(f"{intent.kind} of {intent.plan} to {intent.to_stage} aborted: a rollback took over "
+                         f"(transition {intent.id} is {current.phase}); the router is left to the rollback")
+
+
+def _undo(rollout: Rollout, intent: Transition) -> None:
+    """After a router failure: put the router back where it was, or leave the intent for reconcile."""
+    store = rollout.store
+    with store.write() as conn:
+        if journal.get(conn, intent.id).phase not in ("intent", "applied"):
+            return  # superseded by a rollback: the router is the rollback's now
+    try:
+        rollout.router.apply(intent.from_split)
+        restored = splits_match(rollout.router.read(), intent.from_split)
+    except RouterError:
+        restored = False
+    if restored:
+        with store.write() as conn:
+            journal.set_phase(conn, intent.id, "aborted")
+            store.record_event(rollout.plan, intent.kind, intent.actor, True,
+                               f"{intent.reason} — failed: the router did not take the new split; restored the previous one",
+                               intent.from_stage, intent.to_stage, {"transition": intent.id, "result": "aborted"},
+                               conn=conn)
+    # else: the journal keeps the open intent; the next command reconciles against the router

@@ -1,0 +1,130 @@
+"""Rollback: journalled, winning over any concurrent advance, never reported done unverified.
+
+`rollback` marks its intent first — in one write transaction that also marks any open
+start/advance superseded — and only then waits for the plan lock; an advance holding the lock
+sees the mark at its next journal step and stops without touching the router again. Phases:
+intent -> applied (route step passed) -> verified (verify step passed) -> done, or `failed`
+when the router could not be verified (state: rollback_incomplete, status unchanged).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable
+
+from rollout_cli.errors import UsageError
+from rollout_cli.rollback_steps import RollbackRun, StepResult, run_rollback_steps
+from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.state import journal
+from rollout_cli.state.killpoints import kill_point
+from rollout_cli.state.records import RolloutState, Transition
+from rollout_cli.transitions.context import Rollout
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    transition: int | None
+    from_stage: str | None
+    run: RollbackRun | None  # None when this process ran no steps (already rolled back, or joined)
+    router_verified: bool
+    outcome: str  # "rolled_back" | "incomplete" | "already_rolled_back" | "joined"
+    state: RolloutState
+
+    def to_json(self, plan_name: str, budget_s: float) -> dict[str, Any]:
+        doc: dict[str, Any] = {"plan": plan_name, "action": "rollback", "outcome": self.outcome,
+                               "from_stage": self.from_stage, "router_verified": self.router_verified,
+                               "rollback_incomplete": self.state.rollback_incomplete, "budget_s": budget_s,
+                               "transition": self.transition}
+        if self.run is not None:
+            doc.update(self.run.to_json())
+        return doc
+
+
+def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, evidence: dict[str, Any] | None = None,
+             on_step: Callable[[StepResult], None] | None = None) -> RollbackResult:
+    """Send all traffic back to the baseline through the plan's rollback steps, journalled."""
+    store, plan = rollout.store, rollout.plan
+    with store.write() as conn:
+        state = rollout.state()
+        if state.status == "not_started":
+            raise UsageError(f"rollout {plan.name} has not started; there is nothing to roll back",
+                             hint=f"see `rollout status {rollout.ref}`")
+        open_rollbacks = [t for t in journal.open_transitions(store, plan.name, conn) if t.kind == "rollback"]
+        superseded = journal.supersede_open_moves(conn, plan.name)
+        if state.status == "rolled_back" and not state.rollback_incomplete and not open_rollbacks:
+            store.record_event(plan, "rollback", actor, True, f"{reason} — already rolled back; nothing to do",
+                               state.stage, None, {"result": "already_rolled_back"}, at=now, conn=conn)
+            return RollbackResult(None, state.stage, None, True, "already_rolled_back", state)
+        if open_rollbacks:
+            intent, joined = open_rollbacks[0], journal.owner_alive(open_rollbacks[0])
+        else:
+            intent, joined = journal.begin(conn, plan.name, "rollback", from_stage=state.stage, to_stage=None,
+                                           from_split=state.split, to_split=BASELINE_ONLY, actor=actor,
+                                           reason=reason), False
+    kill_point("rollback:after-intent")
+    with store.lock(plan.name):
+        current = journal.get(store.conn, intent.id)
+        if joined or not current.is_open:
+            state = rollout.state()
+            verified = current.phase == "done"
+            store.record_event(plan, "rollback", actor, True,
+                               f"{reason} — joined the rollback already in progress (transition {intent.id}, "
+                               f"by {intent.actor}): {current.phase}", state.stage, None,
+                               {"result": "joined", "transition": intent.id}, at=now)
+            return RollbackResult(intent.id, intent.from_stage, None, verified,
+                                  "joined" if verified else "incomplete", state)
+        return resume_rollback(rollout, current, actor=actor, now=now, evidence=evidence, on_step=on_step,
+                               superseded=superseded)
+
+
+def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: datetime,
+                    evidence: dict[str, Any] | None = None, on_step: Callable[[StepResult], None] | None = None,
+                    superseded: list[int] | None = None) -> RollbackResult:
+    """Run the steps of an open rollback transition to its end. The caller holds the plan lock."""
+    store, plan = rollout.store, rollout.plan
+
+    def journal_step(result: StepResult) -> None:
+        if result.kind == "route":
+            kill_point("rollback:after-route")
+            if result.outcome == "pass":
+                _advance_phase(rollout, intent.id, "intent", "applied")
+                kill_point("rollback:after-applied")
+        elif result.kind == "verify" and result.outcome == "pass":
+            _advance_phase(rollout, intent.id, "applied", "verified")
+            _advance_phase(rollout, intent.id, "intent", "verified")  # a plan whose route step errored
+            kill_point("rollback:after-verified")
+        if on_step:
+            on_step(result)
+
+    context = {"actor": actor, "reason": intent.reason, "stage": intent.from_stage, "at": now.isoformat()}
+    run = run_rollback_steps(plan, rollout.router, context=context, on_step=journal_step)
+    kill_point("rollback:after-steps")
+    with store.write() as conn:
+        state = rollout.state()
+        if run.router_verified:
+            journal.set_phase(conn, intent.id, "done")
+            new_state = replace(state, status="rolled_back", candidate_traffic=0.0, shadow=0.0,
+                                rollback_incomplete=False, last_decision="rollback")
+        else:
+            journal.set_phase(conn, intent.id, "failed")
+            new_state = replace(state, rollback_incomplete=True, last_decision="rollback incomplete")
+        store.put(conn, new_state)
+        failed = [s.name for s in run.steps if s.outcome == "fail"]
+        words = (("rolled back" if not failed else f"rolled back; failed steps: {', '.join(failed)}")
+                 if run.router_verified else "rollback INCOMPLETE: the router is not verified at the baseline")
+        resumed = "" if intent.actor == actor and intent.owner_pid == os.getpid() else f" (resumed; begun by {intent.actor})"
+        store.record_event(plan, "rollback", actor, True, f"{intent.reason} — {words}{resumed}",
+                           intent.from_stage, None,
+                           {**(evidence or {}), "result": "rolled_back" if run.router_verified else "incomplete",
+                            "transition": intent.id, "superseded": superseded or [], **run.to_json()},
+                           at=now, conn=conn)
+    return RollbackResult(intent.id, intent.from_stage, run, run.router_verified,
+                          "rolled_back" if run.router_verified else "incomplete", new_state)
+
+
+def _advance_phase(rollout: Rollout, transition_id: int, expected: str, phase: str) -> None:
+    with rollout.store.write() as conn:
+        if journal.get(conn, transition_id).phase == expected:
+            journal.set_phase(conn, transition_id, phase)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from rollout_cli.plan.units import (
+    format_duration,
+    format_share,
+    parse_duration,
+    parse_fraction,
+    parse_share,
+    parse_threshold,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("90m", 5400), ("24h", 86400), ("1.5h", 5400), ("14d", 1209600), ("1w", 604800), (45, 45), (0, 0)],
+)
+def test_parse_duration(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["24", "h", "1y", "-1h", True, None, [1], -5])
+def test_parse_duration_rejects(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration|negative"):
+        parse_duration(bad)
+
+
+def test_fractions_and_shares() -> None:
+    assert parse_fraction("2%") == pytest.approx(0.02)
+    assert parse_fraction(0.95) == 0.95
+    with pytest.raises(ValueError, match="write a percentage such as 95%"):
+        parse_fraction(95)
+    assert parse_share("5%") == 5.0
+    assert parse_share(25) == 25.0
+    with pytest.raises(ValueError, match="outside 0%..100%"):
+        parse_share("150%")
+    assert parse_threshold("0.5%") == pytest.approx(0.005)
+    assert parse_threshold(250) == 250.0
+
+
+def test_formatting_round_trips() -> None:
+    for seconds in (86400, 5400, 1209600, 30, 7200):
+        assert parse_duration(format_duration(seconds)) == seconds
+    assert format_duration(0) == "0s"
+    assert format_share(0.5) == "0.5%"
+    assert format_share(100.0) == "100%"

@@ -1,0 +1,80 @@
+"""Rollback steps: route, verify, run (timeout, no shell), notify (webhook, redacted), each timed."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from rollout_support import plan_in, router_split
+
+from rollout_cli.rollback_steps import run_rollback_steps
+from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
+from rollout_cli.routers.registry import router_for
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append({"path": self.path, "body": json.loads(body)})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def webhook():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    _Hook.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_all_steps_pass_and_the_webhook_url_is_redacted(tmp_path: Path, webhook: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLL_HOOK", f"{webhook}/hooks/t0ken-abcdef")
+    plan = plan_in(tmp_path, extra_steps='    - run: [sh, -c, "echo scaled"]\n      timeout: 5s\n'
+                                         "    - notify: ${env:ROLL_HOOK}\n")
+    router = router_for("file", {"path": str(tmp_path / "router.json")})
+    router.apply(RouterSplit(5, 0))
+    run = run_rollback_steps(plan, router, context={"actor": "bob", "reason": "test"})
+    assert [(s.kind, s.outcome) for s in run.steps] == [("route", "pass"), ("verify", "pass"), ("run", "pass"),
+                                                        ("notify", "pass")]
+    assert run.ok and router_split(tmp_path) == BASELINE_ONLY
+    assert run.steps[3].detail == "webhook *** answered HTTP 204"
+    assert "t0ken-abcdef" not in json.dumps(run.to_json())
+    (call,) = _Hook.received
+    assert call["path"] == "/hooks/t0ken-abcdef"
+    assert call["body"]["reason"] == "test" and [s["kind"] for s in call["body"]["steps"]] == ["route", "verify", "run"]
+
+
+def test_run_step_timeout_and_failure_are_reported(tmp_path: Path) -> None:
+    plan = plan_in(tmp_path, extra_steps="    - run: [sleep, '5']\n      timeout: 0.3s\n"
+                                         "    - run: [sh, -c, 'echo boom >&2; exit 3']\n")
+    router = router_for("file", {"path": str(tmp_path / "router.json")})
+    run = run_rollback_steps(plan, router)
+    assert run.router_verified and not run.ok
+    assert [(s.outcome, s.detail) for s in run.steps[2:]] == [("fail", "timed out after 0.3s"),
+                                                              ("fail", "exited 3: boom")]
+    assert run.steps[2].duration_s < 2
+
+
+def test_router_failure_skips_run_steps_but_still_notifies(tmp_path: Path, webhook: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLL_HOOK", webhook)
+    plan = plan_in(tmp_path, extra_steps="    - run: ['true']\n    - notify: ${env:ROLL_HOOK}\n")
+    (tmp_path / "router.json").mkdir()  # the router cannot be read or written
+    router = router_for("file", {"path": str(tmp_path / "router.json")})
+    run = run_rollback_steps(plan, router)
+    assert [(s.kind, s.outcome) for s in run.steps] == [("route", "fail"), ("verify", "fail"), ("run", "skipped"),
+                                                        ("notify", "pass")]
+    assert not run.router_verified
+    assert run.manual_commands and run.manual_commands[0].startswith("python3 -c")

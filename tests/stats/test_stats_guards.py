@@ -1,0 +1,130 @@
+"""Guard outcomes: directions, inconclusive cases, p_fail and Holm."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rollout_cli.stats import ArmStats, apply_holm, judge_absolute, judge_relative, proportion_stats
+from rollout_cli.stats.guards import GuardResult
+from rollout_cli.verdict import Outcome
+
+BIG = 2_000_000
+
+
+def relative(base: ArmStats, cand: ArmStats, **limits: float | None) -> GuardResult:
+    kwargs = {"max_drop": None, "max_increase": None, **limits}
+    return judge_relative(base, cand, alpha=0.05, tuning_n=5000, min_units=100, **kwargs)
+
+
+def test_max_drop_fails_on_a_large_drop_and_passes_on_none() -> None:
+    base = proportion_stats(BIG, BIG // 10)
+    dropped = relative(base, proportion_stats(BIG, int(BIG * 0.09)), max_drop=0.02)
+    assert dropped.outcome is Outcome.FAIL
+    assert dropped.effect == pytest.approx(-0.1)
+    assert dropped.interval is not None and dropped.interval.high < -0.02
+    assert dropped.p_fail < 1e-6
+    same = relative(base, proportion_stats(BIG, BIG // 10), max_drop=0.02)
+    assert same.outcome is Outcome.PASS
+    assert same.interval is not None and same.interval.low > -0.02
+    assert same.p_fail == 1.0
+
+
+def test_max_drop_is_not_tripped_by_an_increase_nor_max_increase_by_a_drop() -> None:
+    base = proportion_stats(BIG, BIG // 10)
+    up = proportion_stats(BIG, int(BIG * 0.12))
+    down = proportion_stats(BIG, int(BIG * 0.08))
+    assert relative(base, up, max_drop=0.02).outcome is Outcome.PASS
+    assert relative(base, up, max_increase=0.10).outcome is Outcome.FAIL
+    assert relative(base, down, max_increase=0.10).outcome is Outcome.PASS
+    assert relative(base, down, max_drop=0.02).outcome is Outcome.FAIL
+    both = relative(base, down, max_drop=0.02, max_increase=0.02)
+    assert both.outcome is Outcome.FAIL
+
+
+def test_the_absolute_guard_directions() -> None:
+    errors = proportion_stats(BIG, int(BIG * 0.01))
+    judge = dict(alpha=0.05, tuning_n=5000, min_units=100)
+    assert judge_absolute(errors, min=None, max=0.005, **judge).outcome is Outcome.FAIL
+    assert judge_absolute(errors, min=None, max=0.02, **judge).outcome is Outcome.PASS
+    assert judge_absolute(errors, min=0.02, max=None, **judge).outcome is Outcome.FAIL
+    assert judge_absolute(errors, min=0.005, max=None, **judge).outcome is Outcome.PASS
+    assert judge_absolute(errors, min=0.005, max=0.02, **judge).outcome is Outcome.PASS
+
+
+def test_an_effect_near_the_limit_is_inconclusive() -> None:
+    base = proportion_stats(5000, 500)
+    result = relative(base, proportion_stats(5000, 490), max_drop=0.02)
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert result.reason == "the 95% always-valid interval is not yet wholly on one side of the limit (max drop 2%)"
+
+
+def test_p_fail_below_alpha_exactly_when_the_interval_is_beyond_the_limit() -> None:
+    base = proportion_stats(40_000, 4000)
+    for events in range(3500, 4100, 7):
+        result = relative(base, proportion_stats(40_000, events), max_drop=0.02)
+        assert result.interval is not None
+        beyond = result.interval.high < -0.02
+        assert (result.p_fail <= 0.05) == beyond
+        assert (result.outcome is Outcome.FAIL) == beyond
+        assert (result.outcome is Outcome.PASS) == (result.interval.low > -0.02)
+
+
+def test_too_few_units_is_inconclusive_with_p_fail_one() -> None:
+    result = relative(proportion_stats(99, 10), proportion_stats(5000, 0), max_drop=0.02)
+    assert result == GuardResult(Outcome.INCONCLUSIVE, None, 1.0, None,
+                                 "too few units (baseline 99; need 100 per arm)")
+    absolute = judge_absolute(proportion_stats(50, 0), min=None, max=0.01, alpha=0.05, tuning_n=5000, min_units=100)
+    assert absolute.outcome is Outcome.INCONCLUSIVE
+    assert absolute.reason == "too few units (candidate 50; need 100 per arm)"
+
+
+def test_a_zero_baseline_is_inconclusive_with_a_clear_reason() -> None:
+    result = relative(proportion_stats(1000, 0), proportion_stats(1000, 50), max_increase=0.1)
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert result.reason == "the baseline mean is zero, so a relative change is undefined"
+    negative = relative(ArmStats(1000, -2.0, 1.0), ArmStats(1000, -2.5, 1.0), max_drop=0.02)
+    assert negative.reason == "the baseline mean is negative; relative limits need a positive baseline"
+
+
+def test_undefined_or_non_varying_statistics_never_pass() -> None:
+    nan = ArmStats(1000, math.nan, math.nan)
+    fine = proportion_stats(1000, 100)
+    for base, cand in ((nan, fine), (fine, nan), (ArmStats(1000, 1.0, math.inf), fine)):
+        result = relative(base, cand, max_drop=0.5)
+        assert result.outcome is Outcome.INCONCLUSIVE
+        assert result.reason.startswith("the ")
+    flat = relative(ArmStats(1000, 5.0, 0.0), ArmStats(1000, 5.0, 0.0), max_drop=0.02)
+    assert flat.outcome is Outcome.INCONCLUSIVE
+    assert flat.reason == "the values do not vary in either arm, so no interval can be formed"
+    absolute = judge_absolute(ArmStats(1000, 5.0, 0.0), min=1.0, max=None, alpha=0.05, tuning_n=5000, min_units=100)
+    assert absolute.outcome is Outcome.INCONCLUSIVE
+    assert absolute.reason == "the candidate's values do not vary, so no interval can be formed"
+
+
+def test_zero_events_in_a_proportion_is_judged_through_the_floor() -> None:
+    few = judge_absolute(proportion_stats(300, 0), min=None, max=0.005, alpha=0.05, tuning_n=5000, min_units=100)
+    assert few.outcome is Outcome.INCONCLUSIVE  # 0 of 300 does not show a rate below 0.5%
+    many = judge_absolute(proportion_stats(20_000, 0), min=None, max=0.005, alpha=0.05, tuning_n=5000,
+                          min_units=100)
+    assert many.outcome is Outcome.PASS
+
+
+def test_a_guard_needs_a_limit() -> None:
+    with pytest.raises(ValueError, match="a relative guard needs max_drop or max_increase"):
+        relative(proportion_stats(100, 1), proportion_stats(100, 1))
+    with pytest.raises(ValueError, match="an absolute guard needs min or max"):
+        judge_absolute(proportion_stats(100, 1), min=None, max=None, alpha=0.05, tuning_n=5000, min_units=1)
+
+
+def test_apply_holm_keeps_strong_fails_and_downgrades_weak_ones() -> None:
+    def fail(p: float) -> GuardResult:
+        return GuardResult(Outcome.FAIL, None, p, -0.1, "beyond")
+
+    passed = GuardResult(Outcome.PASS, None, 1.0, 0.0, "within", p_pass=0.001)
+    results = apply_holm([fail(0.001), fail(0.04), passed, fail(0.02)], 0.05)
+    assert [r.outcome for r in results] == [Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.PASS, Outcome.INCONCLUSIVE]
+    assert results[1].reason == ("beyond the limit on its own, but not after Holm's correction across 4 checks "
+                                 "(p = 0.04)")
+    assert results[2] is passed
