@@ -22,18 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 # The simulation helpers are shared with the test suite, which keeps them next to the tests.
 sys.path.insert(0, str(ROOT / "tests" / "stats"))
 
-from stats_simulation import (  # noqa: E402
+from stats_simulation import (
     Verdicts,
     cumulative_events,
     naive_relative,
+    relative_quantile_verdicts,
     sequential_absolute,
     sequential_relative,
 )
 
-from rollout_cli.stats import fixed_horizon_units, sequential_units  # noqa: E402
-from rollout_cli.stats.quantile import rank_bounds  # noqa: E402
-from rollout_cli.stats.srm import is_mismatch, srm_p_value  # noqa: E402
-from rollout_cli.verdict import Outcome  # noqa: E402
+from rollout_cli.stats import fixed_horizon_units, sequential_units
+from rollout_cli.stats.quantile import rank_bounds
+from rollout_cli.stats.sequential import rho_squared
+from rollout_cli.stats.srm import is_mismatch, srm_p_value
+from rollout_cli.verdict import Outcome
 
 ALPHA = 0.05
 BASELINE = 0.10
@@ -42,8 +44,45 @@ UNITS_PER_LOOK = 5000  # per arm
 
 
 def median_units(verdicts: Verdicts, outcome: Outcome) -> float:
-    looks = verdicts.looks[[o is outcome for o in verdicts.outcomes]]
-    return float(np.median(2 * UNITS_PER_LOOK * (looks + 1))) if looks.size else math.nan
+    """Median units (both arms) to reach `outcome`, counting runs that never did as infinite."""
+    units = [2.0 * UNITS_PER_LOOK * (look + 1) if o is outcome else math.inf
+             for o, look in zip(verdicts.outcomes, verdicts.looks)]
+    return float(np.median(units))
+
+
+def ratio_scale_relative(base: np.ndarray, cand: np.ndarray, units_per_look: int, *, alpha: float,
+                         tuning_n: float) -> tuple[float, float]:
+    """(wrong pass, wrong fail) rates of the same confidence sequence built on the ratio scale
+    (delta method on mc / mb - 1, no log), kept here only to show why the guard uses the log."""
+
+    looks = base.shape[1]
+    n = units_per_look * np.arange(1, looks + 1)
+    floor = (1 / (n + 1)) * (n / (n + 1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero baseline count early on
+        return _ratio_scale_rates(base, cand, n, floor, alpha, tuning_n)
+
+
+def _ratio_scale_rates(base: np.ndarray, cand: np.ndarray, n: np.ndarray, floor: np.ndarray, alpha: float,
+                       tuning_n: float) -> tuple[float, float]:
+    pb, pc = base / n, cand / n
+    vb, vc = np.maximum(pb * (1 - pb), floor), np.maximum(pc * (1 - pc), floor)
+    total = 2 * n
+    rho2 = rho_squared(alpha, tuning_n)
+    effect = pc / pb - 1
+    var = (vc / n / pb**2 + pc**2 * vb / n / pb**4) * total
+    v = total * rho2
+    half = np.sqrt(var * 2 * (v + 1) / (total * total * rho2) * np.log(np.sqrt(v + 1) / alpha))
+    fail, passed = effect + half < -MAX_DROP, effect - half > -MAX_DROP
+    decisive = fail | passed
+    first = np.where(decisive.any(axis=1), decisive.argmax(axis=1), -1)
+    rows = np.arange(base.shape[0])
+    decided = first >= 0
+    return (float(passed[rows[decided], first[decided]].sum() / base.shape[0]),
+            float(fail[rows[decided], first[decided]].sum() / base.shape[0]))
+
+
+def share_of(outcomes: list[Outcome | None], outcome: Outcome) -> float:
+    return sum(o is outcome for o in outcomes) / len(outcomes)
 
 
 def binomial_se(rate: float, runs: int) -> float:
@@ -79,16 +118,32 @@ def main() -> None:
     h = naive_relative(base, harmed, UNITS_PER_LOOK, max_drop=MAX_DROP, alpha=ALPHA)
     rows_b.append((f"naive z-interval re-run at each of {looks} looks", h, None))
 
-    # The absolute guard at its limit: error rate exactly 0.5% against max 0.5%.
+    # Small samples: 2% conversion, looks of 100 units per arm from the first one.
+    small_rng = np.random.default_rng(2027)
+    small_runs = min(runs, 2000)
+    small_base = cumulative_events(small_rng, small_runs, looks, 100, 0.02)
+    small_cand = cumulative_events(small_rng, small_runs, looks, 100, 0.02 * (1 - MAX_DROP))
+    small = sequential_relative(small_base, small_cand, 100, max_drop=MAX_DROP, alpha=ALPHA, tuning_n=5000)
+    small_ratio = ratio_scale_relative(small_base, small_cand, 100, alpha=ALPHA, tuning_n=5000)
+    small_naive = naive_relative(small_base, small_cand, 100, max_drop=MAX_DROP, alpha=ALPHA)
+
+    # The absolute guard at its limit: error rate exactly at max, looks of various sizes.
     abs_runs = min(runs, 2000)
-    errors = cumulative_events(np.random.default_rng(7), abs_runs, looks, 2000, 0.005)
-    absolute = sequential_absolute(errors, 2000, maximum=0.005, alpha=ALPHA, tuning_n=5000)
+    absolute = []
+    for units, rate in ((100, 0.005), (2000, 0.005), (500, 0.05)):
+        errors = cumulative_events(np.random.default_rng(units), abs_runs, looks, units, rate)
+        absolute.append((units, rate, sequential_absolute(errors, units, maximum=rate, alpha=ALPHA, tuning_n=5000)))
 
     # p99 rank bounds under repeated looks (exact: the count below the true p99 is binomial).
     q_runs = 20_000
     counts = np.cumsum(np.random.default_rng(8).binomial(250, 0.99, size=(q_runs, looks)), axis=1)
     bounds = np.array([rank_bounds(250 * (k + 1), 0.99, ALPHA, 5000) for k in range(looks)])
     quantile_miss = float(((counts < bounds[:, 0]) | (counts > bounds[:, 1])).any(axis=1).mean())
+
+    # The relative p99 guard (max_increase 10%) with the candidate exactly 10% slower, and 30% slower.
+    rq_runs = min(runs, 1000)
+    rq_limit = relative_quantile_verdicts(1.10, seed=10, runs=rq_runs)
+    rq_harm = relative_quantile_verdicts(1.30, seed=11, runs=rq_runs)
 
     # SRM false alarms at the planned split.
     srm_rng = np.random.default_rng(9)
@@ -100,15 +155,15 @@ def main() -> None:
     lines = [
         "# Statistics under continuous monitoring",
         "",
-        f"`python benchmarks/bench_statistics.py --runs {runs} --looks {looks}` "
-        f"({elapsed:.0f} s on this machine). Seeds fixed; every figure below is re-measured by the run.",
+        (f"`python benchmarks/bench_statistics.py --runs {runs} --looks {looks}` "
+        f"({elapsed:.0f} s on this machine). Seeds fixed; every figure below is re-measured by the run."),
         "",
-        f"Setting: conversion {BASELINE:.0%} in the baseline, guard `max_drop: {MAX_DROP:.0%}`, confidence "
+        (f"Setting: conversion {BASELINE:.0%} in the baseline, guard `max_drop: {MAX_DROP:.0%}`, confidence "
         f"{1 - ALPHA:.0%}, {runs:,} simulated rollouts, each judged after every one of {looks} looks of "
         f"{UNITS_PER_LOOK:,} units per arm ({looks * UNITS_PER_LOOK:,} per arm at the last look) and stopped at "
         "its first pass or fail, as the controller does. The always-valid rows call the real "
         "`judge_relative`; the naive rows re-run a fixed-horizon 95% interval (delta method, z = 1.96) at "
-        "every look on the same data. ± is one binomial standard error.",
+        "every look on the same data. ± is one binomial standard error."),
         "",
         f"## (a) True effect exactly at the limit (candidate {BASELINE * (1 - MAX_DROP):.1%})",
         "",
@@ -122,14 +177,28 @@ def main() -> None:
         lines.append(f"| {name} | {p:.2%} | {f:.2%} | **{p + f:.2%}** ± {binomial_se(p + f, runs):.2%} |")
     lines += [
         "",
+        (f"Small samples — conversion 2%, looks of 100 units per arm from the first one "
+        f"(2 conversions expected at the first look), {small_runs:,} rollouts x {looks} looks, default tuning:"),
+        "",
+        "| method | wrong pass | wrong fail | wrong in all |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, (p, f) in (("always-valid, log-ratio delta method (what the guard uses)",
+                          (small.rate(Outcome.PASS), small.rate(Outcome.FAIL))),
+                         ("always-valid, plain ratio delta method (for comparison)", small_ratio),
+                         (f"naive z-interval re-run at each of {looks} looks",
+                          (small_naive.rate(Outcome.PASS), small_naive.rate(Outcome.FAIL)))):
+        lines.append(f"| {name} | {p:.2%} | {f:.2%} | **{p + f:.2%}** ± {binomial_se(p + f, small_runs):.2%} |")
+    lines += [
+        "",
         f"## (b) A harm of twice the limit (candidate {BASELINE * (1 - 2 * MAX_DROP):.1%}, a 4% drop)",
         "",
-        f"Fixed-horizon sample size for the same test (two-sided alpha {ALPHA}, 80% power, distance 2% "
+        (f"Fixed-horizon sample size for the same test (two-sided alpha {ALPHA}, 80% power, distance 2% "
         f"between the true effect and the limit): **{fixed_80:,} units** (both arms); at 50% power "
-        f"{fixed_horizon_units(BASELINE, variance, MAX_DROP, ALPHA, 0.5):,}.",
+        f"{fixed_horizon_units(BASELINE, variance, MAX_DROP, ALPHA, 0.5):,}."),
         "",
-        "| method | caught (fail) | wrongly passed | median units to catch (both arms) | vs fixed-horizon n (80%) "
-        "| planning estimate (`sequential_units`) |",
+        ("| method | caught (fail) | wrongly passed | median units to catch (both arms) | vs fixed-horizon n (80%) "
+        "| planning estimate (`sequential_units`) |"),
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, h, planned in rows_b:
@@ -139,19 +208,29 @@ def main() -> None:
         lines.append(f"| {name} | {caught:.1%} | {passed:.2%} | {units:,.0f} | {units / fixed_80:.2f}× | {plan} |")
     lines += [
         "",
-        "The naive test \"catches\" the harm sooner only because it also raises false alarms at the "
-        "same rate as in (a): its speed is bought with the wrong-verdict rate above.",
+        ("The naive test \"catches\" the harm sooner only because it also raises false alarms at the "
+        "same rate as in (a): its speed is bought with the wrong-verdict rate above."),
         "",
         "## Other guards",
         "",
         "| check | figure |",
         "| --- | --- |",
-        f"| absolute guard `max: 0.5%` with the true rate exactly 0.5%, {abs_runs:,} rollouts x {looks} looks of "
-        f"2,000 units | wrong pass {absolute.rate(Outcome.PASS):.2%}, wrong fail {absolute.rate(Outcome.FAIL):.2%} |",
-        f"| p99 rank bounds (beta-binomial confidence sequence), {q_runs:,} runs x {looks} looks of 250 requests "
-        f"| true p99 outside the bounds at some look in {quantile_miss:.2%} (allowed 5%) |",
-        f"| SRM at p < 0.001, planned 95/5 split respected, {srm_trials:,} stages of 50,000 units "
-        f"| flagged {srm_rate:.3%} (expected 0.1%) |",
+    ]
+    for units, rate, verdicts in absolute:
+        lines.append(
+            f"| absolute guard `max: {rate:.1%}` with the true rate exactly {rate:.1%}, {abs_runs:,} rollouts x "
+            f"{looks} looks of {units:,} units | wrong pass {verdicts.rate(Outcome.PASS):.2%}, "
+            f"wrong fail {verdicts.rate(Outcome.FAIL):.2%} |")
+    lines += [
+        (f"| p99 rank bounds (beta-binomial confidence sequence), {q_runs:,} runs x {looks} looks of 250 requests "
+        f"| true p99 outside the bounds at some look in {quantile_miss:.2%} (allowed 5%) |"),
+        (f"| relative p99 guard `max_increase: 10%`, candidate latencies exactly 10% slower, {rq_runs:,} rollouts "
+         f"x 40 looks of 1,000 requests per arm | wrong pass {share_of(rq_limit, Outcome.PASS):.2%}, "
+         f"wrong fail {share_of(rq_limit, Outcome.FAIL):.2%} |"),
+        (f"| the same with latencies 30% slower | caught {share_of(rq_harm, Outcome.FAIL):.1%}, "
+         f"wrongly passed {share_of(rq_harm, Outcome.PASS):.2%} |"),
+        (f"| SRM at p < 0.001, planned 95/5 split respected, {srm_trials:,} stages of 50,000 units "
+        f"| flagged {srm_rate:.3%} (expected 0.1%) |"),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,19 @@ Contract:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from rollout_cli.data.queries import Aggregates, ArmCell, LevelRequest, Measure, Population, QuantileSpec, Sums
+from rollout_cli.data.queries import (
+    Aggregates,
+    ArmCell,
+    Measure,
+    MeasureOp,
+    Population,
+    QuantileSpec,
+    Sums,
+)
+from rollout_cli.data.scans import LevelRequest
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
 from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
 from rollout_cli.stats.quantile import QuantileBounds, judge_relative_quantile, quantile_levels
@@ -43,11 +52,11 @@ def is_outcome_metric(metric: Metric) -> bool:
 def measure_for(metric: Metric) -> Measure:
     """The per-unit measure of a proportion, mean or agreement metric."""
     if metric.kind == "agreement":
-        return Measure(key=metric.name, op="agreement", tolerance=metric.tolerance or 0.0)
+        return Measure(key=metric.name, op="agreement", tolerance=metric.tolerance or 0.0, metric=metric.name)
     if metric.event is not None:
-        op = "event_any" if metric.kind == "proportion" else "event_sum"
-        return Measure(key=metric.name, op=op, event=metric.event, window_s=metric.window_s)
-    return Measure(key=metric.name, op="column_mean", column=metric.column)
+        op: MeasureOp = "event_any" if metric.kind == "proportion" else "event_sum"
+        return Measure(key=metric.name, op=op, event=metric.event, window_s=metric.window_s, metric=metric.name)
+    return Measure(key=metric.name, op="column_mean", column=metric.column, metric=metric.name)
 
 
 def exceedance_measures(guard: Guard) -> list[tuple[str, Measure]]:
@@ -56,10 +65,10 @@ def exceedance_measures(guard: Guard) -> list[tuple[str, Measure]]:
     out = []
     if guard.max is not None:
         out.append(("max", Measure(key=f"{metric.name}>{guard.max:g}", op="column_above", column=metric.column,
-                                   threshold=guard.max)))
+                                   threshold=guard.max, metric=metric.name)))
     if guard.min is not None:
         out.append(("min", Measure(key=f"{metric.name}<{guard.min:g}", op="column_below", column=metric.column,
-                                   threshold=guard.min)))
+                                   threshold=guard.min, metric=metric.name)))
     return out
 
 
@@ -103,6 +112,11 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
+def _relative_words(guard: Guard) -> str:
+    limits = (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
+    return " ".join(f"{name} {_pct(value)}" for name, value in limits if value is not None)
+
+
 def _relative_reason(name: str, result: GuardResult, guard: Guard) -> str:
     effect = result.effect
     if effect is None:
@@ -134,14 +148,21 @@ def _absolute_reason(name: str, value: float | None, result: GuardResult, bound:
 def _check(guard: Guard, population: Population, result: GuardResult, *, reason: str, words: str,
            baseline: float | None, candidate: float | None, cells: dict[str, ArmCell]) -> tuple[Check, GuardResult]:
     interval = (result.interval.low, result.interval.high) if result.interval else None
+    if interval is not None and not all(math.isfinite(end) for end in interval):
+        interval = None  # JSON has no infinity; no bound yet
     check = Check(
         metric=guard.metric.name,
         segment=None if population is None else {population[0]: population[1]},
-        outcome=result.outcome, reason=reason, baseline=baseline, candidate=candidate, effect=result.effect,
+        outcome=result.outcome, reason=reason, baseline=_finite(baseline), candidate=_finite(candidate),
+        effect=_finite(result.effect),
         interval=interval, units={arm: cells[arm].units if arm in cells else 0 for arm in ("baseline", "candidate")},
         p_value=result.p_fail, guard=words,
     )
     return check, result
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _value(stats: ArmStats) -> float | None:
@@ -149,13 +170,13 @@ def _value(stats: ArmStats) -> float | None:
 
 
 def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha: float, tuning_n: float,
-                min_units: int, flag_columns: set[str]) -> list[tuple[Check, GuardResult]]:
+                min_units: int) -> list[tuple[Check, GuardResult]]:
     """Every check of one guard on one population (see the module contract)."""
     metric = guard.metric
     cells = agg.cells.get(population, {})
     empty = ArmCell()
     base, cand = cells.get("baseline", empty), cells.get("candidate", empty)
-    common = dict(alpha=alpha, tuning_n=tuning_n, min_units=min_units)
+    common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_n, "min_units": min_units}
     out: list[tuple[Check, GuardResult]] = []
 
     if metric.kind == "quantile":
@@ -178,14 +199,14 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
         return out
 
     measure = measure_for(metric)
-    counts = measure.op == "agreement" or (measure.op == "column_mean" and metric.column in flag_columns)
+    # a share of requests (errors, agreeing answers) gets the Bernoulli variance floor of stats.sequential
+    counts = measure.op == "agreement" or (measure.op == "column_mean" and metric.kind == "proportion")
     b_stats = arm_stats(measure, base.sums.get(measure.key), counts=counts)
     c_stats = arm_stats(measure, cand.sums.get(measure.key), counts=counts)
     if guard.is_relative:
         result = judge_relative(b_stats, c_stats, max_drop=guard.max_drop, max_increase=guard.max_increase, **common)
-        words = " ".join(f"{k} {_pct(v)}" for k, v in (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
-                         if v is not None)
-        out.append(_check(guard, population, result, reason=_relative_reason(metric.name, result, guard), words=words,
+        out.append(_check(guard, population, result, reason=_relative_reason(metric.name, result, guard),
+                          words=_relative_words(guard),
                           baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
     if guard.min is not None or guard.max is not None:
         result = judge_absolute(c_stats, min=guard.min, max=guard.max, **common)
@@ -225,8 +246,9 @@ def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: l
                 n = cell.quantile_n.get(metric.name, 0)
                 if n < 2:
                     continue
+                have = cell.quantile_levels.get(metric.name, {})  # read with the quantile already
                 levels = sorted({level for _, low, high in quantile_levels(n, metric.q or 0.5, alpha, tuning_n)
-                                 for level in (low, high) if level is not None})
+                                 for level in (low, high) if level is not None and level not in have})
                 if levels:
                     requests.append(LevelRequest(population, arm, metric.name, str(metric.column), tuple(levels)))
     return requests
@@ -241,9 +263,6 @@ def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell
                                      arm_quantile_bounds(cand, metric, alpha, tuning_n),
                                      guard.max_increase, max_drop=guard.max_drop, alpha=alpha,
                                      min_units=common["min_units"])
-    if result.interval is not None and not (math.isfinite(result.interval.low) and math.isfinite(result.interval.high)):
-        result = replace(result, interval=None)  # JSON has no infinity: no bound yet on a side
-    words = " ".join(f"{k} {_pct(v)}" for k, v in (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
-                     if v is not None)
-    return _check(guard, population, result, reason=_relative_reason(metric.name, result, guard), words=words,
+    return _check(guard, population, result, reason=_relative_reason(metric.name, result, guard),
+                  words=_relative_words(guard),
                   baseline=base.quantiles.get(metric.name), candidate=cand.quantiles.get(metric.name), cells=cells)

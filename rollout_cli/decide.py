@@ -39,6 +39,21 @@ class Action:
         return SPEC_ACTION[self.kind]
 
 
+def human_duration(seconds: float) -> str:
+    """A rounded duration for people: "45s", "12m30s", "3h05m", "2d4h" (plan values keep their exact form)."""
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 def _check_words(check) -> str:  # type: ignore[no-untyped-def]
     where = ", ".join(f"{k}={v}" for k, v in (check.segment or {}).items())
     return f"{check.metric}{f' [{where}]' if where else ''}: {check.reason}"
@@ -106,8 +121,8 @@ def decide(plan: Plan, state: RolloutState, evaluation: Evaluation | None, now: 
 
     elapsed = (now - state.stage_started_at).total_seconds() if state.stage_started_at else 0.0
     if elapsed < stage.min_duration_s:
-        left = format_duration(round(stage.min_duration_s - elapsed))
-        return act("hold", "min_duration", f"stage {stage.name} has run {format_duration(round(elapsed))} of its "
+        left = human_duration(stage.min_duration_s - elapsed)
+        return act("hold", "min_duration", f"stage {stage.name} has run {human_duration(elapsed)} of its "
                    f"min_duration {format_duration(stage.min_duration_s)} ({left} left)", None, ExitCode.INCONCLUSIVE)
     candidate_units = int(evaluation.units.get("candidate", 0))
     if stage.min_units and candidate_units < stage.min_units:

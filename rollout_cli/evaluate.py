@@ -16,18 +16,25 @@ Contract of `evaluate_stage`:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from rollout_cli.checks import StageNeeds, judge_guard, quantile_level_requests, stage_measures
-from rollout_cli.data.queries import (Aggregates, Population, count_rows, quantiles_at_levels, stage_aggregates,
-                                      window_facts)
+from rollout_cli.checks import (
+    StageNeeds,
+    judge_guard,
+    quantile_level_requests,
+    stage_measures,
+)
+from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage_aggregates
+from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
 from rollout_cli.data.source import Logs, open_logs
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.plan.units import format_duration
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.guards import GuardResult, apply_holm
+from rollout_cli.stats.quantile import quantile_levels
 from rollout_cli.stats.sequential import tuning_units
 from rollout_cli.verdict import Check, Evaluation, Outcome, SrmResult
 
@@ -59,21 +66,9 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     needs = stage_measures(plan, stage)
     segments = list(plan.segments) if any(g.per_segment for g in needs.guards) else []
 
-    with open_logs(plan.data) as logs:
-        total_rows, window_rows, first_ts, last_ts, last_upto = window_facts(logs, since=since_n, until=until_n)
-        if total_rows == 0:
-            raise DataError(f"predictions ({logs.predictions.description}) has no rows")
-        if any(m.level == "outcome" for m in needs.measures):
-            if logs.outcomes is None:
-                raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
-            if count_rows(logs, logs.outcomes) == 0:
-                raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
-        agg = stage_aggregates(logs, shadow=shadow, segments=segments, measures=needs.measures,
-                               quantiles=needs.quantiles, since=since_n, until=until_n)
-        _read_quantile_levels(logs, plan, stage, needs, agg, segments, since_n, until_n)
-        flag_columns = {name for name, kind in logs.predictions.columns.items() if kind.upper() == "BOOLEAN"}
-
-    window_since = since_n or first_ts or until_n
+    facts, agg = _measure(plan, stage, needs, segments, since_n, until_n)
+    window_rows, last_upto = facts.window_rows, facts.last_upto
+    window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
     extra: dict[str, Any] = {"duration_s": max(0.0, (until_n - window_since).total_seconds()),
                              "split": split.to_json()}
@@ -81,23 +76,28 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
         extra["not_judged"] = needs.not_judged
 
     if window_rows == 0:
-        reasons.append(f"no prediction rows between {_aware(window_since).isoformat()} and {_aware(until_n).isoformat()}")
+        reasons.append(f"no prediction rows between {_aware(window_since).isoformat()} and "
+                       f"{_aware(until_n).isoformat()}")
     reasons += _freshness(plan, last_upto, now_n, until_n, extra)
 
     whole = agg.cells.get(None, {})
     units = {arm: whole[arm].units if arm in whole else 0 for arm in ("baseline", "candidate")}
+    if window_rows and not sum(units.values()):
+        reasons.append("the window has prediction rows but no answers of arm 'baseline' or 'candidate' "
+                       "(check the arm and served columns)")
     if shadow:
         srm = SrmResult(outcome=Outcome.PASS, p_value=None, expected_share=None,
                         reason="not applicable in a shadow stage (no unit is served by the candidate); "
                                "shadow coverage is checked instead")
         reasons += _shadow_coverage(agg, split, extra)
+        _agreement_summary(plan, needs, agg, extra)
     else:
         srm = _srm(units, split)
         reasons += _crossover(plan, agg, units, extra)
     if stage.min_units and units["candidate"] < stage.min_units:
         reasons.append(f"the candidate has {units['candidate']} units; the stage needs {stage.min_units}")
 
-    checks = _judge_checks(plan, stage, needs, agg, segments, flag_columns, extra)
+    checks = _judge_checks(plan, stage, needs, agg, segments, extra)
     if not checks and window_rows:
         reasons.append("the stage has no guards that can be judged")
     verdict = _verdict(checks, srm, reasons)
@@ -106,10 +106,54 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
                       extra=extra)
 
 
+def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
+             until: datetime) -> tuple[WindowFacts, Aggregates]:
+    """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts),
+    the main statement, and — only for per-segment relative quantile guards — the bound levels."""
+    with open_logs(plan.data) as logs:
+        counted = tuple(sorted({q.column for q in needs.quantiles if q.key in _bounded_quantiles(needs)}))
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
+        if facts.total_rows == 0:
+            raise DataError(f"predictions ({logs.predictions.description}) has no rows")
+        if any(m.level == "outcome" for m in needs.measures):
+            if logs.outcomes is None:
+                raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
+            if count_rows(logs, logs.outcomes) == 0:
+                raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
+        per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
+        agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
+                               quantiles=_with_bound_levels(plan, stage, needs, facts), since=since, until=until,
+                               quantile_segments=per_segment_quantiles)
+        _read_quantile_levels(logs, plan, stage, needs, agg, segments, since, until)
+    return facts, agg
+
+
+def _bounded_quantiles(needs: StageNeeds) -> set[str]:
+    """Quantile metrics with a relative guard: they need confidence bounds read at rank levels."""
+    return {g.metric.name for g in needs.guards if g.metric.kind == "quantile" and g.is_relative}
+
+
+def _with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
+    """The quantile specs with the whole population's bound levels added, from the answer counts
+    of the light scan, so the main statement reads them in the same pass as the quantile itself."""
+    alpha, tuning_n = 1.0 - plan.decision.confidence, tuning_units(stage.min_units)
+    specs = []
+    for spec in needs.quantiles:
+        levels: set[float] = set()
+        if spec.key in _bounded_quantiles(needs):
+            for arm in ("baseline", "candidate"):
+                n = facts.answers.get((arm, spec.column), 0)
+                if n >= 2:
+                    levels.update(level for _, low, high in quantile_levels(n, spec.q, alpha, tuning_n)
+                                  for level in (low, high) if level is not None)
+        specs.append(replace(spec, levels=tuple(sorted(levels))))
+    return specs
+
+
 def _read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
                           segments: list[str], since: datetime | None, until: datetime) -> None:
     """The second (and last) scan, only for relative quantile guards: quantiles at the bound levels."""
-    requests = quantile_level_requests(needs.guards, agg, _segment_populations(agg, segments),
+    requests = quantile_level_requests(needs.guards, agg, list(_segment_populations(agg, segments)),
                                        alpha=1.0 - plan.decision.confidence, tuning_n=tuning_units(stage.min_units))
     if not requests:
         return
@@ -129,22 +173,21 @@ def _verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome
 
 
 def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str],
-                  flag_columns: set[str], extra: dict[str, Any]) -> list[Check]:
+                  extra: dict[str, Any]) -> list[Check]:
     alpha = 1.0 - plan.decision.confidence
     min_units = plan.decision.min_units_per_check
-    common = dict(alpha=alpha, tuning_n=tuning_units(stage.min_units), min_units=min_units,
-                  flag_columns=flag_columns)
+    common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_units(stage.min_units), "min_units": min_units}
     pairs: list[tuple[Check, GuardResult]] = []
     skipped: list[dict[str, Any]] = []
     for guard in needs.guards:
-        pairs += judge_guard(guard, None, agg, **common)  # type: ignore[arg-type]
+        pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:
             continue
         for population in _segment_populations(agg, segments):
             if _units_in(agg, population, stage.is_shadow) < min_units:
-                skipped.append({"metric": guard.metric.name, "segment": {population[0]: population[1]}})  # type: ignore[index]
+                skipped.append({"metric": guard.metric.name, "segment": {population[0]: population[1]}})
                 continue
-            pairs += judge_guard(guard, population, agg, **common)  # type: ignore[arg-type]
+            pairs += judge_guard(guard, population, agg, **common)
     if skipped:
         extra["skipped_segments"] = skipped  # too few units for a per-segment check
     adjusted = apply_holm([result for _, result in pairs], alpha)
@@ -157,10 +200,11 @@ def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, 
     return checks
 
 
-def _segment_populations(agg: Aggregates, segments: list[str]) -> list[Population]:
+def _segment_populations(agg: Aggregates, segments: list[str]) -> list[tuple[str, Any]]:
+    """Every (segment, value) seen, in the plan's segment order, then by value."""
     found = [p for p in agg.cells if p is not None]
     order = {name: i for i, name in enumerate(segments)}
-    return sorted(found, key=lambda p: (order.get(p[0], 99), str(p[1])))  # type: ignore[index]
+    return sorted(found, key=lambda p: (order.get(p[0], len(order)), str(p[1])))
 
 
 def _units_in(agg: Aggregates, population: Population, shadow: bool) -> int:
@@ -181,9 +225,15 @@ def _freshness(plan: Plan, last_upto: datetime | None, now: datetime, until: dat
     age = (reference - last_upto).total_seconds()
     extra["freshness"]["age_s"] = age
     if age > limit:
-        return [f"stale data: the last prediction row ({_aware(last_upto).isoformat()}) is {format_duration(round(age))} "
-                f"old at {_aware(reference).isoformat()} (allowed: {format_duration(limit)})"]
+        return [f"stale data: the last prediction row ({_aware(last_upto).isoformat()}) is "
+                f"{format_duration(_rounded(age))} old at {_aware(reference).isoformat()} "
+                f"(allowed: {format_duration(limit)})"]
     return []
+
+
+def _rounded(seconds: float) -> float:
+    """Whole minutes past two minutes (an age of 3607 s reads "1h"), else whole seconds."""
+    return 60.0 * round(seconds / 60.0) if seconds >= 120 else float(round(seconds))
 
 
 def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
@@ -216,6 +266,25 @@ def _crossover(plan: Plan, agg: Aggregates, units: dict[str, int], extra: dict[s
         return [f"{crossed} units ({100 * share:.2g}%) were served by both arms (tolerated: "
                 f"{100 * plan.decision.max_crossover:g}%); the router may not be assigning by unit"]
     return []
+
+
+def _agreement_summary(plan: Plan, needs: StageNeeds, agg: Aggregates, extra: dict[str, Any]) -> None:
+    """For people: each agreement metric over paired requests with its (fixed-n) Wilson interval.
+    The guard itself is judged per unit with the always-valid interval (stats.shadow)."""
+    from rollout_cli.stats.shadow import wilson_interval
+
+    candidate = agg.cells.get(None, {}).get("candidate")
+    summary = {}
+    for measure in needs.measures:
+        sums = candidate.sums.get(measure.key) if candidate else None
+        if measure.op != "agreement" or sums is None or sums.sum_y <= 0:
+            continue
+        agreed, paired = int(sums.sum_x), int(sums.sum_y)
+        wilson = wilson_interval(agreed, paired, 1.0 - plan.decision.confidence)
+        summary[measure.key] = {"agreed": agreed, "paired": paired, "rate": agreed / paired,
+                                "wilson_interval": [wilson.low, wilson.high]}
+    if summary:
+        extra.setdefault("shadow", {})["agreement"] = summary
 
 
 def _shadow_coverage(agg: Aggregates, split: RouterSplit, extra: dict[str, Any]) -> list[str]:

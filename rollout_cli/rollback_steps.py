@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from rollout_cli.errors import RolloutError
 from rollout_cli.plan.model import Plan, RollbackStep
@@ -85,7 +86,10 @@ def _run(step: RollbackStep) -> str:
     argv = [resolve(str(arg)) for arg in step.value]
     timeout = step.timeout_s or DEFAULT_RUN_TIMEOUT_S
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, shell=False, check=False)
+        # A session of its own: a Ctrl-C at the terminal stops the controller between ticks; it must
+        # not kill a rollback step half way.
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, shell=False, check=False,
+                              start_new_session=True)
     except subprocess.TimeoutExpired:
         raise _StepFailed(f"timed out after {timeout:g}s") from None
     except OSError as exc:
@@ -103,7 +107,8 @@ def _notify(step: RollbackStep, payload: dict[str, Any]) -> str:
     try:
         response = requests.post(url, json=payload, timeout=NOTIFY_TIMEOUT_S)
     except requests.RequestException as exc:
-        raise _StepFailed(f"webhook {url} did not answer: {type(exc).__name__}: {exc}") from None
+        # Only the error's kind: its text quotes the URL's path, which may carry the secret token.
+        raise _StepFailed(f"webhook {url} did not answer ({type(exc).__name__})") from None
     if response.status_code >= 300:
         raise _StepFailed(f"webhook {url} answered HTTP {response.status_code}")
     return f"webhook {url} answered HTTP {response.status_code}"

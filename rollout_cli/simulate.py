@@ -173,6 +173,136 @@ def _naive_us(moment: datetime) -> int:
     return int(aware.timestamp() * 1_000_000)
 
 
+@dataclass(frozen=True)
+class _Units:
+    index: Any  # unit numbers (ids are "u" + number)
+    is_candidate: Any  # bool per unit: the arm of its first answer
+    segments: dict[str, _Text]
+    arrival_us: Any  # first request time
+
+
+@dataclass(frozen=True)
+class _Requests:
+    owner: Any  # position of the unit in _Units, per request
+    later: Any  # bool: not the unit's first request
+    ts_us: Any
+    candidate: Any  # bool: served by the candidate
+
+
+def _draw_units(rng: Any, plan: Plan, scenario: Scenario, share: float, first_unit: int, live_us: int,
+                start_us: int) -> _Units:
+    import numpy as np
+
+    n = scenario.units
+    is_cand = rng.random(n) < share
+    keep = ~(is_cand & (rng.random(n) < scenario.srm))  # SRM: some candidate units never reach the logs
+    is_cand, n = is_cand[keep], int(keep.sum())
+    segments = {}
+    for name in plan.segments:
+        values, weights = _segment_values(name)
+        segments[name] = _Text(codes=rng.choice(len(values), n, p=weights), values=tuple(values))
+    arrival = start_us + (rng.random(n) * live_us * 0.9).astype(np.int64)
+    return _Units(np.arange(first_unit, first_unit + scenario.units)[keep], is_cand, segments, arrival)
+
+
+def _draw_requests(rng: Any, units: _Units, scenario: Scenario, end_us: int) -> _Requests:
+    """1 + Poisson(k - 1) requests per unit, minutes apart; those after the range are dropped."""
+    import numpy as np
+
+    n = units.index.size
+    per_unit = 1 + rng.poisson(max(scenario.requests_per_unit - 1.0, 0.0), n)
+    owner = np.repeat(np.arange(n), per_unit)
+    firsts = np.cumsum(per_unit) - per_unit
+    later = np.arange(owner.size) > np.repeat(firsts, per_unit)
+    gaps = rng.exponential(600e6, owner.size).astype(np.int64) * later
+    running = np.cumsum(gaps)
+    ts_us = units.arrival_us[owner] + running - np.repeat(running[firsts], per_unit)
+    in_range = ts_us < end_us - 1000  # 1 ms left for shadow answers
+    owner, later, ts_us = owner[in_range], later[in_range], ts_us[in_range]
+    candidate = units.is_candidate[owner].copy()
+    if scenario.crossover > 0:  # a router that does not keep units in one arm
+        flip = (rng.random(n) < scenario.crossover)[owner] & later
+        candidate[flip] = ~candidate[flip]
+    return _Requests(owner, later, ts_us, candidate)
+
+
+def _prediction_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, requests: _Requests, part: str,
+                     shadow_share: float) -> dict[str, Any]:
+    """Served answers of both arms, plus the candidate's unserved answers to mirrored requests."""
+    import numpy as np
+
+    cols, m, cand = plan.data.columns, requests.owner.size, requests.candidate
+    latency = np.exp(rng.normal(math.log(scenario.latency_ms), 0.5, m))
+    latency = np.where(cand, latency * (1.0 + scenario.latency_shift), latency)
+    error = rng.random(m) < scenario.error_rate
+    score = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 1.5, m)))
+    cand_score = np.clip(score + rng.normal(0.0, 0.01, m), 0.0, 1.0)
+    arms = ("baseline", "candidate")
+    rows: dict[str, Any] = {
+        cols["request_id"]: _Text(codes=np.arange(m), prefix=f"r{part}-"),
+        cols["ts"]: requests.ts_us.astype("datetime64[us]"),
+        cols["unit_id"]: _Text(codes=units.index[requests.owner], prefix="u"),
+        cols["arm"]: _Text(codes=cand.astype(np.int8), values=arms),
+        cols["served"]: np.ones(m, dtype=bool), cols["prediction"]: np.where(cand, cand_score, score),
+        cols["latency_ms"]: np.round(latency, 2), cols["error"]: error,
+    }
+    for name, codes in units.segments.items():
+        rows[name] = codes.filter(requests.owner)
+    for name in plan.drift.features:
+        rows[name] = _feature(rng, name, m, scenario.drift)
+    mirrored = (~cand) & (rng.random(m) < shadow_share)
+    if mirrored.any():
+        k = int(mirrored.sum())
+        disagree = rng.random(k) < scenario.shadow_disagreement
+        shadow = {key: _filter(values, mirrored) for key, values in rows.items()}
+        shadow[cols["arm"]] = _Text(codes=np.ones(k, dtype=np.int8), values=arms)
+        shadow[cols["served"]] = np.zeros(k, dtype=bool)
+        shadow[cols["prediction"]] = np.where(disagree, np.clip(1.0 - score[mirrored], 0, 1), cand_score[mirrored])
+        shadow_latency = np.exp(rng.normal(math.log(scenario.latency_ms), 0.5, k)) * (1.0 + scenario.latency_shift)
+        shadow[cols["latency_ms"]] = np.round(shadow_latency, 2)
+        shadow[cols["ts"]] = (requests.ts_us[mirrored] + 1000).astype("datetime64[us]")
+        rows = {key: _concat(rows[key], shadow[key]) for key in rows}
+    by_time = np.argsort(rows[cols["ts"]].astype("int64"), kind="stable")  # logs arrive roughly in time order
+    return {key: _filter(values, by_time) for key, values in rows.items()}
+
+
+def _outcome_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, requests: _Requests, part: str,
+                  end_us: int) -> dict[str, Any]:
+    """Maybe a purchase ~15 minutes after a unit arrives (the knobs move its chance), clicks a minute
+    after served answers; nothing after the end of the range has happened yet."""
+    import numpy as np
+
+    p_buy = np.full(units.index.size, scenario.conversion)
+    p_buy = np.where(units.is_candidate, p_buy * (1.0 + scenario.effect), p_buy)
+    if scenario.segment_effect is not None:
+        segment, value, change = scenario.segment_effect
+        if segment not in units.segments:
+            raise UsageError(f"the segment effect names {segment!r}, which is not one of the plan's segments")
+        known, _ = _segment_values(segment)
+        if value not in known:
+            raise UsageError(f"the segment effect names {segment}={value!r}; simulated values are {', '.join(known)}")
+        in_value = units.segments[segment].codes == known.index(value)
+        p_buy = np.where(units.is_candidate & in_value, p_buy * (1.0 + change), p_buy)
+    buys = rng.random(units.index.size) < np.clip(p_buy, 0.0, 1.0)
+    n_buys = int(buys.sum())
+    buy_ts = units.arrival_us[buys] + rng.exponential(15 * 60e6, n_buys).astype(np.int64)
+    clicks = rng.random(requests.owner.size) < scenario.click_rate
+    n_clicks = int(clicks.sum())
+    ts = np.concatenate([buy_ts, requests.ts_us[clicks] + rng.exponential(60e6, n_clicks).astype(np.int64)])
+    unit = np.concatenate([units.index[buys], units.index[requests.owner][clicks]])
+    request = np.concatenate([np.full(n_buys, -1), np.arange(requests.owner.size)[clicks]])  # -1: not known
+    event = np.concatenate([np.zeros(n_buys, dtype=np.int8), np.ones(n_clicks, dtype=np.int8)])
+    amount = np.concatenate([np.round(np.exp(rng.normal(3.5, 0.6, n_buys)), 2), np.full(n_clicks, np.nan)])
+    happened = np.flatnonzero(ts < end_us)
+    order = happened[np.argsort(ts[happened], kind="stable")]
+    cols = plan.data.columns
+    return {cols["unit_id"]: _Text(codes=unit[order], prefix="u"),
+            cols["request_id"]: _request_ids(request[order], part),
+            cols["ts"]: ts[order].astype("datetime64[us]"),
+            cols["event"]: _Text(codes=event[order], values=("purchase", "click")),
+            cols["value"]: _nullable(amount[order])}
+
+
 def simulate_stage(plan: Plan, out_dir: Path, *, scenario: Scenario, seed: int, part: str = "",
                    first_unit: int = 0, training: bool = True) -> SimulatedLogs:
     """Write one time range's logs (files `predictions{part}.parquet`, ...) and say what was written."""
@@ -181,135 +311,33 @@ def simulate_stage(plan: Plan, out_dir: Path, *, scenario: Scenario, seed: int, 
     if scenario.units <= 0 or scenario.duration_s <= 0:
         raise UsageError("a simulation needs at least one unit and a positive duration")
     rng = np.random.default_rng(seed)
-    cols = plan.data.columns
     cand_share, shadow_share = _shares(plan, scenario)
-    n = scenario.units
     start_us = _naive_us(scenario.start)
-    span_us = int(scenario.duration_s * 1e6)
-    live_us = max(1, int((scenario.duration_s - scenario.stale_s) * 1e6))
-
-    # units: arm, segment values, arrival
-    is_cand = rng.random(n) < cand_share
-    keep = ~(is_cand & (rng.random(n) < scenario.srm))  # SRM: some candidate units never reach the logs
-    unit_index = np.arange(first_unit, first_unit + n)[keep]
-    is_cand = is_cand[keep]
-    n = int(keep.sum())
-    segs: dict[str, _Text] = {}
-    for name in plan.segments:
-        values, weights = _segment_values(name)
-        segs[name] = _Text(codes=rng.choice(len(values), n, p=weights), values=tuple(values))
-    arrival = start_us + (rng.random(n) * live_us * 0.9).astype(np.int64)
-
-    # requests: 1 + Poisson(k - 1) per unit, minutes apart
-    per_unit = 1 + rng.poisson(max(scenario.requests_per_unit - 1.0, 0.0), n)
-    owner = np.repeat(np.arange(n), per_unit)
-    m = owner.size
-    order_in_unit = np.arange(m) - np.repeat(np.cumsum(per_unit) - per_unit, per_unit)
-    gaps = rng.exponential(600e6, m).astype(np.int64) * (order_in_unit > 0)
-    running = np.cumsum(gaps)
-    offsets = running - np.repeat(running[np.cumsum(per_unit) - per_unit], per_unit)
-    ts_us = np.minimum(arrival[owner] + offsets, start_us + live_us - 1)
-    req_cand = is_cand[owner].copy()
-    if scenario.crossover > 0:
-        crossed_units = rng.random(n) < scenario.crossover
-        flip = crossed_units[owner] & (order_in_unit > 0)
-        req_cand[flip] = ~req_cand[flip]
-
-    latency = np.exp(rng.normal(math.log(scenario.latency_ms), 0.5, m))
-    latency = np.where(req_cand, latency * (1.0 + scenario.latency_shift), latency)
-    error = rng.random(m) < scenario.error_rate
-    score = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 1.5, m)))
-    cand_score = np.clip(score + rng.normal(0.0, 0.01, m), 0.0, 1.0)
-    request_ids = _Text(codes=np.arange(m), prefix=f"r{part}-")
-    unit_codes = unit_index[owner]
-    arms = ("baseline", "candidate")
-
-    served_rows: dict[str, Any] = {
-        cols["request_id"]: request_ids, cols["ts"]: ts_us.astype("datetime64[us]"),
-        cols["unit_id"]: _Text(codes=unit_codes, prefix="u"), cols["arm"]: _Text(codes=req_cand.astype(np.int8), values=arms),
-        cols["served"]: np.ones(m, dtype=bool), cols["prediction"]: np.where(req_cand, cand_score, score),
-        cols["latency_ms"]: np.round(latency, 2), cols["error"]: error,
-    }
-    for name, values in segs.items():
-        served_rows[name] = values.filter(owner)
-    for name in plan.drift.features:
-        served_rows[name] = _feature(rng, name, m, scenario.drift)
-
-    # shadow answers: the candidate answers a share of the baseline's requests, unserved
-    mirrored = (~req_cand) & (rng.random(m) < shadow_share)
-    if mirrored.any():
-        k = int(mirrored.sum())
-        disagree = rng.random(k) < scenario.shadow_disagreement
-        shadow_pred = np.where(disagree, np.clip(1.0 - score[mirrored], 0, 1), cand_score[mirrored])
-        shadow_latency = np.exp(rng.normal(math.log(scenario.latency_ms), 0.5, k)) * (1.0 + scenario.latency_shift)
-        shadow_rows = {key: _filter(values, mirrored) for key, values in served_rows.items()}
-        shadow_rows[cols["arm"]] = _Text(codes=np.ones(k, dtype=np.int8), values=arms)
-        shadow_rows[cols["served"]] = np.zeros(k, dtype=bool)
-        shadow_rows[cols["prediction"]] = shadow_pred
-        shadow_rows[cols["latency_ms"]] = np.round(shadow_latency, 2)
-        shadow_rows[cols["ts"]] = (ts_us[mirrored] + 1000).astype("datetime64[us]")
-        rows = {key: _concat(served_rows[key], shadow_rows[key]) for key in served_rows}
-    else:
-        rows = served_rows
-
-    # outcomes: a purchase within the hour after the first exposure, clicks after served answers
-    unit_cand = is_cand
-    p_buy = np.full(n, scenario.conversion)
-    p_buy = np.where(unit_cand, p_buy * (1.0 + scenario.effect), p_buy)
-    if scenario.segment_effect is not None:
-        segment, value, change = scenario.segment_effect
-        if segment not in segs:
-            raise UsageError(f"the segment effect names {segment!r}, which is not one of the plan's segments")
-        known, _ = _segment_values(segment)
-        if value not in known:
-            raise UsageError(f"the segment effect names {segment}={value!r}; simulated values are {', '.join(known)}")
-        in_value = segs[segment].codes == known.index(value)
-        p_buy = np.where(unit_cand & in_value, p_buy * (1.0 + change), p_buy)
-    buys = rng.random(n) < np.clip(p_buy, 0.0, 1.0)
-    buy_ts = arrival[buys] + rng.exponential(15 * 60e6, int(buys.sum())).astype(np.int64)
-    clicks = rng.random(m) < scenario.click_rate
-    click_ts = ts_us[clicks] + rng.exponential(60e6, int(clicks.sum())).astype(np.int64)
-    end_us = start_us + live_us
-    n_buys, n_clicks = int(buys.sum()), int(clicks.sum())
-    o_unit = np.concatenate([unit_index[buys], unit_codes[clicks]])
-    o_ts = np.concatenate([buy_ts, click_ts])
-    o_req = np.concatenate([np.full(n_buys, -1), np.arange(m)[clicks]])  # purchases: no request known
-    o_event = np.concatenate([np.zeros(n_buys, dtype=np.int8), np.ones(n_clicks, dtype=np.int8)])
-    o_value = np.concatenate([np.round(np.exp(rng.normal(3.5, 0.6, n_buys)), 2), np.full(n_clicks, np.nan)])
-    happened = o_ts < end_us  # nothing after the end of the range has happened yet
-    order = np.argsort(o_ts[happened], kind="stable")
-    req = o_req[happened][order]
-    outcomes = {cols["unit_id"]: _Text(codes=o_unit[happened][order], prefix="u"),
-                cols["request_id"]: _request_ids(req, part),
-                cols["ts"]: o_ts[happened][order].astype("datetime64[us]"),
-                cols["event"]: _Text(codes=o_event[happened][order], values=("purchase", "click")),
-                cols["value"]: _nullable(o_value[happened][order])}
-
-    by_time = np.argsort(_concat_ts(rows[cols["ts"]]), kind="stable")  # logs arrive roughly in time order
-    rows = {key: _filter(values, by_time) for key, values in rows.items()}
+    live_us = max(1, int((scenario.duration_s - scenario.stale_s) * 1e6))  # stale: the last rows are missing
+    units = _draw_units(rng, plan, scenario, cand_share, first_unit, live_us, start_us)
+    requests = _draw_requests(rng, units, scenario, start_us + live_us)
+    predictions = _prediction_rows(rng, plan, scenario, units, requests, part, shadow_share)
+    outcomes = _outcome_rows(rng, plan, scenario, units, requests, part, start_us + live_us)
 
     out_dir = Path(out_dir)
     pred_path, out_path = out_dir / f"predictions{part}.parquet", out_dir / f"outcomes{part}.parquet"
-    written = {"predictions": _write(rows, pred_path), "outcomes": _write(outcomes, out_path)}
+    written = {"predictions": _write(predictions, pred_path), "outcomes": _write(outcomes, out_path)}
     train_path = None
     if training and plan.drift.features:
-        size = min(50_000, max(1_000, m))
+        size = min(50_000, max(1_000, requests.owner.size))
         train_path = out_dir / "training.parquet"
         written["training"] = _write({f: _feature(rng, f, size, 0.0) for f in plan.drift.features}, train_path)
+    candidates = int(units.is_candidate.sum())
     return SimulatedLogs(
         predictions=pred_path, outcomes=out_path, training=train_path, start=scenario.start,
         end=scenario.start + timedelta(seconds=scenario.duration_s),
-        units={"baseline": int((~is_cand).sum()), "candidate": int(is_cand.sum())}, rows=written)
+        units={"baseline": int(units.index.size) - candidates, "candidate": candidates}, rows=written)
 
 
 def _nullable(values: Any) -> Any:
     import pyarrow as pa
 
     return pa.array(values, from_pandas=True)  # NaN -> null
-
-
-def _concat_ts(values: Any) -> Any:
-    return values.astype("int64")
 
 
 def _request_ids(codes: Any, part: str) -> Any:

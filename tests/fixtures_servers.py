@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from servers import HAProxyStack, NginxStack, SplitService
 
 

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.verdict import Check, Evaluation, Outcome, SrmResult
 
-T0 = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 
 STAGES = """\
   - {name: shadow, shadow: 100%, min_duration: 1h, guards: [{metric: agreement, min: 90%}]}
@@ -85,7 +85,7 @@ def cli(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeou
     full_env = {**os.environ, "ROLLOUT_STATE_DIR": str(cwd / ".rollout"), "COLUMNS": "200", **(env or {})}
     full_env.pop("ROLLOUT_KILL_AT", None) if not (env and "ROLLOUT_KILL_AT" in env) else None
     return subprocess.run([sys.executable, "-m", "rollout_cli", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 def router_split(directory: Path) -> RouterSplit:

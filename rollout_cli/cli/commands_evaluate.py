@@ -53,14 +53,23 @@ def _stage_from_state(plan: Plan, state_dir: Path | None) -> tuple[Stage, dateti
     return plan.stage(state.stage), state.stage_started_at, state.split
 
 
-def evaluate(
-    plan: PlanArg,
-    stage: Annotated[Optional[str], typer.Option("--stage", help="Stage to judge [default: the running one, else the first].")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Window start: a time, or a duration ago (2h) [default: the stage start, else all data].")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Window end: a time, or a duration ago [default: now].")] = None,
-    state_dir: StateDirOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+StageOpt = Annotated[
+    Optional[str],
+    typer.Option("--stage", help="Stage to judge \\[default: the running one, else the first]."),
+]
+SinceOpt = Annotated[
+    Optional[str],
+    typer.Option("--since", help="Window start: a time, or a duration ago (2h) "
+                 "\\[default: the stage start, else all data]."),
+]
+UntilOpt = Annotated[
+    Optional[str],
+    typer.Option("--until", help="Window end: a time, or a duration ago \\[default: now]."),
+]
+
+
+def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+             state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
     """Judge a stage from the logs now and change nothing. Exit 0 pass, 1 fail, 3 inconclusive, 2 bad input.
 
     Without a running rollout the planned split comes from the stage (--stage, else the first stage)
@@ -109,16 +118,38 @@ def _fmt_interval(interval: tuple[float, float] | None, relative: bool) -> str:
     return f"[{interval[0]:.4g}, {interval[1]:.4g}]"
 
 
+def _context_lines(extra: dict[str, Any]) -> list[str]:
+    """Crossover (traffic stages) or coverage and agreement (shadow stages), in one line each."""
+    lines = []
+    crossover = extra.get("crossover")
+    if crossover:
+        lines.append(f"served by both arms: {crossover['units']} units ({100 * crossover['share']:.2g}%; "
+                     f"tolerated {100 * crossover['max_share']:g}%)")
+    shadow = extra.get("shadow")
+    if shadow and shadow.get("coverage") is not None:
+        lines.append(f"shadow coverage: {100 * shadow['coverage']:.3g}% of {shadow['baseline_requests']} baseline "
+                     f"requests have a candidate answer (planned {100 * shadow['expected_coverage']:g}%)")
+    for name, summary in (shadow or {}).get("agreement", {}).items():
+        low, high = summary["wilson_interval"]
+        lines.append(f"{name}: {100 * summary['rate']:.3g}% of {summary['paired']} paired requests agree "
+                     f"(Wilson {100 * low:.3g}%-{100 * high:.3g}%)")
+    return lines
+
+
 def print_evaluation(evaluation: Evaluation) -> None:
     """The human view: the verdict, the window, SRM and one row per check with its reason."""
     extra = evaluation.extra
-    console.print(f"[bold]{evaluation.plan}[/] stage [bold]{evaluation.stage}[/]: {styled_outcome(evaluation.verdict.value)}")
+    verdict = styled_outcome(evaluation.verdict.value)
+    console.print(f"[bold]{evaluation.plan}[/] stage [bold]{evaluation.stage}[/]: {verdict}")
     duration = format_duration(round(float(extra.get("duration_s", 0))))
+    units = evaluation.units
     console.print(f"window {evaluation.since.isoformat()} .. {evaluation.until.isoformat()} ({duration}); "
-                  f"units: baseline {evaluation.units.get('baseline', 0)}, candidate {evaluation.units.get('candidate', 0)}")
+                  f"units: baseline {units.get('baseline', 0)}, candidate {units.get('candidate', 0)}")
     srm = evaluation.srm
     p_value = "n/a" if srm.p_value is None else f"{srm.p_value:.3g}"
     console.print(f"sample ratio: {styled_outcome(srm.outcome.value)} (p = {p_value}) {srm.reason}", soft_wrap=True)
+    for line in _context_lines(extra):
+        console.print(line, soft_wrap=True, markup=False)
     for reason in evaluation.reasons:
         console.print(f"[yellow]held back:[/] {reason}", soft_wrap=True)
     for note in extra.get("not_judged", []):
@@ -150,30 +181,48 @@ def _segment_effect(value: str | None) -> tuple[str, str, float] | None:
         segment, segment_value = where.split("=", 1)
         return segment, segment_value, float(change)
     except ValueError:
-        raise UsageError(f"--segment-effect: {value!r} is not SEGMENT=VALUE:CHANGE (e.g. platform=ios:-0.3)") from None
+        raise UsageError(f"--segment-effect: {value!r} is not SEGMENT=VALUE:CHANGE (e.g. platform=ios:-0.3)") \
+            from None
 
 
-def simulate(
-    plan: PlanArg,
-    out: Annotated[Path, typer.Option("--out", help="Directory to write predictions/outcomes/training parquet into.")],
-    scenario: Annotated[str, typer.Option("--scenario", help="healthy, harm, segment-harm, srm, slow, shadow-disagree, stale, drift, crossover.")] = "healthy",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")] = 1,
-    units: Annotated[Optional[int], typer.Option("--units", help="Units (users) to simulate.")] = None,
-    duration: Annotated[Optional[str], typer.Option("--duration", help="Time range length (e.g. 6h).")] = None,
-    start: Annotated[Optional[str], typer.Option("--start", help="Start of the range (ISO time).")] = None,
-    stage: Annotated[Optional[str], typer.Option("--stage", help="Take the shares from this stage [default: first traffic stage].")] = None,
-    candidate: Annotated[Optional[float], typer.Option("--candidate", help="Percent of units served by the candidate.")] = None,
-    shadow: Annotated[Optional[float], typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")] = None,
-    effect: Annotated[Optional[float], typer.Option("--effect", help="Relative change of candidate conversion (-0.2).")] = None,
-    segment_effect: Annotated[Optional[str], typer.Option("--segment-effect", help="SEGMENT=VALUE:CHANGE, e.g. platform=ios:-0.3.")] = None,
-    srm: Annotated[Optional[float], typer.Option("--srm", help="Share of candidate units lost from the logs.")] = None,
-    latency_shift: Annotated[Optional[float], typer.Option("--latency-shift", help="Relative change of candidate latency.")] = None,
-    shadow_disagreement: Annotated[Optional[float], typer.Option("--shadow-disagreement", help="Share of shadow answers that disagree.")] = None,
-    stale: Annotated[Optional[str], typer.Option("--stale", help="No rows in this last part of the range (e.g. 2h).")] = None,
-    drift: Annotated[Optional[float], typer.Option("--drift", help="Feature shift in standard deviations.")] = None,
-    part: Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary).")] = "",
-    json_out: JsonOpt = False,
-) -> None:
+OutOpt = Annotated[Path, typer.Option("--out", help="Directory to write predictions/outcomes/training parquet into.")]
+ScenarioOpt = Annotated[
+    str,
+    typer.Option("--scenario", help="healthy, harm, segment-harm, srm, slow, shadow-disagree, stale, drift, "
+                 "crossover."),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")]
+UnitsOpt = Annotated[Optional[int], typer.Option("--units", help="Units (users) to simulate.")]
+DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Time range length (e.g. 6h).")]
+StartOpt = Annotated[Optional[str], typer.Option("--start", help="Start of the range (ISO time).")]
+SimStageOpt = Annotated[
+    Optional[str],
+    typer.Option("--stage", help="Take the shares from this stage \\[default: first traffic stage]."),
+]
+CandidateOpt = Annotated[Optional[float], typer.Option("--candidate", help="Percent of units served by the candidate.")]
+ShadowOpt = Annotated[Optional[float], typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")]
+EffectOpt = Annotated[Optional[float], typer.Option("--effect", help="Relative change of candidate conversion (-0.2).")]
+SegmentEffectOpt = Annotated[
+    Optional[str],
+    typer.Option("--segment-effect", help="SEGMENT=VALUE:CHANGE, e.g. platform=ios:-0.3."),
+]
+SrmOpt = Annotated[Optional[float], typer.Option("--srm", help="Share of candidate units lost from the logs.")]
+LatencyOpt = Annotated[Optional[float], typer.Option("--latency-shift", help="Relative change of candidate latency.")]
+DisagreeOpt = Annotated[
+    Optional[float],
+    typer.Option("--shadow-disagreement", help="Share of shadow answers that disagree."),
+]
+StaleOpt = Annotated[Optional[str], typer.Option("--stale", help="No rows in this last part of the range (e.g. 2h).")]
+DriftOpt = Annotated[Optional[float], typer.Option("--drift", help="Feature shift in standard deviations.")]
+PartOpt = Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary).")]
+
+
+def simulate(plan: PlanArg, out: OutOpt, scenario: ScenarioOpt = "healthy", seed: SeedOpt = 1,
+             units: UnitsOpt = None, duration: DurationOpt = None, start: StartOpt = None,
+             stage: SimStageOpt = None, candidate: CandidateOpt = None, shadow: ShadowOpt = None,
+             effect: EffectOpt = None, segment_effect: SegmentEffectOpt = None, srm: SrmOpt = None,
+             latency_shift: LatencyOpt = None, shadow_disagreement: DisagreeOpt = None, stale: StaleOpt = None,
+             drift: DriftOpt = None, part: PartOpt = "", json_out: JsonOpt = False) -> None:
     """Write realistic synthetic logs for a plan (for demos, tests and benchmarks).
 
     Example: rollout simulate plans/ranker-v42.yaml --scenario segment-harm --out logs/ --units 50000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,12 @@ class ValidateFormat(str, Enum):
 
 @plan_app.command("validate")
 def validate_command(
-    paths: Annotated[list[Path], typer.Argument(help="Plan files, or folders searched for *.yaml and *.yml.", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Plan files, or folders searched for *.yaml and *.yml.", metavar="PATH", show_default=False
+        ),
+    ],
     output_format: Annotated[
         ValidateFormat, typer.Option("--format", "-f", help="text for people, json for tools, github for annotations.")
     ] = ValidateFormat.text,
@@ -35,6 +40,13 @@ def validate_command(
 
     Example: rollout plan validate plans/ --format github
     """
+    code = run_validate([str(p) for p in paths], output_format)
+    if code:
+        raise typer.Exit(code)
+
+
+def run_validate(paths: list[str], output_format: ValidateFormat) -> int:
+    """Validate `paths`, print the reports in `output_format`, and return the exit code."""
     from rollout_cli.cli import plan_output
     from rollout_cli.cli.output import print_json
     from rollout_cli.plan.check_files import check_paths
@@ -46,8 +58,36 @@ def validate_command(
         plan_output.print_reports_github(reports)
     else:
         plan_output.print_reports_text(reports)
-    if not all(report.valid for report in reports):
-        raise typer.Exit(int(ExitCode.USAGE))
+    return 0 if all(report.valid for report in reports) else int(ExitCode.USAGE)
+
+
+def fast_path(args: list[str]) -> int | None:
+    """`rollout [--debug] plan validate [-f|--format F] PATH…` without typer's parameter
+    coercion, whose imports cost more than validating a plan. Anything else (help, unknown
+    options, bad values, no paths) returns None and goes through typer as usual."""
+    words = list(args)
+    while words and words[0] == "--debug":
+        words.pop(0)
+    if words[:2] != ["plan", "validate"]:
+        return None
+    paths: list[str] = []
+    output_format = ValidateFormat.text
+    rest = iter(words[2:])
+    for word in rest:
+        value: str | None = None
+        if word in ("--format", "-f"):
+            value = next(rest, None)
+        elif word.startswith("--format="):
+            value = word.partition("=")[2]
+        elif word.startswith("-"):
+            return None
+        else:
+            paths.append(word)
+            continue
+        if value not in {f.value for f in ValidateFormat}:
+            return None
+        output_format = ValidateFormat(value)
+    return run_validate(paths, output_format) if paths else None
 
 
 @plan_app.command("show")
@@ -83,7 +123,9 @@ def schema_command() -> None:
 @plan_app.command("init")
 def init_command(
     name: Annotated[str, typer.Argument(help="The rollout's name (letters, digits, . _ -).")] = "my-model",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write [default: plans/NAME.yaml].")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Where to write [default: plans/NAME.yaml].")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter plan that validates as written and explains each section.
@@ -94,14 +136,26 @@ def init_command(
     from rollout_cli.plan.starter import check_plan_name, starter_plan
 
     target = output if output is not None else Path("plans") / f"{check_plan_name(name)}.yaml"
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it, or -o to write elsewhere")
     if target.is_dir():
         raise UsageError(f"{target} is a folder; -o takes the plan file's path")
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", hint="pass --force to overwrite it, or -o to write elsewhere")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(starter_plan(name, str(target)), encoding="utf-8")
     console.print(f"wrote {target}", soft_wrap=True, markup=False)
-    console.print(f"next: edit it, then run `rollout plan validate {target}` and `rollout plan show {target}`", soft_wrap=True, markup=False)
+    schema_copy = target.parent / "plan.schema.json"  # what the plan's yaml-language-server line names
+    if not schema_copy.exists():
+        from rollout_cli.plan.schema_check import SCHEMA_PATH
+
+        schema_copy.write_text(SCHEMA_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+        console.print(
+            f"wrote {schema_copy} (for editors: completion and checks as you type)", soft_wrap=True, markup=False
+        )
+    console.print(
+        f"next: edit it, then run `rollout plan validate {target}` and `rollout plan show {target}`",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -9,16 +9,17 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Self
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from rollout_cli.cli import rollout_views as views
 from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json
-from rollout_cli.errors import RouterError, UsageError
+from rollout_cli.errors import DataError, RouterError, UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.units import parse_duration
 from rollout_cli.routers.registry import split_for_stage
@@ -31,10 +32,10 @@ from rollout_cli.transitions.context import Rollout, drill_refusal
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import rollback as perform_rollback
 
-ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Why: recorded in the audit trail.")]
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
 
 
-def _open(plan_path: Path, state_dir: Optional[Path]) -> Rollout:
+def _open(plan_path: Path, state_dir: Path | None) -> Rollout:
     return Rollout.open(load_plan(plan_path), StateStore.open(state_dir))
 
 
@@ -73,17 +74,26 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
     """
     rollout = _open(plan, state_dir)
     now = utc_now()
-    reconciled = reconcile(rollout, actor=current_actor(as_), now=now)
+    reconcile_error = None
+    try:
+        reconciled = reconcile(rollout, actor=current_actor(as_), now=now)
+    except RouterError as exc:  # still show what the state knows; the exit code says the router failed
+        reconciled, reconcile_error = [], exc.message
     router_split, router_error = None, None
     try:
         router_split = rollout.router.read()
     except RouterError as exc:
         router_error = exc.message
     doc = views.status_document(rollout, rollout.state(), now, router_split, router_error, reconciled)
+    doc["reconcile_error"] = reconcile_error
     if json_out:
         print_json(doc)
     else:
         console.print(views.status_panel(doc))
+        if reconcile_error:
+            err_console.print(f"[bold red]an interrupted transition could not be reconciled:[/] {reconcile_error}")
+    if reconcile_error:
+        raise typer.Exit(4)
 
 
 def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="Advance whatever the verdict "
@@ -146,7 +156,7 @@ def _finish_step(rollout: Rollout, report: controller.StepReport, json_out: bool
 
 
 def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help="Time between ticks.")] = "1m",
-        max_ticks: Annotated[Optional[int], typer.Option("--max-ticks", help="Stop after this many ticks.")] = None,
+        max_ticks: Annotated[int | None, typer.Option("--max-ticks", help="Stop after this many ticks.")] = None,
         as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
     """Tick in a loop with a live view until the rollout completes or rolls back.
 
@@ -167,17 +177,29 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
         with Live(_run_table(rollout, rows), console=console, refresh_per_second=4,
                   transient=False, redirect_stdout=False) if not json_out else _NoLive() as live:
             while not stop.is_set():
-                report = controller.tick(rollout, run_by=run_by, now=utc_now())
-                code = report.exit_code
-                rows.append({"at": utc_now().isoformat(), **report.to_json(rollout.plan.name)})
+                try:
+                    report = controller.tick(rollout, run_by=run_by, now=utc_now())
+                except DataError as exc:
+                    # Logs missing or malformed for a while: nothing moves (bad data is never good news);
+                    # the loop keeps watching instead of leaving the rollout without a controller.
+                    code = int(exc.exit_code)
+                    state = rollout.state()
+                    rows.append({"at": utc_now().isoformat(), "plan": rollout.plan.name, "action": "hold",
+                                 "decision": "hold", "reason": f"data error: {exc.message}", "from_stage": state.stage,
+                                 "to_stage": None, "status": state.status, "evaluation": None})
+                else:
+                    code = report.exit_code
+                    rows.append({"at": utc_now().isoformat(), **report.to_json(rollout.plan.name)})
                 live.update(_run_table(rollout, rows))
-                if report.state.is_terminal or code == 4 or (max_ticks and len(rows) >= max_ticks):
+                if rollout.state().is_terminal or code == 4 or (max_ticks and len(rows) >= max_ticks):
                     break
                 stop.wait(every)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     interrupted = stop.is_set()
+    if not json_out:
+        console.line()
     if json_out:
         print_json({"plan": rollout.plan.name, "ticks": rows, "interrupted": interrupted,
                     "status": rollout.state().status})
@@ -190,7 +212,7 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
 
 
 class _NoLive:
-    def __enter__(self) -> _NoLive:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -208,11 +230,11 @@ def _run_table(rollout: Rollout, rows: list[dict[str, Any]]) -> Table:
         table.add_column(column, overflow="fold")
     for i, row in enumerate(rows[-15:], start=max(1, len(rows) - 14)):
         verdict = row["evaluation"]["verdict"] if row["evaluation"] else "-"
-        table.add_row(str(i), str(row["from_stage"] or "-"), verdict, row["decision"], row["reason"])
+        table.add_row(str(i), str(row["from_stage"] or "-"), verdict, row["decision"], escape(row["reason"]))
     return table
 
 
-def history(plan: PlanArg, action: Annotated[Optional[str], typer.Option("--action", help="Only this action.")] = None,
+def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
             state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
     """The audit trail: who did what, when, why, with the evidence.
 

@@ -45,7 +45,7 @@ def _root(
 # Command modules are imported when a command runs, not when this module loads: `plan validate`
 # runs on every pull request, and importing every command's dependencies (DuckDB, routers,
 # state) would triple its start-up time. To add commands, add your module to both lines below.
-_GROUP_FAST_PATH = {"plan": "commands_plan"}  # a group whose module alone serves it
+_GROUP_FAST_PATH = {"plan": "commands_plan", "runbook": "commands_runbook"}  # a group whose module alone serves it
 _registered: set[str] = set()
 
 
@@ -55,9 +55,9 @@ def register_commands(only: str | None = None) -> typer.Typer:
     if only is not None:
         _register(import_module(f"rollout_cli.cli.{only}"))
         return app
-    from rollout_cli.cli import commands_plan, commands_runbook, commands_rollout, commands_evaluate
+    from rollout_cli.cli import commands_plan, commands_runbook, commands_rollout, commands_evaluate, commands_demo
 
-    for module in (commands_plan, commands_runbook, commands_rollout, commands_evaluate):
+    for module in (commands_plan, commands_runbook, commands_rollout, commands_evaluate, commands_demo):
         _register(module)
     return app
 
@@ -67,6 +67,16 @@ def _register(module: ModuleType) -> None:
     if name not in _registered:
         _registered.add(name)
         module.register(app)
+
+
+def _run_fast_path(module_name: str | None, args: list[str]) -> int | None:
+    """A group's module may serve its hottest command without typer's parameter machinery, which
+    costs more start-up time than the command itself (`plan validate` on every pull request): it
+    defines `fast_path(args) -> int | None`, None meaning "let typer handle these arguments"."""
+    if module_name is None:
+        return None
+    fast_path = getattr(import_module(f"rollout_cli.cli.{module_name}"), "fast_path", None)
+    return fast_path(args) if fast_path is not None else None
 
 
 def _first_word(args: list[str]) -> str | None:
@@ -86,10 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes a message and an exit code from SPEC §5."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    register_commands(_GROUP_FAST_PATH.get(_first_word(args) or ""))
-    command = typer.main.get_command(app)
+    group_module = _GROUP_FAST_PATH.get(_first_word(args) or "")
+    register_commands(group_module)
     try:
-        result = command.main(args=args, prog_name="rollout", standalone_mode=False)
+        result = _run_fast_path(group_module, args)
+        if result is None:
+            command = typer.main.get_command(app)
+            result = command.main(args=args, prog_name="rollout", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0
     except RolloutError as error:
         if debug:

@@ -25,13 +25,19 @@ from rollout_cli.plan.units import format_duration, format_share
 def print_reports_text(reports: list[FileReport]) -> None:
     for report in reports:
         if report.valid:
-            console.print(f"[green]valid[/]    {escape(report.path)}", soft_wrap=True)
+            console.print(f"[green]valid[/]    {escape(report.path)}", soft_wrap=True, emoji=False)
             continue
         count = len(report.problems)
-        console.print(f"[bold red]invalid[/]  {escape(report.path)} ({count} problem{'s' if count > 1 else ''})", soft_wrap=True)
+        console.print(
+            f"[bold red]invalid[/]  {escape(report.path)} ({count} problem{'s' if count > 1 else ''})",
+            soft_wrap=True,
+            emoji=False,
+        )
         for p in report.problems:
             console.print(
-                f"  {escape(p.file)}:{p.line}:{p.column}: {escape(p.message)} [dim]{escape(p.path)}[/]", soft_wrap=True
+                f"  {escape(p.file)}:{p.line}:{p.column}: {escape(p.path)}: {escape(p.message)}",
+                soft_wrap=True,
+                emoji=False,
             )
     invalid = [r for r in reports if not r.valid]
     problems = sum(len(r.problems) for r in invalid)
@@ -50,8 +56,10 @@ def _escape_github(text: str, *, prop: bool = False) -> str:
 
 
 def print_reports_github(reports: list[FileReport]) -> None:
+    """One annotation per problem; the message leads with the JSON path, as the text output does."""
     lines = [
-        f"::error file={_escape_github(p.file, prop=True)},line={p.line},col={p.column}::{_escape_github(p.message)}"
+        f"::error file={_escape_github(p.file, prop=True)},line={p.line},col={p.column}::"
+        f"{_escape_github(p.path + ': ' + p.message)}"
         for report in reports
         for p in report.problems
     ]
@@ -145,11 +153,11 @@ def print_show(plan: Plan) -> None:
         soft_wrap=True,
     )
     if plan.description:
-        console.print(escape(plan.description), soft_wrap=True)
+        console.print(escape(plan.description), soft_wrap=True, emoji=False)
     console.print(_stage_table(plan, entries))
     console.print("[bold]Timeline[/] (each stage at its earliest start)")
     for line in _timeline_lines(plan, entries):
-        console.print(line, soft_wrap=True)
+        console.print(line, soft_wrap=True, emoji=False)
     console.print("[bold]Guards in words[/]")
     seen: set[tuple[Guard, ...]] = set()
     for e in entries:
@@ -157,17 +165,25 @@ def print_show(plan: Plan) -> None:
             continue
         seen.add(e.stage.guards)
         users = [x.stage.name for x in entries if x.stage.guards == e.stage.guards]
-        console.print(f"  {escape(', '.join(users))}:", soft_wrap=True)
+        console.print(f"  {escape(', '.join(users))}:", soft_wrap=True, emoji=False)
         for guard in e.stage.guards:
-            console.print(f"    - {escape(describe_guard(guard))}", soft_wrap=True)
+            console.print(f"    - {escape(describe_guard(guard))}", soft_wrap=True, emoji=False)
     d, rb = plan.decision, plan.rollback
-    no_verdict = f"after {format_duration(d.max_duration_s)} without a verdict: {d.on_inconclusive}" if d.max_duration_s else "no time limit on a stage without a verdict"
+    no_verdict = (
+        f"after {format_duration(d.max_duration_s)} without a verdict: {d.on_inconclusive}"
+        if d.max_duration_s
+        else "no time limit on a stage without a verdict"
+    )
     console.print(
         f"[bold]Decisions[/] at {d.confidence * 100:g}% confidence; {no_verdict}; "
         f"auto advance {'on' if d.auto_advance else 'off'}, auto rollback {'on' if d.auto_rollback else 'off'}",
         soft_wrap=True,
     )
-    drill = f"; a passing drill within {format_duration(rb.require_drill_s)} before leaving shadow" if rb.require_drill_s else ""
+    drill = (
+        f"; a passing drill within {humanize_duration(rb.require_drill_s)} before leaving shadow"
+        if rb.require_drill_s
+        else ""
+    )
     console.print(
         f"[bold]Rollback[/] by {escape(', '.join(sorted(rb.authorized_people)))} within {format_duration(rb.max_duration_s)}"
         f" ({len(rb.steps)} steps){drill}",

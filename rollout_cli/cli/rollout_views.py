@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from rollout_cli.cli.output import console, styled_outcome
+from rollout_cli.decide import human_duration
 from rollout_cli.plan.units import format_duration
 from rollout_cli.rollback_steps import StepResult
 from rollout_cli.routers.base import RouterSplit
@@ -43,7 +45,7 @@ def describe_next(rollout: Rollout, state: RolloutState, now: datetime) -> str:
             if following else "then complete")
     elapsed = (now - state.stage_started_at).total_seconds() if state.stage_started_at else 0.0
     if elapsed < stage.min_duration_s:
-        left = format_duration(round(stage.min_duration_s - elapsed))
+        left = human_duration(stage.min_duration_s - elapsed)
         return f"{stage.name} runs at least {left} more (min_duration {format_duration(stage.min_duration_s)}), {then}"
     if following and following.approval_required and state.approved_stage != following.name:
         approvers = ", ".join(sorted(plan.rollback.approver_people))
@@ -80,13 +82,13 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("state split", f"{doc['candidate_traffic']:g}% served by the candidate, {doc['shadow']:g}% mirrored")
     router = doc["router"]
     grid.add_row("router reports", f"{router['candidate_traffic']:g}% served, {router['shadow']:g}% mirrored"
-                 if router else f"[red]{doc['router_error'] or 'unreadable'}[/]")
+                 if router else f"[red]{escape(doc['router_error'] or 'unreadable')}[/]")
     if doc["time_in_stage_s"] is not None:
-        grid.add_row("time in stage", format_duration(round(doc["time_in_stage_s"])))
+        grid.add_row("time in stage", human_duration(doc["time_in_stage_s"]))
     grid.add_row("last verdict", styled_outcome(doc["last_verdict"]) if doc["last_verdict"] else "-")
-    grid.add_row("next", doc["next"])
+    grid.add_row("next", escape(doc["next"]))
     for line in doc["reconciled"]:
-        grid.add_row("reconciled", line)
+        grid.add_row("reconciled", escape(line))
     return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
 
 
@@ -94,18 +96,18 @@ def print_step(report: StepReport) -> None:
     action = report.action
     style = {"advance": "bold green", "complete": "bold green", "rollback": "bold red"}.get(action.kind, "bold yellow")
     for line in report.reconciled:
-        console.print(f"[bold]reconciled:[/] {line}", soft_wrap=True)
+        console.print(f"[bold]reconciled:[/] {escape(line)}", soft_wrap=True)
     if report.evaluation is not None:
         console.print(f"stage {report.evaluation.stage}: verdict {styled_outcome(report.evaluation.verdict.value)}")
     move = f" {action.from_stage} -> {action.to_stage}" if action.kind == "advance" else ""
-    console.print(f"[{style}]{action.kind}[/]{move}: {action.reason}", soft_wrap=True)
+    console.print(f"[{style}]{action.kind}[/]{move}: {escape(action.reason)}", soft_wrap=True)
     if report.rollback is not None:
         print_rollback(report.rollback, steps_already_shown=True)
 
 
 def print_step_result(result: StepResult) -> None:
     mark = {"pass": "[green]ok[/]", "fail": "[red]FAILED[/]", "skipped": "[yellow]skipped[/]"}[result.outcome]
-    console.print(f"  {mark} {result.name} ({result.duration_s:.3f}s) {result.detail}", soft_wrap=True)
+    console.print(f"  {mark} {escape(result.name)} ({result.duration_s:.3f}s) {escape(result.detail)}", soft_wrap=True)
 
 
 def print_rollback(result: RollbackResult, *, steps_already_shown: bool = False) -> None:
@@ -136,10 +138,15 @@ def print_rollback(result: RollbackResult, *, steps_already_shown: bool = False)
 
 def history_table(plan_name: str, events: list[AuditEvent]) -> Table:
     table = Table(title=f"audit trail of {plan_name}", show_lines=False)
-    for column in ("at", "actor", "action", "from", "to", "allowed", "reason"):
-        table.add_column(column, overflow="fold")
+    table.add_column("at (UTC)", no_wrap=True)
+    table.add_column("actor", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("stage", max_width=10)
+    table.add_column("ok", no_wrap=True)
+    table.add_column("reason", min_width=18, overflow="fold")
     for e in events:
         allowed = "[green]yes[/]" if e.allowed else "[red]REFUSED[/]"
-        table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.from_stage or "", e.to_stage or "",
-                      allowed, e.reason)
+        stages = " -> ".join(s for s in (e.from_stage, e.to_stage) if s) if e.action != "rollback" else (
+            f"{e.from_stage or ''} -> baseline")
+        table.add_row(e.at.strftime("%m-%d %H:%M"), escape(e.actor), e.action, stages, allowed, escape(e.reason))
     return table

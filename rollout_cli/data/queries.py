@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from rollout_cli.data.source import BoundSource, Logs, SqlParams
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
+from rollout_cli.errors import DataError
 
 MeasureOp = Literal["event_any", "event_sum", "column_mean", "column_above", "column_below", "agreement"]
 Population = tuple[str, Any] | None  # (segment column, value), or None for everyone
-ARMS = ("baseline", "candidate")
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Measure:
     window_s: float | None = None  # outcome window after the last served answer; None: up to `until`
     threshold: float | None = None  # column_above / column_below
     tolerance: float | None = None  # agreement
+    metric: str = ""  # the plan's metric name, for messages
 
     @property
     def level(self) -> str:
@@ -49,6 +50,7 @@ class QuantileSpec:
     key: str
     column: str
     q: float
+    levels: tuple[float, ...] = ()  # more levels to read in the same aggregate (confidence bounds)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def _grouping_columns(n_segments: int) -> str:
     return "".join(f", GROUPING(s{i}) AS g{i}, s{i}" for i in range(n_segments))
 
 
-def _ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
+def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
     condition = f"{ts} <= {params.add(until)}"
     if since is not None:
         condition += f" AND {ts} >= {params.add(since)}"
@@ -112,20 +114,45 @@ def _request_aggregates(measures: list[Measure], columns: dict[str, str], params
     return parts
 
 
-def _sum_columns(measures: list[Measure], levels: tuple[str, ...]) -> str:
-    parts = []
+def _sums(measures: list[Measure], levels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(expression over per-unit rows, alias) of every sufficient statistic of the measures at `levels`."""
+    out = []
     for i, m in enumerate(measures):
         if m.level not in levels:
             continue
-        parts.append(f"sum(m{i}_x) AS m{i}_sx, sum(m{i}_x * m{i}_x) AS m{i}_sxx")
-        if m.level == "request" or m.level == "pairs":
-            parts.append(f"sum(m{i}_y) AS m{i}_sy, sum(m{i}_y * m{i}_y) AS m{i}_syy, sum(m{i}_x * m{i}_y) AS m{i}_sxy")
-    return "".join(", " + p for p in parts)
+        out += [(f"sum(m{i}_x)", f"m{i}_sx"), (f"sum(m{i}_x * m{i}_x)", f"m{i}_sxx")]
+        if m.level in ("request", "pairs"):
+            out += [(f"sum(m{i}_y)", f"m{i}_sy"), (f"sum(m{i}_y * m{i}_y)", f"m{i}_syy"),
+                    (f"sum(m{i}_x * m{i}_y)", f"m{i}_sxy")]
+    return out
+
+
+def _rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm") -> str:
+    """Per-unit rows -> sums per (arm, every segment) in one hash aggregate, then the grouping sets
+    over those few cells: the statistics are sums, so rolling them up is exact and the big input is
+    aggregated once instead of once per grouping set."""
+    segs = "".join(f", s{i}" for i in range(n_segments))
+    inner = ", ".join(f"{expr} AS {alias}" for expr, alias in stats)
+    outer = ", ".join(f"sum({alias}) AS {alias}" for _, alias in stats)
+    return (f"SELECT '{part}' AS part, arm{_grouping_columns(n_segments)}, {outer}\n"
+            f"FROM (SELECT {arm} AS arm{segs}, {inner} FROM {source} GROUP BY ALL)\n"
+            f"GROUP BY GROUPING SETS ({_grouping_sets('arm', n_segments)})")
 
 
 def _quantile_select(quantiles: list[QuantileSpec], columns: dict[str, str], params: SqlParams) -> str:
-    return "".join(f", quantile_cont({columns[q.column]}, {params.add(q.q)}) AS q{i}, count({columns[q.column]}) AS qn{i}"
-                   for i, q in enumerate(quantiles))
+    return "".join(f", quantile_cont({columns[q.column]}, {params.add([q.q, *q.levels] if q.levels else q.q)}) "
+                   f"AS q{i}, count({columns[q.column]}) AS qn{i}" for i, q in enumerate(quantiles))
+
+
+def _quantile_part(quantiles: list[QuantileSpec], columns: dict[str, str], params: SqlParams, rows: str,
+                   n_segments: int) -> str:
+    """Observed quantiles per arm (and per segment value only when a quantile guard is per segment:
+    quantiles are not additive, so each grouping set costs a pass over the answers)."""
+    if not quantiles:
+        return ""
+    return (f"\nUNION ALL BY NAME\nSELECT 'quantiles' AS part, arm{_grouping_columns(n_segments)}"
+            f"{_quantile_select(quantiles, columns, params)}\n"
+            f"FROM {rows} GROUP BY GROUPING SETS ({_grouping_sets('arm', n_segments)})")
 
 
 def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list[QuantileSpec]) -> dict[str, str]:
@@ -133,15 +160,15 @@ def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list
     needed: dict[str, str] = {}
     for m in measures:
         if m.column is not None:
-            expect = "flag" if m.op == "column_mean" else "number"
-            needed[m.column] = preds.column(f"metric column of {m.key.split(':')[0]}", expect, column=m.column)
+            expect: TypeClass = "flag" if m.op == "column_mean" else "number"
+            needed[m.column] = preds.column(f"column of metric {m.metric or m.key}", expect, column=m.column)
     for q in quantiles:
-        needed[q.column] = preds.column(f"metric column of {q.key}", "number", column=q.column)
+        needed[q.column] = preds.column(f"column of metric {q.key}", "number", column=q.column)
     return needed
 
 
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
-                since: datetime | None, until: datetime, params: SqlParams) -> str:
+                since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
     preds, outs = logs.predictions, logs.outcomes
     unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
     served = preds.column("served", "boolean")
@@ -152,15 +179,19 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
     seg_select = "".join(f", {s} AS s{i}" for i, s in enumerate(segs))
     col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
     unit_expr = unit
-    if outcome_measures and outs is not None and preds.type_of("unit_id") != outs.type_of("unit_id"):
-        unit_expr = f"CAST({unit} AS VARCHAR)"  # join keys of different types meet as text
+    if outcome_measures and outs is not None:
+        outs.column("unit_id", "any")  # checked before its type is compared
+        if preds.type_of("unit_id") != outs.type_of("unit_id"):
+            unit_expr = f"CAST({unit} AS VARCHAR)"  # join keys of different types meet as text
     sql = [f"""WITH served AS (
-  SELECT {unit_expr} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm{seg_select}{col_select}
+  SELECT {unit_expr} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm, {arm} = 'candidate' AS cand
+         {seg_select}{col_select}
   FROM {preds.from_item(params)}
-  WHERE {served} AND {arm} IN ('baseline', 'candidate') AND {_ts_filter(ts, since, until, params)}
+  WHERE {served} AND {arm} IN ('baseline', 'candidate') AND {ts_filter(ts, since, until, params)}
 ), units AS (
-  SELECT unit, arg_min(arm, ts) AS arm, min(ts) AS first_ts, max(ts) AS last_ts,
-         CAST(min(arm) <> max(arm) AS INTEGER) AS crossed
+  -- the arm as a boolean: min/max/arg_min over strings cost more than the whole outcome join
+  SELECT unit, CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm,
+         min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
          {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
          {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}
   FROM served GROUP BY unit
@@ -168,8 +199,6 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
     joined_from = "units"
     if outcome_measures:
         if outs is None:
-            from rollout_cli.errors import DataError
-
             raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
         o_unit, o_ts = outs.column("unit_id", "any"), outs.column("ts", "timestamp")
         o_event = outs.column("event", "text")
@@ -194,7 +223,7 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
   FROM units u JOIN (
     SELECT {o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
     FROM {outs.from_item(params)}
-    WHERE {o_event} IN ({events}) AND {_ts_filter(o_ts, since, until, params)}
+    WHERE {o_event} IN ({events}) AND {ts_filter(o_ts, since, until, params)}
   ) o ON o.unit = u.unit AND o.ts >= u.first_ts{reach}
   GROUP BY u.unit
 ), joined AS (
@@ -202,20 +231,14 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
   FROM units LEFT JOIN outcome_units USING (unit)
 )""")
         joined_from = "joined"
-    sql.append(f"""
-SELECT 'units' AS part, arm{_grouping_columns(len(segs))}, count(*) AS n, sum(crossed) AS crossed
-       {_sum_columns(measures, ('request', 'outcome'))}
-FROM {joined_from} GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
-    if quantiles:
-        sql.append(f"""
-UNION ALL BY NAME
-SELECT 'quantiles' AS part, arm{_grouping_columns(len(segs))}{_quantile_select(quantiles, cols, params)}
-FROM served GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
+    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request", "outcome"))
+    sql.append("\n" + _rolled_up("units", joined_from, stats, len(segs)))
+    sql.append(_quantile_part(quantiles, cols, params, "served", len(segs) if quantile_segments else 0))
     return "".join(sql)
 
 
 def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
-               since: datetime | None, until: datetime, params: SqlParams) -> str:
+               since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
     preds = logs.predictions
     unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
     served = preds.column("served", "boolean")
@@ -232,7 +255,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
   SELECT {unit} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm{seg_select}{col_select}{pair_select}
   FROM {preds.from_item(params)}
   WHERE ((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))
-        AND {_ts_filter(ts, since, until, params)}
+        AND {ts_filter(ts, since, until, params)}
 ), unit_arm AS (
   SELECT unit, arm, 0 AS crossed {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
          {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}
@@ -251,31 +274,23 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
   FROM answers b LEFT JOIN cand c ON c.rid = b.rid
   WHERE b.arm = 'baseline' GROUP BY b.unit
 )""")
-    sql.append(f"""
-SELECT 'units' AS part, arm{_grouping_columns(len(segs))}, count(*) AS n, sum(crossed) AS crossed
-       {_sum_columns(measures, ('request',))}
-FROM unit_arm GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
-    sql.append(f"""
-UNION ALL BY NAME
-SELECT 'pairs' AS part, 'candidate' AS arm{_grouping_columns(len(segs))},
-       count(*) FILTER (WHERE paired > 0) AS n, sum(base_requests) AS base_requests, sum(paired) AS paired
-       {_sum_columns(measures, ('pairs',))}
-FROM pairs GROUP BY GROUPING SETS ({_grouping_sets('', len(segs))})""")
-    if quantiles:
-        sql.append(f"""
-UNION ALL BY NAME
-SELECT 'quantiles' AS part, arm{_grouping_columns(len(segs))}{_quantile_select(quantiles, cols, params)}
-FROM answers GROUP BY GROUPING SETS ({_grouping_sets('arm', len(segs))})""")
+    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request",))
+    sql.append("\n" + _rolled_up("units", "unit_arm", stats, len(segs)))
+    pair_stats = [("count(*) FILTER (WHERE paired > 0)", "n"), ("sum(base_requests)", "base_requests"),
+                  ("sum(paired)", "paired")] + _sums(measures, ("pairs",))
+    sql.append("\nUNION ALL BY NAME\n" + _rolled_up("pairs", "pairs", pair_stats, len(segs), arm="'candidate'"))
+    sql.append(_quantile_part(quantiles, cols, params, "answers", len(segs) if quantile_segments else 0))
     return "".join(sql)
 
 
 def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures: list[Measure],
-                     quantiles: list[QuantileSpec], since: datetime | None, until: datetime) -> Aggregates:
+                     quantiles: list[QuantileSpec], since: datetime | None, until: datetime,
+                     quantile_segments: bool = False) -> Aggregates:
     """Run the stage's one statement and collect its rows by population and arm."""
     params = SqlParams()
     build = shadow_sql if shadow else traffic_sql
     sql = build(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
-                params=params)
+                params=params, quantile_segments=quantile_segments)
     cursor = logs.connection
     rows = logs.query(sql, params)
     names = [d[0] for d in (cursor.description or [])]
@@ -290,6 +305,11 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
         if row["part"] == "quantiles":
             for i, q in enumerate(quantiles):
                 value = row.get(f"q{i}")
+                if q.levels:  # [q, *levels]
+                    values = list(value) if value is not None else [None] * (1 + len(q.levels))
+                    value = values[0]
+                    cell.quantile_levels[q.key] = {level: None if v is None else float(v)
+                                                   for level, v in zip(q.levels, values[1:])}
                 cell.quantiles[q.key] = float(value) if value is not None else None
                 cell.quantile_n[q.key] = int(row.get(f"qn{i}") or 0)
             continue
@@ -311,58 +331,3 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
                 cell.sums[m.key] = Sums(n, sx, float(row[f"m{i}_sy"]), sxx, float(row[f"m{i}_syy"]),
                                         float(row[f"m{i}_sxy"]))
     return result
-
-
-def window_facts(logs: Logs, *, since: datetime | None, until: datetime) -> tuple[int, int, Any, Any, Any]:
-    """(rows in source, rows in window, first ts in window, last ts in window, last ts <= until)."""
-    preds = logs.predictions
-    ts = preds.column("ts", "timestamp")
-    params = SqlParams()
-    in_window = _ts_filter(ts, since, until, params)
-    upto = _ts_filter(ts, None, until, params)
-    sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}), CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
-           f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP), CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP)"
-           f" FROM {preds.from_item(params)}")
-    row = logs.query(sql, params)[0]
-    return int(row[0]), int(row[1]), row[2], row[3], row[4]
-
-
-def count_rows(logs: Logs, source: BoundSource) -> int:
-    params = SqlParams()
-    return int(logs.query(f"SELECT count(*) FROM {source.from_item(params)}", params)[0][0])
-
-
-@dataclass(frozen=True)
-class LevelRequest:
-    """Empirical quantiles of `column` at `levels` for one arm in one population."""
-
-    population: Population
-    arm: str
-    key: str  # the metric
-    column: str
-    levels: tuple[float, ...]
-
-
-def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], requests: list[LevelRequest],
-                        since: datetime | None, until: datetime) -> list[list[float | None]]:
-    """One scan answering every request (filtered aggregates), in order; values follow `levels`."""
-    preds = logs.predictions
-    params = SqlParams()
-    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
-    cols = {r.column: preds.column(f"metric column of {r.key}", "number", column=r.column) for r in requests}
-    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
-    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
-    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
-             else f"{served} AND {arm} IN ('baseline', 'candidate')")
-    aggregates = []
-    for r in requests:
-        condition = f"arm = {params.add(r.arm)}"
-        if r.population is not None:
-            condition += f" AND s{segments.index(r.population[0])} IS NOT DISTINCT FROM {params.add(r.population[1])}"
-        aggregates.append(f"quantile_cont({cols[r.column]}, {params.add(list(r.levels))}) FILTER (WHERE {condition})")
-    sql = (f"WITH answers AS (SELECT {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
-           f"WHERE {which} AND {_ts_filter(ts, since, until, params)}) "
-           f"SELECT {', '.join(aggregates)} FROM answers")
-    row = logs.query(sql, params)[0]
-    return [[float(v) if v is not None else None for v in (values or [None] * len(r.levels))]
-            for r, values in zip(requests, row)]

@@ -114,7 +114,7 @@ class BoundSource:
     def column(self, role: str, expect: TypeClass = "any", *, column: str | None = None) -> str:
         """The quoted column for `role` (or a named plan column), checked against the source."""
         name = column if column is not None else self.roles.get(role, role)
-        what = f"column {name!r}" + (f" (role {role})" if column is None else f" ({role})")
+        what = f"column '{name}'" + (f" (role {role})" if column is None else f" ({role})")
         if name not in self.columns:
             known = ", ".join(sorted(self.columns)) or "none"
             hint = "map the role to your column name in data.columns" if column is None else "fix the plan"
@@ -122,7 +122,8 @@ class BoundSource:
                             hint=hint)
         actual = self.columns[name]
         if not _accepts(expect, type_class(actual)):
-            raise DataError(f"{what} in {self.name} ({self.description}) is {actual}; expected {_EXPECTED_WORDS[expect]}")
+            raise DataError(f"{what} in {self.name} ({self.description}) is {actual}; "
+                            f"expected {_EXPECTED_WORDS[expect]}")
         return quote_identifier(name)
 
     def type_of(self, role: str, *, column: str | None = None) -> str:
@@ -162,11 +163,14 @@ def _first_line(error: BaseException) -> str:
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that never downloads or loads extensions on its own."""
     config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    env_threads = os.environ.get("ROLLOUT_DUCKDB_THREADS")
-    if threads or env_threads:
-        config["threads"] = int(threads or env_threads)  # type: ignore[arg-type]
+    chosen = threads or os.environ.get("ROLLOUT_DUCKDB_THREADS")
+    if chosen:
+        if not str(chosen).isdigit() or int(chosen) < 1:
+            raise DataError(f"ROLLOUT_DUCKDB_THREADS must be a whole number of threads, not {chosen!r}")
+        config["threads"] = int(chosen)
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # it would print into stdout, which --json reserves
     return con
 
 
@@ -176,7 +180,7 @@ def _reader_for(glob: str) -> str:
         if lower.endswith(suffix):
             return reader
     known = ", ".join(sorted(_READERS))
-    raise DataError(f"cannot tell the format of {glob!r} from its extension (known: {known})")
+    raise DataError(f"cannot tell the format of '{glob}' from its extension (known: {known})")
 
 
 def _bind_file(con: duckdb.DuckDBPyConnection, name: str, glob: str) -> BoundSource:
@@ -187,7 +191,7 @@ def _bind_file(con: duckdb.DuckDBPyConnection, name: str, glob: str) -> BoundSou
     except duckdb.IOException as error:
         text = str(error)
         if "No files found" in text:
-            raise DataError(f"no {name} files match {glob!r}",
+            raise DataError(f"no {name} files match '{glob}'",
                             hint=f"check data.{name} in the plan and the current directory") from None
         raise DataError(f"cannot read {name} ({glob}): {_first_line(error)}") from None
     except duckdb.Error as error:
@@ -200,7 +204,7 @@ def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
                 attached: dict[str, str]) -> BoundSource:
     database, table = str(source.database), str(source.table)
     if not Path(database).is_file():
-        raise DataError(f"the {name} database {database!r} does not exist")
+        raise DataError(f"the {name} database '{database}' does not exist")
     key = str(Path(database).resolve())
     alias = attached.get(key)
     if alias is None:  # one database file may hold both tables: attach it once
@@ -208,7 +212,7 @@ def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
         try:
             con.execute(f"ATTACH ? AS {quote_identifier(alias)} (READ_ONLY)", [database])
         except duckdb.Error as error:
-            raise DataError(f"cannot open the {name} database {database!r}: {_first_line(error)}") from None
+            raise DataError(f"cannot open the {name} database '{database}': {_first_line(error)}") from None
         attached[key] = alias
     schema, _, bare = table.rpartition(".")
     schema = schema or "main"
@@ -223,7 +227,7 @@ def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
     if not (found and found[0]) and not (views and views[0]):
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1", [alias]).fetchall()]
-        raise DataError(f"the {name} table {table!r} is not in {database!r} (tables: {', '.join(tables) or 'none'})")
+        raise DataError(f"the {name} table '{table}' is not in '{database}' (tables: {', '.join(tables) or 'none'})")
     relation = ".".join(quote_identifier(part) for part in (alias, schema, bare))
     described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     return BoundSource(name=name, description=f"{database}:{table}", relation=relation, params=(),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from rollout_cli.plan.load import LoadError, Problem, load_plan_file
 from rollout_cli.plan.validate import validate_document
@@ -32,12 +33,12 @@ def _problem(path: str, message: str) -> FileReport:
 
 
 def _folder_plans(folder: Path) -> list[Path]:
-    """YAML files under `folder`, recursively, in a stable order; hidden folders skipped."""
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder).parts
-        if path.suffix in PLAN_SUFFIXES and path.is_file() and not any(p.startswith(".") for p in relative[:-1]):
-            found.append(path)
+    """YAML files under `folder`, recursively, in a stable order; hidden folders (.git, …) are
+    not entered."""
+    found: list[Path] = []
+    for parent, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(Path(parent) / name for name in files if name.endswith(PLAN_SUFFIXES))
     return sorted(found)
 
 

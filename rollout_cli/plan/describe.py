@@ -14,7 +14,7 @@ def humanize_duration(seconds: float) -> str:
     if seconds <= 0:
         return "0s"
     parts = []
-    remaining = int(round(seconds))
+    remaining = round(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, remaining = divmod(remaining, size)
         if count:

@@ -7,8 +7,9 @@ skipped here (the schema has already reported it), never a crash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from rollout_cli.plan.load import LoadedDocument, Problem, child_path
 

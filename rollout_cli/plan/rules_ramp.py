@@ -30,6 +30,7 @@ def check_stages(ctx: RuleContext) -> None:
         return
     seen_names: dict[str, int] = {}
     last_traffic: tuple[float, str] | None = None  # share and name of the latest traffic stage
+    seen_shadow = False
     for i, stage in enumerate(stages):
         path = f"$.stages[{i}]"
         name = stage.get("name")
@@ -44,9 +45,13 @@ def check_stages(ctx: RuleContext) -> None:
         if traffic is None or shadow is None:
             continue  # the schema reported the share
         if traffic == 0 and shadow == 0:
-            ctx.report(path, f"{label} sends nothing to the candidate: give it traffic (a share served) or shadow (a share mirrored)")
+            ctx.report(
+                path,
+                f"{label} sends nothing to the candidate: give it traffic (a share served) or shadow (a share mirrored)",
+            )
             continue
         if traffic == 0:
+            seen_shadow = True
             if last_traffic is not None:
                 ctx.report(
                     path,
@@ -54,11 +59,11 @@ def check_stages(ctx: RuleContext) -> None:
                     "shadow stages come before any traffic",
                 )
             continue
-        if i == 0:
+        if last_traffic is None and not seen_shadow:
             ctx.report(
                 f"{path}.traffic",
-                f"the first stage serves {format_share(traffic)} of traffic; start with a shadow stage "
-                "(e.g. shadow: 100%) so the candidate answers real requests before it serves any",
+                f"{label} serves {format_share(traffic)} of traffic with no shadow stage before it; start with a "
+                "shadow stage (e.g. shadow: 100%) so the candidate answers real requests before it serves any",
             )
         if last_traffic is not None and traffic <= last_traffic[0]:
             ctx.report(
@@ -79,7 +84,10 @@ def _check_ending(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
     if traffic is None or shadow is None or (traffic == 0 and shadow == 0):
         return
     if traffic == 0:
-        ctx.report(path, "the plan never serves the candidate: add traffic stages up to 100%, or mark the last stage final: true")
+        ctx.report(
+            path,
+            "the plan never serves the candidate: add traffic stages up to 100%, or mark the last stage final: true",
+        )
     elif traffic != 100:
         ctx.report(
             f"{path}.traffic",
@@ -96,9 +104,11 @@ def _check_gates(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
     for i, stage in enumerate(stages):
         path, name = f"$.stages[{i}]", stage.get("name", i + 1)
         traffic = _share(stage, "traffic")
-        raw_guards = stage["guards"] if "guards" in stage else raw_plan_guards
+        raw_guards = stage.get("guards", raw_plan_guards)
         if raw_guards == [] or raw_guards is None:
-            ctx.report(path, f"stage {name!r} has no guards, so nothing could make it fail; add guards to it or to the plan")
+            ctx.report(
+                path, f"stage {name!r} has no guards, so nothing could make it fail; add guards to it or to the plan"
+            )
         if traffic == 0 and "guards" not in stage:
             outcome_metrics = [
                 str(as_mapping(g).get("metric")) for g in plan_guards if counts_events(ctx, as_mapping(g).get("metric"))
@@ -148,7 +158,9 @@ def check_guards(ctx: RuleContext) -> None:
                     if stage_index is None
                     else f"stage {stage.get('name')!r} serves traffic"
                 )
-                ctx.report(f"{path}.metric", f"{metric!r} is an agreement metric, which exists only in shadow stages; {where}")
+                ctx.report(
+                    f"{path}.metric", f"{metric!r} is an agreement metric, which exists only in shadow stages; {where}"
+                )
             if in_shadow and counts_events(ctx, metric):
                 ctx.report(
                     f"{path}.metric",
@@ -163,9 +175,13 @@ def _check_guard_fits_kind(ctx: RuleContext, path: str, guard: dict[str, Any], m
     if kind == "agreement":
         for key in ("max_drop", "max_increase", "max"):
             if key in guard:
-                ctx.report(f"{path}.{key}", f"an agreement guard takes min (e.g. min: 90%); {key} does not apply to {metric!r}")
+                ctx.report(
+                    f"{path}.{key}", f"an agreement guard takes min (e.g. min: 90%); {key} does not apply to {metric!r}"
+                )
     elif kind == "quantile" and "min" in guard:
-        ctx.report(f"{path}.min", f"a quantile guard takes max, max_increase or max_drop; min does not apply to {metric!r}")
+        ctx.report(
+            f"{path}.min", f"a quantile guard takes max, max_increase or max_drop; min does not apply to {metric!r}"
+        )
     if kind not in RELATIVE_KINDS and kind != "agreement":
         return
     low = parsed(parse_threshold, guard["min"]) if "min" in guard else None

@@ -9,7 +9,8 @@ without importing any plugin.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from rollout_cli.plan.load import child_path
 from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
@@ -48,10 +49,12 @@ def check_metrics(ctx: RuleContext) -> None:
         path = child_path("$.metrics", str(name))
         kind = metric.get("kind")
         allowed = _KIND_KEYS.get(kind) if isinstance(kind, str) else None
-        if allowed is not None:
+        if isinstance(kind, str) and allowed is not None:
+            takes = ", ".join(sorted(allowed))
             for key in metric:
                 if key != "kind" and key not in allowed and key in {"event", "column", "window", "q", "tolerance"}:
-                    ctx.report(child_path(path, key), f"{key!r} does not apply to {_article(kind)} {kind} metric (it takes: {', '.join(sorted(allowed))})", key=True)
+                    message = f"{key!r} does not apply to {_article(kind)} {kind} metric (it takes: {takes})"
+                    ctx.report(child_path(path, key), message, key=True)
         if "window" in metric and "column" in metric and "event" not in metric and kind in ("proportion", "mean"):
             ctx.report(
                 f"{path}.window",
@@ -80,18 +83,26 @@ def check_data(ctx: RuleContext) -> None:
         value = data.get(source)
         target = value if isinstance(value, str) else as_mapping(value).get("database")
         if isinstance(target, str) and _URL_SCHEME.match(target):
-            ctx.report(f"$.data.{source}", f"data sources are local files; {target!r} is a URL (rollout never reads the network)")
+            ctx.report(
+                f"$.data.{source}",
+                f"data sources are local files; {target!r} is a URL (rollout never reads the network)",
+            )
     columns = _effective_columns(ctx)
+    written = list(as_mapping(data.get("columns")))
+    clashes: dict[tuple[str, str, str], list[str]] = {}  # (role, role, column) -> tables
     for table, roles in (("predictions", PREDICTION_ROLES), ("outcomes", OUTCOME_ROLES)):
         owner: dict[str, str] = {}
         for role in roles:
-            column = columns[role]
-            if column in owner and owner[column] != role:
-                ctx.report(
-                    f"$.data.columns.{role}",
-                    f"roles {owner[column]} and {role} both read column {column!r} of {table}; each role needs its own column",
-                )
-            owner.setdefault(column, role)
+            first = owner.setdefault(columns[role], role)
+            if first != role:
+                pair = tuple(sorted((first, role), key=lambda r: written.index(r) if r in written else -1))
+                clashes.setdefault((pair[0], pair[1], columns[role]), []).append(table)
+    for (first, second, column), tables in clashes.items():
+        ctx.report(
+            f"$.data.columns.{second}",
+            f"roles {first} and {second} both read column {column!r} of {' and '.join(tables)}; "
+            "each role needs its own column",
+        )
     role_of = {columns[role]: role for role in PREDICTION_ROLES}
     for i, segment in enumerate(as_list(ctx.root.get("segments"))):
         if isinstance(segment, str) and segment in role_of:
@@ -101,7 +112,9 @@ def check_data(ctx: RuleContext) -> None:
             )
     features = as_mapping(ctx.root.get("drift")).get("features")
     if isinstance(features, list) and features and "training" not in data:
-        ctx.report("$.drift.features", "drift.features needs data.training, the reference the features are compared with")
+        ctx.report(
+            "$.drift.features", "drift.features needs data.training, the reference the features are compared with"
+        )
 
 
 def check_router(ctx: RuleContext) -> None:
@@ -122,6 +135,10 @@ def _check_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
                 ctx.report(f"$.rollback.{key}[{i}]", f"team {team!r} is not defined in teams{hint}")
 
 
+def _is_webhook(value: str) -> bool:
+    return bool(_ONLY_REFERENCE.match(value)) or value.startswith(("http://", "https://"))
+
+
 def check_rollback(ctx: RuleContext) -> None:
     teams = ctx.section("teams")
     _check_people(ctx, "authority", teams)
@@ -136,8 +153,12 @@ def check_rollback(ctx: RuleContext) -> None:
     for i, step in enumerate(steps):
         step = as_mapping(step)
         url = step.get("notify")
-        if isinstance(url, str) and not (_ONLY_REFERENCE.match(url) or url.startswith(("http://", "https://"))):
-            ctx.report(f"$.rollback.steps[{i}].notify", f"notify takes a webhook URL (http:// or https://) or a ${{env:NAME}} reference, not {url!r}")
+        # A malformed reference is reported by check_secrets; one message per mistake.
+        if isinstance(url, str) and not malformed_references(url) and not _is_webhook(url):
+            ctx.report(
+                f"$.rollback.steps[{i}].notify",
+                f"notify takes a webhook URL (http:// or https://) or a ${{env:NAME}} reference, not {url!r}",
+            )
         timeout = parsed(parse_duration, step.get("timeout")) if "timeout" in step else None
         if timeout is not None and budget is not None and timeout > budget:
             ctx.report(
@@ -164,7 +185,8 @@ def check_secrets(ctx: RuleContext) -> None:
         for fragment in malformed_references(text):
             ctx.report(path, f"malformed reference {fragment!r}: write ${{env:NAME}} (NAME: letters, digits, _)")
     for key, value in as_mapping(ctx.section("router").get("options")).items():
-        if _SECRET_KEY.search(str(key)) and isinstance(value, str) and value and not _ONLY_REFERENCE.match(value):
+        # A value with "${" is an attempted reference; a malformed one is reported above.
+        if _SECRET_KEY.search(str(key)) and isinstance(value, str) and value and "${" not in value:
             ctx.report(
                 child_path("$.router.options", str(key)),
                 f"option {key!r} looks like a secret written inline; plans hold secrets only by reference, e.g. ${{env:ROUTER_TOKEN}}",

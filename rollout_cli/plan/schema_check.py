@@ -8,9 +8,10 @@ line and column the loader recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from rollout_cli.plan.load import LoadedDocument, Problem, child_path
 from rollout_cli.plan.suggest import did_you_mean
@@ -41,11 +42,41 @@ def plan_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def _inlined_defs() -> dict[str, Any]:
+    """The schema's $defs with every local $ref replaced by the (shared) definition it names.
+
+    Resolving a $ref is most of jsonschema's work on a plan; the plan schema has no recursive
+    definitions, so it can be inlined once. Shared objects also let an error's subschema be
+    recognised by identity (see _def_name)."""
+    defs = plan_schema()["$defs"]
+    done: dict[str, Any] = {}
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref[len("#/$defs/") :]
+            if name not in done:
+                done[name] = inline(defs[name])
+            return done[name]  # a sibling description is an annotation: nothing to validate
+        return {key: inline(value) for key, value in node.items()}
+
+    for name in defs:
+        if name not in done:
+            done[name] = inline(defs[name])
+    done["$root"] = inline({k: v for k, v in plan_schema().items() if k != "$defs"})
+    return done
+
+
+@lru_cache(maxsize=1)
 def _validator() -> Any:
     # Imported here: jsonschema costs tens of milliseconds and only validation needs it.
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(plan_schema())
+    return Draft202012Validator(_inlined_defs()["$root"])
 
 
 def type_word(value: Any) -> str:
@@ -63,11 +94,6 @@ def type_word(value: Any) -> str:
     if isinstance(value, float):
         return "a number"
     return "nothing" if value is None else type(value).__name__
-
-
-def subject(path: str) -> str:
-    """The last step of a JSON path, naming what a message is about: $.stages[0].traffic -> traffic."""
-    return path.rsplit(".", 1)[-1] if "." in path else path
 
 
 def _path(parts: Any) -> str:
@@ -104,11 +130,14 @@ _PATTERN_HINTS = {
     r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$": "write a login name (letters, digits, '.', '_', '@', '+', '-')",
     r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$": "write a table name such as predictions or main.predictions",
 }
-_METRIC_KEY_HINTS = {"q": "the quantile level, e.g. q: 0.99", "column": "a prediction-log column, e.g. column: latency_ms"}
+_METRIC_KEY_HINTS = {
+    "q": "the quantile level, e.g. q: 0.99",
+    "column": "a prediction-log column, e.g. column: latency_ms",
+}
 
 
 def _def_name(schema: Any) -> str | None:
-    for name, definition in plan_schema()["$defs"].items():
+    for name, definition in _inlined_defs().items():
         if schema is definition:
             return name
     return None
@@ -136,6 +165,12 @@ class _Translator:
                     hint = did_you_mean(str(key), known)
                     yield self.problem(child_path(path, str(key)), f"unknown key {key!r}{hint}", key=True)
             return
+        if "propertyNames" in error.relative_schema_path and isinstance(value, str):
+            # A bad key: point at the key itself, not at the mapping holding it.
+            key_path = child_path(path, value)
+            message = self._simple_message(error, key_path, value, schema)
+            yield self.problem(key_path, f"name {message}", key=True)
+            return
         if kind in ("oneOf", "anyOf"):
             yield from self._alternatives(error, path, value, schema)
             return
@@ -144,10 +179,9 @@ class _Translator:
             # validate_document drops repeats.
             for key in error.validator_value:
                 if key not in value:
-                    where = "" if path == "$" else f"{subject(path)}: "
-                    yield self.problem(path, where + self._required_message(error, value, key))
+                    yield self.problem(path, self._required_message(error, value, key))
             return
-        yield self.problem(path, f"{subject(path)}: {self._simple_message(error, path, value, schema)}")
+        yield self.problem(path, self._simple_message(error, path, value, schema))
 
     @staticmethod
     def _required_message(error: ValidationError, value: dict[str, Any], key: str) -> str:
@@ -170,12 +204,10 @@ class _Translator:
         if kind == "pattern":
             hint = _PATTERN_HINTS.get(str(limit), schema.get("description", ""))
             return f"{value!r} is not allowed here: {hint}"
-        if kind == "minItems":
+        if kind in ("minItems", "minProperties"):
             if path == "$.rollback.authority":
-                return "empty: name who may roll back (people or team:NAME)"
-            return f"needs at least {limit} entr{'y' if limit == 1 else 'ies'}"
-        if kind == "minProperties":
-            return f"needs at least {limit} entr{'y' if limit == 1 else 'ies'}"
+                return "nobody may roll back: name people or team:NAME here"
+            return "must not be empty" if limit == 1 else f"needs at least {limit} entries"
         if kind == "uniqueItems" and isinstance(value, list):
             seen: set[str] = set()
             for item in value:
@@ -200,7 +232,7 @@ class _Translator:
     def _alternatives(self, error: ValidationError, path: str, value: Any, schema: dict[str, Any]) -> Iterator[Problem]:
         name = _def_name(schema)
         if name in _UNIT_MESSAGES:
-            yield self.problem(path, f"{subject(path)}: {_UNIT_MESSAGES[name](value)}")
+            yield self.problem(path, _UNIT_MESSAGES[name](value))
         elif name == "guard":
             yield self.problem(path, "a guard needs at least one limit: max_drop, max_increase, min or max")
         elif name == "step":
@@ -215,9 +247,13 @@ class _Translator:
                 if sub.relative_schema_path and sub.relative_schema_path[0] == 1:
                     yield from self.translate(sub)
         elif name == "source":
-            yield self.problem(path, f"expected a file path or glob, or {{database: FILE, table: NAME}}; got {type_word(value)}")
+            yield self.problem(
+                path, f"expected a file path or glob, or {{database: FILE, table: NAME}}; got {type_word(value)}"
+            )
         elif name == "option_value":
-            yield self.problem(path, f"router options hold text, numbers, true/false or lists of those; got {type_word(value)}")
+            yield self.problem(
+                path, f"router options hold text, numbers, true/false or lists of those; got {type_word(value)}"
+            )
         elif "then" in error.relative_schema_path and isinstance(value, dict):
             kind = value.get("kind")
             if "event" in value and "column" in value:

@@ -11,8 +11,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TEMPLATE = """\
 # yaml-language-server: $schema=plan.schema.json
 # Rollout plan for {name}. Reference: docs/plan.md. Check it with: rollout plan validate {path}
-# Editors complete and check this file once the schema sits next to it:
-#   rollout plan schema > plan.schema.json   (in this file's folder)
+# Editors with a YAML language server complete and check this file against plan.schema.json
+# (written next to it; refresh it after upgrading with: rollout plan schema > plan.schema.json)
 
 version: 1                        # the plan format; always 1
 name: {name}                      # names the state, the audit trail and runbooks/{name}.md

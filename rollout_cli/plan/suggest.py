@@ -1,9 +1,9 @@
-""""Did you mean …" for near-misses of keys, metric names, teams and adapters."""
+""" "Did you mean …" for near-misses of keys, metric names, teams and adapters."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
@@ -13,7 +13,7 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def did_you_mean(word: str, choices: Iterable[str], *, list_when_none: bool = True) -> str:
-    """" (did you mean 'x'?)", or " (known: a, b, c)" when nothing is close, or ""."""
+    """ " (did you mean 'x'?)", or " (known: a, b, c)" when nothing is close, or ""."""
     options = sorted(set(choices))
     match = closest(word, options)
     if match is not None:

@@ -20,14 +20,27 @@ from rollout_cli.plan.rules_refs import (
 )
 from rollout_cli.plan.schema_check import schema_problems, type_word
 
-RULES = (check_basics, check_router, check_data, check_metrics, check_stages, check_guards, check_rollback, check_secrets)
+RULES = (
+    check_basics,
+    check_router,
+    check_data,
+    check_metrics,
+    check_stages,
+    check_guards,
+    check_rollback,
+    check_secrets,
+)
 
 
 def validate_document(doc: LoadedDocument) -> list[Problem]:
     """Every problem with `doc`, sorted by position; empty when the plan is valid."""
     if not isinstance(doc.data, dict):
         loc = doc.locate("$")
-        return [Problem(doc.file, loc.line, loc.column, "$", f"a plan is a YAML mapping of sections, not {type_word(doc.data)}")]
+        return [
+            Problem(
+                doc.file, loc.line, loc.column, "$", f"a plan is a YAML mapping of sections, not {type_word(doc.data)}"
+            )
+        ]
     found = schema_problems(doc)
     ctx = RuleContext(doc)
     for rule in RULES:
@@ -35,4 +48,3 @@ def validate_document(doc: LoadedDocument) -> list[Problem]:
     found.extend(ctx.problems)
     unique = list(dict.fromkeys(found))  # Problem is frozen, hence hashable: drop exact repeats
     return sorted(unique, key=lambda p: (p.line, p.column, p.path))
-

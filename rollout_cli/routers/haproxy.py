@@ -11,15 +11,17 @@ Choices:
   (option state_file, which the config names in `server-state-file` with
   `load-server-state-from-file global`) so a reload keeps the weights: HAProxy never writes
   that file itself.
-- shadow: HAProxy has no request mirroring. `read()` always reports shadow 0. With
-  `shadow: refuse` (the default) applying a shadow share above 0 is a RouterError that says so;
-  with `shadow: external` the plan declares that something outside HAProxy mirrors requests
-  (the serving application or a replay tool), the adapter leaves it alone and `verify`
-  compares the served share only.
+- shadow: HAProxy has no request mirroring. Without option shadow_file, a shadow share above 0
+  is refused with a RouterError that says so (read() reports shadow 0: HAProxy mirrors
+  nothing). With shadow_file, the shadow share is kept in that JSON file ({"shadow": 100.0},
+  written atomically, other keys kept) for a mirror outside HAProxy to follow (the serving
+  application, a sidecar, a replay tool); read() and verify() take the shadow share from it,
+  and a missing file means 0 (nobody was ever told to mirror).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import socket
@@ -53,7 +55,7 @@ def weights_for(share: float) -> tuple[int, int]:
 
 
 class HAProxyRouter:
-    """Options: {socket, backend, baseline_server, candidate_server, state_file?, timeout?, shadow?}."""
+    """Options: {socket, backend, baseline_server, candidate_server, state_file?, timeout?, shadow_file?}."""
 
     def __init__(
         self,
@@ -63,7 +65,7 @@ class HAProxyRouter:
         candidate_server: str,
         state_file: Path | None = None,
         timeout_s: float = 2.0,
-        shadow: str = "refuse",
+        shadow_file: Path | None = None,
     ) -> None:
         self.socket_path = socket_path
         self.backend = backend
@@ -71,17 +73,18 @@ class HAProxyRouter:
         self.candidate_server = candidate_server
         self.state_file = state_file
         self.timeout_s = timeout_s
-        self.shadow = shadow
+        self.shadow_file = shadow_file
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HAProxyRouter:
         opts = AdapterOptions(
             "haproxy",
             options,
-            known=("socket", "backend", "baseline_server", "candidate_server", "state_file", "timeout", "shadow"),
+            known=("socket", "backend", "baseline_server", "candidate_server", "state_file", "timeout",
+                   "shadow_file"),
             example=_EXAMPLE,
         )
-        state_file = opts.optional_text("state_file")
+        state_file, shadow_file = opts.optional_text("state_file"), opts.optional_text("shadow_file")
         return cls(
             socket_path=Path(opts.text("socket")),
             backend=opts.text("backend"),
@@ -89,7 +92,7 @@ class HAProxyRouter:
             candidate_server=opts.text("candidate_server"),
             state_file=Path(state_file) if state_file else None,
             timeout_s=opts.seconds("timeout", 2.0),
-            shadow=opts.choice("shadow", ("refuse", "external")),
+            shadow_file=Path(shadow_file) if shadow_file else None,
         )
 
     # -- the runtime API ---------------------------------------------------------------------
@@ -148,26 +151,59 @@ class HAProxyRouter:
                 "have weight 0: the backend serves nobody",
                 hint=f"set the baseline's weight: {self.explain(RouterSplit(0.0, 0.0))[0]}",
             )
-        return RouterSplit(candidate_traffic=100.0 * candidate / (candidate + baseline), shadow=0.0)
+        return RouterSplit(candidate_traffic=100.0 * candidate / (candidate + baseline), shadow=self._read_shadow())
 
-    def _check_shadow(self, split: RouterSplit) -> None:
-        if split.shadow > 0 and self.shadow == "refuse":
-            raise RouterError(
-                f"HAProxy cannot mirror requests, so it cannot apply a shadow share of {split.shadow:g}%",
-                hint="mirror outside HAProxy and set `shadow: external` in the router options, "
-                "or use the nginx router for shadow stages",
-            )
+    def _shadow_document(self) -> dict[str, Any]:
+        assert self.shadow_file is not None
+        try:
+            document = json.loads(self.shadow_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise RouterError(f"shadow file {self.shadow_file} cannot be read: {error}",
+                              hint=f'write {{"shadow": 0.0}} into {self.shadow_file}') from None
+        if not isinstance(document, dict):
+            raise RouterError(f"shadow file {self.shadow_file} holds no JSON object")
+        return document
+
+    def _read_shadow(self) -> float:
+        if self.shadow_file is None:
+            return 0.0
+        value = self._shadow_document().get("shadow", 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise RouterError(f"shadow file {self.shadow_file}: shadow {value!r} is not a percentage 0..100")
+        return float(value)
+
+    def _apply_shadow(self, share: float) -> None:
+        if self.shadow_file is None:
+            if share > 0:
+                raise RouterError(
+                    f"HAProxy cannot mirror requests, so it cannot apply a shadow share of {share:g}%",
+                    hint="mirror outside HAProxy and name the file it follows in the router option shadow_file, "
+                    "or use the nginx router for shadow stages",
+                )
+            return
+        document = self._shadow_document()
+        if document.get("shadow") == share:
+            return
+        document["shadow"] = float(share)
+        try:
+            write_atomically(self.shadow_file, json.dumps(document, indent=2) + "\n")
+        except OSError as error:
+            raise RouterError(f"cannot write shadow file {self.shadow_file}: {error.strerror or error}") from None
 
     def apply(self, split: RouterSplit) -> None:
         check_split(split)
-        self._check_shadow(split)
         candidate, baseline = weights_for(split.candidate_traffic)
+        if self.shadow_file is None:
+            self._apply_shadow(split.shadow)  # refuses before any weight moves
         if self.weights() != (candidate, baseline):
             line = self.set_weights_line(candidate, baseline)
             answer = self.command(line).strip()
             if answer:  # success is silent; anything else is HAProxy refusing
                 raise RouterError(f"HAProxy refused `{line}`: {answer}")
         self.save_state()
+        self._apply_shadow(split.shadow)
 
     def save_state(self) -> None:
         """Dump every server's runtime state to the server-state file so a reload keeps it."""
@@ -185,10 +221,7 @@ class HAProxyRouter:
             ) from None
 
     def verify(self, split: RouterSplit) -> bool:
-        reported = self.read()
-        if self.shadow == "external":
-            return abs(reported.candidate_traffic - split.candidate_traffic) <= 1e-6
-        return splits_match(reported, split)
+        return splits_match(self.read(), split)
 
     def explain(self, split: RouterSplit) -> list[str]:
         candidate, baseline = weights_for(split.candidate_traffic)
@@ -201,6 +234,9 @@ class HAProxyRouter:
         if self.state_file is not None:
             state = shlex.quote(str(self.state_file))
             lines.append(f'echo "show servers state" | socat stdio {sock} > {state}.tmp && mv {state}.tmp {state}')
-        if split.shadow > 0:
-            lines.append(f"# HAProxy mirrors nothing: start or stop the external mirror for {split.shadow:g}% by hand")
+        if self.shadow_file is not None:
+            path = shlex.quote(str(self.shadow_file))
+            script = ("import json,os,sys; p=sys.argv[1]; d=json.load(open(p)) if os.path.exists(p) else {}; "
+                      f"d['shadow']={float(split.shadow)!r}; open(p+'.tmp','w').write(json.dumps(d)); os.replace(p+'.tmp',p)")
+            lines.append(f"python3 -c {shlex.quote(script)} {path}  # the share the external mirror follows")
         return lines

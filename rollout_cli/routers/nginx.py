@@ -29,7 +29,7 @@ from rollout_cli.errors import RouterError
 from rollout_cli.routers.base import RouterSplit, check_split, splits_match
 from rollout_cli.routers.file import write_atomically
 from rollout_cli.routers.nginx_config import parse_include, parse_status, render_include, status_text
-from rollout_cli.routers.nginx_workers import accepting_workers, masters
+from rollout_cli.routers.nginx_workers import accepting_workers, is_running, masters
 from rollout_cli.routers.options import AdapterOptions
 
 _KNOWN = (
@@ -155,7 +155,12 @@ class NginxRouter:
         return split
 
     def read(self) -> RouterSplit:
-        return self.read_status() if self.status_url else self.read_include()
+        if self.status_url:
+            return self.read_status()
+        if self.nginx_conf is not None and is_running(self.nginx_conf) is False:
+            raise RouterError(f"no nginx master process runs with {self.nginx_conf}",
+                              hint="start nginx: " + shlex.join(self.nginx_argv()))
+        return self.read_include()
 
     def apply(self, split: RouterSplit) -> None:
         check_split(split)
@@ -170,7 +175,15 @@ class NginxRouter:
                 raise RouterError(f"cannot write nginx include {self.config_path}: {error.strerror or error}") from None
             check = self._run("-t")
             if check.returncode != 0:
-                self._restore(previous)
+                try:
+                    self._restore(previous)
+                except OSError as error:
+                    raise RouterError(
+                        f"nginx rejected the new include {self.config_path} and the previous one could not be "
+                        f"put back ({error.strerror or error}); nginx still serves the old one until its next "
+                        f"reload: {_last_lines(check.stderr)}",
+                        hint="restore the include by hand before anything reloads nginx",
+                    ) from None
                 raise RouterError(
                     f"nginx rejected the new include {self.config_path}; the previous one is back in place "
                     f"and nginx keeps serving it: {_last_lines(check.stderr)}",

@@ -35,7 +35,7 @@ def _parent(pid: int) -> int | None:
 
 def masters(nginx_conf: Path | None) -> list[int]:
     """PIDs of nginx masters started with `nginx_conf` (any nginx master when it is None)."""
-    found = []
+    found: list[int] = []
     if not PROC.is_dir():
         return found
     for entry in PROC.iterdir():
@@ -53,7 +53,12 @@ def accepting_workers(master_pids: list[int]) -> set[int]:
         return set()
     workers = set()
     for entry in PROC.iterdir():
-        if entry.name.isdigit() and _parent(int(entry.name)) in master_pids:
-            if _cmdline(int(entry.name)) == "nginx: worker process":
-                workers.add(int(entry.name))
+        pid = int(entry.name) if entry.name.isdigit() else None
+        if pid and _parent(pid) in master_pids and _cmdline(pid) == "nginx: worker process":
+            workers.add(pid)
     return workers
+
+
+def is_running(nginx_conf: Path) -> bool | None:
+    """Whether an nginx master runs with `nginx_conf`; None when /proc cannot tell."""
+    return bool(masters(nginx_conf)) if PROC.is_dir() else None

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rollout_cli.errors import PlanError, UsageError
-from rollout_cli.plan.model import Stage
 from rollout_cli.routers.base import Router, RouterSplit
 from rollout_cli.routers.file import FileRouter
 from rollout_cli.routers.haproxy import HAProxyRouter
 from rollout_cli.routers.http import HttpRouter
 from rollout_cli.routers.nginx import NginxRouter
+
+if TYPE_CHECKING:  # the plan package (YAML, schema) is not needed to drive a router
+    from rollout_cli.plan.model import Stage
 
 ENTRY_POINT_GROUP = "rollout.routers"
 

@@ -67,11 +67,13 @@ def _triggers(plan: Plan, path: str) -> list[str]:
             out.append("- no guards: only the checks below apply")
         out.append("")
     out += [
-        "Also roll back when:",
+        (
+            "Also roll back on a **sample-ratio mismatch**: the units in each arm differ from the stage's planned "
+            "split (Pearson chi-square, p < 0.001). The router is not splitting as planned, so no other number "
+            "can be trusted."
+        ),
         "",
-        ("- **sample-ratio mismatch**: the units in each arm differ from the stage's planned split "
-        "(Pearson chi-square, p < 0.001). The router is not splitting as planned, so no other number can be trusted."),
-        f"- **no verdict in time**: {inconclusive_policy(plan)}",
+        f"**No verdict in time**: {inconclusive_policy(plan)}",
         "",
         f"{automatic_policy(plan)} Too few units or stale logs never count as a pass: the stage holds.",
         "",

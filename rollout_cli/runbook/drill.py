@@ -21,7 +21,7 @@ from typing import Any
 
 from rollout_cli.errors import RouterError
 from rollout_cli.plan.model import Plan
-from rollout_cli.routers.base import BASELINE_ONLY, Router, RouterSplit
+from rollout_cli.routers.base import Router, RouterSplit
 from rollout_cli.runbook.words import format_duration
 
 DRILL_LIKE_TRAFFIC = 1.0  # percent served by the candidate when a plan has no traffic stage to copy
@@ -141,7 +141,6 @@ def run_drill(
         started = time.monotonic()
         # The webhook payload says "drill", so whoever it pages knows nothing is on fire.
         run = run_rollback_steps(plan, router, context={"event": "drill"}, on_step=on_step)
-        baseline_alone = router.verify(BASELINE_ONLY)
         duration_s = time.monotonic() - started
     finally:
         # Whatever happened, the router goes back to what it served before the drill.
@@ -151,7 +150,8 @@ def run_drill(
         DrillStep(r.name, r.kind, r.duration_s, r.outcome, r.detail or "", timeouts.get(i))
         for i, r in enumerate(run.steps)
     )
-    failure = _judge(plan, steps, duration_s, baseline_alone)
+    # run_rollback_steps always reads the router back (an implicit verify when the plan has none)
+    failure = _judge(plan, steps, duration_s, run.router_verified)
     return DrillResult(
         outcome="fail" if failure else "pass",
         duration_s=duration_s,

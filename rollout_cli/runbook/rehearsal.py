@@ -40,10 +40,11 @@ def admit(plan: Plan, store: StateStore, actor: str, router_option: str | None) 
         who = ", ".join(sorted(plan.rollback.authorized_people))
         reason = f"{actor} is not in rollback.authority ({who})"
         _refuse(store, plan, actor, reason, NotAllowed(f"drill refused: {reason}"))
-    if router_option is not None:
-        return parse_router_spec(router_option)
+    spec = parse_router_spec(router_option) if router_option is not None else plan_router(plan.router)
+    # `--router` spelling out the plan's own router is no staging router
+    own_router = spec.label == plan_router(plan.router).label
     state = store.get(plan.name)
-    if rollout_in_progress(plan, store) and state is not None:
+    if own_router and state is not None and rollout_in_progress(plan, store):
         reason = f"the rollout of {plan.name} is {state.status}: its router is live"
         _refuse(
             store, plan, actor, reason,
@@ -53,7 +54,7 @@ def admit(plan: Plan, store: StateStore, actor: str, router_option: str | None) 
                 "--router ADAPTER:KEY=VALUE,... (or --router staging-router.yaml)",
             ),
         )
-    return plan_router(plan.router)
+    return spec
 
 
 def rehearse(
@@ -80,7 +81,8 @@ def rehearse(
             "steps": [],
             "error": error.message,
         }
-        store.record_event(plan, DRILL_ACTION, actor, True, f"drill could not run: {error.message}", evidence=evidence)
+        reason = f"drill fail on {spec.label}: the router failed: {error.message}"
+        store.record_event(plan, DRILL_ACTION, actor, True, reason, evidence=evidence)
         raise
     reason = f"drill {result.outcome} on {spec.label}" + (f": {result.failure}" if result.failure else "")
     store.record_event(plan, DRILL_ACTION, actor, True, reason, evidence=result.evidence())

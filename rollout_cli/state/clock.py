@@ -7,7 +7,7 @@ rollout in simulated time through the real commands. Times are always timezone-a
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
@@ -15,14 +15,14 @@ def utc_now() -> datetime:
     pinned = os.environ.get("ROLLOUT_NOW")
     if pinned:
         return parse_time(pinned)
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def parse_time(text: str) -> datetime:
     """An ISO-8601 time; a time without a zone is taken as UTC."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z too
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()

@@ -14,10 +14,11 @@ import fcntl
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan

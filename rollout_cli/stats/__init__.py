@@ -3,6 +3,7 @@
 - sequential: per-arm statistics and always-valid confidence sequences (Waudby-Smith et al. 2021)
 - guards: guard outcomes from those intervals, Holm across a stage's fails
 - multiplicity: Holm's step-down procedure
+- rates: score-type sequences for rates (error rate, agreement)
 - srm: sample-ratio mismatch (Pearson chi-square)
 - shadow: Wilson interval, McNemar, the agreement statistic
 - quantile: always-valid quantile bounds (Howard & Ramdas 2022) and the relative quantile guard
@@ -22,6 +23,7 @@ from rollout_cli.stats.quantile import (
     quantile_levels,
     quantile_rank_bounds,
 )
+from rollout_cli.stats.rates import rate_sequence
 from rollout_cli.stats.sequential import (
     ArmStats,
     Interval,
@@ -39,6 +41,6 @@ __all__ = [
     "SRM_THRESHOLD", "ArmStats", "GuardResult", "Interval", "QuantileBounds", "agreement_stats", "apply_holm",
     "fixed_horizon_units", "holm", "is_mismatch", "judge_absolute", "judge_relative", "judge_relative_quantile",
     "mcnemar_p_value", "mean_sequence", "mean_stats", "proportion_stats", "quantile_levels",
-    "quantile_rank_bounds", "ratio_stats", "relative_sequence", "sequential_units", "srm_p_value",
+    "quantile_rank_bounds", "rate_sequence", "ratio_stats", "relative_sequence", "sequential_units", "srm_p_value",
     "tuning_units", "wilson_interval",
 ]

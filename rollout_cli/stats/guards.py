@@ -19,19 +19,23 @@ limit(s). With the level-(1 - alpha) confidence sequence of `sequential`:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rollout_cli.stats.multiplicity import holm
+from rollout_cli.stats.rates import rate_sequence, rate_variance_at
 from rollout_cli.stats.sequential import (
     ArmStats,
     Interval,
     exclusion_p_value,
     halfwidth,
-    relative_variance,
+    mean_sequence,
+    relative_estimate,
     rho_squared,
 )
 from rollout_cli.verdict import Outcome
+
+OUT_OF_RANGE = "the statistics are out of numeric range (check the metric's values)"
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,10 @@ def _inconclusive(reason: str, effect: float | None = None, interval: Interval |
 
 
 def _too_few(arms: Sequence[tuple[str, ArmStats]], min_units: int) -> str | None:
-    short = [f"{name} {arm.n}" for name, arm in arms if arm.n < min_units]
+    needed = max(min_units, 2)  # a variance needs two units, whatever the plan says
+    short = [f"{name} {arm.n}" for name, arm in arms if arm.n < needed]
     if short:
-        return f"too few units ({', '.join(short)}; need {min_units} per arm)"
+        return f"too few units ({', '.join(short)}; need {needed} per arm)"
     return None
 
 
@@ -71,17 +76,20 @@ def _not_finite(arms: Sequence[tuple[str, ArmStats]]) -> str | None:
     return None
 
 
-def _side_p_values(estimate: float, variance: float, n: float, rho2: float,
+def _side_p_values(estimate: float, variance_at: Callable[[float], float], n: float, rho2: float,
                    low_limit: float | None, high_limit: float | None) -> tuple[float, float]:
-    """(p_fail, p_pass) for harm below `low_limit` and/or above `high_limit`."""
+    """(p_fail, p_pass) for harm below `low_limit` and/or above `high_limit`; `variance_at(limit)`
+    is the per-unit variance used to test that limit."""
     p_fail, p_pass = 1.0, 0.0
     if low_limit is not None:
+        variance = variance_at(low_limit)
         if estimate < low_limit:
             p_fail = min(p_fail, exclusion_p_value(low_limit - estimate, variance, n, rho2))
             p_pass = 1.0
         else:
             p_pass = max(p_pass, exclusion_p_value(estimate - low_limit, variance, n, rho2))
     if high_limit is not None:
+        variance = variance_at(high_limit)
         if estimate > high_limit:
             p_fail = min(p_fail, exclusion_p_value(estimate - high_limit, variance, n, rho2))
             p_pass = 1.0
@@ -90,12 +98,16 @@ def _side_p_values(estimate: float, variance: float, n: float, rho2: float,
     return p_fail, p_pass
 
 
-def _judge(estimate: float, variance: float, n: float, alpha: float, tuning_n: float,
-           low_limit: float | None, high_limit: float | None, describe: str) -> GuardResult:
+def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: float | None,
+           high_limit: float | None, describe: str, *, variance_at: Callable[[float], float],
+           interval: Interval) -> GuardResult:
+    """The outcome of an estimate tested against limits on its own scale.
+
+    `interval` is the level-(1 - alpha) interval to report, built from the same variances, so
+    that "p_fail <= alpha" and "the interval is wholly beyond the limit" always agree.
+    """
     rho2 = rho_squared(alpha, tuning_n)
-    width = halfwidth(variance, n, alpha, rho2)
-    interval = Interval(low=estimate - width, high=estimate + width, estimate=estimate)
-    p_fail, p_pass = _side_p_values(estimate, variance, n, rho2, low_limit, high_limit)
+    p_fail, p_pass = _side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
     elif p_pass <= alpha:
@@ -103,7 +115,7 @@ def _judge(estimate: float, variance: float, n: float, alpha: float, tuning_n: f
     else:
         outcome, where = Outcome.INCONCLUSIVE, "not yet wholly on one side of"
     reason = f"the {100 * (1 - alpha):g}% always-valid interval is {where} the limit ({describe})"
-    return GuardResult(outcome=outcome, interval=interval, p_fail=p_fail, effect=estimate, reason=reason,
+    return GuardResult(outcome=outcome, interval=interval, p_fail=p_fail, effect=interval.estimate, reason=reason,
                        p_pass=p_pass)
 
 
@@ -116,6 +128,15 @@ def judge_relative(baseline: ArmStats, candidate: ArmStats, *, max_drop: float |
     """
     if max_drop is None and max_increase is None:
         raise ValueError("a relative guard needs max_drop or max_increase")
+    rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
+    try:
+        return _judge_relative(baseline, candidate, max_drop, max_increase, alpha, tuning_n, min_units)
+    except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
+        return _inconclusive(OUT_OF_RANGE)
+
+
+def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
+                    alpha: float, tuning_n: float, min_units: int) -> GuardResult:
     arms = (("baseline", baseline), ("candidate", candidate))
     problem = _too_few(arms, min_units) or _not_finite(arms)
     if problem:
@@ -127,40 +148,64 @@ def judge_relative(baseline: ArmStats, candidate: ArmStats, *, max_drop: float |
     effect = candidate.mean / baseline.mean - 1.0
     if baseline.effective_variance <= 0 and candidate.effective_variance <= 0:
         return _inconclusive("the values do not vary in either arm, so no interval can be formed", effect)
-    total = baseline.n + candidate.n
-    variance = relative_variance(baseline, candidate) * total
-    if not math.isfinite(variance):
+    estimate = relative_estimate(baseline, candidate)
+    if not math.isfinite(estimate.variance):
         return _inconclusive("the variance of the relative change is undefined", effect)
     limits = []
     if max_drop is not None:
         limits.append(f"max drop {100 * max_drop:g}%")
     if max_increase is not None:
         limits.append(f"max increase {100 * max_increase:g}%")
-    return _judge(effect, variance, total, alpha, tuning_n,
-                  -max_drop if max_drop is not None else None, max_increase, ", ".join(limits))
+    low = estimate.to_scale(-max_drop) if max_drop is not None else None
+    high = estimate.to_scale(max_increase) if max_increase is not None else None
+    if low is not None and math.isinf(low):
+        low = None  # a drop of 100% or more cannot be exceeded by non-negative means
+        if high is None:
+            return _inconclusive("a max_drop of 100% or more can never be exceeded", effect)
+    width = halfwidth(estimate.variance, estimate.n, alpha, rho_squared(alpha, tuning_n))
+    interval = Interval(low=estimate.to_effect(estimate.centre - width),
+                        high=estimate.to_effect(estimate.centre + width), estimate=effect)
+    return _judge(estimate.centre, estimate.n, alpha, tuning_n, low, high, ", ".join(limits),
+                  variance_at=lambda _limit: estimate.variance, interval=interval)
 
 
 def judge_absolute(candidate: ArmStats, *, min: float | None, max: float | None, alpha: float,
                    tuning_n: float, min_units: int) -> GuardResult:
     """Judge the candidate's mean alone against `min` (harm: below) and/or `max` (harm: above).
 
-    `effect` and `interval` are in the metric's own unit (the candidate's value).
+    `effect` and `interval` are in the metric's own unit (the candidate's value). A metric of
+    counts (trials_per_unit > 0: error rate, agreement, "latency above X") is judged with the
+    score-type interval of `rates`, others with the plug-in interval of `sequential`.
     """
     if min is None and max is None:
         raise ValueError("an absolute guard needs min or max")
+    rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
+    try:
+        return _judge_absolute(candidate, min, max, alpha, tuning_n, min_units)
+    except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
+        return _inconclusive(OUT_OF_RANGE)
+
+
+def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, alpha: float, tuning_n: float,
+                    min_units: int) -> GuardResult:
     arms = (("candidate", candidate),)
     problem = _too_few(arms, min_units) or _not_finite(arms)
     if problem:
         return _inconclusive(problem)
+    limits = []
+    if low is not None:
+        limits.append(f"min {low:g}")
+    if high is not None:
+        limits.append(f"max {high:g}")
+    if candidate.trials_per_unit > 0:
+        return _judge(candidate.mean, candidate.n, alpha, tuning_n, low, high, ", ".join(limits),
+                      variance_at=lambda limit: rate_variance_at(candidate, limit),
+                      interval=rate_sequence(candidate, alpha, tuning_n))
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
-    limits = []
-    if min is not None:
-        limits.append(f"min {min:g}")
-    if max is not None:
-        limits.append(f"max {max:g}")
-    return _judge(candidate.mean, candidate.effective_variance, candidate.n, alpha, tuning_n, min, max,
-                  ", ".join(limits))
+    variance = candidate.effective_variance
+    return _judge(candidate.mean, candidate.n, alpha, tuning_n, low, high, ", ".join(limits),
+                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, tuning_n))
 
 
 def apply_holm(results: Sequence[GuardResult], alpha: float) -> list[GuardResult]:

@@ -43,12 +43,18 @@ class ArmStats:
     variance) is not taken as certainty; it never exceeds the sample variance otherwise.
     0 (the default) means "no floor": a check whose values do not vary at all is then
     inconclusive.
+
+    `trials_per_unit` > 0 marks a metric of counts — a share of trials in [0, 1] — and says how
+    many trials a unit has on average (1 for a per-unit 0/1 metric). Absolute guards then use
+    the variance a rate would have *at the value tested* (a score-type interval, as Wilson's),
+    which stays honest with few events where the plug-in variance does not.
     """
 
     n: int
     mean: float
     variance: float
     variance_floor: float = 0.0
+    trials_per_unit: float = 0.0
 
     @property
     def effective_variance(self) -> float:
@@ -79,12 +85,11 @@ def _one_event_floor(trials: float) -> float:
 
 def proportion_stats(n: int, events: float) -> ArmStats:
     """A per-unit 0/1 metric (did the unit convert?) from the unit count and the event count."""
-    if n <= 0:
-        return ArmStats(n=max(n, 0), mean=math.nan, variance=math.nan)
+    if n <= 1:
+        return ArmStats(n=max(n, 0), mean=events / n if n == 1 else math.nan, variance=math.nan)
     mean = events / n
-    variance = mean * (1.0 - mean) * n / (n - 1) if n > 1 else math.nan
-    return ArmStats(n=n, mean=mean, variance=max(variance, 0.0) if n > 1 else variance,
-                    variance_floor=_one_event_floor(n))
+    variance = max(mean * (1.0 - mean) * n / (n - 1), 0.0)
+    return ArmStats(n=n, mean=mean, variance=variance, variance_floor=_one_event_floor(n), trials_per_unit=1.0)
 
 
 def mean_stats(n: int, total: float, total_sq: float) -> ArmStats:
@@ -119,8 +124,10 @@ def ratio_stats(n: int, sum_x: float, sum_y: float, sum_xx: float, sum_yy: float
     var_y = (sum_yy - sum_y * sum_y / n) / (n - 1)
     cov_xy = (sum_xy - sum_x * sum_y / n) / (n - 1)
     variance = max((var_x - 2.0 * ratio * cov_xy + ratio * ratio * var_y) / (mean_y * mean_y), 0.0)
-    floor = _one_event_floor(sum_y) / mean_y if counts else 0.0
-    return ArmStats(n=n, mean=ratio, variance=variance, variance_floor=floor)
+    if not counts:
+        return ArmStats(n=n, mean=ratio, variance=variance)
+    return ArmStats(n=n, mean=ratio, variance=variance, variance_floor=_one_event_floor(sum_y) / mean_y,
+                    trials_per_unit=mean_y)
 
 
 def tuning_units(stage_min_units: int) -> float:
@@ -175,27 +182,72 @@ def mean_sequence(arm: ArmStats, alpha: float, tuning_n: float) -> Interval:
     return Interval(low=arm.mean - width, high=arm.mean + width, estimate=arm.mean)
 
 
-def relative_variance(baseline: ArmStats, candidate: ArmStats) -> float:
-    """Delta-method variance of candidate.mean / baseline.mean (per estimate, not per unit).
+@dataclass(frozen=True)
+class RelativeEstimate:
+    """The relative change candidate.mean / baseline.mean - 1, on the scale it is tested on.
 
-    Var(mc / mb) ≈ Var(mc) / mb^2 + mc^2 Var(mb) / mb^4, the arms being independent.
+    Both means positive (the usual case): the log of the ratio, log(mc) - log(mb), with the
+    delta-method variance Var(mc) / mc^2 + Var(mb) / mb^2. The log ratio is far closer to normal
+    than the ratio itself when counts are small (a low candidate count shrinks its own variance
+    estimate on the ratio scale, which made early false fails several times more frequent than
+    alpha in simulation; see docs/statistics.md). Otherwise (a candidate mean of 0 or below) the
+    ratio scale: Var(mc) / mb^2 + mc^2 Var(mb) / mb^4.
+
+    `centre` and `variance` are on that scale; `variance` is per unit over `n` = units of both
+    arms, the time index of the sequence.
     """
+
+    effect: float
+    log_scale: bool
+    centre: float
+    variance: float
+    n: int
+
+    def to_scale(self, relative_change: float) -> float:
+        """A relative change (e.g. a limit, -0.02) on the tested scale (-inf for -100% on log)."""
+        if not self.log_scale:
+            return relative_change
+        return math.log1p(relative_change) if relative_change > -1.0 else -math.inf
+
+    def to_effect(self, value: float) -> float:
+        """A value on the tested scale back as a relative change."""
+        return math.expm1(value) if self.log_scale else value
+
+
+def arm_variances(baseline: ArmStats, candidate: ArmStats) -> tuple[float, float]:
+    """The arms' effective variances; an arm whose values do not vary borrows the other's.
+
+    Without borrowing, a candidate whose 100 units all had zero revenue would get a zero-width
+    interval and fail at once; with it, that arm is judged as noisy as the other one is.
+    """
+    vb, vc = baseline.effective_variance, candidate.effective_variance
+    return (vb if vb > 0 else vc), (vc if vc > 0 else vb)
+
+
+def relative_estimate(baseline: ArmStats, candidate: ArmStats) -> RelativeEstimate:
+    """The relative change and its delta-method variance (baseline mean must be positive)."""
     mb, mc = baseline.mean, candidate.mean
-    var_mc = candidate.effective_variance / candidate.n
-    var_mb = baseline.effective_variance / baseline.n
-    return var_mc / (mb * mb) + mc * mc * var_mb / (mb ** 4)
+    if mb == 0:
+        raise ValueError("the baseline mean is zero; a relative change is undefined")
+    vb, vc = arm_variances(baseline, candidate)
+    var_mb, var_mc = vb / baseline.n, vc / candidate.n
+    total = baseline.n + candidate.n
+    effect = mc / mb - 1.0
+    if mb > 0 and mc > 0:
+        variance = (var_mc / (mc * mc) + var_mb / (mb * mb)) * total
+        return RelativeEstimate(effect, True, math.log(mc / mb), variance, total)
+    variance = (var_mc / (mb * mb) + mc * mc * var_mb / mb ** 4) * total
+    return RelativeEstimate(effect, False, effect, variance, total)
 
 
 def relative_sequence(baseline: ArmStats, candidate: ArmStats, alpha: float, tuning_n: float) -> Interval:
     """Always-valid (1 - alpha) interval for candidate.mean / baseline.mean - 1 (delta method).
 
-    Raises ValueError when the baseline mean is zero (a relative change is then undefined);
-    guards check that first and report it as inconclusive.
+    The interval is built on the scale of `relative_estimate` and mapped back, so on the log
+    scale it is not symmetric around the estimate. Raises ValueError when the baseline mean is
+    zero (a relative change is then undefined); guards check that first and say inconclusive.
     """
-    if baseline.mean == 0:
-        raise ValueError("the baseline mean is zero; a relative change is undefined")
-    total = baseline.n + candidate.n
-    effect = candidate.mean / baseline.mean - 1.0
-    per_unit_variance = relative_variance(baseline, candidate) * total
-    width = halfwidth(per_unit_variance, total, alpha, rho_squared(alpha, tuning_n))
-    return Interval(low=effect - width, high=effect + width, estimate=effect)
+    estimate = relative_estimate(baseline, candidate)
+    width = halfwidth(estimate.variance, estimate.n, alpha, rho_squared(alpha, tuning_n))
+    return Interval(low=estimate.to_effect(estimate.centre - width), high=estimate.to_effect(estimate.centre + width),
+                    estimate=estimate.effect)

@@ -7,9 +7,10 @@ account that ran the controller is kept in the evidence as "run_by".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from rollout_cli.decide import Action, decide
 from rollout_cli.errors import DataError, ExitCode
@@ -88,16 +89,16 @@ def manual_advance(rollout: Rollout, *, actor: str, reason: str, force: bool, no
     plan = rollout.plan
     reconciled = tuple(reconcile(rollout, actor=actor, now=now))
     state = rollout.state()
+    following = plan.next_stage(plan.stage(state.stage)) if state.stage else None
+    to_name = following.name if following else None
+    if not may_move(rollout, actor):
+        raise refuse(rollout, actor=actor, action="advance", what=f"advance {plan.name}", listed="authority",
+                     reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
     if state.status != "running" or state.rollback_incomplete or state.stage is None:
         action = decide(plan, state, None, now, manual=True)
         rollout.store.record_event(plan, "advance", actor, True, f"{reason or 'advance'} — {action.reason}",
                                    state.stage, None, {"result": action.kind}, at=now)
         return StepReport(action, None, state, reconciled=reconciled)
-    following = plan.next_stage(plan.stage(state.stage))
-    to_name = following.name if following else None
-    if not may_move(rollout, actor):
-        raise refuse(rollout, actor=actor, action="advance", what=f"advance {plan.name}", listed="authority",
-                     reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
     if force and not may_approve(rollout, actor):
         raise refuse(rollout, actor=actor, action="advance", what=f"force an advance of {plan.name}",
                      listed="approvers", reason=reason, from_stage=state.stage, to_stage=to_name, now=now)

@@ -10,9 +10,10 @@ when the router could not be verified (state: rollback_incomplete, status unchan
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from rollout_cli.errors import UsageError
 from rollout_cli.rollback_steps import RollbackRun, StepResult, run_rollback_steps
@@ -48,30 +49,32 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
     store, plan = rollout.store, rollout.plan
     with store.write() as conn:
         state = rollout.state()
-        if state.status == "not_started":
+        open_transitions = journal.open_transitions(store, plan.name, conn)
+        if state.status == "not_started" and not open_transitions:  # an interrupted start may have moved it
             raise UsageError(f"rollout {plan.name} has not started; there is nothing to roll back",
                              hint=f"see `rollout status {rollout.ref}`")
-        open_rollbacks = [t for t in journal.open_transitions(store, plan.name, conn) if t.kind == "rollback"]
+        open_rollbacks = [t for t in open_transitions if t.kind == "rollback"]
         superseded = journal.supersede_open_moves(conn, plan.name)
         if state.status == "rolled_back" and not state.rollback_incomplete and not open_rollbacks:
             store.record_event(plan, "rollback", actor, True, f"{reason} — already rolled back; nothing to do",
                                state.stage, None, {"result": "already_rolled_back"}, at=now, conn=conn)
             return RollbackResult(None, state.stage, None, True, "already_rolled_back", state)
         if open_rollbacks:
-            intent, joined = open_rollbacks[0], journal.owner_alive(open_rollbacks[0])
+            intent = open_rollbacks[0]  # another rollback's intent: join it rather than start a second one
         else:
-            intent, joined = journal.begin(conn, plan.name, "rollback", from_stage=state.stage, to_stage=None,
-                                           from_split=state.split, to_split=BASELINE_ONLY, actor=actor,
-                                           reason=reason), False
+            intent = journal.begin(conn, plan.name, "rollback", from_stage=state.stage, to_stage=None,
+                                   from_split=state.split, to_split=BASELINE_ONLY, actor=actor, reason=reason)
     kill_point("rollback:after-intent")
     with store.lock(plan.name):
         current = journal.get(store.conn, intent.id)
-        if joined or not current.is_open:
+        # Still open under the lock: its owner is dead, or alive but still waiting for the lock; either
+        # way this process runs it (an owner that comes later finds it finished and reports that).
+        if not current.is_open:
             state = rollout.state()
             verified = current.phase == "done"
-            store.record_event(plan, "rollback", actor, True,
-                               f"{reason} — joined the rollback already in progress (transition {intent.id}, "
-                               f"by {intent.actor}): {current.phase}", state.stage, None,
+            how = ("finished by another command while this one waited" if intent.owner_pid == os.getpid() else
+                   f"joined the rollback already in progress (transition {intent.id}, by {intent.actor})")
+            store.record_event(plan, "rollback", actor, True, f"{reason} — {how}: {current.phase}", state.stage, None,
                                {"result": "joined", "transition": intent.id}, at=now)
             return RollbackResult(intent.id, intent.from_stage, None, verified,
                                   "joined" if verified else "incomplete", state)

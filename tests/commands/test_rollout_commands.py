@@ -101,7 +101,7 @@ def test_a_rollout_through_ticks_approval_and_rollback(here: Path, capsys, monke
     code, out, _ = run(capsys, "advance", str(path), "--as", "carol", "--reason", "looks fine", "--json")
     doc = json.loads(out)
     events = json.loads(run(capsys, "history", str(path), "--json")[1])["events"]
-    assert [e["action"] for e in events if e["actor"] == "carol"][0] == "approve"
+    assert next(e["action"] for e in events if e["actor"] == "carol") == "approve"
     assert doc["decision"] in ("advance", "hold")  # the canary data may or may not be conclusive yet
     code, out, _ = run(capsys, "rollback", str(path), "--reason", "enough", "--as", "bob", "--json")
     doc = json.loads(out)
@@ -147,3 +147,32 @@ def test_unverifiable_rollback_exits_4_and_says_what_to_do(tmp_path: Path) -> No
     status = json.loads(cli(["status", str(plan), "--json"], cwd=tmp_path).stdout)
     assert (status["status"], status["rollback_incomplete"]) == ("running", True)
     assert status["next"].startswith("ROLLBACK INCOMPLETE")
+
+
+def test_the_drill_gate_holds_traffic_in_shadow(here: Path, capsys, monkeypatch) -> None:
+    path = write_plan(here, require_drill="14d")
+    plan = load_plan(path)
+    assert run(capsys, "start", str(path), "--as", "alice")[0] == 0  # shadow first: no drill needed yet
+    simulate(plan, here, T0, 1, candidate_pct=0, shadow_pct=100, part=1)
+    at(monkeypatch, 1)
+    code, out, _ = run(capsys, "tick", str(path), "--json")
+    doc = json.loads(out)
+    assert (code, doc["action"], doc["to_stage"]) == (3, "hold", "canary")
+    assert doc["reason"].startswith("traffic may not leave shadow: no passing drill since")
+    assert "run: rollout drill" in doc["reason"]
+    assert router_split(here) == RouterSplit(0, 100)
+
+
+def test_secrets_never_reach_output_or_audit(here: Path, capsys, monkeypatch) -> None:
+    secret_url = "http://127.0.0.1:9/hooks/very-secret-token-42"  # port 9: nothing answers
+    monkeypatch.setenv("ROLL_HOOK", secret_url)
+    path = write_plan(here, extra_steps="    - notify: ${env:ROLL_HOOK}\n")
+    assert run(capsys, "start", str(path), "--as", "alice")[0] == 0
+    code, out, err = run(capsys, "rollback", str(path), "--reason", "drill the webhook", "--as", "bob", "--json")
+    assert code == 4  # the router is at baseline, but the notify step failed
+    doc = json.loads(out)
+    assert (doc["outcome"], doc["steps"][-1]["outcome"]) == ("rolled_back", "fail")
+    assert doc["steps"][-1]["detail"] == "webhook *** did not answer (ConnectionError)"
+    history = run(capsys, "history", str(path), "--json")[1]
+    assert "very-secret-token-42" not in out + err + history
+    assert "***" in history

@@ -6,6 +6,7 @@ registry, as a plan would, and a way to take that router down.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,11 @@ class Case:
                 RouterSplit(50.0, 0.0), RouterSplit(100.0, 0.0), BASELINE_ONLY]
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=5)
+
+
 def _file(tmp_path: Path, request: Any) -> Case:
     path = tmp_path / "router.json"
     router = router_for("file", {"path": str(path)})
@@ -45,12 +51,13 @@ def _http(tmp_path: Path, request: Any) -> Case:
 
 def _nginx(tmp_path: Path, request: Any) -> Case:
     stack = request.getfixturevalue("nginx_stack")
-    return Case(router_for("nginx", stack.options(settle_timeout=1)), stack.process.terminate, shadow=True)
+    return Case(router_for("nginx", stack.options(settle_timeout=1)), lambda: _stop(stack.process), shadow=True)
 
 
 def _haproxy(tmp_path: Path, request: Any) -> Case:
     stack = request.getfixturevalue("haproxy_stack")
-    return Case(router_for("haproxy", stack.options()), stack.process.terminate, shadow=False)
+    options = stack.options(shadow_file=str(tmp_path / "mirror.json"))  # HAProxy itself cannot mirror
+    return Case(router_for("haproxy", options), lambda: _stop(stack.process), shadow=True)
 
 
 @pytest.fixture(

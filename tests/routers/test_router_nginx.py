@@ -12,6 +12,7 @@ from servers import NginxStack, send_requests
 from rollout_cli.errors import PlanError, RouterError
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
 from rollout_cli.routers.nginx_config import parse_include, render_include
+from rollout_cli.routers.nginx_workers import accepting_workers, masters
 from rollout_cli.routers.registry import router_for
 
 REQUESTS = 2000
@@ -36,7 +37,8 @@ def test_the_served_split_and_the_mirrored_requests(nginx_stack: NginxStack) -> 
     answers = send_requests(nginx_stack.port, REQUESTS)
     assert {a.status for a in answers} == {200}
     served_by_candidate = sum(a.model == "candidate" for a in answers)
-    low, high = binomial_bounds(REQUESTS, 0.10)  # (174, 227)
+    low, high = binomial_bounds(REQUESTS, 0.10)
+    assert (low, high) == (157, 245)
     assert low <= served_by_candidate <= high
     # every request the baseline served is mirrored to the candidate with the same request id
     baseline_ids = {a.request_id for a in answers if a.model == "baseline"}
@@ -133,3 +135,25 @@ def test_options_are_checked_with_a_clear_message() -> None:
     with pytest.raises(PlanError) as caught:
         router_for("nginx", {"config_path": "/etc/nginx/rollout/r.conf", "baseline": "10.0.0.1:80"})
     assert caught.value.message.startswith("nginx router: option candidate is required (e.g. options: {config_path:")
+
+
+@pytest.mark.servers
+def test_without_a_status_page_a_stopped_nginx_is_still_noticed(nginx_stack: NginxStack) -> None:
+    router = nginx_stack.router(status_url=None)
+    router.apply(BASELINE_ONLY)
+    nginx_stack.process.terminate()
+    nginx_stack.process.wait(timeout=5)
+    with pytest.raises(RouterError) as caught:
+        router.verify(BASELINE_ONLY)
+    assert caught.value.message == f"no nginx master process runs with {nginx_stack.conf}"
+
+
+@pytest.mark.servers
+def test_applying_the_split_nginx_already_serves_neither_writes_nor_reloads(nginx_stack: NginxStack) -> None:
+    router = nginx_stack.router()
+    router.apply(RouterSplit(25, 0))
+    workers = accepting_workers(masters(nginx_stack.conf))
+    mtime = nginx_stack.include.stat().st_mtime_ns
+    router.apply(RouterSplit(25, 0))
+    assert accepting_workers(masters(nginx_stack.conf)) == workers  # same workers: no reload
+    assert nginx_stack.include.stat().st_mtime_ns == mtime

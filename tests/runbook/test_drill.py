@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 
 from runbook_helpers import plan_text
@@ -92,6 +93,8 @@ def test_refused_while_the_rollout_is_in_progress_unless_another_router_is_given
     assert "what to do: rehearse on a staging router: rollout drill plan.yaml --router ADAPTER:KEY=VALUE,..." \
            in refused.err
     assert workspace.router_split() == FOUND
+    again = rollout("drill", "plan.yaml", "--as", "alice", "--state-dir", "state", "--router", "file:path=router.json")
+    assert again.code == 2  # naming the live router with --router does not make it a staging router
     staging = workspace.root / "staging.json"
     staging.write_text(json.dumps({"candidate_traffic": 0.0, "shadow": 0.0}))
     allowed = rollout("drill", "plan.yaml", "--as", "alice", "--state-dir", "state", "--router",
@@ -99,8 +102,8 @@ def test_refused_while_the_rollout_is_in_progress_unless_another_router_is_given
     assert allowed.code == 0, allowed.err
     assert json.loads(allowed.out)["router"] == f"file:path={staging}"
     assert workspace.router_split() == FOUND  # the live router was never touched
-    refusal, drill = _drills(workspace)
-    assert (refusal.allowed, drill.allowed) == (False, True)
+    refusal, again_refused, drill = _drills(workspace)
+    assert (refusal.allowed, again_refused.allowed, drill.allowed) == (False, False, True)
 
 
 def test_refused_without_rollback_authority(workspace, rollout) -> None:
@@ -117,3 +120,39 @@ def test_a_router_that_cannot_be_read_is_a_router_failure(workspace, rollout) ->
     assert "error: router file nope.json does not exist" in result.err
     (event,) = _drills(workspace)
     assert event.evidence["outcome"] == "fail" and event.evidence["error"] == "router file nope.json does not exist"
+
+
+def test_the_countdown_shows_the_running_step_and_the_budget_left(workspace) -> None:
+    from rich.console import Console
+
+    from rollout_cli.cli.commands_runbook import DrillCountdown
+    from rollout_cli.rollback_steps import StepResult
+
+    view = DrillCountdown(load_plan(workspace.plan))
+    console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(view)
+    before = console.export_text()
+    assert before.splitlines()[0] == "budget 5m: 0.0s used, 300.0s left"
+    assert [line.split()[2] for line in before.splitlines()[2:]] == ["baseline", "router", "true"]
+    assert before.count("waiting") == 3
+    view.start()
+    view.step_done(StepResult("route baseline", "route", 0.25, "pass", ""))
+    console.print(view)
+    during = console.export_text().splitlines()
+    assert during[0].startswith("budget 5m: 0.") and during[0].endswith("s left")
+    assert during[2].split()[:5] == ["1", "route", "baseline", "pass", "0.25s"]
+    assert during[3].split()[:4] == ["2", "verify", "router", "running"]
+    assert during[4].split()[:4] == ["3", "run", "true", "waiting"]
+
+
+def test_a_router_that_cannot_be_put_back_is_a_router_failure_with_the_manual_fix(workspace, rollout) -> None:
+    # the rollback "works", then something replaces the router file with a folder: restoring must fail loudly
+    workspace.write_plan(plan_text([(["sh", "-c", "rm router.json && mkdir router.json"], "5s")]))
+    result = rollout("drill", "plan.yaml", "--as", "alice", "--state-dir", "state")
+    assert result.code == 4
+    assert "error: the drill could not put the router back: router file router.json is not a regular file" \
+        in result.err
+    assert "what to do: restore it by hand to candidate 0% served, 100% mirrored: python3 -c" in result.err
+    (event,) = _drills(workspace)
+    assert event.evidence["outcome"] == "fail"
+    assert event.reason.startswith("drill fail on file:path=router.json: the router failed: the drill could not put")

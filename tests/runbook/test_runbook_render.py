@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from runbook_helpers import plan_text
 
 from rollout_cli.plan import load_plan
 from rollout_cli.runbook.records import DRILL_ACTION
+from rollout_cli.runbook.render import build_runbook
 from rollout_cli.state.store import StateStore
 
 GOLDEN = Path(__file__).parent / "golden" / "ranker-v7.md"
@@ -105,3 +110,48 @@ def test_without_state_the_runbook_says_no_drill_and_creates_no_state(workspace,
     assert rollout("runbook", "generate", "plan.yaml").code == 0
     assert "No drill on record for this rollback section." in (workspace.root / "runbooks/ranker-v7.md").read_text()
     assert not (workspace.root / ".rollout").exists()
+
+
+def test_one_output_file_cannot_hold_two_runbooks(workspace, rollout) -> None:
+    (workspace.root / "other.yaml").write_text(plan_text().replace("name: ranker-v7", "name: ranker-v8"))
+    result = rollout("runbook", "generate", "plan.yaml", "other.yaml", "-o", "book.md")
+    assert result.code == 2
+    assert "error: -o names one runbook, but 2 plans were given" in result.err
+    assert rollout("runbook", "generate", "plan.yaml", "other.yaml").code == 0
+    assert sorted(p.name for p in (workspace.root / "runbooks").iterdir()) == ["ranker-v7.md", "ranker-v8.md"]
+
+
+ROUTERS = {
+    "nginx": {"config_path": "/etc/nginx/rollout/ranker.conf", "nginx_conf": "/etc/nginx/nginx.conf",
+              "baseline": "10.0.0.1:8080", "candidate": "10.0.0.2:8080",
+              "status_url": "http://10.0.0.3/_rollout/split"},
+    "haproxy": {"socket": "/run/haproxy/admin.sock", "backend": "ranker", "baseline_server": "v6",
+                "candidate_server": "v7", "state_file": "/var/lib/haproxy/server-state"},
+    "http": {"url": "https://router.internal/splits/ranker", "token": "${env:ROUTER_TOKEN}"},
+}
+
+
+@pytest.mark.parametrize("adapter", sorted(ROUTERS))
+def test_generating_a_runbook_contacts_no_router(adapter: str, workspace, monkeypatch) -> None:
+    section = f"router:\n  adapter: {adapter}\n  options: {json.dumps(ROUTERS[adapter])}\n"
+    workspace.write_plan(plan_text().replace("router:\n  adapter: file\n  options: {path: router.json}\n", section))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError(f"generating a runbook must not contact anything: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
+    monkeypatch.setattr(subprocess, "run", forbidden)
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    text = build_runbook(load_plan(workspace.plan), "plan.yaml", None)
+    manual = text.split("### If the tool itself is broken")[1].split("```sh\n")[1].split("\n```")[0]
+    assert manual.splitlines()[-1] == LAST_MANUAL_LINE[adapter]
+
+
+LAST_MANUAL_LINE = {
+    "nginx": "curl -fsS http://10.0.0.3/_rollout/split  # expect candidate_traffic=0 shadow=0",
+    "haproxy": 'echo "show servers state" | socat stdio unix-connect:/run/haproxy/admin.sock > '
+               "/var/lib/haproxy/server-state.tmp && mv /var/lib/haproxy/server-state.tmp /var/lib/haproxy/server-state",
+    # the token stays a shell variable: the runbook never holds a secret
+    "http": 'curl -fsS --max-time 5 -H "Authorization: Bearer ${ROUTER_TOKEN}" "https://router.internal/splits/ranker"'
+            '  # expect {"candidate_traffic": 0.0, "shadow": 0.0}',
+}

@@ -6,6 +6,7 @@ import http.server
 import json
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from rollout_support import plan_in, router_split
@@ -16,9 +17,9 @@ from rollout_cli.routers.registry import router_for
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append({"path": self.path, "body": json.loads(body)})
         self.send_response(204)

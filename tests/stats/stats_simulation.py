@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rollout_cli.stats import judge_absolute, judge_relative, proportion_stats
+from rollout_cli.stats import (
+    QuantileBounds,
+    judge_absolute,
+    judge_relative,
+    judge_relative_quantile,
+    proportion_stats,
+    quantile_rank_bounds,
+)
 from rollout_cli.verdict import Outcome
 
 
@@ -58,15 +65,16 @@ def naive_relative(base_events: np.ndarray, cand_events: np.ndarray, units_per_l
     """The same looks judged by a fixed-horizon interval (z = 1.96 at 95%) re-run every time."""
     from scipy.stats import norm
 
-    runs, looks = base_events.shape
+    _runs, looks = base_events.shape
     n = units_per_look * np.arange(1, looks + 1)
     pb = base_events / n
     pc = cand_events / n
-    effect = pc / pb - 1
-    var = pc * (1 - pc) / n / pb**2 + pc**2 * pb * (1 - pb) / n / pb**4
-    half = norm.ppf(1 - alpha / 2) * np.sqrt(var)
-    fail = effect + half < -max_drop
-    passed = effect - half > -max_drop
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero baseline count decides nothing
+        effect = pc / pb - 1
+        var = pc * (1 - pc) / n / pb**2 + pc**2 * pb * (1 - pb) / n / pb**4
+        half = norm.ppf(1 - alpha / 2) * np.sqrt(var)
+        fail = effect + half < -max_drop
+        passed = effect - half > -max_drop
     decisive = fail | passed
     first = np.where(decisive.any(axis=1), decisive.argmax(axis=1), -1)
     outcomes: list[Outcome | None] = []
@@ -101,3 +109,37 @@ def sequential_absolute(events: np.ndarray, units_per_look: int, *, maximum: flo
 def binomial_upper(rate: float, runs: int, z: float = 3.0) -> float:
     """The largest observed rate consistent with a true `rate` (one-sided, z standard errors)."""
     return rate + z * float(np.sqrt(rate * (1 - rate) / runs))
+
+
+def arm_quantile_bounds(data: np.ndarray, n: int, q: float, alpha: float, tuning_n: float) -> list[QuantileBounds]:
+    """Per run: one arm's QuantileBounds at `alpha` (the arm itself at alpha / 2) from its first n
+    values, read at the levels `quantile_rank_bounds` gives, as the database would."""
+    q_low, q_high = quantile_rank_bounds(n, q, alpha / 2, tuning_n)
+    levels = [q] + [x for x in (q_low, q_high) if x is not None]
+    values = np.quantile(data[:, :n], levels, axis=1, method="linear")
+    out = []
+    for run in range(data.shape[0]):
+        low = float(values[1, run]) if q_low is not None else None
+        high = float(values[-1, run]) if q_high is not None else None
+        out.append(QuantileBounds(alpha=alpha, n=n, estimate=float(values[0, run]), low=low, high=high))
+    return out
+
+
+def relative_quantile_verdicts(ratio: float, seed: int, runs: int = 300, looks: int = 40, per_look: int = 1000,
+                               q: float = 0.99, max_increase: float = 0.10, alpha: float = 0.05,
+                               tuning_n: float = 20_000) -> list[Outcome | None]:
+    """First decisive outcome per run of `p_q max_increase` with lognormal latencies, the
+    candidate's scaled by `ratio` (so its p_q is exactly `ratio` times the baseline's)."""
+    rng = np.random.default_rng(seed)
+    base = rng.lognormal(4.0, 0.5, size=(runs, looks * per_look))
+    cand = ratio * rng.lognormal(4.0, 0.5, size=(runs, looks * per_look))
+    first: list[Outcome | None] = [None] * runs
+    for k in range(looks):
+        n = per_look * (k + 1)
+        pairs = zip(arm_quantile_bounds(base, n, q, alpha, tuning_n), arm_quantile_bounds(cand, n, q, alpha, tuning_n))
+        for run, (b, c) in enumerate(pairs):
+            if first[run] is None:
+                outcome = judge_relative_quantile(b, c, max_increase, alpha=alpha, min_units=100).outcome
+                if outcome is not Outcome.INCONCLUSIVE:
+                    first[run] = outcome
+    return first

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rollout_cli.stats import ArmStats, apply_holm, judge_absolute, judge_relative, proportion_stats
 from rollout_cli.stats.guards import GuardResult
@@ -45,7 +47,7 @@ def test_max_drop_is_not_tripped_by_an_increase_nor_max_increase_by_a_drop() -> 
 
 def test_the_absolute_guard_directions() -> None:
     errors = proportion_stats(BIG, int(BIG * 0.01))
-    judge = dict(alpha=0.05, tuning_n=5000, min_units=100)
+    judge = {"alpha": 0.05, "tuning_n": 5000, "min_units": 100}
     assert judge_absolute(errors, min=None, max=0.005, **judge).outcome is Outcome.FAIL
     assert judge_absolute(errors, min=None, max=0.02, **judge).outcome is Outcome.PASS
     assert judge_absolute(errors, min=0.02, max=None, **judge).outcome is Outcome.FAIL
@@ -128,3 +130,51 @@ def test_apply_holm_keeps_strong_fails_and_downgrades_weak_ones() -> None:
     assert results[1].reason == ("beyond the limit on its own, but not after Holm's correction across 4 checks "
                                  "(p = 0.04)")
     assert results[2] is passed
+
+
+@pytest.mark.parametrize("events", [0, 1, 3, 8, 15, 30, 60])
+def test_the_score_interval_of_a_rate_agrees_with_p_fail_and_p_pass(events: int) -> None:
+    arm = proportion_stats(3000, events)
+    for limit in (0.001, 0.003, 0.005, 0.01, 0.02):
+        result = judge_absolute(arm, min=None, max=limit, alpha=0.05, tuning_n=5000, min_units=100)
+        assert result.interval is not None
+        assert (result.outcome is Outcome.FAIL) == (result.interval.low > limit) == (result.p_fail <= 0.05)
+        assert (result.outcome is Outcome.PASS) == (result.interval.high < limit) == (result.p_pass <= 0.05)
+        assert 0.0 <= result.interval.low <= arm.mean <= result.interval.high <= 1.0
+
+
+def test_a_plain_mean_uses_the_plug_in_interval() -> None:
+    revenue = ArmStats(n=10_000, mean=2.0, variance=9.0)
+    for limit in (1.8, 1.9, 1.95, 2.05, 2.2):
+        result = judge_absolute(revenue, min=limit, max=None, alpha=0.05, tuning_n=5000, min_units=100)
+        assert result.interval is not None
+        assert result.interval.high - 2.0 == pytest.approx(2.0 - result.interval.low)
+        assert (result.outcome is Outcome.FAIL) == (result.interval.high < limit) == (result.p_fail <= 0.05)
+        assert (result.outcome is Outcome.PASS) == (result.interval.low > limit) == (result.p_pass <= 0.05)
+
+
+finite_or_not = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-10, 10))
+arms = st.builds(ArmStats, n=st.integers(0, 10_000), mean=finite_or_not,
+                 variance=st.one_of(st.just(0.0), finite_or_not), variance_floor=st.sampled_from([0.0, 1e-4]),
+                 trials_per_unit=st.sampled_from([0.0, 1.0, 3.5]))
+
+
+@given(arms, arms, st.sampled_from([0.02, 0.1]), st.sampled_from([0, 100]))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_nothing_undefined_ever_passes_and_nothing_raises(base: ArmStats, cand: ArmStats, limit: float,
+                                                          min_units: int) -> None:
+    judge = {"alpha": 0.05, "tuning_n": 5000, "min_units": min_units}
+    relative = [judge_relative(base, cand, max_drop=limit, max_increase=None, **judge),
+                judge_relative(base, cand, max_drop=None, max_increase=limit, **judge)]
+    absolute = [judge_absolute(cand, min=None, max=limit, **judge), judge_absolute(cand, min=limit, max=None, **judge)]
+
+    def defined(*arms: ArmStats) -> bool:
+        return all(math.isfinite(x) and arm.n >= max(min_units, 2) for arm in arms for x in (arm.mean, arm.variance))
+
+    for results, needed in ((relative, (base, cand)), (absolute, (cand,))):
+        for result in results:
+            assert 0.0 <= result.p_fail <= 1.0
+            if result.outcome is Outcome.PASS:
+                assert defined(*needed)
+                assert result.interval is not None
+                assert math.isfinite(result.interval.low) and math.isfinite(result.interval.high)

@@ -6,7 +6,7 @@ import math
 from itertools import combinations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollout_cli.stats import holm
@@ -44,5 +44,6 @@ def closed_testing(p_values: list[float], alpha: float) -> list[bool]:
 
 
 @given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=6))
+@settings(derandomize=True)
 def test_equals_closed_testing_with_bonferroni(p_values: list[float]) -> None:
     assert holm(p_values, 0.05) == closed_testing(p_values, 0.05)

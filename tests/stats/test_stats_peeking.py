@@ -95,3 +95,16 @@ def test_a_healthy_candidate_with_no_errors_passes_the_absolute_guard() -> None:
     assert verdicts.rate(Outcome.PASS) == 1.0
     # With no errors at all, 2,000 units are enough to bound the rate below 0.5%.
     assert int(verdicts.looks.max()) == 0
+
+
+def test_wrong_verdicts_stay_bounded_from_the_first_hundred_units_at_a_low_rate() -> None:
+    # 2% conversion, looks of 100 units per arm from the very first: 2 expected conversions at
+    # the first look. The log-ratio scale keeps the early false fails in check here.
+    rng = np.random.default_rng(404)
+    base = cumulative_events(rng, RUNS, LOOKS, 100, 0.02)
+    cand = cumulative_events(rng, RUNS, LOOKS, 100, 0.02 * (1 - MAX_DROP))
+    verdicts = sequential_relative(base, cand, 100, max_drop=MAX_DROP, alpha=ALPHA, tuning_n=5000)
+    wrong = verdicts.rate(Outcome.PASS) + verdicts.rate(Outcome.FAIL)
+    print(f"\nat the limit from 100 units, 2% conversion: pass {verdicts.rate(Outcome.PASS):.3f}, "
+          f"fail {verdicts.rate(Outcome.FAIL):.3f}")
+    assert wrong <= binomial_upper(ALPHA, RUNS)

@@ -10,12 +10,14 @@ import pytest
 from rollout_cli.stats.sequential import (
     DEFAULT_TUNING_UNITS,
     ArmStats,
+    arm_variances,
     exclusion_p_value,
     halfwidth,
     mean_sequence,
     mean_stats,
     proportion_stats,
     ratio_stats,
+    relative_estimate,
     relative_sequence,
     rho_squared,
     tuning_units,
@@ -79,15 +81,31 @@ def test_proportion_stats_and_its_pseudo_count_floor() -> None:
     assert math.isnan(proportion_stats(0, 0).mean)
 
 
-def test_relative_sequence_uses_the_delta_method() -> None:
+def test_relative_sequence_uses_the_delta_method_on_the_log_ratio() -> None:
     base, cand = proportion_stats(50_000, 5000), proportion_stats(50_000, 4500)
     interval = relative_sequence(base, cand, 0.05, 5000)
     assert interval.estimate == pytest.approx(-0.1)
-    var = (cand.variance / cand.n) / 0.1**2 + 0.09**2 * (base.variance / base.n) / 0.1**4
-    expected = halfwidth(var * 100_000, 100_000, 0.05, rho_squared(0.05, 5000))
-    assert interval.high - interval.estimate == pytest.approx(expected)
+    var_log = cand.variance / cand.n / 0.09**2 + base.variance / base.n / 0.1**2
+    width = halfwidth(var_log * 100_000, 100_000, 0.05, rho_squared(0.05, 5000))
+    assert interval.low == pytest.approx(0.9 * math.exp(-width) - 1)
+    assert interval.high == pytest.approx(0.9 * math.exp(width) - 1)
+    assert interval.high - interval.estimate > interval.estimate - interval.low  # asymmetric
     with pytest.raises(ValueError, match="the baseline mean is zero; a relative change is undefined"):
         relative_sequence(ArmStats(10, 0.0, 1.0), cand, 0.05, 5000)
+
+
+def test_a_candidate_mean_of_zero_falls_back_to_the_ratio_scale() -> None:
+    base, cand = proportion_stats(2000, 200), proportion_stats(2000, 0)
+    estimate = relative_estimate(base, cand)
+    assert not estimate.log_scale and estimate.effect == -1.0
+    expected = cand.effective_variance / 2000 / 0.1**2 * 4000
+    assert estimate.variance == pytest.approx(expected)
+
+
+def test_an_arm_without_variation_borrows_the_other_arms_variance() -> None:
+    flat, noisy = ArmStats(100, 0.0, 0.0), ArmStats(100, 0.5, 25.0)
+    assert arm_variances(noisy, flat) == (25.0, 25.0)
+    assert arm_variances(flat, noisy) == (25.0, 25.0)
 
 
 def test_ratio_stats_against_a_brute_force_delta_method_and_the_bootstrap() -> None:

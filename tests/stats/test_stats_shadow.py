@@ -43,6 +43,6 @@ def test_the_agreement_guard_passes_high_agreement_and_fails_low() -> None:
 
     high = stats([4] * 4800 + [3] * 200)  # 99% agreement
     low = stats([3] * 3000 + [4] * 2000)  # 85%
-    judge = dict(min=0.9, max=None, alpha=0.05, tuning_n=5000, min_units=100)
+    judge = {"min": 0.9, "max": None, "alpha": 0.05, "tuning_n": 5000, "min_units": 100}
     assert judge_absolute(high, **judge).outcome is Outcome.PASS
     assert judge_absolute(low, **judge).outcome is Outcome.FAIL

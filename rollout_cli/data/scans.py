@@ -1,0 +1,92 @@
+"""The light scans around the main statement: row counts and freshness before it, and the
+quantiles at the bound levels of per-segment relative quantile guards after it.
+
+Same rules as queries.py: user values are parameters, columns are checked quoted identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rollout_cli.data.queries import Population, ts_filter
+from rollout_cli.data.source import BoundSource, Logs, SqlParams
+
+
+@dataclass(frozen=True)
+class WindowFacts:
+    total_rows: int  # in the source
+    window_rows: int
+    first_ts: datetime | None  # in the window
+    last_ts: datetime | None  # in the window
+    last_upto: datetime | None  # the newest row at or before `until` (freshness)
+    answers: dict[tuple[str, str], int]  # (arm, column) -> non-null values among the window's answers
+
+
+def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
+                 counted: tuple[str, ...] = ()) -> WindowFacts:
+    """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
+    each `counted` column — what the quantile bounds need before the main statement runs."""
+    preds = logs.predictions
+    ts = preds.column("ts", "timestamp")
+    params = SqlParams()
+    in_window = ts_filter(ts, since, until, params)
+    upto = ts_filter(ts, None, until, params)
+    counts = []
+    if counted:
+        arm, served = preds.column("arm", "text"), preds.column("served", "boolean")
+        which = {"baseline": f"{arm} = 'baseline' AND {served}",
+                 "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served}"}
+        for column in counted:
+            c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
+            counts += [(key, column, f"count({c}) FILTER (WHERE {in_window} AND {which[key]})") for key in which]
+    sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}),"
+           f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
+           f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
+           f" CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP)"
+           f"{''.join(', ' + expr for _, _, expr in counts)}"
+           f" FROM {preds.from_item(params)}")
+    row = logs.query(sql, params)[0]
+    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[5:])}
+    return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers)
+
+
+def count_rows(logs: Logs, source: BoundSource) -> int:
+    params = SqlParams()
+    return int(logs.query(f"SELECT count(*) FROM {source.from_item(params)}", params)[0][0])
+
+
+@dataclass(frozen=True)
+class LevelRequest:
+    """Empirical quantiles of `column` at `levels` for one arm in one population."""
+
+    population: Population
+    arm: str
+    key: str  # the metric
+    column: str
+    levels: tuple[float, ...]
+
+
+def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], requests: list[LevelRequest],
+                        since: datetime | None, until: datetime) -> list[list[float | None]]:
+    """One scan answering every request (filtered aggregates), in order; values follow `levels`."""
+    preds = logs.predictions
+    params = SqlParams()
+    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
+    cols = {r.column: preds.column(f"column of metric {r.key}", "number", column=r.column) for r in requests}
+    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
+    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
+    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
+             else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    aggregates = []
+    for r in requests:
+        condition = f"arm = {params.add(r.arm)}"
+        if r.population is not None:
+            condition += f" AND s{segments.index(r.population[0])} IS NOT DISTINCT FROM {params.add(r.population[1])}"
+        aggregates.append(f"quantile_cont({cols[r.column]}, {params.add(list(r.levels))}) FILTER (WHERE {condition})")
+    sql = (f"WITH answers AS (SELECT {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
+           f"WHERE {which} AND {ts_filter(ts, since, until, params)}) "
+           f"SELECT {', '.join(aggregates)} FROM answers")
+    row = logs.query(sql, params)[0]
+    return [[float(v) if v is not None else None for v in (values or [None] * len(r.levels))]
+            for r, values in zip(requests, row)]

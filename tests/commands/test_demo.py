@@ -1,0 +1,37 @@
+"""`rollout demo` end to end, as a real process: it rolls back because of the iOS segment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_rolls_back_because_of_the_segment(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(tmp_path / "demo"), "--json"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["ok"], doc["outcome"], doc["rolled_back_at"], doc["caught_segment"]) == (True, "rolled_back",
+                                                                                          "ramp-25", True)
+    assert [c["segment"] for c in doc["caught"]] == [{"platform": "ios"}]
+    assert doc["drill"].startswith("pass in ")
+    moves = [(e["action"], e["actor"], e["from_stage"], e["to_stage"]) for e in doc["events"]
+             if e["action"] in ("drill", "start", "advance", "rollback")]
+    assert moves == [("drill", "alice", None, None), ("start", "alice", None, "shadow"),
+                     ("advance", "controller", "shadow", "canary"), ("advance", "controller", "canary", "ramp-25"),
+                     ("rollback", "controller", "ramp-25", None)]
+    rollback = doc["events"][-1]
+    assert rollback["evidence"]["evaluation"]["verdict"] == "fail"
+    assert rollback["evidence"]["result"] == "rolled_back"
+    assert json.loads((tmp_path / "demo" / "router.json").read_text())["candidate_traffic"] == 0.0
+    assert Path(doc["runbook"]).read_text().startswith("#")
+
+
+def test_demo_refuses_a_used_folder(tmp_path: Path) -> None:
+    (tmp_path / ".rollout").mkdir()
+    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert f"{tmp_path} already holds a demo's state" in result.stderr

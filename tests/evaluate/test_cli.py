@@ -1,0 +1,130 @@
+"""`rollout evaluate` and `rollout simulate` as a user runs them: real subprocesses, exit codes, JSON shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from evaluate_helpers import write_plan
+
+NOW = "2026-01-05T06:00:00Z"
+
+
+def strict_json(text: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def rollout(*args: str, cwd: Path, now: str = NOW) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ROLLOUT_NOW": now, "COLUMNS": "200"}
+    env.pop("ROLLOUT_STATE_DIR", None)
+    return subprocess.run([sys.executable, "-m", "rollout_cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def segment_harm(tmp_path: Path) -> Path:
+    write_plan(tmp_path)
+    done = rollout("simulate", "plan.yaml", "--scenario", "segment-harm", "--out", "logs", "--units", "120000",
+                   "--candidate", "50", "--seed", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("wrote ")
+    return tmp_path
+
+
+def test_evaluate_json_follows_the_spec_and_fails_with_exit_1(segment_harm: Path) -> None:
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--json", cwd=segment_harm)
+    assert done.returncode == 1, done.stderr
+    doc = strict_json(done.stdout)  # the whole of stdout is one document, with no NaN or Infinity
+    assert {"plan", "stage", "verdict", "window", "units", "srm", "checks"} <= set(doc)
+    assert (doc["plan"], doc["stage"], doc["verdict"]) == ("ranker-test", "canary", "fail")
+    assert set(doc["window"]) == {"since", "until"} and doc["window"]["until"] == "2026-01-05T06:00:00+00:00"
+    assert set(doc["units"]) == {"baseline", "candidate"} and doc["units"]["candidate"] > 50_000
+    assert doc["srm"]["outcome"] == "pass" and 0.001 < doc["srm"]["p_value"] <= 1
+    first = doc["checks"][0]
+    assert {"metric", "segment", "outcome", "baseline", "candidate", "effect", "interval", "reason"} <= set(first)
+    assert first["segment"] is None and len(first["interval"]) == 2
+    ios = next(c for c in doc["checks"] if c["segment"] == {"platform": "ios"})
+    assert ios["outcome"] == "fail" and ios["metric"] == "conversion"
+    assert ios["interval"][0] <= ios["effect"] <= ios["interval"][1] < -0.02
+    assert ios["reason"] == f"conversion is {100 * abs(ios['effect']):.3g}% below baseline (allowed: 2%)"
+
+
+def test_evaluate_for_people_prints_a_table_with_reasons(segment_harm: Path) -> None:
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", cwd=segment_harm)
+    assert done.returncode == 1
+    assert "ranker-test stage canary: fail" in done.stdout
+    assert "platform=ios" in done.stdout and "below baseline (allowed: 2%)" in done.stdout
+    assert "sample ratio: pass" in done.stdout
+    assert "served by both arms: 0 units (0%; tolerated 1%)" in done.stdout
+
+
+def test_evaluate_windows_and_inconclusive_exit_3(segment_harm: Path) -> None:
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--since", "2026-01-05T05:50:00",
+                   "--until", "2026-01-05T06:00:00Z", "--json", cwd=segment_harm)
+    assert done.returncode == 3, done.stderr
+    doc = strict_json(done.stdout)
+    assert doc["verdict"] == "inconclusive"
+    assert doc["window"] == {"since": "2026-01-05T05:50:00+00:00", "until": "2026-01-05T06:00:00+00:00"}
+    stale = rollout("evaluate", "plan.yaml", "--stage", "canary", "--until", "3h", "--json", cwd=segment_harm,
+                    now="2026-01-05T12:00:00Z")
+    assert stale.returncode in (1, 3)  # a harm may already show; stale data never passes
+    assert json.loads(stale.stdout)["window"]["until"] == "2026-01-05T09:00:00+00:00"
+
+
+def test_evaluate_passes_with_exit_0(tmp_path: Path) -> None:
+    write_plan(tmp_path, guards="guards:\n  - {metric: error_rate, max: 0.5%}\n")
+    assert rollout("simulate", "plan.yaml", "--out", "logs", "--units", "20000", cwd=tmp_path).returncode == 0
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["verdict"] == "pass"
+
+
+def test_bad_input_exits_2_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    write_plan(tmp_path)
+    assert rollout("simulate", "plan.yaml", "--out", "logs", "--units", "500", cwd=tmp_path).returncode == 0
+    write_plan(tmp_path, columns="{unit_id: customer_id}")  # the logs have user_id
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "error: column 'customer_id' (role unit_id) is missing from predictions" in done.stderr
+    assert "Traceback" not in done.stderr
+    unknown = rollout("evaluate", "plan.yaml", "--stage", "nope", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "has no stage 'nope' (stages: shadow, canary, full)" in unknown.stderr
+    when = rollout("evaluate", "plan.yaml", "--since", "yesterday", cwd=tmp_path)
+    assert when.returncode == 2
+    assert "--since: 'yesterday' is neither a time (2026-01-05T10:00:00Z) nor a duration (2h)" in when.stderr
+
+
+def test_simulate_json_and_unknown_scenario(tmp_path: Path) -> None:
+    write_plan(tmp_path)
+    done = rollout("simulate", "plan.yaml", "--out", "logs", "--units", "1000", "--scenario", "stale",
+                   "--part", "-a", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["predictions"] == "logs/predictions-a.parquet" and (tmp_path / doc["predictions"]).is_file()
+    assert doc["scenario"] == "stale" and doc["units"]["baseline"] + doc["units"]["candidate"] == 1000
+    bad = rollout("simulate", "plan.yaml", "--out", "logs", "--scenario", "chaos", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "unknown scenario 'chaos' (known: healthy, harm, segment-harm, srm, slow, shadow-disagree, stale, " \
+           "drift, crossover)" in bad.stderr
+
+
+def test_evaluate_judges_the_running_stage_from_its_start(tmp_path: Path) -> None:
+    write_plan(tmp_path)
+    assert rollout("simulate", "plan.yaml", "--out", "logs", "--units", "2000", "--shadow", "100", "--candidate", "0",
+                   cwd=tmp_path).returncode == 0
+    started = rollout("start", "plan.yaml", "--as", "alice", cwd=tmp_path, now="2026-01-05T03:00:00Z")
+    assert started.returncode == 0, started.stderr
+    done = rollout("evaluate", "plan.yaml", "--json", cwd=tmp_path)
+    doc = strict_json(done.stdout)
+    assert (doc["stage"], doc["window"]["since"]) == ("shadow", "2026-01-05T03:00:00+00:00")
+    assert doc["split"] == {"candidate_traffic": 0.0, "shadow": 100.0}
+    assert done.returncode in (0, 3)
