@@ -44,8 +44,15 @@ def _root(
 
 # Command modules are imported when a command runs, not when this module loads: `plan validate`
 # runs on every pull request, and importing every command's dependencies (DuckDB, routers,
-# state) would triple its start-up time. To add commands, add your module to both lines below.
+# state) would triple its start-up time. To add commands, add your module to the maps below and
+# to register_commands.
 _GROUP_FAST_PATH = {"plan": "commands_plan", "runbook": "commands_runbook"}  # a group whose module alone serves it
+# A command whose module alone serves it: `rollout rollback` at 3am should not wait for the demo's imports.
+_COMMAND_MODULE = {
+    **{name: "commands_rollout" for name in ("start", "status", "advance", "rollback", "tick", "run", "history")},
+    "evaluate": "commands_evaluate", "simulate": "commands_evaluate", "drill": "commands_runbook",
+    "demo": "commands_demo",
+}
 _registered: set[str] = set()
 
 
@@ -96,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every error becomes a message and an exit code from SPEC §5."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    group_module = _GROUP_FAST_PATH.get(_first_word(args) or "")
-    register_commands(group_module)
+    first = _first_word(args) or ""
+    group_module = _GROUP_FAST_PATH.get(first)
+    register_commands(group_module or _COMMAND_MODULE.get(first))
     try:
         result = _run_fast_path(group_module, args)
         if result is None:

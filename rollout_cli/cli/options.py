@@ -11,9 +11,9 @@ PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_d
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 StateDirOpt = Annotated[
     Optional[Path],
-    typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live [default: ./.rollout]."),
+    typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live (default: ./.rollout)."),
 ]
 ActorOpt = Annotated[
     Optional[str],
-    typer.Option("--as", help="Who is acting [default: $ROLLOUT_ACTOR, else the login name]."),
+    typer.Option("--as", help="Who is acting (default: $ROLLOUT_ACTOR, else the login name)."),
 ]

@@ -118,8 +118,20 @@ def check_data(ctx: RuleContext) -> None:
 
 
 def check_router(ctx: RuleContext) -> None:
-    adapter = ctx.section("router").get("adapter")
-    if not isinstance(adapter, str) or adapter in BUILTIN_ADAPTERS:
+    router = ctx.section("router")
+    adapter = router.get("adapter")
+    if not isinstance(adapter, str):
+        return
+    if adapter in BUILTIN_ADAPTERS:
+        options = router.get("options", {})
+        reported = any(p.path.startswith("$.router.options") for p in ctx.problems)
+        if isinstance(options, dict) and not reported:  # the schema reports any other type
+            # Building a built-in router only reads its options: no file, socket, network or secret.
+            from rollout_cli.routers.registry import options_problems
+
+            where = "$.router.options" if "options" in router else "$.router"
+            for message in options_problems(adapter, options):
+                ctx.report(where, message)
         return
     known = list(BUILTIN_ADAPTERS) + installed_adapters()
     if adapter not in known:

@@ -22,13 +22,13 @@ from rollout_cli.plan.schema_check import schema_problems, type_word
 
 RULES = (
     check_basics,
-    check_router,
     check_data,
     check_metrics,
     check_stages,
     check_guards,
     check_rollback,
     check_secrets,
+    check_router,  # after check_secrets: an inline secret among the options is reported once
 )
 
 

@@ -21,8 +21,6 @@ import json
 import shlex
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,6 +66,9 @@ class HttpRouter:
         return redact(text, [t for t in (self.url, self.token) if t])
 
     def _once(self, method: str, body: bytes | None) -> tuple[int, bytes]:
+        import urllib.error  # here, not at the top: `plan validate` builds routers but never calls them
+        import urllib.request
+
         url = resolve(self.url)
         headers = {"Accept": "application/json", "Connection": "close"}
         if body is not None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -140,6 +138,9 @@ class NginxRouter:
         return parse_include(text, self.name, str(self.config_path))
 
     def read_status(self) -> RouterSplit:
+        import urllib.error  # here, not at the top: `plan validate` builds routers but never calls them
+        import urllib.request
+
         assert self.status_url is not None
         request = urllib.request.Request(self.status_url, headers={"Connection": "close"})
         try:

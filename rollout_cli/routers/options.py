@@ -6,6 +6,7 @@ anything, so a typo in a plan is a plan error (exit 2) rather than a router fail
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,8 @@ class AdapterOptions:
         self.options = dict(options or {})
         self.example = example
         unknown = sorted(set(self.options) - set(known))
+        if len(unknown) == 1 and (near := difflib.get_close_matches(unknown[0], known, n=1)):
+            raise PlanError(f"{adapter} router: unknown option {unknown[0]} (did you mean {near[0]}?)")
         if unknown:
             raise PlanError(
                 f"{adapter} router: unknown option{'s' if len(unknown) > 1 else ''} "

@@ -13,7 +13,6 @@ An unknown name is a plan error listing the known ones; it never falls back to a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from rollout_cli.errors import PlanError, UsageError
@@ -24,6 +23,8 @@ from rollout_cli.routers.http import HttpRouter
 from rollout_cli.routers.nginx import NginxRouter
 
 if TYPE_CHECKING:  # the plan package (YAML, schema) is not needed to drive a router
+    from importlib.metadata import EntryPoint
+
     from rollout_cli.plan.model import Stage
 
 ENTRY_POINT_GROUP = "rollout.routers"
@@ -39,6 +40,8 @@ _PROTOCOL_METHODS = ("read", "apply", "verify", "explain")
 
 
 def _plugin_entry_points() -> dict[str, EntryPoint]:
+    from importlib.metadata import entry_points  # only when a plugin is asked for: it costs ~8 ms
+
     # A built-in name always wins, so an installed package cannot silently replace `file`.
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN_ROUTERS}
 

@@ -84,15 +84,19 @@ class StateStore:
         directory = Path(state_dir or os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR)
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(directory / "state.db", timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")  # a committed journal phase survives power loss too
-            store = cls(directory, conn)
-            with store.write() as c:  # not executescript: it would commit outside the write lock
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    c.execute(statement)
+            # Opening is serialised across processes: switching a new database to WAL can answer
+            # "database is locked" at once, without waiting, when another process opens it too.
+            with open(directory / "open.lock", "a+") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                conn = sqlite3.connect(directory / "state.db", timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")  # a committed journal phase survives power loss too
+                store = cls(directory, conn)
+                with store.write() as c:  # not executescript: it would commit outside the write lock
+                    for statement in filter(str.strip, SCHEMA.split(";")):
+                        c.execute(statement)
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(f"cannot open the state store in {directory}: {exc}") from None
         return store

@@ -89,4 +89,4 @@ def test_options_are_checked_with_a_clear_message() -> None:
     assert caught.value.message == "file router: option path is required (e.g. options: {path: router.json})"
     with pytest.raises(PlanError) as caught:
         router_for("file", {"path": "r.json", "pth": "x"})
-    assert caught.value.message == "file router: unknown option pth (known: path)"
+    assert caught.value.message == "file router: unknown option pth (did you mean path?)"
