@@ -115,7 +115,7 @@ def _notify(step: RollbackStep, payload: dict[str, Any]) -> str:
 
 
 class _StepFailed(Exception):
-    pass
+    """A step that ran and failed; its message says how, in words for the on-call engineer."""
 
 
 def run_rollback_steps(plan: Plan, router: Router, *, context: dict[str, Any] | None = None,

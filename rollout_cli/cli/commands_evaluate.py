@@ -26,7 +26,7 @@ def parse_moment(value: str, now: datetime, option: str) -> datetime:
 
     try:
         return now - timedelta(seconds=parse_duration(value))
-    except ValueError:
+    except ValueError:  # not a duration: try a time
         pass
     try:
         return parse_time(value)

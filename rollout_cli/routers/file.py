@@ -108,7 +108,7 @@ class FileRouter:
         try:
             if splits_match(self._split_in(document), split):
                 return
-        except RouterError:
+        except RouterError:  # a malformed split in the file is overwritten by the one asked for
             pass
         document.update(candidate_traffic=float(split.candidate_traffic), shadow=float(split.shadow))
         try:

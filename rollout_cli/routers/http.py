@@ -35,7 +35,7 @@ _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
 class _Retryable(Exception):
-    pass
+    """A failure worth another attempt: no answer, a refused connection, 429 or 5xx."""
 
 
 class HttpRouter:
