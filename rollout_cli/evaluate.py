@@ -8,9 +8,10 @@ Contract of `evaluate_stage`:
 - One statement computes every measure for both arms and every segment value; guards are
   judged with always-valid intervals, Holm across the stage's checks.
 - verdict: fail if any check fails or SRM is detected; pass if every check passes and nothing
-  at stage level holds it back (freshness, empty window, crossover, the stage's min_units,
-  shadow coverage); else inconclusive. min_duration is the caller's (it needs state);
-  `extra["duration_s"]` reports the window's length.
+  at stage level holds it back (freshness, empty window, crossover, rows without a unit, the
+  stage's min_units and min_duration, shadow coverage); else inconclusive. min_duration is
+  judged on the window's length, `extra["duration_s"]` (the controller passes the stage's start
+  as `since`, so it is the time in stage; ad hoc, it is the window asked for).
 - Bad input (missing/mistyped column, no files, empty source, unreadable file) raises DataError.
 """
 
@@ -40,6 +41,8 @@ from rollout_cli.verdict import Check, Evaluation, Outcome, SrmResult
 
 # A shadow stage needs candidate answers for at least this share of the mirrored requests it planned.
 SHADOW_COVERAGE_TOLERANCE = 0.9
+# Rows without a unit are left out; beyond this share of the window's rows the logs are too broken to judge.
+NO_UNIT_TOLERANCE = 0.01
 
 
 def utc_naive(moment: datetime) -> datetime:
@@ -79,6 +82,10 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
         reasons.append(f"no prediction rows between {_aware(window_since).isoformat()} and "
                        f"{_aware(until_n).isoformat()}")
     reasons += _freshness(plan, last_upto, now_n, until_n, extra)
+    reasons += _missing_units(plan, facts, extra)
+    if extra["duration_s"] < stage.min_duration_s:
+        reasons.append(f"the window covers {format_duration(_rounded(extra['duration_s']))} of the stage's "
+                       f"min_duration {format_duration(stage.min_duration_s)}")
 
     whole = agg.cells.get(None, {})
     units = {arm: whole[arm].units if arm in whole else 0 for arm in ("baseline", "candidate")}
@@ -112,7 +119,13 @@ def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], s
     the main statement, and — only for per-segment relative quantile guards — the bound levels."""
     with open_logs(plan.data) as logs:
         counted = tuple(sorted({q.column for q in needs.quantiles if q.key in _bounded_quantiles(needs)}))
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
+        try:
+            facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
+        except DataError:
+            # a csv with a header only reads as text columns: say that it is empty, not mistyped
+            if count_rows(logs, logs.predictions) == 0:
+                raise DataError(f"predictions ({logs.predictions.description}) has no rows") from None
+            raise
         if facts.total_rows == 0:
             raise DataError(f"predictions ({logs.predictions.description}) has no rows")
         if any(m.level == "outcome" for m in needs.measures):
@@ -229,6 +242,19 @@ def _freshness(plan: Plan, last_upto: datetime | None, now: datetime, until: dat
                 f"{format_duration(_rounded(age))} old at {_aware(reference).isoformat()} "
                 f"(allowed: {format_duration(limit)})"]
     return []
+
+
+def _missing_units(plan: Plan, facts: WindowFacts, extra: dict[str, Any]) -> list[str]:
+    """Rows without a unit are left out of every statistic; many of them hold the stage."""
+    if not facts.no_unit_rows:
+        return []
+    share = facts.no_unit_rows / facts.window_rows
+    extra["rows_without_unit"] = {"rows": facts.no_unit_rows, "share": share, "max_share": NO_UNIT_TOLERANCE}
+    if share <= NO_UNIT_TOLERANCE:
+        return []
+    column = plan.data.columns.get("unit_id", "unit_id")
+    return [f"{facts.no_unit_rows} of {facts.window_rows} prediction rows in the window ({100 * share:.2g}%) have "
+            f"no unit (column '{column}' is null; tolerated: {100 * NO_UNIT_TOLERANCE:g}%)"]
 
 
 def _rounded(seconds: float) -> float:

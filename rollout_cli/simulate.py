@@ -9,7 +9,10 @@ Contract:
 - Column names follow the plan's `data.columns` (role -> name), its `segments` and its
   `drift.features`. Knobs (see `Scenario`): overall effect, an effect confined to one segment
   value, sample-ratio mismatch, latency shift, shadow disagreement, stale data, feature drift,
-  crossover. Outcomes are purchases (with a value) and clicks, within an hour of an exposure.
+  crossover. Outcomes are purchases (with a value) and clicks, within an hour of an exposure, and
+  every other event the plan's metrics count (the knobs move them like purchases); the plan's
+  metric columns that are not simulated otherwise are written too (flags true half the time,
+  numbers lognormal), so any plan's logs can be evaluated.
 - numpy and pyarrow are imported here only, lazily: `plan validate` never pays for them.
 """
 
@@ -249,7 +252,10 @@ def _prediction_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, re
     for name, codes in units.segments.items():
         rows[name] = codes.filter(requests.owner)
     for name in plan.drift.features:
-        rows[name] = _feature(rng, name, m, scenario.drift)
+        if name not in rows:  # a feature that is also a segment keeps the segment's values
+            rows[name] = _feature(rng, name, m, scenario.drift)
+    for name, kind in _plan_columns(plan, rows):  # the plan's own metric columns (approved, ...)
+        rows[name] = rng.random(m) < 0.5 if kind == "proportion" else np.round(np.exp(rng.normal(3.0, 0.5, m)), 2)
     mirrored = (~cand) & (rng.random(m) < shadow_share)
     if mirrored.any():
         k = int(mirrored.sum())
@@ -264,6 +270,21 @@ def _prediction_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, re
         rows = {key: _concat(rows[key], shadow[key]) for key in rows}
     by_time = np.argsort(rows[cols["ts"]].astype("int64"), kind="stable")  # logs arrive roughly in time order
     return {key: _filter(values, by_time) for key, values in rows.items()}
+
+
+def _plan_columns(plan: Plan, rows: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, metric kind) of the plan's column metrics that the simulator does not already write."""
+    found: dict[str, str] = {}
+    for metric in plan.metrics.values():
+        if metric.column is not None and metric.column not in rows:
+            found.setdefault(metric.column, metric.kind)
+    return list(found.items())
+
+
+def _events(plan: Plan) -> list[str]:
+    """The outcome events to simulate: purchases and clicks, then every other event the plan counts."""
+    named = [m.event for m in plan.metrics.values() if m.event is not None]
+    return [e for e in dict.fromkeys(named) if e not in ("purchase", "click")]
 
 
 def _outcome_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, requests: _Requests, part: str,
@@ -293,13 +314,22 @@ def _outcome_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, reque
     request = np.concatenate([np.full(n_buys, -1), np.arange(requests.owner.size)[clicks]])  # -1: not known
     event = np.concatenate([np.zeros(n_buys, dtype=np.int8), np.ones(n_clicks, dtype=np.int8)])
     amount = np.concatenate([np.round(np.exp(rng.normal(3.5, 0.6, n_buys)), 2), np.full(n_clicks, np.nan)])
+    extra = _events(plan)  # drawn after purchases and clicks: a plan without them gets the same logs as before
+    for code, name in enumerate(extra, start=2):
+        hits = rng.random(units.index.size) < np.clip(p_buy, 0.0, 1.0)  # the knobs move every event alike
+        k = int(hits.sum())
+        ts = np.concatenate([ts, units.arrival_us[hits] + rng.exponential(15 * 60e6, k).astype(np.int64)])
+        unit = np.concatenate([unit, units.index[hits]])
+        request = np.concatenate([request, np.full(k, -1)])
+        event = np.concatenate([event, np.full(k, code, dtype=np.int8)])
+        amount = np.concatenate([amount, np.round(np.exp(rng.normal(1.0, 0.4, k)), 2)])
     happened = np.flatnonzero(ts < end_us)
     order = happened[np.argsort(ts[happened], kind="stable")]
     cols = plan.data.columns
     return {cols["unit_id"]: _Text(codes=unit[order], prefix="u"),
             cols["request_id"]: _request_ids(request[order], part),
             cols["ts"]: ts[order].astype("datetime64[us]"),
-            cols["event"]: _Text(codes=event[order], values=("purchase", "click")),
+            cols["event"]: _Text(codes=event[order], values=("purchase", "click", *extra)),
             cols["value"]: _nullable(amount[order])}
 
 
@@ -326,12 +356,20 @@ def simulate_stage(plan: Plan, out_dir: Path, *, scenario: Scenario, seed: int, 
     if training and plan.drift.features:
         size = min(50_000, max(1_000, requests.owner.size))
         train_path = out_dir / "training.parquet"
-        written["training"] = _write({f: _feature(rng, f, size, 0.0) for f in plan.drift.features}, train_path)
+        written["training"] = _write({f: _reference(rng, plan, f, size) for f in plan.drift.features}, train_path)
     candidates = int(units.is_candidate.sum())
     return SimulatedLogs(
         predictions=pred_path, outcomes=out_path, training=train_path, start=scenario.start,
         end=scenario.start + timedelta(seconds=scenario.duration_s),
         units={"baseline": int(units.index.size) - candidates, "candidate": candidates}, rows=written)
+
+
+def _reference(rng: Any, plan: Plan, name: str, size: int) -> Any:
+    """A training column: a segment's values when the feature is a segment, else the undrifted feature."""
+    if name in plan.segments:
+        values, weights = _segment_values(name)
+        return _Text(codes=rng.choice(len(values), size, p=weights), values=tuple(values))
+    return _feature(rng, name, size, 0.0)
 
 
 def _nullable(values: Any) -> Any:

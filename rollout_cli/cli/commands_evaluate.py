@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
@@ -15,8 +17,9 @@ from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.plan.units import format_duration, parse_duration
 from rollout_cli.routers.base import RouterSplit
-from rollout_cli.verdict import Evaluation, Outcome
+from rollout_cli.verdict import Check, Evaluation, Outcome
 
+REASON_WIDTH = 40  # the reason column's narrowest readable width
 EXIT_FOR = {Outcome.PASS: ExitCode.OK, Outcome.FAIL: ExitCode.FAILED, Outcome.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
 
 
@@ -147,30 +150,53 @@ def print_evaluation(evaluation: Evaluation) -> None:
                   f"units: baseline {units.get('baseline', 0)}, candidate {units.get('candidate', 0)}")
     srm = evaluation.srm
     p_value = "n/a" if srm.p_value is None else f"{srm.p_value:.3g}"
-    console.print(f"sample ratio: {styled_outcome(srm.outcome.value)} (p = {p_value}) {srm.reason}", soft_wrap=True)
+    console.print(f"sample ratio: {styled_outcome(srm.outcome.value)} (p = {p_value}) {escape(srm.reason)}", soft_wrap=True)
     for line in _context_lines(extra):
         console.print(line, soft_wrap=True, markup=False)
     for reason in evaluation.reasons:
-        console.print(f"[yellow]held back:[/] {reason}", soft_wrap=True)
+        console.print(f"[yellow]held back:[/] {escape(reason)}", soft_wrap=True)
     for note in extra.get("not_judged", []):
-        console.print(f"[dim]not judged: {note}[/]", soft_wrap=True)
+        console.print(f"[dim]not judged: {escape(note)}[/]", soft_wrap=True)
+    rows = [_check_row(check) for check in evaluation.checks]
+    # The table only where it fits with its reasons: squeezed, rich folds every column to a few letters.
+    if Measurement.get(console, console.options, _check_table(rows, reason=False)).maximum + REASON_WIDTH \
+            <= console.width:
+        console.print(_check_table(rows, reason=True))
+    else:
+        for metric, segment, guard, baseline, candidate, effect, interval, outcome, headline in rows:
+            console.print(f"{outcome} [bold]{escape(metric)}[/] {escape(segment)} · {escape(guard)}", soft_wrap=True)
+            console.print(f"  baseline {baseline}, candidate {candidate}, effect {effect}, interval "
+                          f"{escape(interval)}", soft_wrap=True)
+            console.print(f"  {headline}", soft_wrap=True, markup=False)
+    for check in evaluation.checks:
+        _, _, detail = check.reason.partition("; ")
+        if detail and check.outcome is not Outcome.PASS:
+            console.print(f"  {check.metric} ({_segment_words(check)}): {detail}", soft_wrap=True, markup=False)
+
+
+def _segment_words(check: Check) -> str:
+    return "all" if check.segment is None else ", ".join(f"{k}={v}" for k, v in check.segment.items())
+
+
+def _check_table(rows: list[tuple[str, ...]], *, reason: bool) -> Table:
     table = Table(show_lines=False)
     for column in ("metric", "segment", "guard", "baseline", "candidate", "effect", "interval", "outcome"):
         table.add_column(column, no_wrap=column not in ("metric", "segment", "guard"))
-    table.add_column("reason", overflow="fold", min_width=24)
-    details = []
-    for check in evaluation.checks:
-        relative = "max_drop" in check.guard or "max_increase" in check.guard
-        segment = "all" if check.segment is None else ", ".join(f"{k}={v}" for k, v in check.segment.items())
-        effect = "—" if check.effect is None else (f"{100 * check.effect:+.2f}%" if relative else _fmt(check.effect))
-        headline, _, detail = check.reason.partition("; ")
-        table.add_row(check.metric, segment, check.guard, _fmt(check.baseline), _fmt(check.candidate), effect,
-                      _fmt_interval(check.interval, relative), styled_outcome(check.outcome.value), headline)
-        if detail and check.outcome is not Outcome.PASS:
-            details.append(f"{check.metric} ({segment}): {detail}")
-    console.print(table)
-    for line in details:
-        console.print(f"  {line}", soft_wrap=True, markup=False)
+    if reason:
+        table.add_column("reason", overflow="fold", min_width=REASON_WIDTH)
+    for row in rows:
+        cells = [escape(cell) for cell in row[:7]] + [row[7]] + ([escape(row[8])] if reason else [])
+        table.add_row(*cells)
+    return table
+
+
+def _check_row(check: Check) -> tuple[str, ...]:
+    """metric, segment, guard, baseline, candidate, effect, interval, styled outcome, reason headline."""
+    relative = "max_drop" in check.guard or "max_increase" in check.guard
+    effect = "—" if check.effect is None else (f"{100 * check.effect:+.2f}%" if relative else _fmt(check.effect))
+    return (check.metric, _segment_words(check), check.guard, _fmt(check.baseline), _fmt(check.candidate), effect,
+            _fmt_interval(check.interval, relative), styled_outcome(check.outcome.value),
+            check.reason.partition("; ")[0])
 
 
 def _segment_effect(value: str | None) -> tuple[str, str, float] | None:

@@ -10,6 +10,7 @@ Contract:
   answer in the window; its request-level measures cover all its served answers; an outcome
   counts when first exposure <= outcome ts <= last served answer + the metric's window (and
   <= the window's end). Units served by both arms are counted as `crossed` in their first arm.
+  Answers without a unit (unit_id NULL) are left out: grouped, they would form one giant unit.
 - Shadow stages: answers are the baseline's served ones and the candidate's unserved ones,
   grouped per (unit, arm); agreement pairs them by request_id.
 - User strings (globs, events, thresholds) are named parameters; column names are quoted
@@ -187,7 +188,8 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
   SELECT {unit_expr} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm, {arm} = 'candidate' AS cand
          {seg_select}{col_select}
   FROM {preds.from_item(params)}
-  WHERE {served} AND {arm} IN ('baseline', 'candidate') AND {ts_filter(ts, since, until, params)}
+  WHERE {served} AND {arm} IN ('baseline', 'candidate') AND {unit} IS NOT NULL
+        AND {ts_filter(ts, since, until, params)}
 ), units AS (
   -- the arm as a boolean: min/max/arg_min over strings cost more than the whole outcome join
   SELECT unit, CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm,
@@ -255,7 +257,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
   SELECT {unit} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm{seg_select}{col_select}{pair_select}
   FROM {preds.from_item(params)}
   WHERE ((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))
-        AND {ts_filter(ts, since, until, params)}
+        AND {unit} IS NOT NULL AND {ts_filter(ts, since, until, params)}
 ), unit_arm AS (
   SELECT unit, arm, 0 AS crossed {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
          {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}

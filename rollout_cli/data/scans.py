@@ -21,6 +21,7 @@ class WindowFacts:
     last_ts: datetime | None  # in the window
     last_upto: datetime | None  # the newest row at or before `until` (freshness)
     answers: dict[tuple[str, str], int]  # (arm, column) -> non-null values among the window's answers
+    no_unit_rows: int = 0  # window rows whose unit_id is NULL (left out of every statistic)
 
 
 def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
@@ -28,27 +29,28 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
     each `counted` column — what the quantile bounds need before the main statement runs."""
     preds = logs.predictions
-    ts = preds.column("ts", "timestamp")
+    ts, unit = preds.column("ts", "timestamp"), preds.column("unit_id", "any")
     params = SqlParams()
     in_window = ts_filter(ts, since, until, params)
     upto = ts_filter(ts, None, until, params)
     counts = []
     if counted:
         arm, served = preds.column("arm", "text"), preds.column("served", "boolean")
-        which = {"baseline": f"{arm} = 'baseline' AND {served}",
-                 "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served}"}
+        which = {"baseline": f"{arm} = 'baseline' AND {served} AND {unit} IS NOT NULL",
+                 "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served} AND {unit} IS NOT NULL"}
         for column in counted:
             c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
             counts += [(key, column, f"count({c}) FILTER (WHERE {in_window} AND {which[key]})") for key in which]
     sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}),"
            f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
            f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
-           f" CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP)"
+           f" CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP),"
+           f" count(*) FILTER (WHERE {in_window} AND {unit} IS NULL)"
            f"{''.join(', ' + expr for _, _, expr in counts)}"
            f" FROM {preds.from_item(params)}")
     row = logs.query(sql, params)[0]
-    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[5:])}
-    return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers)
+    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[6:])}
+    return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers, no_unit_rows=int(row[5] or 0))
 
 
 def count_rows(logs: Logs, source: BoundSource) -> int:
@@ -73,11 +75,13 @@ def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], reques
     preds = logs.predictions
     params = SqlParams()
     ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
+    unit = preds.column("unit_id", "any")
     cols = {r.column: preds.column(f"column of metric {r.key}", "number", column=r.column) for r in requests}
     seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
     col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
     which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
              else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    which += f" AND {unit} IS NOT NULL"  # the same answers as the main statement's
     aggregates = []
     for r in requests:
         condition = f"arm = {params.add(r.arm)}"

@@ -204,13 +204,15 @@ def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
                 attached: dict[str, str]) -> BoundSource:
     database, table = str(source.database), str(source.table)
     if not Path(database).is_file():
-        raise DataError(f"the {name} database '{database}' does not exist")
+        what = "is a directory, not a DuckDB database file" if Path(database).is_dir() else "does not exist"
+        raise DataError(f"the {name} database '{database}' {what}")
     key = str(Path(database).resolve())
     alias = attached.get(key)
     if alias is None:  # one database file may hold both tables: attach it once
         alias = f"rollout_db{len(attached)}"
         try:
-            con.execute(f"ATTACH ? AS {quote_identifier(alias)} (READ_ONLY)", [database])
+            # TYPE duckdb: another format (SQLite, parquet) is refused as such, never handed to an extension
+            con.execute(f"ATTACH ? AS {quote_identifier(alias)} (TYPE duckdb, READ_ONLY)", [database])
         except duckdb.Error as error:
             raise DataError(f"cannot open the {name} database '{database}': {_first_line(error)}") from None
         attached[key] = alias
@@ -226,7 +228,8 @@ def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
     ).fetchone()
     if not (found and found[0]) and not (views and views[0]):
         tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY 1", [alias]).fetchall()]
+            "SELECT CASE WHEN schema_name = 'main' THEN table_name ELSE schema_name || '.' || table_name END "
+            "FROM duckdb_tables() WHERE database_name = ? ORDER BY 1", [alias]).fetchall()]
         raise DataError(f"the {name} table '{table}' is not in '{database}' (tables: {', '.join(tables) or 'none'})")
     relation = ".".join(quote_identifier(part) for part in (alias, schema, bare))
     described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()

@@ -128,3 +128,17 @@ def test_evaluate_judges_the_running_stage_from_its_start(tmp_path: Path) -> Non
     assert (doc["stage"], doc["window"]["since"]) == ("shadow", "2026-01-05T03:00:00+00:00")
     assert doc["split"] == {"candidate_traffic": 0.0, "shadow": 100.0}
     assert done.returncode in (0, 3)
+
+
+def test_evaluate_for_people_stays_readable_in_a_narrow_terminal(segment_harm: Path) -> None:
+    env = {**os.environ, "ROLLOUT_NOW": NOW, "COLUMNS": "80"}
+    env.pop("ROLLOUT_STATE_DIR", None)
+    done = subprocess.run([sys.executable, "-m", "rollout_cli", "evaluate", "plan.yaml", "--stage", "canary"],
+                          cwd=segment_harm, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    # a squeezed table would cut these to a few letters; one block per check keeps every word
+    ios = lines.index("fail conversion platform=ios · max_drop 2%")
+    assert lines[ios + 1].startswith("  baseline 0.0") and ", interval [-" in lines[ios + 1]
+    assert lines[ios + 2].startswith("  conversion is ") and lines[ios + 2].endswith("below baseline (allowed: 2%)")
+    assert "pass error_rate all · max 0.5%" in lines

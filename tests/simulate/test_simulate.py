@@ -113,3 +113,21 @@ def test_named_scenarios_and_bad_knobs(plan, tmp_path: Path) -> None:
         simulate_logs(plan, tmp_path, scenario=Scenario(units=100, segment_effect=("platform", "tv", -0.1)), seed=1)
     with pytest.raises(UsageError, match="plan 'ranker-v42' has no stage 'nope'"):
         simulate_logs(plan, tmp_path, scenario=Scenario(units=100, stage="nope"), seed=1)
+
+
+def test_any_plan_gets_its_metric_columns_events_and_segments(tmp_path: Path) -> None:
+    # the fraud plan: merchant_category is a segment and a drift feature; approved, manual_review and
+    # dispute exist in no other plan
+    fraud = load_plan(REPO_PLAN.parent / "fraud-classifier.yaml")
+    logs = simulate_logs(fraud, tmp_path, scenario=Scenario(units=3000, candidate_pct=20), seed=1)
+    columns = dict(duckdb.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                  f"read_parquet('{logs.predictions}'))").fetchall())
+    assert (columns["merchant_category"], columns["approved"]) == ("VARCHAR", "BOOLEAN")
+    assert one(f"SELECT count(DISTINCT merchant_category) FROM read_parquet('{logs.predictions}')")[0] == 4
+    events = {row[0] for row in duckdb.execute(
+        f"SELECT DISTINCT event FROM read_parquet('{logs.outcomes}')").fetchall()}
+    assert {"manual_review", "dispute", "purchase", "click"} == events
+    assert logs.training is not None
+    training = dict(duckdb.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                   f"read_parquet('{logs.training}'))").fetchall())
+    assert training["merchant_category"] == "VARCHAR"

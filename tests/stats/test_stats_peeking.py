@@ -44,7 +44,9 @@ def test_wrong_verdicts_at_the_limit_stay_below_one_minus_confidence(at_the_limi
     wrong = verdicts.rate(Outcome.PASS) + verdicts.rate(Outcome.FAIL)
     print(f"\nalways-valid at the limit: pass {verdicts.rate(Outcome.PASS):.3f}, "
           f"fail {verdicts.rate(Outcome.FAIL):.3f} over {RUNS} rollouts x {LOOKS} looks")
-    # 5% plus three binomial standard errors of a 5% rate over RUNS rollouts (0.0707 for 1000).
+    # The issue's claim itself: at or below 1 - confidence (measured 2.8% with this seed), and with room
+    # to spare: under 5% plus three binomial standard errors of a 5% rate over RUNS rollouts.
+    assert wrong <= ALPHA
     assert wrong <= binomial_upper(ALPHA, RUNS)
 
 
@@ -85,7 +87,7 @@ def test_the_absolute_guard_at_its_limit_under_200_looks() -> None:
     wrong = verdicts.rate(Outcome.PASS) + verdicts.rate(Outcome.FAIL)
     print(f"\nabsolute guard at its limit: pass {verdicts.rate(Outcome.PASS):.3f}, "
           f"fail {verdicts.rate(Outcome.FAIL):.3f}")
-    assert wrong <= binomial_upper(ALPHA, runs)
+    assert wrong <= ALPHA  # 1 - confidence, as the issue asks (measured 2.6%)
 
 
 def test_a_healthy_candidate_with_no_errors_passes_the_absolute_guard() -> None:
