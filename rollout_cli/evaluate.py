@@ -189,10 +189,12 @@ def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, 
                   extra: dict[str, Any]) -> list[Check]:
     alpha = 1.0 - plan.decision.confidence
     min_units = plan.decision.min_units_per_check
-    common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_units(stage.min_units), "min_units": min_units}
     pairs: list[tuple[Check, GuardResult]] = []
     skipped: list[dict[str, Any]] = []
     for guard in needs.guards:
+        share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
+        common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_units(stage.min_units, share),
+                                  "min_units": min_units}
         pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:
             continue

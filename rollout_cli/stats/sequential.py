@@ -130,15 +130,21 @@ def ratio_stats(n: int, sum_x: float, sum_y: float, sum_xx: float, sum_yy: float
                     trials_per_unit=mean_y)
 
 
-def tuning_units(stage_min_units: int) -> float:
+def tuning_units(stage_min_units: int, candidate_percent: float = 100.0) -> float:
     """The tuning sample size n* of the confidence sequences of a stage.
 
     The sequence is tightest at n* and only slowly wider away from it, so n* should be about the
-    number of units (both arms together) at which the stage is expected to be decided. We take
-    the stage's `min_units` when the plan sets one (the stage cannot pass before it), else
-    DEFAULT_TUNING_UNITS (5000). Validity does not depend on this choice; only width does.
+    sample size at which the stage is expected to be decided: the stage's `min_units` when the
+    plan sets one (the stage cannot pass before it), else DEFAULT_TUNING_UNITS (5000). Validity
+    does not depend on this choice; only width does.
+
+    `min_units` counts candidate units, which is the sample size of an absolute guard; a
+    relative guard's sequence counts both arms, so pass the stage's candidate share: at a 1%
+    canary, 2,000 candidate units come with about 200,000 units in all.
     """
-    return float(stage_min_units) if stage_min_units > 0 else DEFAULT_TUNING_UNITS
+    if stage_min_units <= 0:
+        return DEFAULT_TUNING_UNITS
+    return float(stage_min_units) * 100.0 / candidate_percent if 0 < candidate_percent < 100 else float(stage_min_units)
 
 
 def rho_squared(alpha: float, tuning_n: float) -> float:

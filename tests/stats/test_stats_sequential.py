@@ -61,6 +61,10 @@ def test_the_exclusion_p_value_inverts_the_halfwidth() -> None:
 def test_tuning_units_default_and_from_the_stage() -> None:
     assert tuning_units(0) == DEFAULT_TUNING_UNITS == 5000.0
     assert tuning_units(2000) == 2000.0
+    # a relative guard counts both arms: 2,000 candidate units at a 1% canary come with ~200,000
+    assert tuning_units(2000, candidate_percent=1.0) == 200_000.0
+    assert tuning_units(2000, candidate_percent=100.0) == tuning_units(2000, candidate_percent=0.0) == 2000.0
+    assert tuning_units(0, candidate_percent=1.0) == DEFAULT_TUNING_UNITS
 
 
 def test_mean_sequence_is_centred_on_the_mean() -> None:
