@@ -13,6 +13,7 @@ if the guards did not catch the harm, the demo would say so and exit 1.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,8 +49,8 @@ router:
   adapter: file
   options: {{path: {router}}}
 data:
-  predictions: {logs}/predictions*.parquet
-  outcomes: {logs}/outcomes*.parquet
+  predictions: {predictions}
+  outcomes: {outcomes}
 segments: [platform]
 metrics:
   conversion: {{kind: proportion, event: purchase, window: 1h}}
@@ -126,7 +127,11 @@ class DemoSummary:
 def write_demo_plan(directory: Path) -> Path:
     path = directory / "plans" / "demo-ranker.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(PLAN_YAML.format(router=directory / "router.json", logs=directory / "logs", oncall=ONCALL))
+    # Paths as JSON strings (valid YAML): a folder named "a,b" or "demo #1" must not break the plan.
+    logs = directory / "logs"
+    path.write_text(PLAN_YAML.format(router=json.dumps(str(directory / "router.json")),
+                                     predictions=json.dumps(f"{logs}/predictions*.parquet"),
+                                     outcomes=json.dumps(f"{logs}/outcomes*.parquet"), oncall=ONCALL))
     return path
 
 

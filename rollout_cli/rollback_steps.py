@@ -13,6 +13,8 @@ redacted with the plan's ${env:…} templates before it leaves this module.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -87,17 +89,35 @@ def _run(step: RollbackStep) -> str:
     timeout = step.timeout_s or DEFAULT_RUN_TIMEOUT_S
     try:
         # A session of its own: a Ctrl-C at the terminal stops the controller between ticks; it must
-        # not kill a rollback step half way.
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, shell=False, check=False,
-                              start_new_session=True)
-    except subprocess.TimeoutExpired:
-        raise _StepFailed(f"timed out after {timeout:g}s") from None
+        # not kill a rollback step half way. It is also a process group of its own, so a step that
+        # overruns its timeout is killed whole — a `sh -c "…"` step's children too — and nothing it
+        # started keeps acting after the step was reported as failed.
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, shell=False,
+                                   start_new_session=True)
     except OSError as exc:
         raise _StepFailed(f"could not run: {exc.strerror or exc}") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-300:]
-        raise _StepFailed(f"exited {done.returncode}" + (f": {tail}" if tail else ""))
+    with process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise _StepFailed(f"timed out after {timeout:g}s") from None
+        except BaseException:  # Ctrl-C while waiting, in `rollout rollback` itself: leave nothing behind
+            _kill_group(process)
+            raise
+    if process.returncode != 0:
+        tail = (stderr or stdout).strip()[-300:]
+        raise _StepFailed(f"exited {process.returncode}" + (f": {tail}" if tail else ""))
     return "exited 0"
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the step's whole process group and reap the step."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # already gone, children and all
+    process.wait()
 
 
 def _notify(step: RollbackStep, payload: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,8 @@ def demo(
     Example: rollout demo --dir /tmp/rollout-demo
     """
     target = directory or Path(tempfile.mkdtemp(prefix="rollout-demo-"))
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"--dir {target} is a file, not a folder", hint="pass a new or empty folder, or none")
     if (target / ".rollout").exists():
         raise UsageError(f"{target} already holds a demo's state", hint="pass an empty --dir, or none")
     if not json_out:
@@ -69,7 +72,8 @@ def _print_ending(summary) -> None:  # type: ignore[no-untyped-def]
     else:
         console.print(Panel(f"the rollout ended {summary.outcome} at {summary.ticks[-1].stage if summary.ticks else '-'}"
                             " without catching the harm", title="[bold red]unexpected ending[/]", expand=False))
-    console.print(f"look around: rollout history {summary.plan_path} --state-dir {summary.directory / '.rollout'}")
+    console.print(f"look around: rollout history {shlex.quote(str(summary.plan_path))} "
+                  f"--state-dir {shlex.quote(str(summary.directory / '.rollout'))}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

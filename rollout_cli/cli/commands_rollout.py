@@ -19,13 +19,15 @@ from rich.table import Table
 from rollout_cli.cli import rollout_views as views
 from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json
-from rollout_cli.errors import DataError, RouterError, UsageError
+from rollout_cli.errors import DataError, RolloutError, RouterError, UsageError
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.model import Plan
 from rollout_cli.plan.units import parse_duration
-from rollout_cli.routers.registry import split_for_stage
+from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.routers.registry import router_for, split_for_stage
 from rollout_cli.state.clock import utc_now
 from rollout_cli.state.identity import current_actor
-from rollout_cli.state.store import StateStore
+from rollout_cli.state.store import StateStore, StateStoreError
 from rollout_cli.transitions import controller, moves
 from rollout_cli.transitions.authority import may_move, may_roll_back, refuse
 from rollout_cli.transitions.context import Rollout, drill_refusal
@@ -92,7 +94,9 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
         console.print(views.status_panel(doc))
         if reconcile_error:
             err_console.print(f"[bold red]an interrupted transition could not be reconciled:[/] {reconcile_error}")
-    if reconcile_error:
+    # The router is the ground truth: a started rollout whose router cannot be read, or serves
+    # another split than the state says, or whose rollback is unverified, is not fine (SPEC §5: 4).
+    if reconcile_error or doc["rollback_incomplete"] or doc["router_agrees"] is False:
         raise typer.Exit(4)
 
 
@@ -118,14 +122,29 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
     Exits 4 when the router cannot be verified at the baseline, printing what to do by hand.
     Example: rollout rollback plans/ranker-v42.yaml --reason "conversion down on iOS" --as bob
     """
-    rollout = _open(plan, state_dir)
+    rollout_plan = load_plan(plan)
+    try:
+        store = StateStore.open(state_dir)
+    except StateStoreError as exc:
+        # Without the store there is no journal to make the rollback safe against a concurrent advance,
+        # and no audit trail: nothing is touched, but the person at 3am gets the router's manual commands.
+        _print_manual_rollback(rollout_plan)
+        raise RouterError(f"the rollback did not run, the router was not touched: {exc.message}",
+                          hint="fix the state store (or point --state-dir at the right one) and run the "
+                               "rollback again, or set the router by hand as above") from None
+    rollout = Rollout.open(rollout_plan, store)
     actor, now = current_actor(as_), utc_now()
     state = rollout.state()
     if not may_roll_back(rollout, actor):
         raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {rollout.plan.name}",
                      listed="authority", reason=reason, from_stage=state.stage, to_stage=None, now=now)
     on_step = None if json_out else views.print_step_result
-    result = perform_rollback(rollout, actor=actor, reason=reason, now=now, on_step=on_step)
+    try:
+        result = perform_rollback(rollout, actor=actor, reason=reason, now=now, on_step=on_step)
+    except StateStoreError as exc:
+        _print_manual_rollback(rollout_plan)
+        raise RouterError(f"the rollback stopped, the router may not be at the baseline: {exc.message}",
+                          hint=f"check the router by hand (as above), then fix the state store: {exc.hint}") from None
     code = 0 if result.router_verified and (result.run is None or result.run.ok) else 4
     if json_out:
         print_json(result.to_json(rollout.plan.name, rollout.plan.rollback.max_duration_s))
@@ -133,6 +152,17 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
         views.print_rollback(result, steps_already_shown=True)
     if code:
         raise typer.Exit(code)
+
+
+def _print_manual_rollback(rollout_plan: Plan) -> None:
+    try:
+        router = router_for(rollout_plan.router.adapter, rollout_plan.router.options)
+        commands = router.explain(BASELINE_ONLY)
+    except RolloutError:
+        return
+    err_console.print("[bold]to send every request to the baseline by hand:[/]")
+    for command in commands:
+        err_console.print(f"  {command}", markup=False, soft_wrap=True)
 
 
 def tick(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
@@ -156,7 +186,7 @@ def _finish_step(rollout: Rollout, report: controller.StepReport, json_out: bool
 
 
 def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help="Time between ticks.")] = "1m",
-        max_ticks: Annotated[int | None, typer.Option("--max-ticks", help="Stop after this many ticks.")] = None,
+        max_ticks: Annotated[int | None, typer.Option("--max-ticks", min=1, help="Stop after this many ticks.")] = None,
         as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
     """Tick in a loop with a live view until the rollout completes or rolls back.
 
@@ -167,6 +197,10 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
         every = parse_duration(interval)
     except ValueError as exc:
         raise UsageError(f"--interval: {exc}") from None
+    if every <= 0 and max_ticks is None:
+        # A loop without a pause would hammer the router and the logs for as long as it runs.
+        raise UsageError(f"--interval {interval}: the time between ticks must be more than 0s",
+                         hint="e.g. --interval 1m (0s is allowed only with --max-ticks N)")
     rollout = _open(plan, state_dir)
     run_by = current_actor(as_)
     stop = threading.Event()

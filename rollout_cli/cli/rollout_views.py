@@ -16,7 +16,7 @@ from rollout_cli.cli.output import console, styled_outcome
 from rollout_cli.decide import human_duration
 from rollout_cli.plan.units import format_duration
 from rollout_cli.rollback_steps import StepResult
-from rollout_cli.routers.base import RouterSplit
+from rollout_cli.routers.base import RouterSplit, splits_match
 from rollout_cli.state.records import AuditEvent, RolloutState
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.controller import StepReport
@@ -54,20 +54,37 @@ def describe_next(rollout: Rollout, state: RolloutState, now: datetime) -> str:
     return f"the next tick judges {stage.name} (last verdict: {verdict}); if it passes, {then}"
 
 
+def router_disagreement(rollout: Rollout, state: RolloutState, router: RouterSplit | None,
+                        router_error: str | None) -> str | None:
+    """Why the router does not back up the state of a started rollout, with what to do; None when it does."""
+    if state.status == "not_started" or state.rollback_incomplete:
+        return None  # nothing to agree with yet / describe_next already says ROLLBACK INCOMPLETE
+    stop = f"to stop serving the candidate run `rollout rollback {rollout.ref} --reason TEXT`"
+    if router is None:
+        return f"ROUTER UNREADABLE: {router_error or 'no answer'} — nothing can be verified until it answers; {stop}"
+    if splits_match(router, state.split):
+        return None
+    return (f"ROUTER DISAGREES: the router reports {router}, the state expects {state.split} — it was changed "
+            f"outside rollout; {stop}, or set the router back by hand")
+
+
 def status_document(rollout: Rollout, state: RolloutState, now: datetime, router: RouterSplit | None,
                     router_error: str | None, reconciled: list[str]) -> dict[str, Any]:
     in_stage = (now - state.stage_started_at).total_seconds() if state.stage_started_at else None
+    disagreement = router_disagreement(rollout, state, router, router_error)
     return {
         "plan": rollout.plan.name, "stage": state.stage, "status": state.status,
         "candidate_traffic": state.candidate_traffic, "shadow": state.shadow,
         "stage_started_at": state.stage_started_at.isoformat() if state.stage_started_at else None,
-        "next": describe_next(rollout, state, now),
+        "next": disagreement or describe_next(rollout, state, now),
         "time_in_stage_s": round(in_stage, 1) if in_stage is not None else None,
         "rollback_incomplete": state.rollback_incomplete, "approved_stage": state.approved_stage,
         "last_verdict": state.last_verdict,
         "last_evaluated_at": state.last_evaluated_at.isoformat() if state.last_evaluated_at else None,
         "last_decision": state.last_decision,
         "router": router.to_json() if router else None, "router_error": router_error,
+        # True/False: whether the router reports the state's split; None before start or mid-rollback
+        "router_agrees": None if state.status == "not_started" or state.rollback_incomplete else disagreement is None,
         "reconciled": reconciled,
     }
 
@@ -81,8 +98,10 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("stage", str(doc["stage"] or "-"))
     grid.add_row("state split", f"{doc['candidate_traffic']:g}% served by the candidate, {doc['shadow']:g}% mirrored")
     router = doc["router"]
-    grid.add_row("router reports", f"{router['candidate_traffic']:g}% served, {router['shadow']:g}% mirrored"
-                 if router else f"[red]{escape(doc['router_error'] or 'unreadable')}[/]")
+    reported = f"{router['candidate_traffic']:g}% served, {router['shadow']:g}% mirrored" if router else None
+    if reported and doc["router_agrees"] is False:
+        reported = f"[bold red]{reported} (not what the state says)[/]"
+    grid.add_row("router reports", reported or f"[red]{escape(doc['router_error'] or 'unreadable')}[/]")
     if doc["time_in_stage_s"] is not None:
         grid.add_row("time in stage", human_duration(doc["time_in_stage_s"]))
     grid.add_row("last verdict", styled_outcome(doc["last_verdict"]) if doc["last_verdict"] else "-")
@@ -112,7 +131,7 @@ def print_step_result(result: StepResult) -> None:
 
 def print_rollback(result: RollbackResult, *, steps_already_shown: bool = False) -> None:
     if result.outcome == "already_rolled_back":
-        console.print("[bold]already rolled back[/]: every request goes to the baseline")
+        console.print("[bold]already rolled back[/]: the router serves the baseline alone (verified)")
         return
     if result.outcome == "joined":
         console.print(f"[bold]joined[/] the rollback already in progress (transition {result.transition}): done")

@@ -66,6 +66,10 @@ def redact_value(value: Any, templates: list[str]) -> Any:
     return json.loads(redact(json.dumps(value, default=str), templates))
 
 
+class StateStoreError(UsageError):
+    """The state store cannot be opened or written (a file in the way, a read-only or full disk, damage)."""
+
+
 def _time(text: str | None) -> datetime | None:
     return parse_time(text) if text else None
 
@@ -82,6 +86,9 @@ class StateStore:
     def open(cls, state_dir: Path | None = None) -> StateStore:
         """The store at `state_dir` (default $ROLLOUT_STATE_DIR, else ./.rollout), created if absent."""
         directory = Path(state_dir or os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR)
+        if directory.exists() and not directory.is_dir():
+            raise StateStoreError(f"cannot open the state store: {directory} is a file, not a folder",
+                             hint="point --state-dir (or ROLLOUT_STATE_DIR) at a folder")
         try:
             directory.mkdir(parents=True, exist_ok=True)
             # Opening is serialised across processes: switching a new database to WAL can answer
@@ -98,7 +105,7 @@ class StateStore:
                     for statement in filter(str.strip, SCHEMA.split(";")):
                         c.execute(statement)
         except (OSError, sqlite3.Error) as exc:
-            raise UsageError(f"cannot open the state store in {directory}: {exc}") from None
+            raise StateStoreError(f"cannot open the state store in {directory}: {exc}") from None
         return store
 
     def close(self) -> None:
@@ -106,16 +113,24 @@ class StateStore:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taking the database write lock at its start."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One write transaction, taking the database write lock at its start.
+
+        A database that refuses the write (read-only, full, damaged, locked past the busy timeout)
+        raises StateStoreError: a message for the person, never a traceback.
+        """
         try:
-            yield self.conn
-        except BaseException:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
             if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        if self.conn.in_transaction:
-            self.conn.execute("COMMIT")
+                self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"cannot write the state store in {self.state_dir}: {exc}",
+                                  hint="check the folder and state.db are writable and the disk has room") from None
 
     @contextmanager
     def lock(self, plan_name: str) -> Iterator[None]:

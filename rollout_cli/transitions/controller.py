@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout_cli.decide import Action, decide
-from rollout_cli.errors import DataError, ExitCode
+from rollout_cli.errors import DataError, ExitCode, RolloutError, RouterError, UsageError
 from rollout_cli.rollback_steps import StepResult
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
@@ -95,10 +95,21 @@ def manual_advance(rollout: Rollout, *, actor: str, reason: str, force: bool, no
         raise refuse(rollout, actor=actor, action="advance", what=f"advance {plan.name}", listed="authority",
                      reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
     if state.status != "running" or state.rollback_incomplete or state.stage is None:
+        # Nothing can advance: say so with an error, not a "done" (exit 0) that a script would trust.
         action = decide(plan, state, None, now, manual=True)
-        rollout.store.record_event(plan, "advance", actor, True, f"{reason or 'advance'} — {action.reason}",
+        if state.rollback_incomplete:
+            words = "an earlier rollback is not verified at the baseline"
+            error: RolloutError = RouterError(
+                f"{plan.name} cannot advance: {words}",
+                hint=f"finish the rollback: `rollout rollback {rollout.ref} --reason TEXT` (see `rollout status`)")
+        else:
+            words = action.reason
+            hint = (f"to try again from the first stage: `rollout start {rollout.ref}`"
+                    if state.status == "rolled_back" else f"see `rollout status {rollout.ref}`")
+            error = UsageError(f"{plan.name} cannot advance: {words}", hint=hint)
+        rollout.store.record_event(plan, "advance", actor, True, f"{reason or 'advance'} — refused: {words}",
                                    state.stage, None, {"result": action.kind}, at=now)
-        return StepReport(action, None, state, reconciled=reconciled)
+        raise error
     if force and not may_approve(rollout, actor):
         raise refuse(rollout, actor=actor, action="advance", what=f"force an advance of {plan.name}",
                      listed="approvers", reason=reason, from_stage=state.stage, to_stage=to_name, now=now)

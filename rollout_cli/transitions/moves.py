@@ -145,4 +145,10 @@ def _undo(rollout: Rollout, intent: Transition) -> None:
                                f"{intent.reason} — failed: the router did not take the new split; restored the previous one",
                                intent.from_stage, intent.to_stage, {"transition": intent.id, "result": "aborted"},
                                conn=conn)
-    # else: the journal keeps the open intent; the next command reconciles against the router
+        return
+    # The journal keeps the open intent (the write may still land); the next command reconciles
+    # against the router. The failed attempt is recorded now: every attempt goes into the audit trail.
+    store.record_event(rollout.plan, intent.kind, intent.actor, True,
+                       f"{intent.reason} — failed: the router did not take the new split and could not be "
+                       "restored; the next command reconciles with it", intent.from_stage, intent.to_stage,
+                       {"transition": intent.id, "result": "failed"})

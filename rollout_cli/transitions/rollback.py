@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.errors import UsageError
+from rollout_cli.errors import RouterError, UsageError
 from rollout_cli.rollback_steps import RollbackRun, StepResult, run_rollback_steps
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.state import journal
@@ -47,6 +47,10 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
              on_step: Callable[[StepResult], None] | None = None) -> RollbackResult:
     """Send all traffic back to the baseline through the plan's rollback steps, journalled."""
     store, plan = rollout.store, rollout.plan
+    # "Already rolled back" is a claim about the router, so it is read back first (outside the write
+    # lock: a slow router must not hold up other processes); a router that left the baseline since —
+    # a hand edit, a restore from backup — is rolled back again.
+    checked = _router_at_baseline(rollout) if rollout.state().status == "rolled_back" else None
     with store.write() as conn:
         state = rollout.state()
         open_transitions = journal.open_transitions(store, plan.name, conn)
@@ -55,7 +59,9 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
                              hint=f"see `rollout status {rollout.ref}`")
         open_rollbacks = [t for t in open_transitions if t.kind == "rollback"]
         superseded = journal.supersede_open_moves(conn, plan.name)
-        if state.status == "rolled_back" and not state.rollback_incomplete and not open_rollbacks:
+        if (state.status == "rolled_back" and not state.rollback_incomplete and not open_rollbacks
+                # rolled back by another process since the check above: read the router now, under the lock
+                and (checked if checked is not None else _router_at_baseline(rollout))):
             store.record_event(plan, "rollback", actor, True, f"{reason} — already rolled back; nothing to do",
                                state.stage, None, {"result": "already_rolled_back"}, at=now, conn=conn)
             return RollbackResult(None, state.stage, None, True, "already_rolled_back", state)
@@ -125,6 +131,13 @@ def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: da
                            at=now, conn=conn)
     return RollbackResult(intent.id, intent.from_stage, run, run.router_verified,
                           "rolled_back" if run.router_verified else "incomplete", new_state)
+
+
+def _router_at_baseline(rollout: Rollout) -> bool:
+    try:
+        return rollout.router.verify(BASELINE_ONLY)
+    except RouterError:
+        return False
 
 
 def _advance_phase(rollout: Rollout, transition_id: int, expected: str, phase: str) -> None:

@@ -35,3 +35,19 @@ def test_demo_refuses_a_used_folder(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert f"{tmp_path} already holds a demo's state" in result.stderr
+
+
+def test_demo_folder_names_are_quoted_in_the_plan(tmp_path: Path) -> None:
+    target = tmp_path / "demo #1, a"  # YAML comment and flow separators in the path
+    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(target), "--json"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outcome"] == "rolled_back"
+
+
+def test_demo_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x")
+    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(tmp_path / "taken")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert f"--dir {tmp_path / 'taken'} is a file, not a folder" in result.stderr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -79,3 +81,28 @@ def test_router_failure_skips_run_steps_but_still_notifies(tmp_path: Path, webho
                                                         ("notify", "pass")]
     assert not run.router_verified
     assert run.manual_commands and run.manual_commands[0].startswith("python3 -c")
+
+
+def test_a_timed_out_run_step_is_killed_with_its_children(tmp_path: Path) -> None:
+    # the shell starts a child and waits for it; at the timeout both must die, not just the shell
+    pid_file = tmp_path / "child.pid"
+    plan = plan_in(tmp_path, extra_steps=f"    - run: [sh, -c, 'sleep 30 & echo $! > {pid_file}; wait']\n"
+                                         "      timeout: 0.5s\n")
+    router = router_for("file", {"path": str(tmp_path / "router.json")})
+    run = run_rollback_steps(plan, router)
+    assert (run.steps[2].outcome, run.steps[2].detail) == ("fail", "timed out after 0.5s")
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(child), "the timed-out step's child still runs"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a killed child of an exited shell is reaped by init; until then it shows as a zombie
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
