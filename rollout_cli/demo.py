@@ -149,6 +149,7 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
     plan = load_plan(plan_path)
     store = StateStore.open(directory / ".rollout")
     rollout = Rollout.open(plan, store)
+    rollout.router.prepare()  # type: ignore[attr-defined]  # the demo's file router
     rollout.router.apply(BASELINE_ONLY)  # the serving system before the rollout: baseline only
     notes: list[str] = []
 

@@ -42,6 +42,10 @@ class Router(Protocol):
         """Shell commands a person can run to do what `apply(split)` does, for the runbook."""
         ...
 
+    # Optional: `prepare()`, called by `rollout start` (and the demo) before the first apply,
+    # creates what the router needs to exist. Nothing else may create it: a rollback that writes a
+    # router no one reads, then reads it back, would "verify" a split that serves no request.
+
 
 # Shares travel as floats (HAProxy weights, JSON, nginx percentages), so "exactly the split"
 # means equal to well below any share a router can express.

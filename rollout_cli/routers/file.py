@@ -3,9 +3,10 @@
     {"candidate_traffic": 5.0, "shadow": 100.0, ...other keys kept as they are}
 
 Choices:
-- a missing file is an error on read (RouterError), never "baseline only": a router that cannot
-  be read cannot be verified. `apply` creates the file (and its folder); `rollout start`
-  applies before anything reads.
+- a missing file is an error on read and on apply (RouterError), never "baseline only": a router
+  that cannot be read cannot be verified, and a file written where none was (a rollback run
+  from another working directory, say) would verify a split that no serving system reads.
+  Only `prepare()`, which `rollout start` calls, creates it (and its folder), baseline only.
 - writes are atomic: a temporary file in the same folder, fsync, os.replace, fsync of the
   folder — a reader sees the old split or the new one, never half a file.
 - `apply` of the split already in the file writes nothing (idempotent, mtime unchanged).
@@ -97,20 +98,34 @@ class FileRouter:
     def read(self) -> RouterSplit:
         return self._split_in(self._document())
 
+    def prepare(self) -> None:
+        """Create the file serving the baseline alone, unless it exists (`rollout start`)."""
+        if not self.path.exists():
+            self._write({"candidate_traffic": 0.0, "shadow": 0.0})
+
     def apply(self, split: RouterSplit) -> None:
         check_split(split)
+        if not self.path.exists():
+            where = "" if self.path.is_absolute() else f" in {Path.cwd()} (a relative path starts at the working directory)"
+            raise RouterError(
+                f"router file {self.path} does not exist{where}: no serving system reads it, so it is not created",
+                hint="run from the folder the rollout was started in, or write the split into the serving system's file by hand",
+            )
         try:
             document = self._document()
         except RouterError:
-            if self.path.exists() and not self.path.is_file():
+            if not self.path.is_file():
                 raise RouterError(f"router file {self.path} is not a regular file") from None
-            document = {}  # missing or unreadable: a fresh file with the split alone
+            document = {}  # unreadable: replaced by the split alone (a rollback must win)
         try:
             if splits_match(self._split_in(document), split):
                 return
         except RouterError:  # a malformed split in the file is overwritten by the one asked for
             pass
         document.update(candidate_traffic=float(split.candidate_traffic), shadow=float(split.shadow))
+        self._write(document)
+
+    def _write(self, document: dict[str, Any]) -> None:
         try:
             write_atomically(self.path, json.dumps(document, indent=2) + "\n")
         except OSError as error:

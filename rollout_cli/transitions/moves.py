@@ -80,6 +80,8 @@ def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, act
     target = split_for_stage(to)
     with store.lock(plan.name):
         reconcile(rollout, actor=actor, now=now)
+        if kind == "start" and hasattr(router, "prepare"):
+            router.prepare()  # e.g. the file router's file: only `start` may create it
         source = _router_split_or_baseline(rollout) if kind == "start" else None
         with store.write() as conn:
             state = rollout.state()

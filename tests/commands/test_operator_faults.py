@@ -120,3 +120,23 @@ def test_run_refuses_a_loop_without_pause_or_end(tmp_path: Path) -> None:
     result = cli(["run", str(plan), "--interval", "0s"], cwd=tmp_path)
     assert result.returncode == 2 and "--interval 0s: the time between ticks must be more than 0s" in result.stderr
     assert cli(["run", str(plan), "--interval", "1s", "--max-ticks", "0"], cwd=tmp_path, timeout=20).returncode == 2
+
+
+def test_a_rollback_from_the_wrong_folder_never_verifies_a_file_nobody_reads(tmp_path: Path) -> None:
+    """Relative paths resolve against the working directory; run from elsewhere, the file router's
+    path names a file that does not exist, and the rollback must not create and "verify" it."""
+    home, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    home.mkdir(), elsewhere.mkdir()
+    state = {"ROLLOUT_STATE_DIR": str(home / ".rollout")}
+    plan = write_plan(home, router_options='{path: router.json}')
+    assert cli(["start", str(plan), "--as", "alice"], cwd=home, env=state).returncode == 0
+    result = cli(["rollback", str(plan), "--reason", "harm", "--as", "bob", "--json"], cwd=elsewhere, env=state)
+    doc = json.loads(result.stdout)
+    assert (result.returncode, doc["router_verified"]) == (4, False)
+    assert doc["outcome"] != "rolled_back"
+    assert not (elsewhere / "router.json").exists()
+    status = json.loads(cli(["status", str(plan), "--json"], cwd=home, env=state).stdout)
+    assert (status["status"], status["rollback_incomplete"]) == ("running", True)
+    # from the right folder the same command finishes the job
+    assert cli(["rollback", str(plan), "--reason", "harm", "--as", "bob"], cwd=home, env=state).returncode == 0
+    assert router_split(home) == BASELINE_ONLY

@@ -39,7 +39,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _file(tmp_path: Path, request: Any) -> Case:
     path = tmp_path / "router.json"
     router = router_for("file", {"path": str(path)})
-    router.apply(BASELINE_ONLY)
+    router.prepare()  # as `rollout start` does: the serving system's file exists before any apply
     return Case(router, lambda: (path.unlink(), path.mkdir()), shadow=True)
 
 

@@ -21,16 +21,32 @@ def test_the_file_holds_the_spec_format_and_keeps_other_keys(tmp_path: Path) -> 
     assert isinstance(json.loads(path.read_text())["candidate_traffic"], float)
 
 
-def test_apply_creates_the_file_and_its_folder_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+def test_prepare_creates_the_file_and_its_folder_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     path = tmp_path / "routing" / "router.json"
-    FileRouter(path).apply(RouterSplit(1, 0))
+    router = FileRouter(path)
+    router.prepare()
+    assert json.loads(path.read_text()) == {"candidate_traffic": 0.0, "shadow": 0.0}
+    router.apply(RouterSplit(1, 0))
     assert json.loads(path.read_text()) == {"candidate_traffic": 1.0, "shadow": 0.0}
     assert os.listdir(path.parent) == ["router.json"]
+    router.prepare()  # an existing file is left as it is
+    assert router.read() == RouterSplit(1, 0)
+
+
+def test_apply_never_creates_a_missing_file(tmp_path: Path) -> None:
+    """A rollback run from the wrong folder must not write, then "verify", a file nobody reads."""
+    path = tmp_path / "router.json"
+    with pytest.raises(RouterError) as caught:
+        FileRouter(path).apply(BASELINE_ONLY)
+    assert "does not exist: no serving system reads it, so it is not created" in caught.value.message
+    assert "run from the folder the rollout was started in" in (caught.value.hint or "")
+    assert not path.exists()
 
 
 def test_applying_the_current_split_does_not_touch_the_file(tmp_path: Path) -> None:
     path = tmp_path / "router.json"
     router = FileRouter(path)
+    router.prepare()
     router.apply(RouterSplit(5, 0))
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     router.apply(RouterSplit(5, 0))

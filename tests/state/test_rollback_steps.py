@@ -47,6 +47,7 @@ def test_all_steps_pass_and_the_webhook_url_is_redacted(tmp_path: Path, webhook:
     plan = plan_in(tmp_path, extra_steps='    - run: [sh, -c, "echo scaled"]\n      timeout: 5s\n'
                                          "    - notify: ${env:ROLL_HOOK}\n")
     router = router_for("file", {"path": str(tmp_path / "router.json")})
+    router.prepare()
     router.apply(RouterSplit(5, 0))
     run = run_rollback_steps(plan, router, context={"actor": "bob", "reason": "test"})
     assert [(s.kind, s.outcome) for s in run.steps] == [("route", "pass"), ("verify", "pass"), ("run", "pass"),
@@ -63,6 +64,7 @@ def test_run_step_timeout_and_failure_are_reported(tmp_path: Path) -> None:
     plan = plan_in(tmp_path, extra_steps="    - run: [sleep, '5']\n      timeout: 0.3s\n"
                                          "    - run: [sh, -c, 'echo boom >&2; exit 3']\n")
     router = router_for("file", {"path": str(tmp_path / "router.json")})
+    router.prepare()
     run = run_rollback_steps(plan, router)
     assert run.router_verified and not run.ok
     assert [(s.outcome, s.detail) for s in run.steps[2:]] == [("fail", "timed out after 0.3s"),
@@ -76,6 +78,7 @@ def test_router_failure_skips_run_steps_but_still_notifies(tmp_path: Path, webho
     plan = plan_in(tmp_path, extra_steps="    - run: ['true']\n    - notify: ${env:ROLL_HOOK}\n")
     (tmp_path / "router.json").mkdir()  # the router cannot be read or written
     router = router_for("file", {"path": str(tmp_path / "router.json")})
+    router.prepare()
     run = run_rollback_steps(plan, router)
     assert [(s.kind, s.outcome) for s in run.steps] == [("route", "fail"), ("verify", "fail"), ("run", "skipped"),
                                                         ("notify", "pass")]
@@ -89,6 +92,7 @@ def test_a_timed_out_run_step_is_killed_with_its_children(tmp_path: Path) -> Non
     plan = plan_in(tmp_path, extra_steps=f"    - run: [sh, -c, 'sleep 30 & echo $! > {pid_file}; wait']\n"
                                          "      timeout: 0.5s\n")
     router = router_for("file", {"path": str(tmp_path / "router.json")})
+    router.prepare()
     run = run_rollback_steps(plan, router)
     assert (run.steps[2].outcome, run.steps[2].detail) == ("fail", "timed out after 0.5s")
     child = int(pid_file.read_text())
