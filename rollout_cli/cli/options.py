@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_default=False)]
+PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_default=False, metavar="PLAN")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 StateDirOpt = Annotated[
     Optional[Path],
