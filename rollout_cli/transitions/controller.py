@@ -18,6 +18,7 @@ from rollout_cli.rollback_steps import StepResult
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
 from rollout_cli.transitions import moves
+from rollout_cli.transitions.moves import router_problem as _router_problem
 from rollout_cli.transitions.authority import may_approve, may_move, refuse
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.reconcile import reconcile
@@ -143,6 +144,11 @@ def _act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Eval
          now: datetime, reconciled: tuple[str, ...], evidence_extra: dict[str, Any],
          on_step: Callable[[StepResult], None] | None, dedupe_holds: bool) -> StepReport:
     plan, store = rollout.plan, rollout.store
+    if action.kind == "complete":  # an advance checks the same under the plan lock (moves.py)
+        problem = _router_problem(rollout, state)
+        if problem is not None:  # never call a rollout complete on a router the state does not describe
+            action = Action("hold", f"not completing: {problem}; see `rollout status`, or roll back", "router",
+                            action.from_stage, action.to_stage, ExitCode.ROUTER)
     evidence = {**evidence_extra, "decision": action.code,
                 "evaluation": evaluation.to_json() if evaluation else None}
     if action.kind == "advance" and action.to_stage:

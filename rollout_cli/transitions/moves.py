@@ -80,6 +80,8 @@ def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, act
     target = split_for_stage(to)
     with store.lock(plan.name):
         reconcile(rollout, actor=actor, now=now)
+        if kind == "advance":
+            _refuse_a_stray_router(rollout, from_stage, to, actor=actor, reason=reason, now=now)
         if kind == "start" and hasattr(router, "prepare"):
             router.prepare()  # e.g. the file router's file: only `start` may create it
         source = _router_split_or_baseline(rollout) if kind == "start" else None
@@ -119,6 +121,33 @@ def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, act
                                {**(evidence or {}), "transition": intent.id, "split": target.to_json()},
                                at=now, conn=conn)
     return MoveResult(kind, from_stage, to.name, target, new_state)
+
+
+def router_problem(rollout: Rollout, state: RolloutState) -> str | None:
+    """Why the router cannot be trusted to serve the state's split, or None when it does."""
+    try:
+        reported = rollout.router.read()
+    except RouterError as exc:
+        return f"the router cannot be read ({exc.message})"
+    if not splits_match(reported, state.split):
+        return f"the router reports {reported}, not the split of stage {state.stage} ({state.split})"
+    return None
+
+
+def _refuse_a_stray_router(rollout: Rollout, from_stage: str | None, to: Stage, *, actor: str, reason: str,
+                           now: datetime) -> None:
+    """An advance builds on the split the state records. Under the plan lock, after reconcile, a
+    router that serves another split (changed by hand) or cannot be read is not moved further."""
+    state = rollout.state()
+    if state.status != "running" or state.stage != from_stage:
+        return  # the check inside the write transaction says what happened
+    problem = router_problem(rollout, state)
+    if problem is None:
+        return
+    rollout.store.record_event(rollout.plan, "advance", actor, True, f"{reason} — refused: {problem}", from_stage,
+                               to.name, {"result": "refused", "problem": problem}, at=now)
+    raise RouterError(f"advance of {rollout.plan.name} refused: {problem}",
+                      hint=f"see `rollout status {rollout.ref}`; roll back if the candidate serves where it should not")
 
 
 def _still_ours(conn: Any, intent: Transition, phase: str) -> None:

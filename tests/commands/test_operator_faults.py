@@ -140,3 +140,18 @@ def test_a_rollback_from_the_wrong_folder_never_verifies_a_file_nobody_reads(tmp
     # from the right folder the same command finishes the job
     assert cli(["rollback", str(plan), "--reason", "harm", "--as", "bob"], cwd=home, env=state).returncode == 0
     assert router_split(home) == BASELINE_ONLY
+
+
+def test_an_advance_never_builds_on_a_router_changed_by_hand(tmp_path: Path) -> None:
+    plan = _started(tmp_path)  # shadow: candidate 0% served, 100% mirrored
+    _set_router(tmp_path, 50.0, 0.0)
+    result = cli(["advance", str(plan), "--force", "--reason", "go", "--as", "carol"], cwd=tmp_path, env=NOW)
+    assert result.returncode == 4
+    assert ("advance of ranker refused: the router reports candidate 50% served, 0% mirrored, "
+            "not the split of stage shadow (candidate 0% served, 100% mirrored)") in " ".join(result.stderr.split())
+    assert router_split(tmp_path).candidate_traffic == 50.0  # left as found, for a person to judge
+    status = json.loads(cli(["status", str(plan), "--json"], cwd=tmp_path).stdout)
+    assert status["stage"] == "shadow"
+    history = json.loads(cli(["history", str(plan), "--json"], cwd=tmp_path).stdout)
+    refused = [e for e in history["events"] if e["action"] == "advance"]
+    assert refused and refused[-1]["evidence"]["result"] == "refused"
