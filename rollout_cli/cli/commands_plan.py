@@ -124,7 +124,7 @@ def schema_command() -> None:
 def init_command(
     name: Annotated[str, typer.Argument(help="The rollout's name (letters, digits, . _ -).")] = "my-model",
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Where to write [default: plans/NAME.yaml].")
+        Path | None, typer.Option("-o", "--output", help="Where to write \\[default: plans/NAME.yaml].")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -133,6 +133,7 @@ def init_command(
     Example: rollout plan init fraud-v7
     """
     from rollout_cli.cli.output import console
+    from rollout_cli.files import write_text
     from rollout_cli.plan.starter import check_plan_name, starter_plan
 
     target = output if output is not None else Path("plans") / f"{check_plan_name(name)}.yaml"
@@ -140,14 +141,13 @@ def init_command(
         raise UsageError(f"{target} is a folder; -o takes the plan file's path")
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite it, or -o to write elsewhere")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(starter_plan(name, str(target)), encoding="utf-8")
+    write_text(target, starter_plan(name, str(target)))
     console.print(f"wrote {target}", soft_wrap=True, markup=False)
     schema_copy = target.parent / "plan.schema.json"  # what the plan's yaml-language-server line names
     if not schema_copy.exists():
         from rollout_cli.plan.schema_check import SCHEMA_PATH
 
-        schema_copy.write_text(SCHEMA_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+        write_text(schema_copy, SCHEMA_PATH.read_text(encoding="utf-8"))
         console.print(
             f"wrote {schema_copy} (for editors: completion and checks as you type)", soft_wrap=True, markup=False
         )

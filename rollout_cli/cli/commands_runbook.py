@@ -23,7 +23,7 @@ runbook_app = typer.Typer(help="Write and check the rollback runbook of a plan."
 
 OutOpt = Annotated[
     Path | None,
-    typer.Option("-o", "--output", help="Where the runbook lives [default: runbooks/NAME.md].", show_default=False),
+    typer.Option("-o", "--output", help="Where the runbook lives \\[default: runbooks/NAME.md].", show_default=False),
 ]
 RouterOpt = Annotated[
     str | None,

@@ -32,14 +32,25 @@ def _problem(path: str, message: str) -> FileReport:
     return FileReport(path, (Problem(path, 1, 1, "$", message),))
 
 
-def _folder_plans(folder: Path) -> list[Path]:
-    """YAML files under `folder`, recursively, in a stable order; hidden folders (.git, …) are
-    not entered."""
+def folder_plans(folder: Path) -> list[Path]:
+    """YAML files under `folder`, recursively, in a stable order; hidden folders (.git, …) and
+    linked folders are not entered."""
     found: list[Path] = []
     for parent, folders, files in os.walk(folder):
         folders[:] = [name for name in folders if not name.startswith(".")]
         found.extend(Path(parent) / name for name in files if name.endswith(PLAN_SUFFIXES))
     return sorted(found)
+
+
+def link_out_of(folder: Path, plan: Path) -> str | None:
+    """Why `plan`, found in `folder`, must not be read, or None: a symbolic link that leaves the
+    folder could make a pull request's "plan" any file of the machine running the check (a key,
+    a credentials file), and error messages quote what they read."""
+    if not plan.is_symlink():
+        return None
+    if plan.resolve().is_relative_to(folder.resolve()):
+        return None
+    return f"is a symbolic link to a file outside {folder}; plans found in a folder must live in it"
 
 
 def check_file(path: Path) -> FileReport:
@@ -58,10 +69,12 @@ def check_paths(paths: Iterable[str | Path]) -> list[FileReport]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            plans = _folder_plans(path)
+            plans = folder_plans(path)
             if not plans:
                 reports.append(_problem(str(path), "no plan files (*.yaml, *.yml) in this folder"))
-            reports.extend(check_file(plan) for plan in plans)
+            for plan in plans:
+                refusal = link_out_of(path, plan)
+                reports.append(_problem(str(plan), refusal) if refusal else check_file(plan))
         elif path.exists():
             reports.append(check_file(path))
         else:

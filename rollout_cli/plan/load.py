@@ -7,6 +7,7 @@ size, and records the line and column of every JSON path for error messages.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,20 @@ def parent_path(path: str) -> str:
 def load_plan_file(path: str | Path) -> LoadedDocument:
     """Read and parse `path`. Raises LoadError with a located problem."""
     name = str(path)
+    too_big = f"a plan may be at most {MAX_FILE_BYTES}"
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(Problem(name, 1, 1, "$", f"file is {size} bytes; a plan may be at most {MAX_FILE_BYTES}"))
-        raw = Path(path).read_bytes()
+        info = Path(path).stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise LoadError(Problem(name, 1, 1, "$", "is a folder, not a plan file"))
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or a device (/dev/zero) would block or never end: read plain files only.
+            raise LoadError(Problem(name, 1, 1, "$", "is not a regular file (a pipe or a device?); a plan is a YAML file"))
+        if info.st_size > MAX_FILE_BYTES:
+            raise LoadError(Problem(name, 1, 1, "$", f"file is {info.st_size} bytes; {too_big}"))
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
+        if len(raw) > MAX_FILE_BYTES:
+            raise LoadError(Problem(name, 1, 1, "$", f"file is over {MAX_FILE_BYTES} bytes; {too_big}"))
     except OSError as exc:
         raise LoadError(Problem(name, 1, 1, "$", f"cannot read file: {exc.strerror or exc}")) from None
     try:

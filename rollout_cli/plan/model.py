@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, cast
 
 from rollout_cli.plan.load import LoadedDocument, Location
 from rollout_cli.plan.units import parse_duration, parse_fraction, parse_share, parse_threshold
@@ -286,7 +286,7 @@ def build_plan(doc: LoadedDocument) -> Plan:
     rb = d["rollback"]
     steps = []
     for i, step in enumerate(rb["steps"]):
-        kind = next(k for k in ("route", "verify", "run", "notify") if k in step)
+        kind = cast(StepKind, next(k for k in ("route", "verify", "run", "notify") if k in step))
         steps.append(
             RollbackStep(
                 kind=kind,

@@ -7,7 +7,7 @@ skipped here (the schema has already reported it), never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -77,3 +77,15 @@ def guard_lists(ctx: RuleContext) -> list[tuple[str, list[Any], int | None]]:
         if "guards" in stage:
             lists.append((child_path(f"$.stages[{i}]", "guards"), as_list(stage["guards"]), i))
     return lists
+
+
+def leaves(value: Any, path: str = "$") -> Iterator[tuple[str, Any]]:
+    """Every scalar of a document with its JSON path, in document order."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, child_path(path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from leaves(item, child_path(path, i))
+    else:
+        yield path, value

@@ -1,5 +1,6 @@
 """Rules about references and safety (SPEC §2): metrics and their data, column roles, the
-router adapter, people and teams, rollback steps, and secrets.
+router adapter, people and teams, rollback steps, and numbers no command could use (secrets
+have their own module, rules_secrets).
 
 Nothing here reads an environment variable, a file named by the plan, or the network; the
 router adapter is looked up by name among the built-ins and the installed entry points,
@@ -14,15 +15,15 @@ from typing import Any
 
 from rollout_cli.plan.load import child_path
 from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
-from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, parsed
+from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, leaves, parsed
 from rollout_cli.plan.suggest import did_you_mean
-from rollout_cli.plan.units import format_duration, parse_duration, parse_fraction
+from rollout_cli.plan.units import MAX_DURATION_S, finite, format_duration, parse_duration, parse_fraction
 from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
 
 BUILTIN_ADAPTERS = ("file", "http", "nginx", "haproxy")  # routers/registry.py BUILTIN_ROUTERS
 ROUTER_ENTRY_POINT_GROUP = "rollout.routers"
-_SECRET_KEY = re.compile(r"token|password|passwd|secret|api[_-]?key|credential", re.IGNORECASE)
 _ONLY_REFERENCE = re.compile(rf"^{ENV_REF_PATTERN}$")
+_UNIT_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[smhdw%]\s*$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 # Keys that make sense for each metric kind besides `kind` (the schema knows the union).
@@ -169,7 +170,8 @@ def check_rollback(ctx: RuleContext) -> None:
         if isinstance(url, str) and not malformed_references(url) and not _is_webhook(url):
             ctx.report(
                 f"$.rollback.steps[{i}].notify",
-                f"notify takes a webhook URL (http:// or https://) or a ${{env:NAME}} reference, not {url!r}",
+                # Not quoted: a value that is neither may well be the webhook's secret token.
+                "notify takes a webhook URL (http:// or https://) or a ${env:NAME} reference; this value is neither",
             )
         timeout = parsed(parse_duration, step.get("timeout")) if "timeout" in step else None
         if timeout is not None and budget is not None and timeout > budget:
@@ -180,29 +182,47 @@ def check_rollback(ctx: RuleContext) -> None:
             )
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, child_path(path, str(key)))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _strings(item, child_path(path, i))
+def check_numbers(ctx: RuleContext) -> None:
+    """YAML's `.nan` and `.inf`, and numbers too long for a float (`1000…0%`), pass every range
+    check of the schema; no plan means them, and the commands that use them cannot."""
+    for path, value in _numbers(ctx.doc.data, "$"):
+        unit_text = _UNIT_TEXT.match(value) if isinstance(value, str) else None
+        try:
+            finite(value, float(unit_text.group(1)) if unit_text else value)
+        except ValueError as error:
+            ctx.report(path, str(error))
 
 
-def check_secrets(ctx: RuleContext) -> None:
-    """References are checked for form only; their values are never looked up."""
-    for path, text in _strings(ctx.doc.data, "$"):
-        for fragment in malformed_references(text):
-            ctx.report(path, f"malformed reference {fragment!r}: write ${{env:NAME}} (NAME: letters, digits, _)")
-    for key, value in as_mapping(ctx.section("router").get("options")).items():
-        # A value with "${" is an attempted reference; a malformed one is reported above.
-        if _SECRET_KEY.search(str(key)) and isinstance(value, str) and value and "${" not in value:
-            ctx.report(
-                child_path("$.router.options", str(key)),
-                f"option {key!r} looks like a secret written inline; plans hold secrets only by reference, e.g. ${{env:ROUTER_TOKEN}}",
-            )
+def _durations(ctx: RuleContext) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every duration the plan writes."""
+    for name, metric in ctx.section("metrics").items():
+        if isinstance(metric, dict) and "window" in metric:
+            yield child_path(child_path("$.metrics", str(name)), "window"), metric["window"]
+    for i, stage in enumerate(as_list(ctx.root.get("stages"))):
+        if isinstance(stage, dict) and "min_duration" in stage:
+            yield f"$.stages[{i}].min_duration", stage["min_duration"]
+    for section, keys in (("decision", ("max_duration", "freshness")), ("rollback", ("max_duration", "require_drill"))):
+        for key in keys:
+            if key in ctx.section(section):
+                yield f"$.{section}.{key}", ctx.section(section)[key]
+    for i, step in enumerate(as_list(ctx.section("rollback").get("steps"))):
+        if isinstance(step, dict) and "timeout" in step:
+            yield f"$.rollback.steps[{i}].timeout", step["timeout"]
+
+
+def check_durations(ctx: RuleContext) -> None:
+    for path, value in _durations(ctx):
+        seconds = parsed(parse_duration, value)
+        if seconds is not None and seconds > MAX_DURATION_S:
+            ctx.report(path, f"{value!r} is longer than 100 years; write at most {format_duration(MAX_DURATION_S)}")
+
+
+def _numbers(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Numbers, and texts that are a number with a unit ("24h", "5%"), with their paths."""
+    for where, leaf in leaves(value, path):
+        is_number = isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
+        if is_number or (isinstance(leaf, str) and _UNIT_TEXT.match(leaf)):
+            yield where, leaf
 
 
 def check_basics(ctx: RuleContext) -> None:

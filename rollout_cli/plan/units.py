@@ -9,14 +9,40 @@ Choices (documented in docs/plan.md):
 
 from __future__ import annotations
 
+import math
 import re
 
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(s|m|h|d|w)\s*$"
 PERCENT_PATTERN = r"^\s*\d+(\.\d+)?\s*%\s*$"
 
+# The longest duration a plan may use: generous for any rollout, and far inside what the
+# clocks, timers and date arithmetic downstream can hold (a year 1 date raises, not waits).
+MAX_DURATION_S = 100 * 365 * 86400
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def finite(value: object, number: float) -> float:
+    """`number` as a float, refusing what no plan means: NaN, infinity, or too many digits to
+    hold (YAML's `.nan` and `.inf` are numbers, and would pass every range check)."""
+    try:
+        result = float(number)
+    except OverflowError:
+        result = math.inf
+    if not math.isfinite(result):
+        what = "not a number" if math.isnan(result) else ("too large" if result > 0 else "too small")
+        raise ValueError(f"{_shown(value)} is {what}; write a finite number")
+    return result
+
+
+def _shown(value: object) -> str:
+    """How a refused value is quoted: YAML's spelling of NaN and infinity, and a length rather
+    than hundreds of digits."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    text = repr(value)
+    return text if len(text) <= 40 else f"a number of {len(text)} characters"
 
 
 def parse_duration(value: object) -> float:
@@ -24,13 +50,14 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration (write e.g. 30m, 24h, 14d)")
     if isinstance(value, (int, float)):
-        if value < 0:
+        seconds = finite(value, value)
+        if seconds < 0:
             raise ValueError(f"{value} is negative; a duration must be 0 or more")
-        return float(value)
+        return seconds
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            return finite(value, float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     raise ValueError(f"{value!r} is not a duration (write e.g. 30m, 24h, 14d)")
 
 
@@ -39,9 +66,9 @@ def parse_fraction(value: object) -> float:
     if isinstance(value, str):
         match = _PERCENT.match(value)
         if match:
-            return float(match.group(1)) / 100.0
+            return finite(value, float(match.group(1))) / 100.0
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if 0 <= value <= 1:
+        if 0 <= finite(value, value) <= 1:
             return float(value)
         raise ValueError(f"{value} is not a fraction; write a percentage such as {value}%")
     raise ValueError(f"{value!r} is not a percentage (write e.g. 2% or 0.02)")
@@ -52,11 +79,11 @@ def parse_share(value: object) -> float:
     if isinstance(value, str):
         match = _PERCENT.match(value)
         if match:
-            share = float(match.group(1))
+            share = finite(value, float(match.group(1)))
         else:
             raise ValueError(f"{value!r} is not a percentage (write e.g. 5%)")
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        share = float(value)
+        share = finite(value, value)
     else:
         raise ValueError(f"{value!r} is not a percentage (write e.g. 5%)")
     if not 0 <= share <= 100:
@@ -69,9 +96,9 @@ def parse_threshold(value: object) -> float:
     if isinstance(value, str):
         match = _PERCENT.match(value)
         if match:
-            return float(match.group(1)) / 100.0
+            return finite(value, float(match.group(1))) / 100.0
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return finite(value, value)
     raise ValueError(f"{value!r} is not a number or a percentage")
 
 

@@ -13,16 +13,20 @@ from rollout_cli.plan.rules_ramp import check_guards, check_stages
 from rollout_cli.plan.rules_refs import (
     check_basics,
     check_data,
+    check_durations,
     check_metrics,
+    check_numbers,
     check_rollback,
     check_router,
-    check_secrets,
 )
+from rollout_cli.plan.rules_secrets import check_secrets
 from rollout_cli.plan.schema_check import schema_problems, type_word
 
 RULES = (
+    check_numbers,
     check_basics,
     check_data,
+    check_durations,
     check_metrics,
     check_stages,
     check_guards,

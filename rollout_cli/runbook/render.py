@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from rollout_cli.errors import UsageError
+from rollout_cli.files import write_text
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.runbook.content import DRILL_BEGIN, DRILL_END, render_runbook
@@ -27,25 +29,26 @@ from rollout_cli.runbook.records import DrillEvents, DrillRecord, drills_on_reco
 
 DEFAULT_STATE_DIR = Path(".rollout")
 DIFF_LINES_SHOWN = 60
-
-
-PLAN_SUFFIXES = (".yaml", ".yml")
+MAX_RUNBOOK_BYTES = 1_000_000  # a runbook is a few kilobytes
 
 
 def plan_files(paths: list[Path]) -> list[Path]:
     """The plans named by `paths`: files as given, folders searched for *.yaml / *.yml (hidden
-    folders skipped), in a stable order. UsageError for a path that does not exist."""
+    folders skipped), in a stable order. UsageError for a path that does not exist, and for a
+    link in a folder to a file outside it (`check` runs on untrusted pull requests)."""
+    from rollout_cli.plan.check_files import folder_plans, link_out_of
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = [
-                p for p in path.rglob("*")
-                if p.suffix in PLAN_SUFFIXES and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])
-            ]
+            found = folder_plans(path)
             if not found:
                 raise UsageError(f"{path} holds no plan (*.yaml, *.yml)")
-            files.extend(sorted(found))
+            for plan in found:
+                refusal = link_out_of(path, plan)
+                if refusal:
+                    raise UsageError(f"{plan} {refusal}")
+            files.extend(found)
         elif path.exists():
             files.append(path)
         else:
@@ -85,13 +88,39 @@ def build_runbook(plan: Plan, plan_path: str | Path, store: DrillEvents | None) 
     return render_runbook(plan, display_path(plan_path), manual_commands(plan), last_drill(plan, store))
 
 
+def read_runbook(target: Path) -> str | None:
+    """The runbook as written (undecodable bytes replaced), or None when there is none.
+
+    UsageError for anything but a plain file: `check` runs on untrusted pull requests and
+    prints what differs, so a runbook linked to a file elsewhere (a key) would print that file,
+    and `generate` would overwrite it; a pipe or a device would never end."""
+    try:
+        info = target.lstat()
+    except (FileNotFoundError, NotADirectoryError):  # nothing there, or a file where a folder should be
+        return None
+    except OSError as error:
+        raise UsageError(f"cannot read {target}: {error.strerror or error}") from None
+    fix = f"remove {target} and run `rollout runbook generate` again"
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(f"{target} is a symbolic link; a runbook is a plain file, and links are not followed", hint=fix)
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{target} is a folder, not a runbook file", hint="-o takes the runbook file's path, e.g. -o runbooks/NAME.md")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{target} is not a plain file (a pipe or a device?)", hint=fix)
+    if info.st_size > MAX_RUNBOOK_BYTES:
+        raise UsageError(f"{target} is {info.st_size} bytes; a runbook is at most {MAX_RUNBOOK_BYTES}", hint=fix)
+    try:
+        return target.read_bytes().decode("utf-8", errors="replace")
+    except OSError as error:
+        raise UsageError(f"cannot read {target}: {error.strerror or error}") from None
+
+
 def generate(plan: Plan, plan_path: str | Path, out: Path | None, store: DrillEvents | None) -> Path:
     """Write the runbook (only when its content changed, so mtimes mean something) and return its path."""
     target = out or default_output(plan)
     text = build_runbook(plan, plan_path, store)
-    if not target.exists() or target.read_text(encoding="utf-8") != text:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+    if read_runbook(target) != text:
+        write_text(target, text)
     return target
 
 
@@ -125,9 +154,9 @@ def check(plan: Plan, plan_path: str | Path, out: Path | None, store: DrillEvent
     """Compare the runbook on disk with what `generate` would write now."""
     target = out or default_output(plan)
     expected = build_runbook(plan, plan_path, store)
-    if not target.exists():
+    written = read_runbook(target)
+    if written is None:
         return RunbookCheck(target, "missing", (), expected.count("\n"), 0)
-    written = target.read_text(encoding="utf-8")
     if store is None:
         expected = _keep_recorded_drill(expected, written, plan.rollback.digest)
     if written == expected:

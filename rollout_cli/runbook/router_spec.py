@@ -18,8 +18,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Router
 
@@ -48,12 +46,16 @@ def _value(text: str) -> Any:
 
 
 def _from_file(path: Path) -> Router:
+    # The plan loader: bounded, plain data only, and a clear message for a folder, a pipe or
+    # bytes that are not UTF-8.
+    from rollout_cli.plan.load import LoadError, load_plan_file
+
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"--router: cannot read {path}: {error.strerror}", hint=EXAMPLE) from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"--router: {path} is not valid YAML or JSON: {error}") from None
+        document = load_plan_file(path).data
+    except LoadError as error:
+        p = error.problem
+        where = p.file if (p.line, p.column) == (1, 1) else f"{p.file}:{p.line}:{p.column}"
+        raise UsageError(f"--router: {where}: {p.message}", hint=EXAMPLE) from None
     if isinstance(document, dict) and isinstance(document.get("router"), dict):
         document = document["router"]  # a whole plan (e.g. plans/staging/x.yaml): its router section
     if not isinstance(document, dict) or not isinstance(document.get("adapter"), str):
@@ -78,14 +80,35 @@ def _inline(text: str) -> Router:
     return Router(adapter=adapter, options=MappingProxyType(options))
 
 
+def _refuse_inline_secrets(router: Router) -> None:
+    """The label of a drill's router is printed and recorded in the audit trail, so a secret in
+    its options (a password in a URL, a token) may only be a `${env:NAME}` reference."""
+    from rollout_cli.plan.rules_secrets import SECRET_KEY, url_secret
+
+    for key, value in router.options.items():
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                continue
+            inline = url_secret(item)
+            if inline is None and SECRET_KEY.search(str(key)) and item and "${" not in item:
+                inline = f"option {key}"
+            if inline:
+                raise UsageError(
+                    f"--router: {inline} looks like a secret written inline; it would be printed and recorded",
+                    hint="pass it by reference, e.g. 'http:url=https://router/split,token=${env:STAGING_TOKEN}' "
+                    "(in single quotes, so the shell leaves it alone)",
+                )
+
+
 def parse_router_spec(text: str) -> RouterSpec:
     """The router a `--router` value names. UsageError says what to write instead."""
     path = Path(text)
     inline = _INLINE.match(text)
-    if path.is_file() or (not (inline and "=" in inline.group(2)) and path.suffix.lower() in _FILE_SUFFIXES):
+    if path.exists() or (not (inline and "=" in inline.group(2)) and path.suffix.lower() in _FILE_SUFFIXES):
         router = _from_file(path)
     else:
         router = _inline(text)
+    _refuse_inline_secrets(router)
     return RouterSpec(router=router, label=describe_router(router))
 
 

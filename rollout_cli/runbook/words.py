@@ -8,10 +8,29 @@ function of the plan: same plan, same words.
 
 from __future__ import annotations
 
+import re
+import shlex
+
 from rollout_cli.plan.describe import describe_guard as guard_sentence
 from rollout_cli.plan.model import Guard, Plan, Stage
 
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60))
+_ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def shell_word(arg: str) -> str:
+    """`arg` as one word a POSIX shell reads back exactly, with `${env:NAME}` as the variable
+    `"${NAME}"` (still a reference: the runbook never holds its value). Literal text stays in
+    single quotes, where an interactive shell expands nothing, not even `!`."""
+    if not _ENV_REFERENCE.search(arg):
+        return shlex.quote(arg)
+    parts = _ENV_REFERENCE.split(arg)  # text, name, text, name, …, text
+    return "".join(f'"${{{part}}}"' if i % 2 else shlex.quote(part) for i, part in enumerate(parts) if part)
+
+
+def shell_line(argv: tuple[object, ...] | list[object]) -> str:
+    """A `run` step's argv as the command line an on-call engineer can paste."""
+    return " ".join(shell_word(str(arg)) for arg in argv)
 
 
 def format_duration(seconds: float) -> str:

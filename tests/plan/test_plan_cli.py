@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -183,12 +184,14 @@ def test_validate_never_reads_secrets_network_or_runs_anything(
     monkeypatch.setattr(subprocess, "Popen", forbidden)
     monkeypatch.setattr(os, "system", forbidden)
     monkeypatch.setattr(rollout_cli.secrets, "resolve", forbidden)
-    plans = [str(p) for p in sorted((ROOT / "plans").glob("*.yaml"))] + [str(BAD / "secrets.yaml")]
+    plans = [str(p) for p in sorted((ROOT / "plans").glob("*.yaml"))]
+    plans += [str(BAD / "secrets.yaml"), str(BAD / "inline-secrets.yaml")]
     for output in ("text", "json", "github"):
         code, out, err = run(capsys, "plan", "validate", "-f", output, *plans)
         assert code == 2
         assert secret not in out + err and "router-secret-value" not in out + err
         assert "s3cr3t-t0ken-value" not in out + err  # an inline secret is reported, never echoed
+        assert "hunter2" not in out + err  # nor one in a URL, a run step's arguments, or a notify
 
 
 def test_show_prints_the_ramp_gates_guards_and_fastest_time(capsys: pytest.CaptureFixture[str]) -> None:
@@ -286,3 +289,81 @@ def test_commands_have_examples_in_help() -> None:
         )
         assert result.returncode == 0
         assert "Example: rollout plan " + command in result.stdout
+
+
+def test_init_help_shows_where_it_writes() -> None:
+    """Square brackets in help text are rich markup unless escaped: the default vanished."""
+    result = subprocess.run(
+        [sys.executable, "-m", "rollout_cli", "plan", "init", "--help"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert "Where to write [default: plans/NAME.yaml]." in result.stdout
+
+
+def test_pipes_devices_and_folders_are_problems_not_hangs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A FIFO would block validate for ever and /dev/zero would fill the memory; both are refused
+    before reading, by validate and by every command that loads a plan."""
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    code, out, _ = run(capsys, "plan", "validate", "-f", "json", str(fifo), "/dev/zero")
+    assert code == 2
+    not_regular = "is not a regular file (a pipe or a device?); a plan is a YAML file"
+    assert [f["errors"] for f in json.loads(out)["files"]] == [
+        [{"line": 1, "column": 1, "path": "$", "message": not_regular}],
+        [{"line": 1, "column": 1, "path": "$", "message": not_regular}],
+    ]
+    code, _, err = run(capsys, "plan", "show", str(tmp_path))
+    assert code == 2
+    assert f"{tmp_path}:1:1: $: is a folder, not a plan file" in err
+    assert "internal error" not in err
+
+
+def test_a_link_out_of_a_searched_folder_is_not_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pull request may add plans/x.yaml -> ~/.aws/credentials; validate must not read it (its
+    messages quote what they read), while links inside the folder still work."""
+    secret = tmp_path / "credentials.yaml"
+    secret.write_text("aws_secret_access_key: hunter2\n")
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    shutil.copy(RANKER, plans / "ranker.yaml")
+    (plans / "leak.yaml").symlink_to(secret)
+    (plans / "alias.yaml").symlink_to(plans / "ranker.yaml")
+    code, out, _ = run(capsys, "plan", "validate", "-f", "json", str(plans))
+    assert code == 2
+    assert "hunter2" not in out
+    files = {Path(f["path"]).name: f for f in json.loads(out)["files"]}
+    assert files["alias.yaml"]["valid"] and files["ranker.yaml"]["valid"]
+    assert files["leak.yaml"]["errors"] == [
+        {
+            "line": 1,
+            "column": 1,
+            "path": "$",
+            "message": f"is a symbolic link to a file outside {plans}; plans found in a folder must live in it",
+        }
+    ]
+
+
+def test_non_finite_numbers_are_problems_for_validate_and_never_crash_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`.nan` passed every range check, so validate said "valid" and show then crashed."""
+    plan = tmp_path / "p.yaml"
+    plan.write_text(Path(RANKER).read_text().replace("min_duration: 2h", "min_duration: .inf", 1))
+    code, out, _ = run(capsys, "plan", "validate", str(plan))
+    assert code == 2
+    assert ": $.stages[1].min_duration: .inf is too large; write a finite number" in out
+    code, _, err = run(capsys, "plan", "show", str(plan))
+    assert code == 2
+    assert "internal error" not in err and ".inf is too large" in err
+
+
+def test_init_reports_a_path_it_cannot_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = run(capsys, "plan", "init", "x", "-o", str(blocker / "plans" / "x.yaml"))
+    assert code == 2
+    assert f"error: cannot write {blocker / 'plans' / 'x.yaml'}: Not a directory" in err
+    assert "internal error" not in err

@@ -121,3 +121,21 @@ def test_every_example_plan_builds_its_router_without_touching_it() -> None:
     for path in EXAMPLES:
         plan = load_plan(path)
         assert options_problems(plan.router.adapter, plan.router.options) == [], path.name
+
+
+def test_references_and_places_of_secrets_are_not_inline_secrets() -> None:
+    """What the inline-secret rule must let through: references, a user without a password, a
+    file that holds the secret, an option whose value is another option."""
+    plan = {
+        **MINIMAL,
+        "router": {"adapter": "http", "options": {"url": "https://${env:R_USER}:${env:R_PASSWORD}@router/split"}},
+        "rollback": {
+            **MINIMAL["rollback"],
+            "steps": [
+                {"route": "baseline"},
+                {"notify": "https://deploy@hooks.example.com/x?channel=ops&token=${env:HOOK_TOKEN}"},
+                {"run": ["db", "--password-file", "/run/secrets/db", "--token", "--verbose", "-H", "Authorization: ${env:AUTH}"]},
+            ],
+        },
+    }
+    assert problems(plan) == []
