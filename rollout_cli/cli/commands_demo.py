@@ -22,7 +22,7 @@ ACTION_STYLE = {"advance": "bold green", "complete": "bold green", "rollback": "
 
 def demo(
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to put the plan, logs, state and "
-                                                      "runbook [default: a new temporary folder].")] = None,
+                                                      "runbook (default: a new temporary folder).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated traffic.")] = 7,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the story.")] = False,
 ) -> None:

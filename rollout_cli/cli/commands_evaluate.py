@@ -15,7 +15,7 @@ from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, print_json, styled_outcome
 from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.plan.model import Plan, Stage
-from rollout_cli.plan.units import format_duration, parse_duration
+from rollout_cli.plan.units import MAX_DURATION_S, format_duration, parse_duration
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.verdict import Check, Evaluation, Outcome
 
@@ -28,9 +28,13 @@ def parse_moment(value: str, now: datetime, option: str) -> datetime:
     from rollout_cli.state.clock import parse_time
 
     try:
-        return now - timedelta(seconds=parse_duration(value))
+        seconds = parse_duration(value)
     except ValueError:  # not a duration: try a time
         pass
+    else:
+        if seconds > MAX_DURATION_S:
+            raise UsageError(f"{option}: {value!r} reaches back more than 100 years")
+        return now - timedelta(seconds=seconds)
     try:
         return parse_time(value)
     except ValueError:

@@ -197,6 +197,9 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
         every = parse_duration(interval)
     except ValueError as exc:
         raise UsageError(f"--interval: {exc}") from None
+    if every > 86400:
+        raise UsageError(f"--interval {interval}: ticks more than a day apart would leave a harm unwatched",
+                         hint="e.g. --interval 5m; for rare checks, run `rollout tick` from cron")
     if every <= 0 and max_ticks is None:
         # A loop without a pause would hammer the router and the logs for as long as it runs.
         raise UsageError(f"--interval {interval}: the time between ticks must be more than 0s",

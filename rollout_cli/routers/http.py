@@ -18,6 +18,7 @@ Choices:
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import socket
 import time
@@ -32,6 +33,7 @@ from rollout_cli.secrets import redact, resolve
 BACKOFF_FIRST_S = 0.2
 BACKOFF_CAP_S = 2.0
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+_USERINFO = re.compile(r"//[^/@\s]+@")
 
 
 class _Retryable(Exception):
@@ -63,6 +65,7 @@ class HttpRouter:
         )
 
     def _redact(self, text: str) -> str:
+        text = _USERINFO.sub("//***@", text)  # credentials written into a URL are secrets too
         return redact(text, [t for t in (self.url, self.token) if t])
 
     def _once(self, method: str, body: bytes | None) -> tuple[int, bytes]:

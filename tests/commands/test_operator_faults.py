@@ -120,6 +120,16 @@ def test_run_refuses_a_loop_without_pause_or_end(tmp_path: Path) -> None:
     result = cli(["run", str(plan), "--interval", "0s"], cwd=tmp_path)
     assert result.returncode == 2 and "--interval 0s: the time between ticks must be more than 0s" in result.stderr
     assert cli(["run", str(plan), "--interval", "1s", "--max-ticks", "0"], cwd=tmp_path, timeout=20).returncode == 2
+    result = cli(["run", str(plan), "--interval", "99999999999w"], cwd=tmp_path)
+    assert result.returncode == 2 and "ticks more than a day apart would leave a harm unwatched" in result.stderr
+
+
+def test_evaluate_refuses_a_window_reaching_back_beyond_reason(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path)
+    result = cli(["evaluate", str(plan), "--since", "99999999999w"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--since: '99999999999w' reaches back more than 100 years" in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_a_rollback_from_the_wrong_folder_never_verifies_a_file_nobody_reads(tmp_path: Path) -> None:

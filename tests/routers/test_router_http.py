@@ -127,3 +127,11 @@ def test_an_inline_token_is_refused() -> None:
         "http router: option token must be a ${env:NAME} reference, never the secret itself "
         "(e.g. token: ${env:ROUTER_TOKEN})"
     )
+
+
+def test_credentials_written_into_the_url_never_reach_a_message() -> None:
+    router = http_module.HttpRouter(url="http://ops:hunter2@127.0.0.1:1/splits/ranker", timeout_s=0.5, retries=0)
+    with pytest.raises(RouterError) as caught:
+        router.read()
+    assert "hunter2" not in caught.value.message and "ops:" not in caught.value.message
+    assert "http://***@127.0.0.1:1/splits/ranker" in caught.value.message
