@@ -210,19 +210,23 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     rows: list[dict[str, Any]] = []
     code = 0
+    router_error: RouterError | None = None
     try:
         with Live(_run_table(rollout, rows), console=console, refresh_per_second=4,
                   transient=False, redirect_stdout=False) if not json_out else _NoLive() as live:
             while not stop.is_set():
                 try:
                     report = controller.tick(rollout, run_by=run_by, now=utc_now())
-                except DataError as exc:
+                except (DataError, RouterError) as exc:
                     # Logs missing or malformed for a while: nothing moves (bad data is never good news);
-                    # the loop keeps watching instead of leaving the rollout without a controller.
+                    # the loop keeps watching instead of leaving the rollout without a controller. A
+                    # router error (exit 4) ends the loop below: a person must look at the router.
                     code = int(exc.exit_code)
+                    router_error = exc if isinstance(exc, RouterError) else None
                     state = rollout.state()
+                    kind = "router" if router_error else "data"
                     rows.append({"at": utc_now().isoformat(), "plan": rollout.plan.name, "action": "hold",
-                                 "decision": "hold", "reason": f"data error: {exc.message}", "from_stage": state.stage,
+                                 "decision": "hold", "reason": f"{kind} error: {exc.message}", "from_stage": state.stage,
                                  "to_stage": None, "status": state.status, "evaluation": None})
                 else:
                     code = report.exit_code
@@ -242,6 +246,8 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
                     "status": rollout.state().status})
     elif interrupted:
         err_console.print("stopped between ticks: no transition was cut short")
+    if router_error is not None and not json_out:
+        raise router_error  # the one handler prints it with its hint, exit 4
     if interrupted:
         raise typer.Exit(130)
     if code and code not in (3,):

@@ -165,3 +165,17 @@ def test_an_advance_never_builds_on_a_router_changed_by_hand(tmp_path: Path) -> 
     history = json.loads(cli(["history", str(plan), "--json"], cwd=tmp_path).stdout)
     refused = [e for e in history["events"] if e["action"] == "advance"]
     assert refused and refused[-1]["evidence"]["result"] == "refused"
+
+
+def test_run_stops_on_a_router_error_and_still_prints_its_document(tmp_path: Path) -> None:
+    plan = _started(tmp_path)
+    killed = cli(["advance", str(plan), "--force", "--reason", "go", "--as", "carol"], cwd=tmp_path,
+                 env={"ROLLOUT_KILL_AT": "advance:after-intent"})
+    assert killed.returncode == -9  # an advance interrupted after its intent: the next tick must reconcile
+    (tmp_path / "router.json").unlink()
+    (tmp_path / "router.json").mkdir()  # ... against a router that cannot be read
+    result = cli(["run", str(plan), "--json", "--interval", "0s", "--max-ticks", "3"], cwd=tmp_path)
+    doc = json.loads(result.stdout)
+    assert result.returncode == 4
+    assert len(doc["ticks"]) == 1 and doc["ticks"][0]["reason"].startswith("router error: cannot reconcile")
+    assert doc["status"] == "running"
