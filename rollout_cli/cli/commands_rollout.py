@@ -7,6 +7,7 @@ Every command reconciles an interrupted transition before doing anything else.
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -134,17 +135,23 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
                                "rollback again, or set the router by hand as above") from None
     rollout = Rollout.open(rollout_plan, store)
     actor, now = current_actor(as_), utc_now()
-    state = rollout.state()
+    try:
+        state = rollout.state()
+    except sqlite3.DatabaseError as exc:  # opened, but damaged where the state lives
+        _print_manual_rollback(rollout_plan)
+        raise RouterError(f"the rollback did not run, the router was not touched: the state store cannot be read: {exc}",
+                          hint="set the router by hand as above, then restore the state store from a backup") from None
     if not may_roll_back(rollout, actor):
         raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {rollout.plan.name}",
                      listed="authority", reason=reason, from_stage=state.stage, to_stage=None, now=now)
     on_step = None if json_out else views.print_step_result
     try:
         result = perform_rollback(rollout, actor=actor, reason=reason, now=now, on_step=on_step)
-    except StateStoreError as exc:
+    except (StateStoreError, sqlite3.DatabaseError) as exc:
         _print_manual_rollback(rollout_plan)
-        raise RouterError(f"the rollback stopped, the router may not be at the baseline: {exc.message}",
-                          hint=f"check the router by hand (as above), then fix the state store: {exc.hint}") from None
+        message = exc.message if isinstance(exc, StateStoreError) else f"the state store cannot be read: {exc}"
+        raise RouterError(f"the rollback stopped, the router may not be at the baseline: {message}",
+                          hint="check the router by hand (as above), then fix the state store") from None
     code = 0 if result.router_verified and (result.run is None or result.run.ok) else 4
     if json_out:
         print_json(result.to_json(rollout.plan.name, rollout.plan.rollback.max_duration_s))

@@ -12,7 +12,7 @@ from typer.exceptions import Abort, TyperException
 
 from rollout_cli import __version__
 from rollout_cli.cli.output import err_console
-from rollout_cli.errors import ExitCode, PlanError, RolloutError
+from rollout_cli.errors import ExitCode, PlanError, RolloutError, UsageError
 
 app = typer.Typer(
     name="rollout",
@@ -133,10 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the one place that turns surprises into a message
         if debug:
             traceback.print_exc()
-        err_console.print(
-            f"[bold red]internal error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)",
-            soft_wrap=True,
-        )
+        sqlite3 = sys.modules.get("sqlite3")  # loaded only by commands that use the state store
+        if sqlite3 is not None and isinstance(error, sqlite3.DatabaseError):  # e.g. a damaged state.db
+            _report(UsageError(f"the state store cannot be read: {error}",
+                               hint="restore state.db from a backup or point --state-dir at a sound one; "
+                                    "the router is untouched, and `rollout rollback` prints its manual commands"))
+        else:
+            err_console.print(
+                f"[bold red]internal error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)",
+                soft_wrap=True,
+            )
         code = int(ExitCode.USAGE)
     if argv is None:
         sys.exit(code)

@@ -179,3 +179,22 @@ def test_run_stops_on_a_router_error_and_still_prints_its_document(tmp_path: Pat
     assert result.returncode == 4
     assert len(doc["ticks"]) == 1 and doc["ticks"][0]["reason"].startswith("router error: cannot reconcile")
     assert doc["status"] == "running"
+
+
+def test_a_damaged_state_store_is_a_message_and_the_rollback_prints_the_manual_commands(tmp_path: Path) -> None:
+    import sqlite3
+
+    plan = _started(tmp_path)
+    database = tmp_path / ".rollout" / "state.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in state.db itself
+    with database.open("r+b") as handle:  # keep the header and schema page, damage every table page
+        handle.seek(4096)
+        handle.write(b"\xff" * (database.stat().st_size - 4096))
+    status = cli(["status", str(plan)], cwd=tmp_path)
+    assert status.returncode == 2 and "internal error" not in status.stderr
+    assert "the state store cannot be read" in status.stderr
+    result = cli(["rollback", str(plan), "--reason", "harm", "--as", "bob"], cwd=tmp_path)
+    assert result.returncode == 4 and "internal error" not in result.stderr
+    assert "the rollback did not run, the router was not touched" in " ".join(result.stderr.split())
+    assert "router.json" in result.stderr + result.stdout  # the manual commands name the router file
