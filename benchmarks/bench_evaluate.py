@@ -23,13 +23,13 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "evaluate"
 RESULTS = HERE / "results" / "evaluate.md"
-START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, tzinfo=UTC)
 CHUNK_UNITS = 1_000_000
 
 PLAN = """version: 1
@@ -176,7 +176,7 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
     lines = [
         "# `rollout evaluate` against the bare query",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, DuckDB {__import__('duckdb').__version__}; "
         f"`python benchmarks/bench_evaluate.py`. Median of {repeat} alternating runs, each a fresh process "
         "(start to exit); CPU is user + system time of the process; peak memory is the largest maximum resident "

@@ -18,7 +18,7 @@ Contract of `evaluate_stage`:
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rollout_cli.checks import (
@@ -49,17 +49,17 @@ def utc_naive(moment: datetime) -> datetime:
     """UTC without tzinfo, as DuckDB's TIMESTAMP columns hold it (naive input is taken as UTC)."""
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, until: datetime | None = None,
                    now: datetime | None = None, split: RouterSplit | None = None) -> Evaluation:
     """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError."""
-    now_n = utc_naive(now or datetime.now(timezone.utc))
+    now_n = utc_naive(now or datetime.now(UTC))
     until_n = utc_naive(until) if until is not None else now_n
     since_n = utc_naive(since) if since is not None else None
     if since_n is not None and since_n > until_n:

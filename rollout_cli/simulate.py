@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from rollout_cli.plan.model import Plan
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_START = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 _KNOWN_SEGMENTS: dict[str, tuple[list[str], list[float]]] = {
     "country": (["US", "DE", "GB", "FR", "IN", "BR"], [0.40, 0.15, 0.12, 0.10, 0.13, 0.10]),
     "platform": (["android", "ios", "web"], [0.45, 0.20, 0.35]),
@@ -172,7 +172,7 @@ def _write(table: dict[str, Any], path: Path) -> int:
 
 
 def _naive_us(moment: datetime) -> int:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return int(aware.timestamp() * 1_000_000)
 
 

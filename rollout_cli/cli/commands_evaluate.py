@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -61,16 +61,16 @@ def _stage_from_state(plan: Plan, state_dir: Path | None) -> tuple[Stage, dateti
 
 
 StageOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--stage", help="Stage to judge \\[default: the running one, else the first]."),
 ]
 SinceOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--since", help="Window start: a time, or a duration ago (2h) "
                  "\\[default: the stage start, else all data]."),
 ]
 UntilOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--until", help="Window end: a time, or a duration ago \\[default: now]."),
 ]
 
@@ -222,28 +222,28 @@ ScenarioOpt = Annotated[
                  "crossover."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")]
-UnitsOpt = Annotated[Optional[int], typer.Option("--units", help="Units (users) to simulate.")]
-DurationOpt = Annotated[Optional[str], typer.Option("--duration", help="Time range length (e.g. 6h).")]
-StartOpt = Annotated[Optional[str], typer.Option("--start", help="Start of the range (ISO time).")]
+UnitsOpt = Annotated[int | None, typer.Option("--units", help="Units (users) to simulate.")]
+DurationOpt = Annotated[str | None, typer.Option("--duration", help="Time range length (e.g. 6h).")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="Start of the range (ISO time).")]
 SimStageOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--stage", help="Take the shares from this stage \\[default: first traffic stage]."),
 ]
-CandidateOpt = Annotated[Optional[float], typer.Option("--candidate", help="Percent of units served by the candidate.")]
-ShadowOpt = Annotated[Optional[float], typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")]
-EffectOpt = Annotated[Optional[float], typer.Option("--effect", help="Relative change of candidate conversion (-0.2).")]
+CandidateOpt = Annotated[float | None, typer.Option("--candidate", help="Percent of units served by the candidate.")]
+ShadowOpt = Annotated[float | None, typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")]
+EffectOpt = Annotated[float | None, typer.Option("--effect", help="Relative change of candidate conversion (-0.2).")]
 SegmentEffectOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--segment-effect", help="SEGMENT=VALUE:CHANGE, e.g. platform=ios:-0.3."),
 ]
-SrmOpt = Annotated[Optional[float], typer.Option("--srm", help="Share of candidate units lost from the logs.")]
-LatencyOpt = Annotated[Optional[float], typer.Option("--latency-shift", help="Relative change of candidate latency.")]
+SrmOpt = Annotated[float | None, typer.Option("--srm", help="Share of candidate units lost from the logs.")]
+LatencyOpt = Annotated[float | None, typer.Option("--latency-shift", help="Relative change of candidate latency.")]
 DisagreeOpt = Annotated[
-    Optional[float],
+    float | None,
     typer.Option("--shadow-disagreement", help="Share of shadow answers that disagree."),
 ]
-StaleOpt = Annotated[Optional[str], typer.Option("--stale", help="No rows in this last part of the range (e.g. 2h).")]
-DriftOpt = Annotated[Optional[float], typer.Option("--drift", help="Feature shift in standard deviations.")]
+StaleOpt = Annotated[str | None, typer.Option("--stale", help="No rows in this last part of the range (e.g. 2h).")]
+DriftOpt = Annotated[float | None, typer.Option("--drift", help="Feature shift in standard deviations.")]
 PartOpt = Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary).")]
 
 

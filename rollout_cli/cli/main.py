@@ -62,7 +62,7 @@ def register_commands(only: str | None = None) -> typer.Typer:
     if only is not None:
         _register(import_module(f"rollout_cli.cli.{only}"))
         return app
-    from rollout_cli.cli import commands_plan, commands_runbook, commands_rollout, commands_evaluate, commands_demo
+    from rollout_cli.cli import commands_demo, commands_evaluate, commands_plan, commands_rollout, commands_runbook
 
     for module in (commands_plan, commands_runbook, commands_rollout, commands_evaluate, commands_demo):
         _register(module)

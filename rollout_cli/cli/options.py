@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_default=False, metavar="PLAN")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 StateDirOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live (default: ./.rollout)."),
 ]
 ActorOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--as", help="Who is acting (default: $ROLLOUT_ACTOR, else the login name)."),
 ]

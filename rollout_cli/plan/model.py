@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, cast
+from typing import Any, Literal, cast
 
 from rollout_cli.plan.load import LoadedDocument, Location
 from rollout_cli.plan.units import parse_duration, parse_fraction, parse_share, parse_threshold

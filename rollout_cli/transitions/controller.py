@@ -18,9 +18,9 @@ from rollout_cli.rollback_steps import StepResult
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
 from rollout_cli.transitions import moves
-from rollout_cli.transitions.moves import router_problem as _router_problem
 from rollout_cli.transitions.authority import may_approve, may_move, refuse
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
+from rollout_cli.transitions.moves import router_problem as _router_problem
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
 from rollout_cli.verdict import Evaluation

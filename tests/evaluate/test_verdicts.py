@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from rollout_cli.evaluate import evaluate_stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.verdict import Outcome
 
-START = datetime(2026, 1, 5, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=6)
 ABSOLUTE_ONLY = """
 guards:

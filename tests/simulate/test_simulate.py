@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,7 +14,7 @@ from rollout_cli.plan import load_plan
 from rollout_cli.simulate import Scenario, scenario_named, simulate_logs, simulate_stage, with_window
 
 REPO_PLAN = Path(__file__).resolve().parents[2] / "plans" / "ranker-v42.yaml"
-START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
