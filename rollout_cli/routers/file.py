@@ -71,8 +71,9 @@ class FileRouter:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> FileRouter:
-        opts = AdapterOptions("file", options, known=("path",), example="{path: router.json}")
-        return cls(Path(opts.text("path")))
+        with AdapterOptions("file", options, known=("path",), example="{path: router.json}") as opts:
+            router = cls(Path(opts.text("path")))
+        return router
 
     def _document(self) -> dict[str, Any]:
         try:

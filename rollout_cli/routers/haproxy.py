@@ -77,23 +77,19 @@ class HAProxyRouter:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HAProxyRouter:
-        opts = AdapterOptions(
-            "haproxy",
-            options,
-            known=("socket", "backend", "baseline_server", "candidate_server", "state_file", "timeout",
-                   "shadow_file"),
-            example=_EXAMPLE,
-        )
-        state_file, shadow_file = opts.optional_text("state_file"), opts.optional_text("shadow_file")
-        return cls(
-            socket_path=Path(opts.text("socket")),
-            backend=opts.text("backend"),
-            baseline_server=opts.text("baseline_server"),
-            candidate_server=opts.text("candidate_server"),
-            state_file=Path(state_file) if state_file else None,
-            timeout_s=opts.seconds("timeout", 2.0),
-            shadow_file=Path(shadow_file) if shadow_file else None,
-        )
+        known = ("socket", "backend", "baseline_server", "candidate_server", "state_file", "timeout", "shadow_file")
+        with AdapterOptions("haproxy", options, known=known, example=_EXAMPLE) as opts:
+            state_file, shadow_file = opts.optional_text("state_file"), opts.optional_text("shadow_file")
+            router = cls(
+                socket_path=Path(opts.text("socket")),
+                backend=opts.text("backend"),
+                baseline_server=opts.text("baseline_server"),
+                candidate_server=opts.text("candidate_server"),
+                state_file=Path(state_file) if state_file else None,
+                timeout_s=opts.seconds("timeout", 2.0),
+                shadow_file=Path(shadow_file) if shadow_file else None,
+            )
+        return router
 
     # -- the runtime API ---------------------------------------------------------------------
     def command(self, line: str) -> str:

@@ -51,18 +51,15 @@ class HttpRouter:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> HttpRouter:
-        opts = AdapterOptions(
-            "http",
-            options,
-            known=("url", "token", "timeout", "retries"),
-            example="{url: https://router.internal/splits/ranker, token: ${env:ROUTER_TOKEN}}",
-        )
-        return cls(
-            url=opts.url("url"),
-            token=opts.secret_reference("token"),
-            timeout_s=opts.seconds("timeout", 5.0),
-            retries=opts.count("retries", 2, maximum=10),
-        )
+        example = "{url: https://router.internal/splits/ranker, token: ${env:ROUTER_TOKEN}}"
+        with AdapterOptions("http", options, known=("url", "token", "timeout", "retries"), example=example) as opts:
+            router = cls(
+                url=opts.url("url"),
+                token=opts.secret_reference("token"),
+                timeout_s=opts.seconds("timeout", 5.0),
+                retries=opts.count("retries", 2, maximum=10),
+            )
+        return router
 
     def _redact(self, text: str) -> str:
         text = _USERINFO.sub("//***@", text)  # credentials written into a URL are secrets too

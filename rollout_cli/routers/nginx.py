@@ -65,30 +65,31 @@ class NginxRouter:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> NginxRouter:
-        opts = AdapterOptions("nginx", options, known=_KNOWN, example=_EXAMPLE)
+        with AdapterOptions("nginx", options, known=_KNOWN, example=_EXAMPLE) as opts:
 
-        def path(key: str) -> Path | None:
-            value = opts.optional_text(key)
-            return Path(value) if value else None
+            def path(key: str) -> Path | None:
+                value = opts.optional_text(key)
+                return Path(value) if value else None
 
-        name = opts.text("name", "rollout")
-        if not name.replace("_", "").isalnum():
-            raise opts._problem(f"option name must be letters, digits and _ (it prefixes nginx variables), not {name!r}")
-        status_url = opts.optional_text("status_url")
-        return cls(
-            config_path=Path(opts.text("config_path")),
-            baseline=opts.address("baseline"),
-            candidate=opts.address("candidate"),
-            nginx_conf=path("nginx_conf"),
-            prefix=path("prefix"),
-            error_log=path("error_log"),
-            nginx_bin=opts.text("nginx_bin", "nginx"),
-            name=name,
-            split_key=opts.text("split_key", "${request_id}"),
-            status_url=opts.url("status_url") if status_url else None,
-            settle_timeout_s=opts.seconds("settle_timeout", 2.0),
-            timeout_s=opts.seconds("timeout", 10.0),
-        )
+            name = opts.text("name", "rollout")
+            if name and not name.replace("_", "").isalnum():
+                opts.problem(f"option name must be letters, digits and _ (it prefixes nginx variables), not {name!r}")
+            status_url = opts.optional_text("status_url")
+            router = cls(
+                config_path=Path(opts.text("config_path")),
+                baseline=opts.address("baseline"),
+                candidate=opts.address("candidate"),
+                nginx_conf=path("nginx_conf"),
+                prefix=path("prefix"),
+                error_log=path("error_log"),
+                nginx_bin=opts.text("nginx_bin", "nginx"),
+                name=name,
+                split_key=opts.text("split_key", "${request_id}"),
+                status_url=opts.url("status_url") if status_url else None,
+                settle_timeout_s=opts.seconds("settle_timeout", 2.0),
+                timeout_s=opts.seconds("timeout", 10.0),
+            )
+        return router
 
     # -- nginx itself ------------------------------------------------------------------------
     def nginx_argv(self, *extra: str) -> list[str]:

@@ -18,32 +18,58 @@ from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
 _ONLY_ENV_REF = re.compile(rf"^{ENV_REF_PATTERN}$")
 
 
+class OptionsError(PlanError):
+    """Every problem with one adapter's options (`messages`), reported together."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
 class AdapterOptions:
-    """The options of one adapter; each getter raises PlanError naming the option and the fix."""
+    """The options of one adapter, read inside `with`: each getter notes a problem (naming the
+    option and the fix) and returns a stand-in, and leaving the block raises OptionsError with
+    all of them, so `plan validate` lists every mistake at once.
+
+        with AdapterOptions("file", options, known=("path",), example="{path: router.json}") as opts:
+            router = FileRouter(Path(opts.text("path")))
+    """
 
     def __init__(self, adapter: str, options: Mapping[str, Any], known: tuple[str, ...], example: str) -> None:
         self.adapter = adapter
         self.options = dict(options or {})
         self.example = example
+        self.problems: list[str] = []
+        self._misspelt: set[str] = set()  # known options written with a typo: reported once, as the typo
         unknown = sorted(set(self.options) - set(known))
         if len(unknown) == 1 and (near := difflib.get_close_matches(unknown[0], known, n=1)):
-            raise PlanError(f"{adapter} router: unknown option {unknown[0]} (did you mean {near[0]}?)")
-        if unknown:
-            raise PlanError(
-                f"{adapter} router: unknown option{'s' if len(unknown) > 1 else ''} "
-                f"{', '.join(unknown)} (known: {', '.join(known)})"
-            )
+            self._misspelt.add(near[0])
+            self.problems.append(f"{adapter} router: unknown option {unknown[0]} (did you mean {near[0]}?)")
+        elif unknown:
+            self.problems.append(f"{adapter} router: unknown option{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(unknown)} (known: {', '.join(known)})")
 
-    def _problem(self, text: str) -> PlanError:
-        return PlanError(f"{self.adapter} router: {text} (e.g. options: {self.example})")
+    def __enter__(self) -> AdapterOptions:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None and self.problems:
+            raise OptionsError(self.problems)
+
+    def problem(self, text: str) -> None:
+        """Note a problem of this adapter's options, with an example of good ones."""
+        self.problems.append(f"{self.adapter} router: {text} (e.g. options: {self.example})")
 
     def text(self, key: str, default: str | None = None) -> str:
-        """A required (or defaulted) non-empty string option."""
+        """A required (or defaulted) non-empty string option ("" stands in for a bad one)."""
         value = self.options.get(key, default)
         if value is None:
-            raise self._problem(f"option {key} is required")
+            if key not in self._misspelt:
+                self.problem(f"option {key} is required")
+            return ""
         if not isinstance(value, str) or not value.strip():
-            raise self._problem(f"option {key} must be a non-empty string, not {value!r}")
+            self.problem(f"option {key} must be a non-empty string, not {value!r}")
+            return ""
         return value
 
     def optional_text(self, key: str) -> str | None:
@@ -55,30 +81,34 @@ class AdapterOptions:
         try:
             seconds = parse_duration(value)
         except ValueError as error:
-            raise self._problem(f"option {key}: {error}") from None
+            self.problem(f"option {key}: {error}")
+            return default
         if seconds <= 0:
-            raise self._problem(f"option {key} must be more than 0 seconds")
+            self.problem(f"option {key} must be more than 0 seconds")
+            return default
         return seconds
 
     def count(self, key: str, default: int, *, maximum: int) -> int:
         value = self.options.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-            raise self._problem(f"option {key} must be a whole number from 0 to {maximum}, not {value!r}")
+            self.problem(f"option {key} must be a whole number from 0 to {maximum}, not {value!r}")
+            return default
         return value
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
         value = self.options.get(key, choices[0])
         if value not in choices:
-            raise self._problem(f"option {key} must be one of {', '.join(choices)}, not {value!r}")
+            self.problem(f"option {key} must be one of {', '.join(choices)}, not {value!r}")
+            return choices[0]
         return str(value)
 
     def address(self, key: str) -> str:
         """host:port (or unix:/path) of a backend server."""
         value = self.text(key)
-        if not value.startswith("unix:"):
+        if value and not value.startswith("unix:"):
             host, _, port = value.rpartition(":")
             if not host or not port.isdigit():
-                raise self._problem(f"option {key} must be host:port or unix:/path, not {value!r}")
+                self.problem(f"option {key} must be host:port or unix:/path, not {value!r}")
         return value
 
     def secret_reference(self, key: str) -> str | None:
@@ -87,17 +117,18 @@ class AdapterOptions:
         if value is None:
             return None
         if not isinstance(value, str) or not _ONLY_ENV_REF.match(value):
-            raise PlanError(
-                f"{self.adapter} router: option {key} must be a ${{env:NAME}} reference, "
-                "never the secret itself (e.g. token: ${env:ROUTER_TOKEN})"
-            )
+            self.problems.append(f"{self.adapter} router: option {key} must be a ${{env:NAME}} reference, "
+                                 "never the secret itself (e.g. token: ${env:ROUTER_TOKEN})")
+            return None
         return value
 
     def url(self, key: str) -> str:
         value = self.text(key)
+        if not value:
+            return value
         bad = malformed_references(value)
         if bad:
-            raise self._problem(f"option {key} has a malformed reference {bad[0]}")
-        if not value.startswith(("http://", "https://", "${env:")):
-            raise self._problem(f"option {key} must be an http:// or https:// URL, not {value!r}")
+            self.problem(f"option {key} has a malformed reference {bad[0]}")
+        elif not value.startswith(("http://", "https://", "${env:")):
+            self.problem(f"option {key} must be an http:// or https:// URL, not {value!r}")
         return value

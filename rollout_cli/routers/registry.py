@@ -21,6 +21,7 @@ from rollout_cli.routers.file import FileRouter
 from rollout_cli.routers.haproxy import HAProxyRouter
 from rollout_cli.routers.http import HttpRouter
 from rollout_cli.routers.nginx import NginxRouter
+from rollout_cli.routers.options import OptionsError
 
 if TYPE_CHECKING:  # the plan package (YAML, schema) is not needed to drive a router
     from importlib.metadata import EntryPoint
@@ -93,6 +94,8 @@ def options_problems(adapter: str, options: Mapping[str, Any]) -> list[str]:
     """Messages for a plan's router section (empty when fine), for the plan validator."""
     try:
         router_for(adapter, options)
+    except OptionsError as error:
+        return error.messages
     except (PlanError, UsageError) as error:
         return [error.message]
     return []
