@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 from rollout_cli.errors import PlanError
 from rollout_cli.plan.units import parse_duration
@@ -49,7 +49,7 @@ class AdapterOptions:
             self.problems.append(f"{adapter} router: unknown option{'s' if len(unknown) > 1 else ''} "
                                  f"{', '.join(unknown)} (known: {', '.join(known)})")
 
-    def __enter__(self) -> AdapterOptions:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: object, *_: object) -> None:
