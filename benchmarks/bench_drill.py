@@ -90,23 +90,17 @@ def main() -> None:
         file_plan = _plan_file(root, "file", {"path": str(root / "router.json")})
         results.append(bench_router("file", file_plan, args.drills))
         cli["file"] = cli_drill_s(file_plan, root / "state")
-        if shutil.which("nginx"):
-            stack = NginxStack(root / "nginx")
+        for name, start_stack in (("nginx", NginxStack), ("haproxy", HAProxyStack)):
+            if not shutil.which(name):
+                continue
+            (root / name).mkdir()
+            stack = start_stack(root / name)
             try:
-                plan = _plan_file(root, "nginx", stack.options())
-                results.append(bench_router("nginx", plan, args.drills))
-                cli["nginx"] = cli_drill_s(plan, root / "state")
+                plan = _plan_file(root, name, stack.options())
+                results.append(bench_router(name, plan, args.drills))
+                cli[name] = cli_drill_s(plan, root / "state")
             finally:
                 stack.stop()
-        if shutil.which("haproxy"):
-            (root / "hx").mkdir()
-            stack_h = HAProxyStack(root / "hx")
-            try:
-                plan = _plan_file(root, "haproxy", stack_h.options())
-                results.append(bench_router("haproxy", plan, args.drills))
-                cli["haproxy"] = cli_drill_s(plan, root / "state")
-            finally:
-                stack_h.stop()
     finally:
         os.chdir(ROOT)
         shutil.rmtree(root, ignore_errors=True)

@@ -20,7 +20,6 @@ from rollout_cli.state.records import RolloutState
 from rollout_cli.transitions import moves
 from rollout_cli.transitions.authority import may_approve, may_move, refuse
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
-from rollout_cli.transitions.moves import router_problem as _router_problem
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
 from rollout_cli.verdict import Evaluation
@@ -145,7 +144,7 @@ def _act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Eval
          on_step: Callable[[StepResult], None] | None, dedupe_holds: bool) -> StepReport:
     plan, store = rollout.plan, rollout.store
     if action.kind == "complete":  # an advance checks the same under the plan lock (moves.py)
-        problem = _router_problem(rollout, state)
+        problem = moves.router_problem(rollout, state)
         if problem is not None:  # never call a rollout complete on a router the state does not describe
             action = Action("hold", f"not completing: {problem}; see `rollout status`, or roll back", "router",
                             action.from_stage, action.to_stage, ExitCode.ROUTER)
