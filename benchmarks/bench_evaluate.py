@@ -107,7 +107,7 @@ def generate(units: int) -> Path:
         return root
     sys.path.insert(0, str(HERE.parent))
     from rollout_cli.plan import load_plan
-    from rollout_cli.simulate import Scenario, simulate_stage
+    from rollout_cli.sim.logs import Scenario, simulate_stage
 
     plan = load_plan(plan_path)
     began = time.perf_counter()
@@ -208,7 +208,7 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
         "p99 together with its bound levels, and the checks themselves (always-valid intervals, Holm). "
         "Goal: within 1.5x of the bare query.",
     ]
-    lines += ["", "Data generation (once, by `rollout_cli.simulate`): " +
+    lines += ["", "Data generation (once, by `rollout_cli.sim.logs`): " +
               "; ".join(f"{r['units']:,} units {r['generated']}" for r in results), ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines))

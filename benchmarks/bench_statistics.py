@@ -32,10 +32,10 @@ from stats_simulation import (
 )
 
 from rollout_cli.stats import fixed_horizon_units, sequential_units
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import rank_bounds
 from rollout_cli.stats.sequential import rho_squared
 from rollout_cli.stats.srm import is_mismatch, srm_p_value
-from rollout_cli.verdict import Outcome
 
 ALPHA = 0.05
 BASELINE = 0.10

@@ -15,3 +15,12 @@ def write_text(target: Path, text: str) -> None:
     except OSError as error:
         why = f"{error.filename} is a file, not a folder" if isinstance(error, FileExistsError) else error.strerror
         raise UsageError(f"cannot write {target}: {why or error}") from None
+
+
+def display_path(source: str | Path) -> str:
+    """The plan path as a person would type it here: relative to the current directory if inside it."""
+    path = Path(source)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

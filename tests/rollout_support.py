@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rollout_cli.evaluation.verdict import Check, Evaluation, SrmResult
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import RouterSplit
-from rollout_cli.verdict import Check, Evaluation, Outcome, SrmResult
+from rollout_cli.stats.outcome import Outcome
 
 T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 
@@ -98,7 +99,7 @@ def simulate(plan: Plan, directory: Path, start: datetime, hours: float, *, cand
     """Append `hours` of logs from `start` at the given shares into directory/logs (E's simulator)."""
     from datetime import timedelta
 
-    from rollout_cli.simulate import Scenario, simulate_stage, with_window
+    from rollout_cli.sim.logs import Scenario, simulate_stage, with_window
 
     scenario = with_window(Scenario(units=units, segment_effect=segment_effect), start,
                            start + timedelta(hours=hours), candidate_pct, shadow_pct)

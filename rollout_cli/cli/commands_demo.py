@@ -14,8 +14,8 @@ from rich.panel import Panel
 
 from rollout_cli.cli.output import console, print_json, styled_outcome
 from rollout_cli.cli.rollout_views import history_table
-from rollout_cli.demo import HARM, HARM_STAGE, DemoTick, run_demo
 from rollout_cli.errors import UsageError
+from rollout_cli.sim.demo import HARM, HARM_STAGE, DemoTick, run_demo
 
 ACTION_STYLE = {"advance": "bold green", "complete": "bold green", "rollback": "bold red"}
 

@@ -14,10 +14,11 @@ from rich.table import Table
 from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, print_json, styled_outcome
 from rollout_cli.errors import ExitCode, UsageError
+from rollout_cli.evaluation.verdict import Check, Evaluation
 from rollout_cli.plan.model import Plan, Stage
-from rollout_cli.plan.units import MAX_DURATION_S, format_duration, parse_duration
 from rollout_cli.routers.base import RouterSplit
-from rollout_cli.verdict import Check, Evaluation, Outcome
+from rollout_cli.stats.outcome import Outcome
+from rollout_cli.units import MAX_DURATION_S, format_duration, parse_duration
 
 REASON_WIDTH = 40  # the reason column's narrowest readable width
 EXIT_FOR = {Outcome.PASS: ExitCode.OK, Outcome.FAIL: ExitCode.FAILED, Outcome.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
@@ -83,7 +84,7 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
     and the window is all data up to now. ROLLOUT_NOW pins "now" (simulated time).
     Example: rollout evaluate plans/ranker-v42.yaml --stage canary --since 2h --json
     """
-    from rollout_cli.evaluate import evaluate_stage
+    from rollout_cli.evaluation.stage import evaluate_stage
     from rollout_cli.plan import load_plan
     from rollout_cli.state.clock import utc_now
 
@@ -258,7 +259,7 @@ def simulate(plan: PlanArg, out: OutOpt, scenario: ScenarioOpt = "healthy", seed
     Example: rollout simulate plans/ranker-v42.yaml --scenario segment-harm --out logs/ --units 50000
     """
     from rollout_cli.plan import load_plan
-    from rollout_cli.simulate import scenario_named, simulate_stage
+    from rollout_cli.sim.logs import scenario_named, simulate_stage
     from rollout_cli.state.clock import parse_time
 
     loaded = load_plan(plan)

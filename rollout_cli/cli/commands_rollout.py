@@ -23,9 +23,8 @@ from rollout_cli.cli.output import console, err_console, print_json
 from rollout_cli.errors import DataError, RolloutError, RouterError, UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.model import Plan
-from rollout_cli.plan.units import parse_duration
 from rollout_cli.routers.base import BASELINE_ONLY
-from rollout_cli.routers.registry import router_for, split_for_stage
+from rollout_cli.routers.registry import router_for
 from rollout_cli.state.clock import utc_now
 from rollout_cli.state.identity import current_actor
 from rollout_cli.state.store import StateStore, StateStoreError
@@ -34,6 +33,7 @@ from rollout_cli.transitions.authority import may_move, may_roll_back, refuse
 from rollout_cli.transitions.context import Rollout, drill_refusal
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import rollback as perform_rollback
+from rollout_cli.units import parse_duration
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
 
@@ -63,7 +63,7 @@ def start(plan: PlanArg, reason: ReasonOpt = None, as_: ActorOpt = None, state_d
             raise UsageError(refusal)
     result = moves.start(rollout, actor=actor, reason=why, now=now)
     doc = {"plan": rollout.plan.name, "action": "start", "stage": result.to_stage, "status": result.state.status,
-           **split_for_stage(first).to_json()}
+           **first.split.to_json()}
     if json_out:
         print_json(doc)
         return

@@ -17,7 +17,7 @@ from rollout_cli.cli.output import console, err_console, print_json, styled_outc
 from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.model import Plan
-from rollout_cli.runbook.words import format_duration
+from rollout_cli.units import format_duration
 
 runbook_app = typer.Typer(help="Write and check the rollback runbook of a plan.", no_args_is_help=True)
 
@@ -127,7 +127,7 @@ class DrillCountdown:
         elapsed = now - self.started if self.started is not None else 0.0
         left = budget - elapsed
         clock = Text(
-            f"budget {format_duration(budget)}: {elapsed:.1f}s used, "
+            f"budget {format_duration(budget, weeks=False)}: {elapsed:.1f}s used, "
             + (f"{left:.1f}s left" if left >= 0 else f"{-left:.1f}s OVER"),
             style="bold" if left >= 0 else "bold red",
         )
@@ -137,7 +137,7 @@ class DrillCountdown:
         steps = self.plan.rollback.steps
         for i in range(max(len(steps), len(self.results))):
             step = steps[i] if i < len(steps) else None  # the store may add an implicit final verify
-            timeout = format_duration(step.timeout_s) if step and step.timeout_s else "-"
+            timeout = format_duration(step.timeout_s, weeks=False) if step and step.timeout_s else "-"
             if i < len(self.results):
                 r = self.results[i]
                 table.add_row(str(i + 1), escape(r.name), styled_outcome(r.outcome), f"{r.duration_s:.2f}s", timeout)
@@ -191,7 +191,7 @@ def drill_command(
     else:
         summary = (
             f"drill {styled_outcome(result.outcome)} on {escape(result.router)}: {result.duration_s:.2f}s "
-            f"of a {format_duration(result.budget_s)} budget; router restored to {result.found_split}"
+            f"of a {format_duration(result.budget_s, weeks=False)} budget; router restored to {result.found_split}"
         )
         console.print(summary, soft_wrap=True)
         if result.failure:

@@ -19,7 +19,7 @@ from rollout_cli.plan.describe import (
     timeline,
 )
 from rollout_cli.plan.model import Guard, Plan
-from rollout_cli.plan.units import format_duration, format_share
+from rollout_cli.units import format_duration, format_share
 
 
 def print_reports_text(reports: list[FileReport]) -> None:

@@ -13,14 +13,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from rollout_cli.cli.output import console, styled_outcome
-from rollout_cli.decide import human_duration
-from rollout_cli.plan.units import format_duration
-from rollout_cli.rollback_steps import StepResult
 from rollout_cli.routers.base import RouterSplit, splits_match
 from rollout_cli.state.records import AuditEvent, RolloutState
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.controller import StepReport
+from rollout_cli.transitions.decide import human_duration
 from rollout_cli.transitions.rollback import RollbackResult
+from rollout_cli.transitions.steps import StepResult
+from rollout_cli.units import format_duration
 
 STATUS_STYLE = {"running": "bold cyan", "completed": "bold green", "rolled_back": "bold red",
                 "not_started": "bold", "paused": "bold yellow"}

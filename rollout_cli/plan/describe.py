@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
-from rollout_cli.plan.units import format_duration, format_share
+from rollout_cli.units import format_duration, format_share
 
 
 def humanize_duration(seconds: float) -> str:

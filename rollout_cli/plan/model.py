@@ -15,7 +15,8 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 
 from rollout_cli.plan.load import LoadedDocument, Location
-from rollout_cli.plan.units import parse_duration, parse_fraction, parse_share, parse_threshold
+from rollout_cli.routers.base import RouterSplit
+from rollout_cli.units import parse_duration, parse_fraction, parse_share, parse_threshold
 
 MetricKind = Literal["proportion", "mean", "quantile", "agreement"]
 StepKind = Literal["route", "verify", "run", "notify"]
@@ -104,6 +105,11 @@ class Stage:
     def is_shadow(self) -> bool:
         """A shadow stage serves nothing from the candidate."""
         return self.traffic == 0
+
+    @property
+    def split(self) -> RouterSplit:
+        """The split this stage asks the router for."""
+        return RouterSplit(candidate_traffic=float(self.traffic), shadow=float(self.shadow))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rollout_cli.plan.rules_common import (
     parsed,
 )
 from rollout_cli.plan.suggest import did_you_mean
-from rollout_cli.plan.units import format_duration, format_share, parse_duration, parse_share, parse_threshold
+from rollout_cli.units import format_duration, format_share, parse_duration, parse_share, parse_threshold
 
 RELATIVE_KINDS = ("proportion", "mean", "quantile")
 

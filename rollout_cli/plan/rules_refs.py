@@ -17,11 +17,10 @@ from rollout_cli.plan.load import child_path
 from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
 from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, leaves, parsed
 from rollout_cli.plan.suggest import did_you_mean
-from rollout_cli.plan.units import MAX_DURATION_S, finite, format_duration, parse_duration, parse_fraction
+from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems
 from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
+from rollout_cli.units import MAX_DURATION_S, finite, format_duration, parse_duration, parse_fraction
 
-BUILTIN_ADAPTERS = ("file", "http", "nginx", "haproxy")  # routers/registry.py BUILTIN_ROUTERS
-ROUTER_ENTRY_POINT_GROUP = "rollout.routers"
 _ONLY_REFERENCE = re.compile(rf"^{ENV_REF_PATTERN}$")
 _UNIT_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[smhdw%]\s*$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -33,13 +32,6 @@ _KIND_KEYS = {
     "quantile": {"column", "q"},
     "agreement": {"tolerance"},
 }
-
-
-def installed_adapters() -> list[str]:
-    """Adapter names registered by installed packages. Reads package metadata only."""
-    from importlib.metadata import entry_points
-
-    return [ep.name for ep in entry_points(group=ROUTER_ENTRY_POINT_GROUP)]
 
 
 def check_metrics(ctx: RuleContext) -> None:
@@ -123,18 +115,16 @@ def check_router(ctx: RuleContext) -> None:
     adapter = router.get("adapter")
     if not isinstance(adapter, str):
         return
-    if adapter in BUILTIN_ADAPTERS:
+    if adapter in BUILTIN_ROUTERS:
         options = router.get("options", {})
         reported = any(p.path.startswith("$.router.options") for p in ctx.problems)
         if isinstance(options, dict) and not reported:  # the schema reports any other type
             # Building a built-in router only reads its options: no file, socket, network or secret.
-            from rollout_cli.routers.registry import options_problems
-
             where = "$.router.options" if "options" in router else "$.router"
             for message in options_problems(adapter, options):
                 ctx.report(where, message)
         return
-    known = list(BUILTIN_ADAPTERS) + installed_adapters()
+    known = known_adapters()  # reads package metadata only, loads no plugin
     if adapter not in known:
         ctx.report("$.router.adapter", f"unknown router adapter {adapter!r}{did_you_mean(adapter, known)}")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rollout_cli.plan.load import LoadedDocument, Problem, child_path
 from rollout_cli.plan.suggest import did_you_mean
-from rollout_cli.plan.units import parse_duration, parse_fraction, parse_share, parse_threshold
+from rollout_cli.units import parse_duration, parse_fraction, parse_share, parse_threshold
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from rollout_cli.errors import PlanError
-from rollout_cli.plan.units import parse_duration
 from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
+from rollout_cli.units import parse_duration
 
 _ONLY_ENV_REF = re.compile(rf"^{ENV_REF_PATTERN}$")
 

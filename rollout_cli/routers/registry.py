@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rollout_cli.errors import PlanError, UsageError
-from rollout_cli.routers.base import Router, RouterSplit
+from rollout_cli.routers.base import Router
 from rollout_cli.routers.file import FileRouter
 from rollout_cli.routers.haproxy import HAProxyRouter
 from rollout_cli.routers.http import HttpRouter
@@ -26,7 +26,6 @@ from rollout_cli.routers.options import OptionsError
 if TYPE_CHECKING:  # the plan package (YAML, schema) is not needed to drive a router
     from importlib.metadata import EntryPoint
 
-    from rollout_cli.plan.model import Stage
 
 ENTRY_POINT_GROUP = "rollout.routers"
 
@@ -99,8 +98,3 @@ def options_problems(adapter: str, options: Mapping[str, Any]) -> list[str]:
     except (PlanError, UsageError) as error:
         return [error.message]
     return []
-
-
-def split_for_stage(stage: Stage) -> RouterSplit:
-    """The split a stage asks the router for."""
-    return RouterSplit(candidate_traffic=float(stage.traffic), shadow=float(stage.shadow))

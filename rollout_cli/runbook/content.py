@@ -7,24 +7,24 @@ file can live in git and `rollout runbook check` can tell when it went stale.
 from __future__ import annotations
 
 from rollout_cli.plan.model import Plan, RollbackStep
-from rollout_cli.runbook.records import DrillRecord
 from rollout_cli.runbook.words import (
     automatic_policy,
     describe_guard,
-    format_duration,
     guard_groups,
     inconclusive_policy,
     shell_line,
     shell_word,
     stage_share,
 )
+from rollout_cli.state.drills import DrillRecord
+from rollout_cli.units import format_duration
 
 DRILL_BEGIN = "<!-- drill on record -->"
 DRILL_END = "<!-- end of drill on record -->"
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.2f}s" if value < 60 else f"{value:.0f}s ({format_duration(round(value))})"
+    return f"{value:.2f}s" if value < 60 else f"{value:.0f}s ({format_duration(round(value), weeks=False)})"
 
 
 def _step_words(step: RollbackStep, adapter: str) -> str:
@@ -33,7 +33,7 @@ def _step_words(step: RollbackStep, adapter: str) -> str:
     if step.kind == "verify":
         return f"`verify: {step.value}` — read the router back until it reports the baseline alone"
     if step.kind == "run":
-        timeout = f" (timeout {format_duration(step.timeout_s)})" if step.timeout_s else ""
+        timeout = f" (timeout {format_duration(step.timeout_s, weeks=False)})" if step.timeout_s else ""
         return f"`run: {' '.join(str(a) for a in step.value)}`{timeout}"
     return f"`notify: {step.value}` — POST the rollback to the webhook"
 
@@ -149,7 +149,7 @@ def _drill_block(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
         when = drill.at.strftime("%Y-%m-%d %H:%M UTC")
         out += [
             (f"Last passing drill: {when} by {drill.actor}, against `{drill.router}` — "
-            f"{_seconds(drill.duration_s)} of the {format_duration(drill.budget_s)} budget "
+            f"{_seconds(drill.duration_s)} of the {format_duration(drill.budget_s, weeks=False)} budget "
             f"(rollback section `{drill.rollback_digest}`)."),
             "",
             "| step | measured | outcome |",
@@ -163,7 +163,7 @@ def _drill_block(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
 def _duration(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
     rollback = plan.rollback
     gate = (
-        f"Traffic may not leave shadow without a passing drill in the last {format_duration(rollback.require_drill_s)} "
+        f"Traffic may not leave shadow without a passing drill in the last {format_duration(rollback.require_drill_s, weeks=False)} "
         "that rehearsed this exact rollback section."
         if rollback.require_drill_s is not None
         else "The plan does not require a drill before traffic (`rollback.require_drill` is not set)."
@@ -171,7 +171,7 @@ def _duration(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
     return [
         "## 4. How long it takes",
         "",
-        (f"Budget for the whole rollback: **{format_duration(rollback.max_duration_s)}** (`rollback.max_duration`). "
+        (f"Budget for the whole rollback: **{format_duration(rollback.max_duration_s, weeks=False)}** (`rollback.max_duration`). "
         f"{gate} Rollback section digest: `{rollback.digest}`."),
         "",
         *_drill_block(plan, path, drill),

@@ -22,7 +22,7 @@ from typing import Any
 from rollout_cli.errors import RouterError
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import Router, RouterSplit
-from rollout_cli.runbook.words import format_duration
+from rollout_cli.units import format_duration
 
 DRILL_LIKE_TRAFFIC = 1.0  # percent served by the candidate when a plan has no traffic stage to copy
 
@@ -102,13 +102,13 @@ def _judge(plan: Plan, steps: tuple[DrillStep, ...], duration_s: float, baseline
         if step.timeout_s is not None and step.duration_s > step.timeout_s:
             return (
                 f"step {i} `{step.name}` overran its timeout: {step.duration_s:.2f}s "
-                f"> {format_duration(step.timeout_s)}"
+                f"> {format_duration(step.timeout_s, weeks=False)}"
             )
     if not baseline_alone:
         return "after the rollback steps the router does not report the baseline alone"
     budget = plan.rollback.max_duration_s
     if duration_s > budget:
-        return f"the rollback took {duration_s:.2f}s, over its budget of {format_duration(budget)}"
+        return f"the rollback took {duration_s:.2f}s, over its budget of {format_duration(budget, weeks=False)}"
     return None
 
 
@@ -130,7 +130,7 @@ def run_drill(
     `on_started` is called when the rollback steps begin (for a countdown); `on_step` after
     each step with the StepResult of `run_rollback_steps`.
     """
-    from rollout_cli.rollback_steps import run_rollback_steps
+    from rollout_cli.transitions.steps import run_rollback_steps
 
     found = router.read()
     split = drill_split(plan)

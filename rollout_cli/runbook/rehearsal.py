@@ -16,12 +16,13 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import NoReturn
 
 from rollout_cli.errors import NotAllowed, RouterError, UsageError
+from rollout_cli.files import display_path
 from rollout_cli.plan.model import Plan
 from rollout_cli.runbook.drill import DrillResult, StepCallback, run_drill
-from rollout_cli.runbook.drill_gate import display_path, rollout_in_progress
-from rollout_cli.runbook.records import DRILL_ACTION
 from rollout_cli.runbook.router_spec import RouterSpec, parse_router_spec, plan_router
+from rollout_cli.state.drills import DRILL_ACTION
 from rollout_cli.state.store import StateStore
+from rollout_cli.transitions.drill_gate import rollout_in_progress
 
 
 def _refuse(store: StateStore, plan: Plan, actor: str, reason: str, error: Exception) -> NoReturn:

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Literal
 
 from rollout_cli.errors import UsageError
-from rollout_cli.files import write_text
+from rollout_cli.files import display_path, write_text
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.runbook.content import DRILL_BEGIN, DRILL_END, render_runbook
-from rollout_cli.runbook.drill_gate import display_path
-from rollout_cli.runbook.records import DrillEvents, DrillRecord, drills_on_record, last_passing_drill
+from rollout_cli.state.drills import DrillEvents, DrillRecord, drills_on_record, last_passing_drill
 
 DEFAULT_STATE_DIR = Path(".rollout")
 DIFF_LINES_SHOWN = 60

@@ -13,8 +13,8 @@ import shlex
 
 from rollout_cli.plan.describe import describe_guard as guard_sentence
 from rollout_cli.plan.model import Guard, Plan, Stage
+from rollout_cli.units import format_duration
 
-_UNITS = (("d", 86400), ("h", 3600), ("m", 60))
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -31,14 +31,6 @@ def shell_word(arg: str) -> str:
 def shell_line(argv: tuple[object, ...] | list[object]) -> str:
     """A `run` step's argv as the command line an on-call engineer can paste."""
     return " ".join(shell_word(str(arg)) for arg in argv)
-
-
-def format_duration(seconds: float) -> str:
-    """Durations as on-call people say them: 14d, 72h -> 3d, 90m, 45s (never weeks)."""
-    for unit, size in _UNITS:
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 def describe_guard(guard: Guard, segments: tuple[str, ...] = ()) -> str:
@@ -77,7 +69,7 @@ def inconclusive_policy(plan: Plan) -> str:
             "a stage with no verdict yet holds where it is (nothing changes) for as long as it takes; "
             "the plan sets no `decision.max_duration`."
         )
-    limit = format_duration(decision.max_duration_s)
+    limit = format_duration(decision.max_duration_s, weeks=False)
     if decision.on_inconclusive == "rollback":
         return f"a stage that has no verdict after {limit} is rolled back (`on_inconclusive: rollback`)."
     return (

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from rollout_cli.stats.multiplicity import holm
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.rates import rate_sequence, rate_variance_at
 from rollout_cli.stats.sequential import (
     ArmStats,
@@ -33,7 +34,6 @@ from rollout_cli.stats.sequential import (
     relative_estimate,
     rho_squared,
 )
-from rollout_cli.verdict import Outcome
 
 OUT_OF_RANGE = "the statistics are out of numeric range (check the metric's values)"
 

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rollout_cli.stats.guards import GuardResult
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.sequential import Interval, rho_squared
-from rollout_cli.verdict import Outcome
 
 LADDER_STEPS = 8  # alpha, alpha/2, ..., alpha/128: enough for Holm over 128 checks
 

@@ -10,6 +10,7 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import Router
 from rollout_cli.state.records import RolloutState, not_started
 from rollout_cli.state.store import StateStore
+from rollout_cli.transitions.drill_gate import drill_gate
 
 
 class Superseded(RolloutError):
@@ -53,6 +54,4 @@ def drill_refusal(rollout: Rollout, now: Any) -> str | None:
     """The drill gate's refusal, or None; only asked when the plan requires a drill."""
     if rollout.plan.rollback.require_drill_s is None:
         return None
-    from rollout_cli.runbook.drill_gate import drill_gate  # the runbook package is optional here
-
     return drill_gate(rollout.plan, rollout.store, now)

@@ -12,17 +12,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.decide import Action, decide
 from rollout_cli.errors import DataError, ExitCode, RolloutError, RouterError, UsageError
-from rollout_cli.rollback_steps import StepResult
+from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
 from rollout_cli.transitions import moves
 from rollout_cli.transitions.authority import may_approve, may_move, refuse
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
+from rollout_cli.transitions.decide import Action, decide
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
-from rollout_cli.verdict import Evaluation
+from rollout_cli.transitions.steps import StepResult
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class StepReport:
 
 def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime) -> Evaluation:
     """The current stage judged on the data since it began, up to `now`."""
-    from rollout_cli.evaluate import evaluate_stage
+    from rollout_cli.evaluation.stage import evaluate_stage
 
     stage = rollout.plan.stage(state.stage or "")
     return evaluate_stage(rollout.plan, stage, since=state.stage_started_at, until=now, now=now, split=state.split)

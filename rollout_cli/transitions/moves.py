@@ -20,7 +20,6 @@ from typing import Any
 from rollout_cli.errors import RouterError, UsageError
 from rollout_cli.plan.model import Stage
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
-from rollout_cli.routers.registry import split_for_stage
 from rollout_cli.state import journal
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
@@ -48,7 +47,7 @@ def start(rollout: Rollout, *, actor: str, reason: str, now: datetime) -> MoveRe
                              hint=f"see `rollout status {rollout.ref}`")
 
     return _move(rollout, "start", None, first, actor=actor, reason=reason, now=now, check=check,
-                 evidence={"split": split_for_stage(first).to_json()})
+                 evidence={"split": first.split.to_json()})
 
 
 def advance(rollout: Rollout, from_stage: str, to: Stage, *, actor: str, reason: str, now: datetime,
@@ -77,7 +76,7 @@ def _router_split_or_baseline(rollout: Rollout) -> RouterSplit:
 def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, actor: str, reason: str,
           now: datetime, check: Any, evidence: dict[str, Any] | None) -> MoveResult:
     plan, store, router = rollout.plan, rollout.store, rollout.router
-    target = split_for_stage(to)
+    target = to.split
     with store.lock(plan.name):
         reconcile(rollout, actor=actor, now=now)
         if kind == "advance":

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from rollout_cli.errors import RouterError, UsageError
-from rollout_cli.rollback_steps import RollbackRun, StepResult, run_rollback_steps
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.state import journal
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
 from rollout_cli.transitions.context import Rollout
+from rollout_cli.transitions.steps import RollbackRun, StepResult, run_rollback_steps
 
 
 @dataclass(frozen=True)

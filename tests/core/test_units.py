@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from rollout_cli.plan.units import (
+from rollout_cli.units import (
     format_duration,
     format_share,
     parse_duration,

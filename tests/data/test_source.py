@@ -12,7 +12,7 @@ import pytest
 from data_helpers import PREDICTIONS, plan_with, write_logs
 
 from rollout_cli.errors import DataError, ExitCode
-from rollout_cli.evaluate import evaluate_stage
+from rollout_cli.evaluation.stage import evaluate_stage
 from rollout_cli.plan.model import DataSource
 
 NOW = datetime(2026, 1, 5, 12, 0)

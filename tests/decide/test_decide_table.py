@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rollout_support import STAGES, T0, evaluation, plan_in
 
-from rollout_cli.decide import decide
 from rollout_cli.errors import ExitCode
 from rollout_cli.state.records import RolloutState, not_started
+from rollout_cli.transitions.decide import decide
 
 
 def running(stage: str, *, hours: float = 2.0, approved: str | None = None, **kw) -> tuple[RolloutState, object]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.model import Plan
-from rollout_cli.simulate import Scenario, SimulatedLogs, simulate_logs
+from rollout_cli.sim.logs import Scenario, SimulatedLogs, simulate_logs
 
 DEFAULT_GUARDS = """
 guards:

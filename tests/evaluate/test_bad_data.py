@@ -11,8 +11,8 @@ import pytest
 from evaluate_helpers import simulate, write_plan
 
 from rollout_cli.errors import DataError
-from rollout_cli.evaluate import evaluate_stage
-from rollout_cli.verdict import Outcome
+from rollout_cli.evaluation.stage import evaluate_stage
+from rollout_cli.stats.outcome import Outcome
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=6)

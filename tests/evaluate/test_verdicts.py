@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from evaluate_helpers import simulate, write_plan
 
-from rollout_cli.evaluate import evaluate_stage
+from rollout_cli.evaluation.stage import evaluate_stage
 from rollout_cli.routers.base import RouterSplit
-from rollout_cli.verdict import Outcome
+from rollout_cli.stats.outcome import Outcome
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=6)
@@ -183,11 +183,11 @@ guards:
 
 
 def test_quantile_bounds_read_in_the_main_pass_equal_a_separate_scan(tmp_path: Path) -> None:
-    from rollout_cli.checks import stage_measures
     from rollout_cli.data.queries import stage_aggregates
     from rollout_cli.data.scans import LevelRequest, quantiles_at_levels, window_facts
     from rollout_cli.data.source import open_logs
-    from rollout_cli.evaluate import _with_bound_levels, utc_naive
+    from rollout_cli.evaluation.judge import stage_measures
+    from rollout_cli.evaluation.stage import _with_bound_levels, utc_naive
 
     plan = write_plan(tmp_path)
     simulate(plan, tmp_path, units=5_000, candidate_pct=50)

@@ -104,14 +104,6 @@ def test_all_problems_come_at_once_schema_and_rules_together() -> None:
     ]
 
 
-def test_the_validator_knows_the_same_built_in_adapters_as_the_registry() -> None:
-    from rollout_cli.plan.rules_refs import BUILTIN_ADAPTERS, ROUTER_ENTRY_POINT_GROUP
-    from rollout_cli.routers.registry import BUILTIN_ROUTERS, ENTRY_POINT_GROUP
-
-    assert set(BUILTIN_ADAPTERS) == set(BUILTIN_ROUTERS)
-    assert ROUTER_ENTRY_POINT_GROUP == ENTRY_POINT_GROUP
-
-
 def test_every_example_plan_builds_its_router_without_touching_it() -> None:
     from plan_paths import EXAMPLES
 

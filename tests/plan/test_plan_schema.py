@@ -20,7 +20,7 @@ from plan_paths import BAD_FILES, GOOD_FILES, ROOT
 from rollout_cli.plan.load import LoadError, load_plan_file
 from rollout_cli.plan.model import ROLES
 from rollout_cli.plan.schema_check import SCHEMA_PATH, plan_schema, schema_problems
-from rollout_cli.plan.units import DURATION_PATTERN, parse_duration, parse_fraction, parse_share
+from rollout_cli.units import DURATION_PATTERN, parse_duration, parse_fraction, parse_share
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 REFEREE = jsonschema.Draft202012Validator(SCHEMA)

@@ -11,7 +11,7 @@ from rollout_cli.errors import PlanError, UsageError
 from rollout_cli.plan.model import Stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.routers.file import FileRouter
-from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems, router_for, split_for_stage
+from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems, router_for
 
 PLUGIN = '''
 from rollout_cli.routers.base import RouterSplit
@@ -108,4 +108,4 @@ def test_options_problems_for_the_validator_touch_nothing(tmp_path: Path) -> Non
 def test_a_stage_asks_for_its_traffic_and_shadow_shares() -> None:
     stage = Stage(name="canary", index=1, traffic=1.0, shadow=0.0, min_duration_s=0, min_units=0,
                   approval_required=False, guards=())
-    assert split_for_stage(stage) == RouterSplit(candidate_traffic=1.0, shadow=0.0)
+    assert stage.split == RouterSplit(candidate_traffic=1.0, shadow=0.0)

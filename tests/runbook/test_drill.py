@@ -126,7 +126,7 @@ def test_the_countdown_shows_the_running_step_and_the_budget_left(workspace) -> 
     from rich.console import Console
 
     from rollout_cli.cli.commands_runbook import DrillCountdown
-    from rollout_cli.rollback_steps import StepResult
+    from rollout_cli.transitions.steps import StepResult
 
     view = DrillCountdown(load_plan(workspace.plan))
     console = Console(width=100, record=True, file=open(os.devnull, "w"))  # noqa: SIM115

@@ -8,10 +8,10 @@ import pytest
 from runbook_helpers import plan_text
 
 from rollout_cli.plan import load_plan
-from rollout_cli.runbook.drill_gate import drill_gate
-from rollout_cli.runbook.records import DRILL_ACTION
+from rollout_cli.state.drills import DRILL_ACTION
 from rollout_cli.state.records import RolloutState
 from rollout_cli.state.store import StateStore
+from rollout_cli.transitions.drill_gate import drill_gate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

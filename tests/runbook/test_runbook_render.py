@@ -13,8 +13,8 @@ import pytest
 from runbook_helpers import plan_text
 
 from rollout_cli.plan import load_plan
-from rollout_cli.runbook.records import DRILL_ACTION
 from rollout_cli.runbook.render import build_runbook
+from rollout_cli.state.drills import DRILL_ACTION
 from rollout_cli.state.store import StateStore
 
 GOLDEN = Path(__file__).parent / "golden" / "ranker-v7.md"

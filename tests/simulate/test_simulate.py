@@ -11,7 +11,7 @@ import pytest
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan import load_plan
-from rollout_cli.simulate import Scenario, scenario_named, simulate_logs, simulate_stage, with_window
+from rollout_cli.sim.logs import Scenario, scenario_named, simulate_logs, simulate_stage, with_window
 
 REPO_PLAN = Path(__file__).resolve().parents[2] / "plans" / "ranker-v42.yaml"
 START = datetime(2026, 1, 5, tzinfo=UTC)

@@ -13,9 +13,9 @@ from typing import ClassVar
 import pytest
 from rollout_support import plan_in, router_split
 
-from rollout_cli.rollback_steps import run_rollback_steps
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
 from rollout_cli.routers.registry import router_for
+from rollout_cli.transitions.steps import run_rollback_steps
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):

@@ -19,7 +19,7 @@ from rollout_cli.stats import (
     proportion_stats,
     quantile_rank_bounds,
 )
-from rollout_cli.verdict import Outcome
+from rollout_cli.stats.outcome import Outcome
 
 
 @dataclass(frozen=True)

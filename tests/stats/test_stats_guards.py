@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rollout_cli.stats import ArmStats, apply_holm, judge_absolute, judge_relative, proportion_stats
 from rollout_cli.stats.guards import GuardResult
-from rollout_cli.verdict import Outcome
+from rollout_cli.stats.outcome import Outcome
 
 BIG = 2_000_000
 

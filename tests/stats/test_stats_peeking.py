@@ -17,7 +17,7 @@ from stats_simulation import (
 )
 
 from rollout_cli.stats import fixed_horizon_units
-from rollout_cli.verdict import Outcome
+from rollout_cli.stats.outcome import Outcome
 
 ALPHA = 0.05  # confidence 95%
 RUNS = 1000

@@ -10,8 +10,8 @@ from scipy.stats import norm
 from stats_simulation import arm_quantile_bounds, relative_quantile_verdicts
 
 from rollout_cli.stats import QuantileBounds, judge_relative_quantile, quantile_levels, quantile_rank_bounds
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import alpha_ladder, rank_bounds
-from rollout_cli.verdict import Outcome
 
 ALPHA = 0.05
 Q = 0.99

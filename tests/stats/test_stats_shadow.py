@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import binomtest, chi2
 
 from rollout_cli.stats import agreement_stats, judge_absolute, mcnemar_p_value, wilson_interval
-from rollout_cli.verdict import Outcome
+from rollout_cli.stats.outcome import Outcome
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (3, 10), (10, 10), (45, 50), (912, 1000), (99_000, 100_000)])

@@ -102,11 +102,12 @@ def parse_threshold(value: object) -> float:
     raise ValueError(f"{value!r} is not a number or a percentage")
 
 
-def format_duration(seconds: float) -> str:
-    """The shortest exact form: 86400 -> "1d", 5400 -> "90m", 0 -> "0s"."""
+def format_duration(seconds: float, *, weeks: bool = True) -> str:
+    """The shortest exact form: 86400 -> "1d", 5400 -> "90m", 0 -> "0s". Runbooks pass
+    `weeks=False` because on-call people say "14d", not "2w"."""
     if seconds <= 0:
         return "0s"
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("w", "d", "h", "m") if weeks else ("d", "h", "m"):
         size = _UNIT_SECONDS[unit]
         if seconds % size == 0:
             return f"{int(seconds // size)}{unit}"

@@ -30,11 +30,12 @@ from rollout_cli.data.queries import (
     Sums,
 )
 from rollout_cli.data.scans import LevelRequest
+from rollout_cli.evaluation.verdict import Check
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
 from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import QuantileBounds, judge_relative_quantile, quantile_levels
 from rollout_cli.stats.sequential import ArmStats, mean_stats, proportion_stats, ratio_stats
-from rollout_cli.verdict import Check, Outcome
 
 
 @dataclass(frozen=True)

@@ -8,22 +8,13 @@ pure function of the plan, the drills on record and `now`.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+from rollout_cli.files import display_path
 from rollout_cli.plan.model import Plan
-from rollout_cli.runbook.records import DrillEvents, DrillRecord, drills_on_record
-from rollout_cli.runbook.words import format_duration
+from rollout_cli.state.drills import DrillEvents, DrillRecord, drills_on_record
+from rollout_cli.units import format_duration
 
 LIVE_STATUSES = ("running", "paused")  # a rollout in progress owns the plan's router
-
-
-def display_path(source: str | Path) -> str:
-    """The plan path as a person would type it here: relative to the current directory if inside it."""
-    path = Path(source)
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def rollout_in_progress(plan: Plan, store: object) -> bool:
@@ -82,7 +73,7 @@ def drill_gate(plan: Plan, store: DrillEvents, now: datetime) -> str | None:
         return None
     leave = "traffic may not leave shadow" if any(s.is_shadow for s in plan.stages) else "traffic may not begin"
     return (
-        f"{leave}: no passing drill since {_when(since)} (require_drill: {format_duration(window_s)}) "
+        f"{leave}: no passing drill since {_when(since)} (require_drill: {format_duration(window_s, weeks=False)}) "
         f"whose rollback section matches the plan (digest {digest}); {_why_not(records, digest, since)}; "
         f"run: {drill_command(plan, needs_other_router=rollout_in_progress(plan, store))}"
     )

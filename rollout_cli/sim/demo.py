@@ -24,9 +24,9 @@ from rollout_cli.plan import load_plan
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.state.records import AuditEvent
 from rollout_cli.state.store import StateStore
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import controller, moves
 from rollout_cli.transitions.context import Rollout
-from rollout_cli.verdict import Outcome
 
 ONCALL = "alice"  # the demo plan's on-call engineer, who drills and starts the rollout
 HARM = ("platform", "ios", -0.35)  # iOS users convert 35% less with the candidate
@@ -140,7 +140,7 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
     """Run the demo in `directory` (created; must not hold an earlier demo's state)."""
     import time
 
-    from rollout_cli.simulate import Scenario, simulate_stage, with_window
+    from rollout_cli.sim.logs import Scenario, simulate_stage, with_window
 
     started = time.monotonic()
     note = on_note or (lambda _text: None)

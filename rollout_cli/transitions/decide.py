@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Literal
 
 from rollout_cli.errors import ExitCode
+from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.plan.model import Plan, Stage
-from rollout_cli.plan.units import format_duration
 from rollout_cli.state.records import RolloutState
-from rollout_cli.verdict import Evaluation, Outcome
+from rollout_cli.stats.outcome import Outcome
+from rollout_cli.units import format_duration
 
 ActionKind = Literal["advance", "hold", "rollback", "complete", "await_approval", "none"]
 

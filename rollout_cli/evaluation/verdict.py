@@ -8,27 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
-
-class Outcome(str, Enum):
-    """A closed set, ordered worst first: fail beats inconclusive beats pass."""
-
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    PASS = "pass"
-
-    @property
-    def severity(self) -> int:
-        return {"pass": 0, "inconclusive": 1, "fail": 2}[self.value]
-
-
-def worst_of(outcomes: list[Outcome]) -> Outcome:
-    """The worst outcome; no outcomes at all is inconclusive, never pass."""
-    if not outcomes:
-        return Outcome.INCONCLUSIVE
-    return max(outcomes, key=lambda o: o.severity)
+from rollout_cli.stats.outcome import Outcome
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,24 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout_cli.checks import (
+from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage_aggregates
+from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
+from rollout_cli.data.source import Logs, open_logs
+from rollout_cli.errors import DataError
+from rollout_cli.evaluation.judge import (
     StageNeeds,
     judge_guard,
     quantile_level_requests,
     stage_measures,
 )
-from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage_aggregates
-from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
-from rollout_cli.data.source import Logs, open_logs
-from rollout_cli.errors import DataError
+from rollout_cli.evaluation.verdict import Check, Evaluation, SrmResult
 from rollout_cli.plan.model import Plan, Stage
-from rollout_cli.plan.units import format_duration
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.guards import GuardResult, apply_holm
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import quantile_levels
 from rollout_cli.stats.sequential import tuning_units
-from rollout_cli.verdict import Check, Evaluation, Outcome, SrmResult
+from rollout_cli.units import format_duration
 
 # A shadow stage needs candidate answers for at least this share of the mirrored requests it planned.
 SHADOW_COVERAGE_TOLERANCE = 0.9
