@@ -126,41 +126,39 @@ def _fmt_interval(interval: tuple[float, float] | None, relative: bool) -> str:
     return f"[{interval[0]:.4g}, {interval[1]:.4g}]"
 
 
-def _context_lines(extra: dict[str, Any]) -> list[str]:
+def _context_lines(evaluation: Evaluation) -> list[str]:
     """Crossover (traffic stages) or coverage and agreement (shadow stages), in one line each."""
     lines = []
-    crossover = extra.get("crossover")
+    crossover, shadow = evaluation.crossover, evaluation.shadow
     if crossover:
-        lines.append(f"served by both arms: {crossover['units']} units ({100 * crossover['share']:.2g}%; "
-                     f"tolerated {100 * crossover['max_share']:g}%)")
-    shadow = extra.get("shadow")
-    if shadow and shadow.get("coverage") is not None:
-        lines.append(f"shadow coverage: {100 * shadow['coverage']:.3g}% of {shadow['baseline_requests']} baseline "
-                     f"requests have a candidate answer (planned {100 * shadow['expected_coverage']:g}%)")
-    for name, summary in (shadow or {}).get("agreement", {}).items():
-        low, high = summary["wilson_interval"]
-        lines.append(f"{name}: {100 * summary['rate']:.3g}% of {summary['paired']} paired requests agree "
+        lines.append(f"served by both arms: {crossover.units} units ({100 * crossover.share:.2g}%; "
+                     f"tolerated {100 * crossover.max_share:g}%)")
+    if shadow and shadow.coverage is not None:
+        lines.append(f"shadow coverage: {100 * shadow.coverage:.3g}% of {shadow.baseline_requests} baseline "
+                     f"requests have a candidate answer (planned {100 * shadow.expected_coverage:g}%)")
+    for name, summary in (shadow.agreement if shadow else {}).items():
+        low, high = summary.wilson_interval
+        lines.append(f"{name}: {100 * summary.rate:.3g}% of {summary.paired} paired requests agree "
                      f"(Wilson {100 * low:.3g}%-{100 * high:.3g}%)")
     return lines
 
 
 def print_evaluation(evaluation: Evaluation) -> None:
     """The human view: the verdict, the window, SRM and one row per check with its reason."""
-    extra = evaluation.extra
     verdict = styled_outcome(evaluation.verdict.value)
     console.print(f"[bold]{evaluation.plan}[/] stage [bold]{evaluation.stage}[/]: {verdict}")
-    duration = format_duration(round(float(extra.get("duration_s", 0))))
+    duration = format_duration(round(evaluation.duration_s))
     units = evaluation.units
     console.print(f"window {evaluation.since.isoformat()} .. {evaluation.until.isoformat()} ({duration}); "
                   f"units: baseline {units.get('baseline', 0)}, candidate {units.get('candidate', 0)}")
     srm = evaluation.srm
     p_value = "n/a" if srm.p_value is None else f"{srm.p_value:.3g}"
     console.print(f"sample ratio: {styled_outcome(srm.outcome.value)} (p = {p_value}) {escape(srm.reason)}", soft_wrap=True)
-    for line in _context_lines(extra):
+    for line in _context_lines(evaluation):
         console.print(line, soft_wrap=True, markup=False)
     for reason in evaluation.reasons:
         console.print(f"[yellow]held back:[/] {escape(reason)}", soft_wrap=True)
-    for note in extra.get("not_judged", []):
+    for note in evaluation.not_judged:
         console.print(f"[dim]not judged: {escape(note)}[/]", soft_wrap=True)
     rows = [_check_row(check) for check in evaluation.checks]
     # The table only where it fits with its reasons: squeezed, rich folds every column to a few letters.

@@ -10,7 +10,7 @@ Contract of `evaluate_stage`:
 - verdict: fail if any check fails or SRM is detected; pass if every check passes and nothing
   at stage level holds it back (freshness, empty window, crossover, rows without a unit, the
   stage's min_units and min_duration, shadow coverage); else inconclusive. min_duration is
-  judged on the window's length, `extra["duration_s"]` (the controller passes the stage's start
+  judged on the window's length, `duration_s` (the controller passes the stage's start
   as `since`, so it is the time in stage; ad hoc, it is the window asked for).
 - Bad input (missing/mistyped column, no files, empty source, unreadable file) raises DataError.
 """
@@ -31,7 +31,17 @@ from rollout_cli.evaluation.judge import (
     quantile_level_requests,
     stage_measures,
 )
-from rollout_cli.evaluation.verdict import Check, Evaluation, SrmResult
+from rollout_cli.evaluation.verdict import (
+    AgreementSummary,
+    Check,
+    Crossover,
+    Evaluation,
+    Freshness,
+    RowsWithoutUnit,
+    ShadowCoverage,
+    SkippedSegment,
+    SrmResult,
+)
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.guards import GuardResult, apply_holm
@@ -74,18 +84,17 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     window_rows, last_upto = facts.window_rows, facts.last_upto
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
-    extra: dict[str, Any] = {"duration_s": max(0.0, (until_n - window_since).total_seconds()),
-                             "split": split.to_json()}
-    if needs.not_judged:
-        extra["not_judged"] = needs.not_judged
+    duration_s = max(0.0, (until_n - window_since).total_seconds())
 
     if window_rows == 0:
         reasons.append(f"no prediction rows between {_aware(window_since).isoformat()} and "
                        f"{_aware(until_n).isoformat()}")
-    reasons += _freshness(plan, last_upto, now_n, until_n, extra)
-    reasons += _missing_units(plan, facts, extra)
-    if extra["duration_s"] < stage.min_duration_s:
-        reasons.append(f"the window covers {format_duration(_rounded(extra['duration_s']))} of the stage's "
+    freshness = _freshness(plan, last_upto, now_n, until_n)
+    reasons += _stale(freshness, now_n, until_n)
+    rows_without_unit = _rows_without_unit(facts)
+    reasons += _missing_units(plan, facts, rows_without_unit)
+    if duration_s < stage.min_duration_s:
+        reasons.append(f"the window covers {format_duration(_rounded(duration_s))} of the stage's "
                        f"min_duration {format_duration(stage.min_duration_s)}")
 
     whole = agg.cells.get(None, {})
@@ -93,25 +102,30 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     if window_rows and not sum(units.values()):
         reasons.append("the window has prediction rows but no answers of arm 'baseline' or 'candidate' "
                        "(check the arm and served columns)")
+    coverage: ShadowCoverage | None = None
+    crossover: Crossover | None = None
     if shadow:
         srm = SrmResult(outcome=Outcome.PASS, p_value=None, expected_share=None,
                         reason="not applicable in a shadow stage (no unit is served by the candidate); "
                                "shadow coverage is checked instead")
-        reasons += _shadow_coverage(agg, split, extra)
-        _agreement_summary(plan, needs, agg, extra)
+        coverage = _shadow_coverage(agg, split, _agreement_summary(plan, needs, agg))
+        reasons += _coverage_reasons(coverage)
     else:
         srm = _srm(units, split)
-        reasons += _crossover(plan, agg, units, extra)
+        crossover = _crossover(plan, agg, units)
+        reasons += _crossover_reasons(crossover)
     if stage.min_units and units["candidate"] < stage.min_units:
         reasons.append(f"the candidate has {units['candidate']} units; the stage needs {stage.min_units}")
 
-    checks = _judge_checks(plan, stage, needs, agg, segments, extra)
+    checks, skipped = _judge_checks(plan, stage, needs, agg, segments)
     if not checks and window_rows:
         reasons.append("the stage has no guards that can be judged")
     verdict = _verdict(checks, srm, reasons)
     return Evaluation(plan=plan.name, stage=stage.name, verdict=verdict, since=_aware(window_since),
                       until=_aware(until_n), units=units, srm=srm, checks=tuple(checks), reasons=tuple(reasons),
-                      extra=extra)
+                      duration_s=duration_s, split=split, not_judged=tuple(needs.not_judged), freshness=freshness,
+                      rows_without_unit=rows_without_unit, shadow=coverage, crossover=crossover,
+                      skipped_segments=tuple(skipped))
 
 
 def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
@@ -186,12 +200,13 @@ def _verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome
     return Outcome.PASS if all(c.outcome is Outcome.PASS for c in checks) else Outcome.INCONCLUSIVE
 
 
-def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str],
-                  extra: dict[str, Any]) -> list[Check]:
+def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
+                  segments: list[str]) -> tuple[list[Check], list[SkippedSegment]]:
+    """Every check of the stage, Holm-adjusted, and the segments with too few units to judge."""
     alpha = 1.0 - plan.decision.confidence
     min_units = plan.decision.min_units_per_check
     pairs: list[tuple[Check, GuardResult]] = []
-    skipped: list[dict[str, Any]] = []
+    skipped: list[SkippedSegment] = []
     for guard in needs.guards:
         share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
         common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_units(stage.min_units, share),
@@ -201,19 +216,16 @@ def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, 
             continue
         for population in _segment_populations(agg, segments):
             if _units_in(agg, population, stage.is_shadow) < min_units:
-                skipped.append({"metric": guard.metric.name, "segment": {population[0]: population[1]}})
+                skipped.append(SkippedSegment(guard.metric.name, {population[0]: population[1]}))
                 continue
             pairs += judge_guard(guard, population, agg, **common)
-    if skipped:
-        extra["skipped_segments"] = skipped  # too few units for a per-segment check
     adjusted = apply_holm([result for _, result in pairs], alpha)
     checks = []
     for (check, before), after in zip(pairs, adjusted):
         if after.outcome is not before.outcome:  # a fail that Holm does not confirm
-            check = Check(**{**check.__dict__, "outcome": after.outcome,
-                             "reason": f"{check.reason}; {after.reason}"})
+            check = replace(check, outcome=after.outcome, reason=f"{check.reason}; {after.reason}")
         checks.append(check)
-    return checks
+    return checks, skipped
 
 
 def _segment_populations(agg: Aggregates, segments: list[str]) -> list[tuple[str, Any]]:
@@ -230,31 +242,36 @@ def _units_in(agg: Aggregates, population: Population, shadow: bool) -> int:
     return min(cells[arm].units if arm in cells else 0 for arm in arms)
 
 
-def _freshness(plan: Plan, last_upto: datetime | None, now: datetime, until: datetime,
-               extra: dict[str, Any]) -> list[str]:
-    reference = min(now, until)
-    limit = plan.decision.freshness_s
-    extra["freshness"] = {"last_row": _aware(last_upto).isoformat() if last_upto else None,
-                          "max_age_s": limit}
-    if last_upto is None:
-        return [f"no prediction rows up to {_aware(reference).isoformat()}"]
-    age = (reference - last_upto).total_seconds()
-    extra["freshness"]["age_s"] = age
-    if age > limit:
-        return [f"stale data: the last prediction row ({_aware(last_upto).isoformat()}) is "
-                f"{format_duration(_rounded(age))} old at {_aware(reference).isoformat()} "
-                f"(allowed: {format_duration(limit)})"]
+def _freshness(plan: Plan, last_upto: datetime | None, now: datetime, until: datetime) -> Freshness:
+    """The newest row's age at min(now, until)."""
+    last_row = _aware(last_upto) if last_upto else None
+    age = (min(now, until) - last_upto).total_seconds() if last_upto else None
+    return Freshness(last_row=last_row, max_age_s=plan.decision.freshness_s, age_s=age)
+
+
+def _stale(freshness: Freshness, now: datetime, until: datetime) -> list[str]:
+    reference = _aware(min(now, until)).isoformat()
+    if freshness.last_row is None or freshness.age_s is None:
+        return [f"no prediction rows up to {reference}"]
+    if freshness.age_s > freshness.max_age_s:
+        return [f"stale data: the last prediction row ({freshness.last_row.isoformat()}) is "
+                f"{format_duration(_rounded(freshness.age_s))} old at {reference} "
+                f"(allowed: {format_duration(freshness.max_age_s)})"]
     return []
 
 
-def _missing_units(plan: Plan, facts: WindowFacts, extra: dict[str, Any]) -> list[str]:
-    """Rows without a unit are left out of every statistic; many of them hold the stage."""
+def _rows_without_unit(facts: WindowFacts) -> RowsWithoutUnit | None:
     if not facts.no_unit_rows:
+        return None
+    return RowsWithoutUnit(rows=facts.no_unit_rows, share=facts.no_unit_rows / facts.window_rows,
+                           max_share=NO_UNIT_TOLERANCE)
+
+
+def _missing_units(plan: Plan, facts: WindowFacts, missing: RowsWithoutUnit | None) -> list[str]:
+    """Rows without a unit are left out of every statistic; many of them hold the stage."""
+    if missing is None or missing.share <= NO_UNIT_TOLERANCE:
         return []
-    share = facts.no_unit_rows / facts.window_rows
-    extra["rows_without_unit"] = {"rows": facts.no_unit_rows, "share": share, "max_share": NO_UNIT_TOLERANCE}
-    if share <= NO_UNIT_TOLERANCE:
-        return []
+    share = missing.share
     column = plan.data.columns.get("unit_id", "unit_id")
     return [f"{facts.no_unit_rows} of {facts.window_rows} prediction rows in the window ({100 * share:.2g}%) have "
             f"no unit (column '{column}' is null; tolerated: {100 * NO_UNIT_TOLERANCE:g}%)"]
@@ -285,44 +302,47 @@ def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
                      reason=f"units split {counts[0]}/{counts[1]} as planned (p = {p_value:.2g})")
 
 
-def _crossover(plan: Plan, agg: Aggregates, units: dict[str, int], extra: dict[str, Any]) -> list[str]:
+def _crossover(plan: Plan, agg: Aggregates, units: dict[str, int]) -> Crossover:
     whole = agg.cells.get(None, {})
     crossed = sum(cell.crossed for cell in whole.values())
     total = sum(units.values())
-    share = crossed / total if total else 0.0
-    extra["crossover"] = {"units": crossed, "share": share, "max_share": plan.decision.max_crossover}
-    if share > plan.decision.max_crossover:
-        return [f"{crossed} units ({100 * share:.2g}%) were served by both arms (tolerated: "
-                f"{100 * plan.decision.max_crossover:g}%); the router may not be assigning by unit"]
+    return Crossover(units=crossed, share=crossed / total if total else 0.0, max_share=plan.decision.max_crossover)
+
+
+def _crossover_reasons(crossover: Crossover) -> list[str]:
+    if crossover.share > crossover.max_share:
+        return [f"{crossover.units} units ({100 * crossover.share:.2g}%) were served by both arms (tolerated: "
+                f"{100 * crossover.max_share:g}%); the router may not be assigning by unit"]
     return []
 
 
-def _agreement_summary(plan: Plan, needs: StageNeeds, agg: Aggregates, extra: dict[str, Any]) -> None:
+def _agreement_summary(plan: Plan, needs: StageNeeds, agg: Aggregates) -> dict[str, AgreementSummary]:
     """For people: each agreement metric over paired requests with its (fixed-n) Wilson interval.
     The guard itself is judged per unit with the always-valid interval (stats.shadow)."""
     from rollout_cli.stats.shadow import wilson_interval
 
     candidate = agg.cells.get(None, {}).get("candidate")
-    summary = {}
+    summary: dict[str, AgreementSummary] = {}
     for measure in needs.measures:
         sums = candidate.sums.get(measure.key) if candidate else None
         if measure.op != "agreement" or sums is None or sums.sum_y <= 0:
             continue
         agreed, paired = int(sums.sum_x), int(sums.sum_y)
         wilson = wilson_interval(agreed, paired, 1.0 - plan.decision.confidence)
-        summary[measure.key] = {"agreed": agreed, "paired": paired, "rate": agreed / paired,
-                                "wilson_interval": [wilson.low, wilson.high]}
-    if summary:
-        extra.setdefault("shadow", {})["agreement"] = summary
+        summary[measure.key] = AgreementSummary(agreed=agreed, paired=paired, rate=agreed / paired,
+                                                wilson_interval=(wilson.low, wilson.high))
+    return summary
 
 
-def _shadow_coverage(agg: Aggregates, split: RouterSplit, extra: dict[str, Any]) -> list[str]:
-    expected = split.shadow / 100.0
+def _shadow_coverage(agg: Aggregates, split: RouterSplit, agreement: dict[str, AgreementSummary]) -> ShadowCoverage:
     base, paired = agg.baseline_requests, agg.paired_requests
-    coverage = paired / base if base else None
-    extra["shadow"] = {"baseline_requests": base, "paired_requests": paired, "coverage": coverage,
-                       "expected_coverage": expected}
-    if base == 0 or expected <= 0:
+    return ShadowCoverage(baseline_requests=base, paired_requests=paired, coverage=paired / base if base else None,
+                          expected_coverage=split.shadow / 100.0, agreement=agreement)
+
+
+def _coverage_reasons(shadow: ShadowCoverage) -> list[str]:
+    expected, coverage = shadow.expected_coverage, shadow.coverage
+    if shadow.baseline_requests == 0 or expected <= 0:
         return []
     if coverage is not None and coverage < expected * SHADOW_COVERAGE_TOLERANCE:
         return [f"only {100 * coverage:.3g}% of baseline requests have a candidate answer "

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
 
 
@@ -57,8 +58,96 @@ class SrmResult:
 
 
 @dataclass(frozen=True)
+class Freshness:
+    """How old the newest prediction row is at the window's end; `age_s` is None without rows."""
+
+    last_row: datetime | None
+    max_age_s: float
+    age_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"last_row": self.last_row.isoformat() if self.last_row else None,
+                               "max_age_s": self.max_age_s}
+        if self.age_s is not None:
+            doc["age_s"] = self.age_s
+        return doc
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Units served by both arms in a traffic stage, against the plan's `max_crossover`."""
+
+    units: int
+    share: float
+    max_share: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"units": self.units, "share": self.share, "max_share": self.max_share}
+
+
+@dataclass(frozen=True)
+class RowsWithoutUnit:
+    """Prediction rows whose unit is null (left out of every statistic), against the tolerated share."""
+
+    rows: int
+    share: float
+    max_share: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "share": self.share, "max_share": self.max_share}
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """One agreement metric over paired requests, with its fixed-n Wilson interval (for people)."""
+
+    agreed: int
+    paired: int
+    rate: float
+    wilson_interval: tuple[float, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agreed": self.agreed, "paired": self.paired, "rate": self.rate,
+                "wilson_interval": list(self.wilson_interval)}
+
+
+@dataclass(frozen=True)
+class ShadowCoverage:
+    """A shadow stage's mirrored requests: how many baseline requests have a candidate answer."""
+
+    baseline_requests: int
+    paired_requests: int
+    coverage: float | None  # None without baseline requests
+    expected_coverage: float
+    agreement: dict[str, AgreementSummary] = field(default_factory=dict)  # by metric
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"baseline_requests": self.baseline_requests, "paired_requests": self.paired_requests,
+                               "coverage": self.coverage, "expected_coverage": self.expected_coverage}
+        if self.agreement:
+            doc["agreement"] = {name: summary.to_json() for name, summary in self.agreement.items()}
+        return doc
+
+
+@dataclass(frozen=True)
+class SkippedSegment:
+    """A per-segment guard left unjudged on one segment value: too few units there."""
+
+    metric: str
+    segment: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "segment": self.segment}
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """The judgement of one stage over one window."""
+    """The judgement of one stage over one window.
+
+    `duration_s` is the window's length; `split` the split the stage was judged against.
+    A traffic stage has `crossover`, a shadow stage `shadow`; `rows_without_unit` appears only
+    when some rows lack a unit, `skipped_segments` and `not_judged` only when non-empty.
+    """
 
     plan: str
     stage: str
@@ -69,7 +158,14 @@ class Evaluation:
     srm: SrmResult
     checks: tuple[Check, ...]
     reasons: tuple[str, ...] = ()  # stage-level reasons: freshness, min_duration, crossover, ...
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. shadow coverage, crossover counts
+    duration_s: float = 0.0
+    split: RouterSplit | None = None
+    not_judged: tuple[str, ...] = ()  # "metric: why not", for guards that do not apply to the stage's kind
+    freshness: Freshness | None = None
+    rows_without_unit: RowsWithoutUnit | None = None
+    shadow: ShadowCoverage | None = None
+    crossover: Crossover | None = None
+    skipped_segments: tuple[SkippedSegment, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -82,5 +178,19 @@ class Evaluation:
             "checks": [c.to_json() for c in self.checks],
             "reasons": list(self.reasons),
         }
-        doc.update(self.extra)
+        if self.split is not None:  # always, from evaluate_stage
+            doc["duration_s"] = self.duration_s
+            doc["split"] = self.split.to_json()
+        if self.not_judged:
+            doc["not_judged"] = list(self.not_judged)
+        if self.freshness is not None:
+            doc["freshness"] = self.freshness.to_json()
+        if self.rows_without_unit is not None:
+            doc["rows_without_unit"] = self.rows_without_unit.to_json()
+        if self.shadow is not None:
+            doc["shadow"] = self.shadow.to_json()
+        if self.crossover is not None:
+            doc["crossover"] = self.crossover.to_json()
+        if self.skipped_segments:
+            doc["skipped_segments"] = [skipped.to_json() for skipped in self.skipped_segments]
         return doc

@@ -84,7 +84,7 @@ def test_label_predictions_agree_by_equality(tmp_path: Path) -> None:
 def test_crossover_is_reported_and_holds_the_stage(tmp_path: Path) -> None:
     plan = plan_with(tmp_path, *write_logs(tmp_path / "logs", "parquet"))
     evaluation = evaluate_stage(plan, plan.stage("canary"), since=SINCE, until=UNTIL, now=UNTIL)
-    assert evaluation.extra["crossover"] == {"units": 1, "share": pytest.approx(1 / 3), "max_share": 0.01}
+    assert evaluation.crossover.to_json() == {"units": 1, "share": pytest.approx(1 / 3), "max_share": 0.01}
     assert "1 units (33%) were served by both arms (tolerated: 1%); the router may not be assigning by unit" \
         in evaluation.reasons
     assert evaluation.verdict.value == "inconclusive"

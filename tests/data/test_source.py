@@ -129,8 +129,8 @@ def test_a_column_named_with_quotes_is_quoted_not_pasted(tmp_path: Path) -> None
         con.execute(f"COPY {name} TO '{renamed[-1]}' (FORMAT parquet)")
     con.close()
     plan = plan_with(tmp_path, str(renamed[0]), str(renamed[1]), columns="{unit_id: 'we\"ird id; --'}")
-    plan_units = evaluate(plan).extra["crossover"]
-    assert plan_units["units"] == 1  # it read the column: u2 is still the one unit served by both arms
+    plan_units = evaluate(plan).crossover
+    assert plan_units.units == 1  # it read the column: u2 is still the one unit served by both arms
 
 
 def test_injection_in_a_glob_or_table_name_is_harmless(tmp_path: Path) -> None:

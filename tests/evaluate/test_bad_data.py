@@ -33,16 +33,16 @@ def test_rows_without_a_unit_are_left_out_and_hold_the_stage(tmp_path: Path) -> 
     plan = write_plan(tmp_path, guards=ERRORS_ONLY)
     logs = simulate(plan, tmp_path, units=20_000, candidate_pct=50)
     healthy = evaluate_stage(plan, plan.stage("canary"), now=END)
-    assert healthy.verdict is Outcome.PASS and "rows_without_unit" not in healthy.extra
+    assert healthy.verdict is Outcome.PASS and healthy.rows_without_unit is None
     # one answer in ten loses its user: grouped together they would be one giant unit
     rewrite(logs.predictions, "SELECT * REPLACE (CASE WHEN hash(request_id) % 10 = 0 THEN NULL "
                               "ELSE user_id END AS user_id) FROM logs")
     evaluation = evaluate_stage(plan, plan.stage("canary"), now=END)
     assert evaluation.verdict is Outcome.INCONCLUSIVE
-    missing = evaluation.extra["rows_without_unit"]
-    assert 0.08 < missing["share"] < 0.12
-    assert any(r.startswith(f"{missing['rows']} of ") and r.endswith(
-        f"prediction rows in the window ({100 * missing['share']:.2g}%) have no unit (column 'user_id' is null; "
+    missing = evaluation.rows_without_unit
+    assert 0.08 < missing.share < 0.12
+    assert any(r.startswith(f"{missing.rows} of ") and r.endswith(
+        f"prediction rows in the window ({100 * missing.share:.2g}%) have no unit (column 'user_id' is null; "
         "tolerated: 1%)") for r in evaluation.reasons), evaluation.reasons
     known = duckdb.execute(f"SELECT count(DISTINCT user_id) FROM read_parquet('{logs.predictions}') "
                            "WHERE served").fetchone()[0]
@@ -56,7 +56,7 @@ def test_a_few_rows_without_a_unit_are_tolerated_and_reported(tmp_path: Path) ->
                               "ELSE user_id END AS user_id) FROM logs")
     evaluation = evaluate_stage(plan, plan.stage("canary"), now=END)
     assert evaluation.verdict is Outcome.PASS, evaluation.reasons
-    assert 0 < evaluation.extra["rows_without_unit"]["rows"] < 200
+    assert 0 < evaluation.rows_without_unit.rows < 200
 
 
 def test_a_csv_with_a_header_only_is_empty_not_mistyped(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_absolute_guards_pass_on_healthy_logs(tmp_path: Path) -> None:
     assert [c.outcome for c in evaluation.checks] == [Outcome.PASS, Outcome.PASS]
     p99 = evaluation.checks[0]
     assert 150 < p99.baseline < 250 and 150 < p99.candidate < 250  # observed p99 of each arm, in ms
-    assert evaluation.extra["duration_s"] == pytest.approx(6 * 3600, abs=1)
+    assert evaluation.duration_s == pytest.approx(6 * 3600, abs=1)
 
 
 def test_a_latency_shift_fails_the_p99_guards(tmp_path: Path) -> None:
@@ -85,9 +85,9 @@ def test_stale_data_is_inconclusive_never_pass(tmp_path: Path) -> None:
     plan = write_plan(tmp_path, guards=ABSOLUTE_ONLY)
     logs = simulate(plan, tmp_path, units=20_000, candidate_pct=50, stale_s=3600)
     evaluation = evaluate_stage(plan, plan.stage("canary"), now=END)
-    last = evaluation.extra["freshness"]["last_row"]
-    assert datetime.fromisoformat(last) <= logs.end - timedelta(hours=1)
-    assert evaluation.reasons == (f"stale data: the last prediction row ({last}) is 1h old at {END.isoformat()} "
+    last = evaluation.freshness.last_row
+    assert last <= logs.end - timedelta(hours=1)
+    assert evaluation.reasons == (f"stale data: the last prediction row ({last.isoformat()}) is 1h old at {END.isoformat()} "
                                   f"(allowed: 15m)",)
     assert all(c.outcome is Outcome.PASS for c in evaluation.checks)  # the checks alone would pass
     assert evaluation.verdict is Outcome.INCONCLUSIVE
@@ -124,8 +124,8 @@ def test_units_in_both_arms_beyond_the_tolerance_are_inconclusive(tmp_path: Path
     plan = write_plan(tmp_path, guards=ABSOLUTE_ONLY)
     simulate(plan, tmp_path, units=20_000, candidate_pct=50, crossover=0.1)
     evaluation = evaluate_stage(plan, plan.stage("canary"), now=END)
-    crossed = evaluation.extra["crossover"]
-    assert crossed["units"] > 0.01 * 20_000
+    crossed = evaluation.crossover
+    assert crossed.units > 0.01 * 20_000
     assert evaluation.verdict is Outcome.INCONCLUSIVE
     assert evaluation.reasons[0].endswith("were served by both arms (tolerated: 1%); the router may not be "
                                           "assigning by unit")
@@ -137,11 +137,11 @@ def test_shadow_agreement_and_coverage(tmp_path: Path) -> None:
     good = evaluate_stage(plan, plan.stage("shadow"), now=END)
     assert good.verdict is Outcome.PASS, good.reasons
     assert good.srm.p_value is None and good.srm.outcome is Outcome.PASS
-    assert good.extra["shadow"]["coverage"] == 1.0
-    assert "not_judged" not in good.extra
-    agreement = good.extra["shadow"]["agreement"]["agreement"]
-    assert agreement["paired"] == good.extra["shadow"]["paired_requests"] and agreement["rate"] > 0.99
-    assert agreement["wilson_interval"][0] < agreement["rate"] <= agreement["wilson_interval"][1] + 1e-9
+    assert good.shadow.coverage == 1.0
+    assert good.not_judged == ()
+    agreement = good.shadow.agreement["agreement"]
+    assert agreement.paired == good.shadow.paired_requests and agreement.rate > 0.99
+    assert agreement.wilson_interval[0] < agreement.rate <= agreement.wilson_interval[1] + 1e-9
 
 
 def test_shadow_disagreement_fails_agreement(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_a_shadow_mirroring_half_the_planned_requests_is_inconclusive(tmp_path: 
     plan = write_plan(tmp_path)
     simulate(plan, tmp_path, units=20_000, shadow_pct=50)
     evaluation = evaluate_stage(plan, plan.stage("shadow"), now=END)
-    coverage = evaluation.extra["shadow"]["coverage"]
+    coverage = evaluation.shadow.coverage
     assert 0.45 < coverage < 0.55
     assert evaluation.reasons == (f"only {100 * coverage:.3g}% of baseline requests have a candidate answer "
                                   "(planned: 100% mirrored)",)
@@ -176,8 +176,8 @@ guards:
 
     stage = replace(shadow, guards=plan.guards)
     evaluation = evaluate_stage(plan, stage, now=END)
-    assert evaluation.extra["not_judged"] == [
-        "conversion: not judged in a shadow stage (users see only baseline answers)"]
+    assert evaluation.not_judged == (
+        "conversion: not judged in a shadow stage (users see only baseline answers)",)
     assert evaluation.verdict is Outcome.INCONCLUSIVE
     assert "the stage has no guards that can be judged" in evaluation.reasons
 
