@@ -42,30 +42,27 @@ def _root(
     """Shadow first, then a guarded ramp, and a rollback you have practised."""
 
 
-# Command modules are imported when a command runs, not when this module loads: `plan validate`
-# runs on every pull request, and importing every command's dependencies (DuckDB, routers,
-# state) would triple its start-up time. To add commands, add your module to the maps below and
-# to register_commands.
-_GROUP_FAST_PATH = {"plan": "commands_plan", "runbook": "commands_runbook"}  # a group whose module alone serves it
-# A command whose module alone serves it: `rollout rollback` at 3am should not wait for the demo's imports.
-_COMMAND_MODULE = {
+# Which module serves each first word of the command line: the one table to edit when adding a
+# command (the module defines `register(app)`, and may define `fast_path(args)`). Modules are
+# imported when their command runs, not when this module loads: `plan validate` runs on every
+# pull request, and `rollout rollback` at 3am should not wait for DuckDB or the demo's imports.
+COMMANDS: dict[str, str] = {
+    "plan": "commands_plan",
+    "runbook": "commands_runbook",
     **{name: "commands_rollout" for name in ("start", "status", "advance", "rollback", "tick", "run", "history")},
-    "evaluate": "commands_evaluate", "simulate": "commands_evaluate", "drill": "commands_runbook",
+    "evaluate": "commands_evaluate",
+    "simulate": "commands_evaluate",
+    "drill": "commands_runbook",
     "demo": "commands_demo",
 }
 _registered: set[str] = set()
 
 
 def register_commands(only: str | None = None) -> typer.Typer:
-    """Register the command modules on `app` (all of them, or just the module named `only`) and
-    return it. Idempotent, so in-process callers may run main() many times."""
-    if only is not None:
-        _register(import_module(f"rollout_cli.cli.{only}"))
-        return app
-    from rollout_cli.cli import commands_demo, commands_evaluate, commands_plan, commands_rollout, commands_runbook
-
-    for module in (commands_plan, commands_runbook, commands_rollout, commands_evaluate, commands_demo):
-        _register(module)
+    """Register the command modules on `app` (all of them, in COMMANDS' order, or just the module
+    named `only`) and return it. Idempotent, so in-process callers may run main() many times."""
+    for name in [only] if only is not None else dict.fromkeys(COMMANDS.values()):
+        _register(import_module(f"rollout_cli.cli.{name}"))
     return app
 
 
@@ -77,9 +74,9 @@ def _register(module: ModuleType) -> None:
 
 
 def _run_fast_path(module_name: str | None, args: list[str]) -> int | None:
-    """A group's module may serve its hottest command without typer's parameter machinery, which
-    costs more start-up time than the command itself (`plan validate` on every pull request): it
-    defines `fast_path(args) -> int | None`, None meaning "let typer handle these arguments"."""
+    """A module may serve its hottest command without typer's parameter machinery, which costs
+    more start-up time than the command itself (`plan validate` on every pull request): it defines
+    `fast_path(args) -> int | None`, None meaning "let typer handle these arguments"."""
     if module_name is None:
         return None
     fast_path = getattr(import_module(f"rollout_cli.cli.{module_name}"), "fast_path", None)
@@ -104,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     first = _first_word(args) or ""
-    group_module = _GROUP_FAST_PATH.get(first)
-    register_commands(group_module or _COMMAND_MODULE.get(first))
+    module = COMMANDS.get(first)
+    register_commands(module)
     try:
-        result = _run_fast_path(group_module, args)
+        result = _run_fast_path(module, args)
         if result is None:
             command = typer.main.get_command(app)
             result = command.main(args=args, prog_name="rollout", standalone_mode=False)
