@@ -32,39 +32,31 @@ RESULTS = HERE / "results" / "evaluate.md"
 START = datetime(2026, 1, 5, tzinfo=UTC)
 CHUNK_UNITS = 1_000_000
 
-PLAN = """version: 1
-name: bench-{units}
-description: evaluate benchmark
-owner: bench
-models: {{baseline: ranker-v41, candidate: ranker-v42}}
-router: {{adapter: file, options: {{path: {root}/router.json}}}}
-data:
-  predictions: {root}/predictions*.parquet
-  outcomes: {root}/outcomes*.parquet
-  columns: {{unit_id: user_id}}
-segments: [country, platform]
-metrics:
-  conversion:  {{kind: proportion, event: purchase, window: 1h}}
-  revenue:     {{kind: mean, event: purchase, window: 1h}}
-  latency_p99: {{kind: quantile, column: latency_ms, q: 0.99}}
-  error_rate:  {{kind: proportion, column: error}}
-guards:
-  - {{metric: conversion, max_drop: 2%, per_segment: true}}
-  - {{metric: revenue, max_drop: 3%}}
-  - {{metric: latency_p99, max_increase: 10%, max: 250}}
-  - {{metric: error_rate, max: 0.5%}}
-stages:
-  - {{name: shadow, shadow: 100%, guards: [{{metric: latency_p99, max: 250}}]}}
-  - {{name: ramp-50, traffic: 50%}}
-  - {{name: full, traffic: 100%}}
-teams:
-  oncall: [alice]
-rollback:
-  authority: [team:oncall]
-  max_duration: 20m
-  steps:
-    - route: baseline
-"""
+
+
+def plan_document(units: int, root: Path) -> dict:
+    """The benchmark's plan: four guards over logs in `root`."""
+    return {
+        "version": 1, "name": f"bench-{units}", "description": "evaluate benchmark", "owner": "bench",
+        "models": {"baseline": "ranker-v41", "candidate": "ranker-v42"},
+        "router": {"adapter": "file", "options": {"path": f"{root}/router.json"}},
+        "data": {"predictions": f"{root}/predictions*.parquet", "outcomes": f"{root}/outcomes*.parquet",
+                 "columns": {"unit_id": "user_id"}},
+        "segments": ["country", "platform"],
+        "metrics": {"conversion": {"kind": "proportion", "event": "purchase", "window": "1h"},
+                    "revenue": {"kind": "mean", "event": "purchase", "window": "1h"},
+                    "latency_p99": {"kind": "quantile", "column": "latency_ms", "q": 0.99},
+                    "error_rate": {"kind": "proportion", "column": "error"}},
+        "guards": [{"metric": "conversion", "max_drop": "2%", "per_segment": True},
+                   {"metric": "revenue", "max_drop": "3%"},
+                   {"metric": "latency_p99", "max_increase": "10%", "max": 250},
+                   {"metric": "error_rate", "max": "0.5%"}],
+        "stages": [{"name": "shadow", "shadow": "100%", "guards": [{"metric": "latency_p99", "max": 250}]},
+                   {"name": "ramp-50", "traffic": "50%"}, {"name": "full", "traffic": "100%"}],
+        "teams": {"oncall": ["alice"]},
+        "rollback": {"authority": ["team:oncall"], "max_duration": "20m", "steps": [{"route": "baseline"}]},
+    }
+
 
 BARE = """
 import duckdb, sys
@@ -102,10 +94,12 @@ def generate(units: int) -> Path:
     done = root / "DONE"
     plan_path = root / "plan.yaml"
     root.mkdir(parents=True, exist_ok=True)
-    plan_path.write_text(PLAN.format(units=units, root=root))
+    sys.path.insert(0, str(HERE.parent))
+    from rollout_cli.plan.document import plan_yaml
+
+    plan_path.write_text(plan_yaml(plan_document(units, root)))
     if done.exists():
         return root
-    sys.path.insert(0, str(HERE.parent))
     from rollout_cli.plan import load_plan
     from rollout_cli.sim.logs import Scenario, simulate_stage
 

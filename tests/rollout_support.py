@@ -11,8 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from rollout_cli.cli.main import main
 from rollout_cli.evaluation.verdict import Check, Evaluation, SrmResult
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml, yaml_value
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
@@ -26,45 +30,38 @@ STAGES = """\
   - {name: full, traffic: 100%}
 """
 
-PLAN = """\
-version: 1
-name: {name}
-models: {{baseline: v1, candidate: v2}}
-router:
-  adapter: {adapter}
-  options: {router_options}
-data:
-  predictions: logs/predictions*.parquet
-  outcomes: logs/outcomes*.parquet
-segments: [platform]
-metrics:
-  conversion: {{kind: proportion, event: purchase, window: 1h}}
-  agreement: {{kind: agreement, tolerance: 0.05}}
-guards:
-  - {{metric: conversion, max_drop: 2%, per_segment: true}}
-stages:
-{stages}decision: {decision}
-teams:
-  oncall: [alice, bob]
-rollback:
-  authority: [team:oncall, carol]
-  approvers: [carol]
-  max_duration: 5m
-{require_drill}  steps:
-    - route: baseline
-    - verify: router
-{extra_steps}"""
 
 
-def write_plan(directory: Path, *, name: str = "ranker", decision: str = "{max_duration: 6h, on_inconclusive: hold}",
-               stages: str = STAGES, extra_steps: str = "", require_drill: str | None = None,
-               adapter: str = "file", router_options: str | None = None) -> Path:
+def plan_document(*, name: str = "ranker", decision: Any = "{max_duration: 6h, on_inconclusive: hold}",
+                  stages: Any = STAGES, extra_steps: Any = None, require_drill: str | None = None,
+                  adapter: str = "file", router_options: Any = None, directory: Path | None = None) -> dict[str, Any]:
+    """The shared test plan; `decision`, `stages`, `extra_steps` and `router_options` as data or YAML words."""
+    rollback: dict[str, Any] = {"authority": ["team:oncall", "carol"], "approvers": ["carol"], "max_duration": "5m"}
+    if require_drill:
+        rollback["require_drill"] = require_drill
+    rollback["steps"] = [{"route": "baseline"}, {"verify": "router"}, *(yaml_value(extra_steps) or [])]
+    options = yaml_value(router_options) if router_options else {"path": str((directory or Path()) / "router.json")}
+    return {
+        "version": 1,
+        "name": name,
+        "models": {"baseline": "v1", "candidate": "v2"},
+        "router": {"adapter": adapter, "options": options},
+        "data": {"predictions": "logs/predictions*.parquet", "outcomes": "logs/outcomes*.parquet"},
+        "segments": ["platform"],
+        "metrics": {"conversion": {"kind": "proportion", "event": "purchase", "window": "1h"},
+                    "agreement": {"kind": "agreement", "tolerance": 0.05}},
+        "guards": [{"metric": "conversion", "max_drop": "2%", "per_segment": True}],
+        "stages": yaml_value(stages),
+        "decision": yaml_value(decision),
+        "teams": {"oncall": ["alice", "bob"]},
+        "rollback": rollback,
+    }
+
+
+def write_plan(directory: Path, *, name: str = "ranker", **options: Any) -> Path:
     """A valid plan in `directory` (router file `router.json` there); returns its path."""
     path = directory / f"{name}.yaml"
-    options = router_options or json.dumps({"path": str(directory / "router.json")})
-    path.write_text(PLAN.format(name=name, decision=decision, stages=stages, extra_steps=extra_steps,
-                                require_drill=f"  require_drill: {require_drill}\n" if require_drill else "",
-                                adapter=adapter, router_options=options))
+    path.write_text(plan_yaml(plan_document(name=name, directory=directory, **options)))
     return path
 
 
@@ -81,12 +78,32 @@ def evaluation(verdict: str, *, stage: str = "canary", candidate_units: int = 50
                       srm=SrmResult(Outcome.PASS, 0.5, 0.05), checks=checks, reasons=reasons)
 
 
-def cli(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`rollout ARGS` as a real process; the state lives in cwd/.rollout unless env says otherwise."""
-    full_env = {**os.environ, "ROLLOUT_STATE_DIR": str(cwd / ".rollout"), "COLUMNS": "200", **(env or {})}
-    full_env.pop("ROLLOUT_KILL_AT", None) if not (env and "ROLLOUT_KILL_AT" in env) else None
+def cli(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`rollout ARGS` as a real process, the suite's one CLI runner: the state lives in cwd/.rollout
+    unless `env` says otherwise, rich renders 200 columns wide unless `env` sets COLUMNS, and no
+    kill point or clock leaks in from the caller's environment unless `env` asks for one."""
+    full_env = {key: value for key, value in os.environ.items() if key not in ("ROLLOUT_KILL_AT", "ROLLOUT_NOW")}
+    full_env.update({"ROLLOUT_STATE_DIR": str(cwd / ".rollout"), "COLUMNS": "200", **(env or {})})
     return subprocess.run([sys.executable, "-m", "rollout_cli", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+                          text=True, timeout=timeout, check=False, input=stdin)
+
+
+def cli_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> subprocess.CompletedProcess[str]:
+    """`rollout ARGS` through `main()` in this process (faster; for tests that need no fresh process),
+    with what it printed, as `cli` returns it; rich renders 200 columns wide, as there."""
+    capsys.readouterr()
+    width = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"  # rich wraps at the terminal width; keep messages on one line
+    try:
+        code = main(list(args))
+    finally:
+        if width is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = width
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
 
 
 def router_split(directory: Path) -> RouterSplit:

@@ -150,7 +150,7 @@ def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], s
                 raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
         per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
         agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
-                               quantiles=_with_bound_levels(plan, stage, needs, facts), since=since, until=until,
+                               quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
                                quantile_segments=per_segment_quantiles)
         _read_quantile_levels(logs, plan, stage, needs, agg, segments, since, until)
     return facts, agg
@@ -161,7 +161,7 @@ def _bounded_quantiles(needs: StageNeeds) -> set[str]:
     return {g.metric.name for g in needs.guards if g.metric.kind == "quantile" and g.is_relative}
 
 
-def _with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
+def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
     """The quantile specs with the whole population's bound levels added, from the answer counts
     of the light scan, so the main statement reads them in the same pass as the quantile itself."""
     alpha, tuning_n = 1.0 - plan.decision.confidence, tuning_units(stage.min_units)

@@ -13,7 +13,6 @@ if the guards did not catch the harm, the demo would say so and exit 1.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml
+from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.state.records import AuditEvent
 from rollout_cli.state.store import StateStore
@@ -39,44 +40,43 @@ BASE_CONVERSION = 0.30
 CANDIDATE_EFFECT = 0.03
 MAX_TICKS = 24
 
-PLAN_YAML = """\
-version: 1
-name: demo-ranker
-description: The embedded demo — ranker v2 replacing v1, harmful on iOS only.
-owner: demo-team
-models: {{baseline: ranker-v1, candidate: ranker-v2}}
-router:
-  adapter: file
-  options: {{path: {router}}}
-data:
-  predictions: {predictions}
-  outcomes: {outcomes}
-segments: [platform]
-metrics:
-  conversion: {{kind: proportion, event: purchase, window: 1h}}
-  agreement: {{kind: agreement, tolerance: 0.05}}
-guards:
-  - {{metric: conversion, max_drop: 10%, per_segment: true}}
-stages:
-  - {{name: shadow, shadow: 100%, min_duration: 1h, guards: [{{metric: agreement, min: 90%}}]}}
-  - {{name: canary, traffic: 20%, min_duration: 1h}}
-  - {{name: ramp-25, traffic: 25%, min_duration: 2h}}
-  - {{name: ramp-50, traffic: 50%, min_duration: 2h}}
-  - {{name: full, traffic: 100%}}
-decision: {{confidence: 95%, max_duration: 8h, on_inconclusive: hold, auto_advance: true, auto_rollback: true}}
-teams:
-  demo-oncall: [{oncall}, bob]
-rollback:
-  authority: [team:demo-oncall]
-  approvers: [carol]
-  max_duration: 5m
-  require_drill: 14d
-  steps:
-    - route: baseline
-    - verify: router
-  user_impact: iOS and everyone else get ranker-v1 answers from their next request on.
-  contacts: ["#demo-oncall"]
-"""
+
+
+def demo_plan(directory: Path) -> dict[str, Any]:
+    """The demo's plan document: a file router and logs in `directory`."""
+    logs = directory / "logs"
+    return {
+        "version": 1,
+        "name": "demo-ranker",
+        "description": "The embedded demo — ranker v2 replacing v1, harmful on iOS only.",
+        "owner": "demo-team",
+        "models": {"baseline": "ranker-v1", "candidate": "ranker-v2"},
+        "router": {"adapter": "file", "options": {"path": str(directory / "router.json")}},
+        "data": {"predictions": f"{logs}/predictions*.parquet", "outcomes": f"{logs}/outcomes*.parquet"},
+        "segments": ["platform"],
+        "metrics": {"conversion": {"kind": "proportion", "event": "purchase", "window": "1h"},
+                    "agreement": {"kind": "agreement", "tolerance": 0.05}},
+        "guards": [{"metric": "conversion", "max_drop": "10%", "per_segment": True}],
+        "stages": [
+            {"name": "shadow", "shadow": "100%", "min_duration": "1h", "guards": [{"metric": "agreement", "min": "90%"}]},
+            {"name": "canary", "traffic": "20%", "min_duration": "1h"},
+            {"name": "ramp-25", "traffic": "25%", "min_duration": "2h"},
+            {"name": "ramp-50", "traffic": "50%", "min_duration": "2h"},
+            {"name": "full", "traffic": "100%"},
+        ],
+        "decision": {"confidence": "95%", "max_duration": "8h", "on_inconclusive": "hold", "auto_advance": True,
+                     "auto_rollback": True},
+        "teams": {"demo-oncall": [ONCALL, "bob"]},
+        "rollback": {
+            "authority": ["team:demo-oncall"],
+            "approvers": ["carol"],
+            "max_duration": "5m",
+            "require_drill": "14d",
+            "steps": [{"route": "baseline"}, {"verify": "router"}],
+            "user_impact": "iOS and everyone else get ranker-v1 answers from their next request on.",
+            "contacts": ["#demo-oncall"],
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,8 @@ class DemoSummary:
 def write_demo_plan(directory: Path) -> Path:
     path = directory / "plans" / "demo-ranker.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Paths as JSON strings (valid YAML): a folder named "a,b" or "demo #1" must not break the plan.
-    logs = directory / "logs"
-    path.write_text(PLAN_YAML.format(router=json.dumps(str(directory / "router.json")),
-                                     predictions=json.dumps(f"{logs}/predictions*.parquet"),
-                                     outcomes=json.dumps(f"{logs}/outcomes*.parquet"), oncall=ONCALL))
+    # Dumped, not pasted: a folder named "a,b" or "demo #1" must not break the plan.
+    path.write_text(plan_yaml(demo_plan(directory)))
     return path
 
 
@@ -193,19 +190,15 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
 
 
 def _drill(rollout: Rollout) -> str:
-    """B's drill when the runbook package provides it; the plan requires one before leaving shadow."""
-    try:
-        from rollout_cli.runbook.rehearsal import admit, rehearse
-    except ImportError:
-        return "not available in this build"
+    """The drill the plan requires before traffic leaves shadow."""
+    from rollout_cli.runbook.rehearsal import admit, rehearse
+
     spec = admit(rollout.plan, rollout.store, ONCALL, None)
     result = rehearse(rollout.plan, rollout.store, ONCALL, spec)
     return f"{result.outcome} in {result.duration_s:.3f}s (budget {rollout.plan.rollback.max_duration_s:g}s)"
 
 
-def _runbook(plan: Any, plan_path: Path, store: StateStore, directory: Path) -> Path | None:
-    try:
-        from rollout_cli.runbook.render import generate
-    except ImportError:
-        return None
+def _runbook(plan: Plan, plan_path: Path, store: StateStore, directory: Path) -> Path:
+    from rollout_cli.runbook.render import generate
+
     return generate(plan, plan_path, directory / "runbooks" / f"{plan.name}.md", store)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from rollout_support import cli
 
 
 def test_demo_rolls_back_because_of_the_segment(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(tmp_path / "demo"), "--json"],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    result = cli(["demo", "--dir", str(tmp_path / "demo"), "--json"], cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["ok"], doc["outcome"], doc["rolled_back_at"], doc["caught_segment"]) == (True, "rolled_back",
@@ -31,23 +30,20 @@ def test_demo_rolls_back_because_of_the_segment(tmp_path: Path) -> None:
 
 def test_demo_refuses_a_used_folder(tmp_path: Path) -> None:
     (tmp_path / ".rollout").mkdir()
-    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = cli(["demo", "--dir", str(tmp_path)], cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert f"{tmp_path} already holds a demo's state" in result.stderr
 
 
 def test_demo_folder_names_are_quoted_in_the_plan(tmp_path: Path) -> None:
     target = tmp_path / "demo #1, a"  # YAML comment and flow separators in the path
-    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(target), "--json"],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    result = cli(["demo", "--dir", str(target), "--json"], cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outcome"] == "rolled_back"
 
 
 def test_demo_refuses_a_file_as_its_folder(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("x")
-    result = subprocess.run([sys.executable, "-m", "rollout_cli", "demo", "--dir", str(tmp_path / "taken")],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = cli(["demo", "--dir", str(tmp_path / "taken")], cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert f"--dir {tmp_path / 'taken'} is a file, not a folder" in result.stderr

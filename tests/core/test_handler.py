@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
+from rollout_support import cli
 
 from rollout_cli.cli.main import main
 
@@ -15,16 +15,14 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "No such command 'no-such-command'" in capsys.readouterr().err
 
 
-def test_version() -> None:
-    result = subprocess.run([sys.executable, "-m", "rollout_cli", "--version"], capture_output=True, text=True)
+def test_version(tmp_path: Path) -> None:
+    result = cli(["--version"], cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.startswith("rollout ")
 
 
 def test_missing_plan_file_is_clear_not_a_traceback(tmp_path) -> None:
     missing = tmp_path / "nope.yaml"
-    result = subprocess.run(
-        [sys.executable, "-m", "rollout_cli", "plan", "show", str(missing)], capture_output=True, text=True
-    )
+    result = cli(["plan", "show", str(missing)], cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml, yaml_value
 from rollout_cli.plan.model import Plan
 
 # 2026-01-05, window 09:30..12:00. u1 baseline; u2 candidate first, then baseline (crossed);
@@ -71,46 +73,41 @@ def write_logs(root: Path, fmt: str, *, predictions: list[tuple] | None = None, 
     return str(root / f"predictions.{fmt}"), str(root / f"outcomes.{fmt}")
 
 
-def plan_with(root: Path, predictions: str, outcomes: str, *, columns: str = "{unit_id: user_id}",
-              segments: str = "[country, platform]", freshness: str = "24h") -> Plan:
-    text = f"""version: 1
-name: tiny
-models: {{baseline: m1, candidate: m2}}
-router: {{adapter: file, options: {{path: {root / 'router.json'}}}}}
-data:
-  predictions: {predictions}
-  outcomes: {outcomes}
-  columns: {columns}
-segments: {segments}
-metrics:
-  conversion:   {{kind: proportion, event: purchase, window: 1h}}
-  revenue:      {{kind: mean, event: purchase, window: 1h}}
-  latency_p99:  {{kind: quantile, column: latency_ms, q: 0.99}}
-  error_rate:   {{kind: proportion, column: error}}
-  agreement:    {{kind: agreement, tolerance: 0.05}}
-  latency_mean: {{kind: mean, column: latency_ms}}
-guards:
-  - {{metric: conversion, max_drop: 2%, per_segment: true}}
-  - {{metric: revenue, max_drop: 3%}}
-  - {{metric: latency_p99, max: 250}}
-  - {{metric: error_rate, max: 0.5%}}
-  - {{metric: latency_mean, max_increase: 20%}}
-stages:
-  - name: shadow
-    shadow: 100%
-    guards:
-      - {{metric: agreement, min: 90%}}
-  - {{name: canary, traffic: 50%}}
-  - {{name: full, traffic: 100%}}
-decision: {{confidence: 95%, freshness: {freshness}, min_units_per_check: 1}}
-teams:
-  oncall: [alice]
-rollback:
-  authority: [team:oncall]
-  max_duration: 20m
-  steps:
-    - route: baseline
-"""
+def plan_with(root: Path, predictions: Any, outcomes: Any, *, columns: Any = "{unit_id: user_id}",
+              segments: Any = "[country, platform]", freshness: str = "24h") -> Plan:
+    """The tiny plan over these logs; data sources, columns and segments as data or as YAML words."""
+    document = {
+        "version": 1,
+        "name": "tiny",
+        "models": {"baseline": "m1", "candidate": "m2"},
+        "router": {"adapter": "file", "options": {"path": str(root / "router.json")}},
+        "data": {"predictions": yaml_value(predictions), "outcomes": yaml_value(outcomes),
+                 "columns": yaml_value(columns)},
+        "segments": yaml_value(segments),
+        "metrics": {
+            "conversion": {"kind": "proportion", "event": "purchase", "window": "1h"},
+            "revenue": {"kind": "mean", "event": "purchase", "window": "1h"},
+            "latency_p99": {"kind": "quantile", "column": "latency_ms", "q": 0.99},
+            "error_rate": {"kind": "proportion", "column": "error"},
+            "agreement": {"kind": "agreement", "tolerance": 0.05},
+            "latency_mean": {"kind": "mean", "column": "latency_ms"},
+        },
+        "guards": [
+            {"metric": "conversion", "max_drop": "2%", "per_segment": True},
+            {"metric": "revenue", "max_drop": "3%"},
+            {"metric": "latency_p99", "max": 250},
+            {"metric": "error_rate", "max": "0.5%"},
+            {"metric": "latency_mean", "max_increase": "20%"},
+        ],
+        "stages": [
+            {"name": "shadow", "shadow": "100%", "guards": [{"metric": "agreement", "min": "90%"}]},
+            {"name": "canary", "traffic": "50%"},
+            {"name": "full", "traffic": "100%"},
+        ],
+        "decision": {"confidence": "95%", "freshness": freshness, "min_units_per_check": 1},
+        "teams": {"oncall": ["alice"]},
+        "rollback": {"authority": ["team:oncall"], "max_duration": "20m", "steps": [{"route": "baseline"}]},
+    }
     path = root / "plan.yaml"
-    path.write_text(text)
+    path.write_text(plan_yaml(document))
     return load_plan(path)

@@ -16,7 +16,7 @@ from rollout_cli.stats.outcome import Outcome
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=6)
-ERRORS_ONLY = "guards:\n  - {metric: error_rate, max: 0.5%}\n"
+ERRORS_ONLY = [{"metric": "error_rate", "max": "0.5%"}]
 
 
 def rewrite(path: Path, select: str) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from evaluate_helpers import write_plan
+from rollout_support import cli
 
 NOW = "2026-01-05T06:00:00Z"
 
@@ -21,11 +20,8 @@ def strict_json(text: str) -> dict:
     return json.loads(text, parse_constant=refuse)
 
 
-def rollout(*args: str, cwd: Path, now: str = NOW) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROLLOUT_NOW": now, "COLUMNS": "200"}
-    env.pop("ROLLOUT_STATE_DIR", None)
-    return subprocess.run([sys.executable, "-m", "rollout_cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+def rollout(*args: str, cwd: Path, now: str = NOW, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    return cli(list(args), cwd=cwd, env={"ROLLOUT_NOW": now, "COLUMNS": str(columns)}, timeout=120)
 
 
 @pytest.fixture
@@ -79,7 +75,7 @@ def test_evaluate_windows_and_inconclusive_exit_3(segment_harm: Path) -> None:
 
 
 def test_evaluate_passes_with_exit_0(tmp_path: Path) -> None:
-    write_plan(tmp_path, guards="guards:\n  - {metric: error_rate, max: 0.5%}\n")
+    write_plan(tmp_path, guards=[{"metric": "error_rate", "max": "0.5%"}])
     assert rollout("simulate", "plan.yaml", "--out", "logs", "--units", "20000", cwd=tmp_path).returncode == 0
     done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -131,10 +127,7 @@ def test_evaluate_judges_the_running_stage_from_its_start(tmp_path: Path) -> Non
 
 
 def test_evaluate_for_people_stays_readable_in_a_narrow_terminal(segment_harm: Path) -> None:
-    env = {**os.environ, "ROLLOUT_NOW": NOW, "COLUMNS": "80"}
-    env.pop("ROLLOUT_STATE_DIR", None)
-    done = subprocess.run([sys.executable, "-m", "rollout_cli", "evaluate", "plan.yaml", "--stage", "canary"],
-                          cwd=segment_harm, env=env, capture_output=True, text=True, timeout=120)
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", cwd=segment_harm, columns=80)
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
     # a squeezed table would cut these to a few letters; one block per check keeps every word

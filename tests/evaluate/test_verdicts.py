@@ -15,11 +15,7 @@ from rollout_cli.stats.outcome import Outcome
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=6)
-ABSOLUTE_ONLY = """
-guards:
-  - {metric: latency_p99, max: 250}
-  - {metric: error_rate, max: 0.5%}
-"""
+ABSOLUTE_ONLY = [{"metric": "latency_p99", "max": 250}, {"metric": "error_rate", "max": "0.5%"}]
 
 
 def checks_of(evaluation, metric):
@@ -166,10 +162,7 @@ def test_a_shadow_mirroring_half_the_planned_requests_is_inconclusive(tmp_path: 
 
 
 def test_outcome_metrics_are_not_judged_in_a_shadow_stage(tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, guards="""
-guards:
-  - {metric: conversion, max_drop: 2%}
-""")
+    plan = write_plan(tmp_path, guards=[{"metric": "conversion", "max_drop": "2%"}])
     simulate(plan, tmp_path, units=5_000, candidate_pct=50)
     shadow = plan.stages[0]
     from dataclasses import replace
@@ -187,7 +180,7 @@ def test_quantile_bounds_read_in_the_main_pass_equal_a_separate_scan(tmp_path: P
     from rollout_cli.data.scans import LevelRequest, quantiles_at_levels, window_facts
     from rollout_cli.data.source import open_logs
     from rollout_cli.evaluation.judge import stage_measures
-    from rollout_cli.evaluation.stage import _with_bound_levels, utc_naive
+    from rollout_cli.evaluation.stage import with_bound_levels, utc_naive
 
     plan = write_plan(tmp_path)
     simulate(plan, tmp_path, units=5_000, candidate_pct=50)
@@ -196,7 +189,7 @@ def test_quantile_bounds_read_in_the_main_pass_equal_a_separate_scan(tmp_path: P
     until = utc_naive(END)
     with open_logs(plan.data) as logs:
         facts = window_facts(logs, since=None, until=until, counted=("latency_ms",))
-        specs = _with_bound_levels(plan, stage, needs, facts)
+        specs = with_bound_levels(plan, stage, needs, facts)
         assert len(specs[0].levels) >= 4
         agg = stage_aggregates(logs, shadow=False, segments=[], measures=needs.measures, quantiles=specs,
                                since=None, until=until)

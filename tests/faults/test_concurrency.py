@@ -44,6 +44,7 @@ def _done_advances(store: StateStore) -> int:
     return sum(1 for t in journal.all_transitions(store, "ranker") if t.kind == "advance" and t.phase == "done")
 
 
+@pytest.mark.slow  # many real processes racing for the state store (about 10 s)
 def test_concurrent_advances_and_rollbacks(tmp_path: Path) -> None:
     rounds = []
     for round_no in range(ROUNDS):

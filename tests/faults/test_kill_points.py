@@ -61,6 +61,7 @@ def _follow_up(directory: Path, trial: int) -> int:
     return main([command, plan, "--json", *state_dir])
 
 
+@pytest.mark.slow  # one real process killed at each of the kill points (about 10 s)
 def test_every_kill_point_reconciles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     points = [KILL_POINTS[i % len(KILL_POINTS)] for i in range(TRIALS)]
     trials = [(tmp_path / f"{point.replace(':', '_')}-{i}", point, i // len(KILL_POINTS)) for i, point in

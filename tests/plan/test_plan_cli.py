@@ -6,14 +6,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from plan_paths import BAD, ROOT
+from rollout_support import cli, cli_in_process
 
 from rollout_cli.cli.commands_plan import fast_path
-from rollout_cli.cli.main import main
 from rollout_cli.plan.schema_check import SCHEMA_PATH
 
 RANKER = str(ROOT / "plans" / "ranker-v42.yaml")
@@ -22,9 +21,8 @@ DECISION = str(BAD / "decision.yaml")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+    done = cli_in_process(list(args), capsys)
+    return done.returncode, done.stdout, done.stderr
 
 
 def test_validate_text_names_file_line_column_path_and_message(capsys: pytest.CaptureFixture[str]) -> None:
@@ -279,27 +277,16 @@ def test_init_refuses_a_name_that_cannot_name_files(
     assert not (tmp_path.parent / "escape.yaml").exists()
 
 
-def test_commands_have_examples_in_help() -> None:
+def test_commands_have_examples_in_help(tmp_path: Path) -> None:
     for command in ("validate", "show", "schema", "init"):
-        result = subprocess.run(
-            [sys.executable, "-m", "rollout_cli", "plan", command, "--help"],
-            capture_output=True,
-            text=True,
-            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-        )
+        result = cli(["plan", command, "--help"], cwd=tmp_path)
         assert result.returncode == 0
         assert "Example: rollout plan " + command in result.stdout
 
 
-def test_init_help_shows_where_it_writes() -> None:
+def test_init_help_shows_where_it_writes(tmp_path: Path) -> None:
     """Square brackets in help text are rich markup unless escaped: the default vanished."""
-    result = subprocess.run(
-        [sys.executable, "-m", "rollout_cli", "plan", "init", "--help"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
+    result = cli(["plan", "init", "--help"], cwd=tmp_path)
     assert "Where to write [default: plans/NAME.yaml]." in result.stdout
 
 

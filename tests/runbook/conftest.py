@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from rollout_support import cli_in_process
 from runbook_helpers import plan_text
-
-from rollout_cli.cli.main import main
 
 
 @dataclass
@@ -59,17 +57,7 @@ def rollout(capsys: pytest.CaptureFixture[str]):
     """Run `rollout ARGS…` in-process; returns the exit code and what it printed."""
 
     def run(*args: str) -> Run:
-        capsys.readouterr()
-        env_width = os.environ.get("COLUMNS")
-        os.environ["COLUMNS"] = "200"  # rich wraps at the terminal width; keep messages on one line
-        try:
-            code = main(list(args))
-        finally:
-            if env_width is None:
-                os.environ.pop("COLUMNS", None)
-            else:
-                os.environ["COLUMNS"] = env_width
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        done = cli_in_process(list(args), capsys)
+        return Run(done.returncode, done.stdout, done.stderr)
 
     return run
