@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from rollout_support import T0, router_split, write_plan
 
 from rollout_cli.plan import load_plan
