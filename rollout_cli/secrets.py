@@ -8,20 +8,25 @@ import re
 
 from rollout_cli.errors import UsageError
 
-ENV_REF_PATTERN = r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}"
-_ENV_REF = re.compile(ENV_REF_PATTERN)
+# The one spelling of a reference; group 1 is the variable's name.
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _ANY_REF = re.compile(r"\$\{[^}]*\}?")
 REDACTED = "***"
 
 
 def env_references(text: str) -> list[str]:
     """The variable names referenced in `text`."""
-    return _ENV_REF.findall(text)
+    return ENV_REFERENCE.findall(text)
+
+
+def is_reference(text: str) -> bool:
+    """True when `text` is exactly one `${env:NAME}` reference and nothing else."""
+    return ENV_REFERENCE.fullmatch(text) is not None
 
 
 def malformed_references(text: str) -> list[str]:
     """`${…}` fragments in `text` that are not well-formed `${env:NAME}` references."""
-    return [m.group(0) for m in _ANY_REF.finditer(text) if not _ENV_REF.fullmatch(m.group(0))]
+    return [m.group(0) for m in _ANY_REF.finditer(text) if not ENV_REFERENCE.fullmatch(m.group(0))]
 
 
 def resolve(text: str) -> str:
@@ -33,7 +38,7 @@ def resolve(text: str) -> str:
             raise UsageError(f"environment variable {name} is not set (referenced as ${{env:{name}}})")
         return os.environ[name]
 
-    return _ENV_REF.sub(value, text)
+    return ENV_REFERENCE.sub(value, text)
 
 
 def redact(text: str, references: list[str] | None = None) -> str:

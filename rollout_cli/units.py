@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Literal
 
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(s|m|h|d|w)\s*$"
 PERCENT_PATTERN = r"^\s*\d+(\.\d+)?\s*%\s*$"
@@ -102,9 +103,23 @@ def parse_threshold(value: object) -> float:
     raise ValueError(f"{value!r} is not a number or a percentage")
 
 
-def format_duration(seconds: float, *, weeks: bool = True) -> str:
-    """The shortest exact form: 86400 -> "1d", 5400 -> "90m", 0 -> "0s". Runbooks pass
-    `weeks=False` because on-call people say "14d", not "2w"."""
+DurationStyle = Literal["exact", "age", "clock"]
+
+
+def format_duration(seconds: float, *, weeks: bool = True, style: DurationStyle = "exact") -> str:
+    """A duration in words; the one duration formatter of the package.
+
+    - "exact" (plan values): the shortest exact form, 86400 -> "1d", 5400 -> "90m", 0 -> "0s";
+    - "age" (measured ages and windows): rounded to whole minutes from two minutes on, else to
+      whole seconds, then written exactly (an age of 3607 s reads "1h");
+    - "clock" (time spent and left, for people): whole seconds in at most two units, "45s",
+      "12m30s", "3h05m", "2d4h".
+    Runbooks pass `weeks=False` because on-call people say "14d", not "2w".
+    """
+    if style == "clock":
+        return _clock(seconds)
+    if style == "age":
+        seconds = 60.0 * round(seconds / 60.0) if seconds >= 120 else float(round(seconds))
     if seconds <= 0:
         return "0s"
     for unit in ("w", "d", "h", "m") if weeks else ("d", "h", "m"):
@@ -116,6 +131,31 @@ def format_duration(seconds: float, *, weeks: bool = True) -> str:
     return f"{seconds:.1f}s"
 
 
-def format_share(share: float) -> str:
-    """5.0 -> "5%", 0.5 -> "0.5%"."""
-    return f"{share:g}%"
+def _clock(seconds: float) -> str:
+    total = max(0, round(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def format_share(share: float, *, digits: int | None = None) -> str:
+    """A share in percent, the one percentage formatter: 5.0 -> "5%", 0.5 -> "0.5%"; a measured
+    share keeps `digits` significant digits (digits=3: 12.3456 -> "12.3%")."""
+    return f"{share:g}%" if digits is None else f"{share:.{digits}g}%"
+
+
+def format_fraction(fraction: float, *, digits: int | None = None) -> str:
+    """A fraction as a percentage: 0.02 -> "2%" (see `format_share` for `digits`)."""
+    return format_share(100 * fraction, digits=digits)
+
+
+def format_split(candidate_traffic: float, shadow: float) -> str:
+    """A split in words: "5% served, 100% mirrored" (shares in percent)."""
+    return f"{format_share(candidate_traffic)} served, {format_share(shadow)} mirrored"

@@ -18,7 +18,7 @@ from rollout_cli.evaluation.verdict import Check, Evaluation
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.units import MAX_DURATION_S, format_duration, parse_duration
+from rollout_cli.units import MAX_DURATION_S, format_duration, format_fraction, parse_duration
 
 REASON_WIDTH = 40  # the reason column's narrowest readable width
 EXIT_FOR = {Outcome.PASS: ExitCode.OK, Outcome.FAIL: ExitCode.FAILED, Outcome.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
@@ -131,15 +131,16 @@ def _context_lines(evaluation: Evaluation) -> list[str]:
     lines = []
     crossover, shadow = evaluation.crossover, evaluation.shadow
     if crossover:
-        lines.append(f"served by both arms: {crossover.units} units ({100 * crossover.share:.2g}%; "
-                     f"tolerated {100 * crossover.max_share:g}%)")
+        lines.append(f"served by both arms: {crossover.units} units ({format_fraction(crossover.share, digits=2)}; "
+                     f"tolerated {format_fraction(crossover.max_share)})")
     if shadow and shadow.coverage is not None:
-        lines.append(f"shadow coverage: {100 * shadow.coverage:.3g}% of {shadow.baseline_requests} baseline "
-                     f"requests have a candidate answer (planned {100 * shadow.expected_coverage:g}%)")
+        lines.append(f"shadow coverage: {format_fraction(shadow.coverage, digits=3)} of {shadow.baseline_requests} "
+                     "baseline "
+                     f"requests have a candidate answer (planned {format_fraction(shadow.expected_coverage)})")
     for name, summary in (shadow.agreement if shadow else {}).items():
         low, high = summary.wilson_interval
-        lines.append(f"{name}: {100 * summary.rate:.3g}% of {summary.paired} paired requests agree "
-                     f"(Wilson {100 * low:.3g}%-{100 * high:.3g}%)")
+        lines.append(f"{name}: {format_fraction(summary.rate, digits=3)} of {summary.paired} paired requests agree "
+                     f"(Wilson {format_fraction(low, digits=3)}-{format_fraction(high, digits=3)})")
     return lines
 
 

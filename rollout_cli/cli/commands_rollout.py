@@ -33,7 +33,7 @@ from rollout_cli.transitions.authority import may_move, may_roll_back, refuse
 from rollout_cli.transitions.context import Rollout, drill_refusal
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import rollback as perform_rollback
-from rollout_cli.units import parse_duration
+from rollout_cli.units import format_split, parse_duration
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
 
@@ -275,7 +275,7 @@ class _NoLive:
 def _run_table(rollout: Rollout, rows: list[dict[str, Any]]) -> Table:
     state = rollout.state()
     table = Table(title=f"rollout {rollout.plan.name}: {state.status} at {state.stage or '-'} "
-                  f"({state.candidate_traffic:g}% served, {state.shadow:g}% mirrored)")
+                  f"({format_split(state.candidate_traffic, state.shadow)})")
     for column in ("tick", "stage", "verdict", "decision", "reason"):
         table.add_column(column, overflow="fold")
     for i, row in enumerate(rows[-15:], start=max(1, len(rows) - 14)):

@@ -19,7 +19,7 @@ from rollout_cli.plan.describe import (
     timeline,
 )
 from rollout_cli.plan.model import Guard, Plan
-from rollout_cli.units import format_duration, format_share
+from rollout_cli.units import format_duration, format_fraction, format_share
 
 
 def print_reports_text(reports: list[FileReport]) -> None:
@@ -175,7 +175,7 @@ def print_show(plan: Plan) -> None:
         else "no time limit on a stage without a verdict"
     )
     console.print(
-        f"[bold]Decisions[/] at {d.confidence * 100:g}% confidence; {no_verdict}; "
+        f"[bold]Decisions[/] at {format_fraction(d.confidence)} confidence; {no_verdict}; "
         f"auto advance {'on' if d.auto_advance else 'off'}, auto rollback {'on' if d.auto_rollback else 'off'}",
         soft_wrap=True,
     )

@@ -17,10 +17,9 @@ from rollout_cli.routers.base import RouterSplit, splits_match
 from rollout_cli.state.records import AuditEvent, RolloutState
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.controller import StepReport
-from rollout_cli.transitions.decide import human_duration
 from rollout_cli.transitions.rollback import RollbackResult
 from rollout_cli.transitions.steps import StepResult
-from rollout_cli.units import format_duration
+from rollout_cli.units import format_duration, format_share, format_split
 
 STATUS_STYLE = {"running": "bold cyan", "completed": "bold green", "rolled_back": "bold red",
                 "not_started": "bold", "paused": "bold yellow"}
@@ -41,11 +40,11 @@ def describe_next(rollout: Rollout, state: RolloutState, now: datetime) -> str:
         return "nothing: the rollout is complete"
     stage = plan.stage(state.stage)
     following = plan.next_stage(stage)
-    then = (f"then {following.name} ({following.traffic:g}% served, {following.shadow:g}% mirrored)"
+    then = (f"then {following.name} ({format_split(following.traffic, following.shadow)})"
             if following else "then complete")
     elapsed = (now - state.stage_started_at).total_seconds() if state.stage_started_at else 0.0
     if elapsed < stage.min_duration_s:
-        left = human_duration(stage.min_duration_s - elapsed)
+        left = format_duration(stage.min_duration_s - elapsed, style="clock")
         return f"{stage.name} runs at least {left} more (min_duration {format_duration(stage.min_duration_s)}), {then}"
     if following and following.approval_required and state.approved_stage != following.name:
         approvers = ", ".join(sorted(plan.rollback.approver_people))
@@ -96,14 +95,15 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     status = doc["status"] + (" (ROLLBACK INCOMPLETE)" if doc["rollback_incomplete"] else "")
     grid.add_row("status", f"[{STATUS_STYLE.get(doc['status'], 'bold')}]{status}[/]")
     grid.add_row("stage", str(doc["stage"] or "-"))
-    grid.add_row("state split", f"{doc['candidate_traffic']:g}% served by the candidate, {doc['shadow']:g}% mirrored")
+    grid.add_row("state split", f"{format_share(doc['candidate_traffic'])} served by the candidate, "
+                                f"{format_share(doc['shadow'])} mirrored")
     router = doc["router"]
-    reported = f"{router['candidate_traffic']:g}% served, {router['shadow']:g}% mirrored" if router else None
+    reported = format_split(router["candidate_traffic"], router["shadow"]) if router else None
     if reported and doc["router_agrees"] is False:
         reported = f"[bold red]{reported} (not what the state says)[/]"
     grid.add_row("router reports", reported or f"[red]{escape(doc['router_error'] or 'unreadable')}[/]")
     if doc["time_in_stage_s"] is not None:
-        grid.add_row("time in stage", human_duration(doc["time_in_stage_s"]))
+        grid.add_row("time in stage", format_duration(doc["time_in_stage_s"], style="clock"))
     grid.add_row("last verdict", styled_outcome(doc["last_verdict"]) if doc["last_verdict"] else "-")
     grid.add_row("next", escape(doc["next"]))
     for line in doc["reconciled"]:

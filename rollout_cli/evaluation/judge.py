@@ -36,6 +36,7 @@ from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import QuantileBounds, judge_relative_quantile, quantile_levels
 from rollout_cli.stats.sequential import ArmStats, mean_stats, proportion_stats, ratio_stats
+from rollout_cli.units import format_fraction
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,9 @@ def arm_stats(measure: Measure, sums: Sums | None, *, counts: bool) -> ArmStats:
     return ratio_stats(sums.n, sums.sum_x, sums.sum_y, sums.sum_xx, sums.sum_yy, sums.sum_xy, counts=counts)
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.3g}%"
+def _percent(value: float) -> str:
+    """A measured share, three significant digits: "12.3%"."""
+    return format_fraction(value, digits=3)
 
 
 def _num(value: float | None) -> str:
@@ -115,7 +117,7 @@ def _num(value: float | None) -> str:
 
 def _relative_words(guard: Guard) -> str:
     limits = (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
-    return " ".join(f"{name} {_pct(value)}" for name, value in limits if value is not None)
+    return " ".join(f"{name} {_percent(value)}" for name, value in limits if value is not None)
 
 
 def _relative_reason(name: str, result: GuardResult, guard: Guard) -> str:
@@ -123,11 +125,11 @@ def _relative_reason(name: str, result: GuardResult, guard: Guard) -> str:
     if effect is None:
         return f"{name}: {result.reason}"
     direction = "below" if effect < 0 else "above"
-    allowed = (f"allowed: {_pct(guard.max_drop)} drop" if guard.max_drop is not None
-               else f"allowed: {_pct(guard.max_increase or 0)} increase")
+    allowed = (f"allowed: {_percent(guard.max_drop)} drop" if guard.max_drop is not None
+               else f"allowed: {_percent(guard.max_increase or 0)} increase")
     if guard.max_drop is not None and guard.max_increase is None:
-        allowed = f"allowed: {_pct(guard.max_drop)}"
-    said = f"{name} is {_pct(abs(effect))} {direction} baseline ({allowed})"
+        allowed = f"allowed: {_percent(guard.max_drop)}"
+    said = f"{name} is {_percent(abs(effect))} {direction} baseline ({allowed})"
     if result.outcome is Outcome.FAIL:
         return said
     if result.outcome is Outcome.PASS:
@@ -189,7 +191,8 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
             bound = guard.max if side == "max" else guard.min
             beyond = "slower than" if side == "max" else "below"
             word = "max" if side == "max" else "min"
-            detail = (f" — {_pct(share.mean)} of candidate values are {beyond} {bound:g} (allowed: {_pct(limit)})"
+            detail = (f" — {_percent(share.mean)} of candidate values are {beyond} {bound:g} "
+                      f"(allowed: {_percent(limit)})"
                       if _value(share) is not None else "")
             reason = _absolute_reason(metric.name, c_q,
                                       result, f"limit: {bound:g}", detail=detail)
@@ -211,7 +214,7 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
                           baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
     if guard.min is not None or guard.max is not None:
         result = judge_absolute(c_stats, min=guard.min, max=guard.max, **common)
-        fmt = _pct if counts or metric.kind == "proportion" else _num
+        fmt = _percent if counts or metric.kind == "proportion" else _num
         bounds = ", ".join(f"{k}: {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
         words = " ".join(f"{k} {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
         reason = _absolute_reason(metric.name, _value(c_stats), result, f"allowed {bounds}", fmt)

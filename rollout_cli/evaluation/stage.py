@@ -48,7 +48,7 @@ from rollout_cli.stats.guards import GuardResult, apply_holm
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import quantile_levels
 from rollout_cli.stats.sequential import tuning_units
-from rollout_cli.units import format_duration
+from rollout_cli.units import format_duration, format_fraction
 
 # A shadow stage needs candidate answers for at least this share of the mirrored requests it planned.
 SHADOW_COVERAGE_TOLERANCE = 0.9
@@ -94,7 +94,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     rows_without_unit = _rows_without_unit(facts)
     reasons += _missing_units(plan, facts, rows_without_unit)
     if duration_s < stage.min_duration_s:
-        reasons.append(f"the window covers {format_duration(_rounded(duration_s))} of the stage's "
+        reasons.append(f"the window covers {format_duration(duration_s, style='age')} of the stage's "
                        f"min_duration {format_duration(stage.min_duration_s)}")
 
     whole = agg.cells.get(None, {})
@@ -255,7 +255,7 @@ def _stale(freshness: Freshness, now: datetime, until: datetime) -> list[str]:
         return [f"no prediction rows up to {reference}"]
     if freshness.age_s > freshness.max_age_s:
         return [f"stale data: the last prediction row ({freshness.last_row.isoformat()}) is "
-                f"{format_duration(_rounded(freshness.age_s))} old at {reference} "
+                f"{format_duration(freshness.age_s, style='age')} old at {reference} "
                 f"(allowed: {format_duration(freshness.max_age_s)})"]
     return []
 
@@ -273,13 +273,9 @@ def _missing_units(plan: Plan, facts: WindowFacts, missing: RowsWithoutUnit | No
         return []
     share = missing.share
     column = plan.data.columns.get("unit_id", "unit_id")
-    return [f"{facts.no_unit_rows} of {facts.window_rows} prediction rows in the window ({100 * share:.2g}%) have "
-            f"no unit (column '{column}' is null; tolerated: {100 * NO_UNIT_TOLERANCE:g}%)"]
-
-
-def _rounded(seconds: float) -> float:
-    """Whole minutes past two minutes (an age of 3607 s reads "1h"), else whole seconds."""
-    return 60.0 * round(seconds / 60.0) if seconds >= 120 else float(round(seconds))
+    return [f"{facts.no_unit_rows} of {facts.window_rows} prediction rows in the window "
+            f"({format_fraction(share, digits=2)}) have "
+            f"no unit (column '{column}' is null; tolerated: {format_fraction(NO_UNIT_TOLERANCE)})"]
 
 
 def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
@@ -288,7 +284,7 @@ def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
     share = split.candidate_traffic / 100.0
     if not 0.0 < share < 1.0:
         return SrmResult(outcome=Outcome.PASS, p_value=None, expected_share=share,
-                         reason=f"not applicable: the planned split sends {100 * share:g}% to the candidate")
+                         reason=f"not applicable: the planned split sends {format_fraction(share)} to the candidate")
     counts = [units["baseline"], units["candidate"]]
     if sum(counts) == 0:
         return SrmResult(outcome=Outcome.INCONCLUSIVE, p_value=None, expected_share=share, reason="no units yet")
@@ -311,8 +307,9 @@ def _crossover(plan: Plan, agg: Aggregates, units: dict[str, int]) -> Crossover:
 
 def _crossover_reasons(crossover: Crossover) -> list[str]:
     if crossover.share > crossover.max_share:
-        return [f"{crossover.units} units ({100 * crossover.share:.2g}%) were served by both arms (tolerated: "
-                f"{100 * crossover.max_share:g}%); the router may not be assigning by unit"]
+        return [f"{crossover.units} units ({format_fraction(crossover.share, digits=2)}) were served by both arms "
+                f"(tolerated: "
+                f"{format_fraction(crossover.max_share)}); the router may not be assigning by unit"]
     return []
 
 
@@ -345,6 +342,6 @@ def _coverage_reasons(shadow: ShadowCoverage) -> list[str]:
     if shadow.baseline_requests == 0 or expected <= 0:
         return []
     if coverage is not None and coverage < expected * SHADOW_COVERAGE_TOLERANCE:
-        return [f"only {100 * coverage:.3g}% of baseline requests have a candidate answer "
-                f"(planned: {100 * expected:g}% mirrored)"]
+        return [f"only {format_fraction(coverage, digits=3)} of baseline requests have a candidate answer "
+                f"(planned: {format_fraction(expected)} mirrored)"]
     return []

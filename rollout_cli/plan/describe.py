@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
-from rollout_cli.units import format_duration, format_share
+from rollout_cli.units import format_duration, format_fraction, format_share
 
 
 def humanize_duration(seconds: float) -> str:
@@ -20,10 +20,6 @@ def humanize_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return " ".join(parts)
-
-
-def _percent(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
 
 
 def describe_metric(metric: Metric) -> str:
@@ -46,7 +42,7 @@ def describe_metric(metric: Metric) -> str:
 def format_bound(metric: Metric, value: float) -> str:
     """An absolute bound in the metric's unit: rates as percentages, milliseconds as ms."""
     if metric.kind in ("proportion", "agreement"):
-        return _percent(value)
+        return format_fraction(value)
     unit = " ms" if (metric.column or "").endswith("_ms") else ""
     return f"{value:g}{unit}"
 
@@ -55,9 +51,9 @@ def guard_limits(guard: Guard) -> list[str]:
     """Each limit of the guard as a phrase: "at most 2% below the baseline", "at most 250 ms"."""
     limits = []
     if guard.max_drop is not None:
-        limits.append(f"at most {_percent(guard.max_drop)} below the baseline")
+        limits.append(f"at most {format_fraction(guard.max_drop)} below the baseline")
     if guard.max_increase is not None:
-        limits.append(f"at most {_percent(guard.max_increase)} above the baseline")
+        limits.append(f"at most {format_fraction(guard.max_increase)} above the baseline")
     if guard.min is not None:
         limits.append(f"at least {format_bound(guard.metric, guard.min)}")
     if guard.max is not None:

@@ -18,10 +18,9 @@ from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
 from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, leaves, parsed
 from rollout_cli.plan.suggest import did_you_mean
 from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems
-from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
+from rollout_cli.secrets import is_reference, malformed_references
 from rollout_cli.units import MAX_DURATION_S, finite, format_duration, parse_duration, parse_fraction
 
-_ONLY_REFERENCE = re.compile(rf"^{ENV_REF_PATTERN}$")
 _UNIT_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[smhdw%]\s*$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -139,7 +138,7 @@ def _check_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
 
 
 def _is_webhook(value: str) -> bool:
-    return bool(_ONLY_REFERENCE.match(value)) or value.startswith(("http://", "https://"))
+    return is_reference(value) or value.startswith(("http://", "https://"))
 
 
 def check_rollback(ctx: RuleContext) -> None:

@@ -40,6 +40,7 @@ _EXAMPLE = (
     "{socket: /run/haproxy/admin.sock, backend: ranker, baseline_server: v41, candidate_server: v42, "
     "state_file: /var/lib/haproxy/server-state}"
 )
+from rollout_cli.units import format_share
 
 
 def weights_for(share: float) -> tuple[int, int]:
@@ -49,8 +50,8 @@ def weights_for(share: float) -> tuple[int, int]:
         return ratio.numerator, ratio.denominator - ratio.numerator
     near = sorted({n for n in (math.floor(share * 2) / 2, math.ceil(share * 2) / 2) if n > 0})
     raise RouterError(
-        f"HAProxy weights (0..{MAX_WEIGHT}) cannot serve exactly {share:g}% to the candidate",
-        hint=f"use {' or '.join(f'{n:g}%' for n in near)} (whole and half percents always work)",
+        f"HAProxy weights (0..{MAX_WEIGHT}) cannot serve exactly {format_share(share)} to the candidate",
+        hint=f"use {' or '.join(format_share(n) for n in near)} (whole and half percents always work)",
     )
 
 
@@ -174,7 +175,7 @@ class HAProxyRouter:
         if self.shadow_file is None:
             if share > 0:
                 raise RouterError(
-                    f"HAProxy cannot mirror requests, so it cannot apply a shadow share of {share:g}%",
+                    f"HAProxy cannot mirror requests, so it cannot apply a shadow share of {format_share(share)}",
                     hint="mirror outside HAProxy and name the file it follows in the router option shadow_file, "
                     "or use the nginx router for shadow stages",
                 )

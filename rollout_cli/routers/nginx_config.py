@@ -30,19 +30,20 @@ import re
 
 from rollout_cli.errors import RouterError
 from rollout_cli.routers.base import RouterSplit
+from rollout_cli.units import format_share
 
 HEADER = "# Managed by `rollout` (nginx router). Edits are overwritten by the next apply.\n"
 
 
 def share_text(share: float) -> str:
     """A split_clients percentage ("10%", "2.5%"); nginx keeps two decimals at most."""
-    text = f"{share:.2f}".rstrip("0").rstrip(".")
-    if abs(float(text) - share) > 1e-9:
+    expressible = round(share, 2)
+    if abs(expressible - share) > 1e-9:
         raise RouterError(
-            f"nginx split_clients cannot express {share:g}% (at most two decimals)",
-            hint=f"use {text}% instead",
+            f"nginx split_clients cannot express {format_share(share)} (at most two decimals)",
+            hint=f"use {format_share(expressible)} instead",
         )
-    return text + "%"
+    return format_share(expressible)
 
 
 def _split_clients(key: str, variable: str, share: float, on: str, off: str) -> str:

@@ -7,15 +7,12 @@ anything, so a typo in a plan is a plan error (exit 2) rather than a router fail
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from typing import Any, Self
 
 from rollout_cli.errors import PlanError
-from rollout_cli.secrets import ENV_REF_PATTERN, malformed_references
+from rollout_cli.secrets import is_reference, malformed_references
 from rollout_cli.units import parse_duration
-
-_ONLY_ENV_REF = re.compile(rf"^{ENV_REF_PATTERN}$")
 
 
 class OptionsError(PlanError):
@@ -116,7 +113,7 @@ class AdapterOptions:
         value = self.options.get(key)
         if value is None:
             return None
-        if not isinstance(value, str) or not _ONLY_ENV_REF.match(value):
+        if not isinstance(value, str) or not is_reference(value):
             self.problems.append(f"{self.adapter} router: option {key} must be a ${{env:NAME}} reference, "
                                  "never the secret itself (e.g. token: ${env:ROUTER_TOKEN})")
             return None

@@ -17,7 +17,7 @@ from rollout_cli.runbook.words import (
     stage_share,
 )
 from rollout_cli.state.drills import DrillRecord
-from rollout_cli.units import format_duration
+from rollout_cli.units import format_duration, format_fraction
 
 DRILL_BEGIN = "<!-- drill on record -->"
 DRILL_END = "<!-- end of drill on record -->"
@@ -52,7 +52,7 @@ def _people(plan: Plan, entries: tuple[str, ...]) -> list[str]:
 
 
 def _triggers(plan: Plan, path: str) -> list[str]:
-    confidence = f"{plan.decision.confidence * 100:g}%"
+    confidence = f"{format_fraction(plan.decision.confidence)}"
     out = [
         "## 1. When to roll back",
         "",

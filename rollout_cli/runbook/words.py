@@ -8,23 +8,21 @@ function of the plan: same plan, same words.
 
 from __future__ import annotations
 
-import re
 import shlex
 
 from rollout_cli.plan.describe import describe_guard as guard_sentence
 from rollout_cli.plan.model import Guard, Plan, Stage
-from rollout_cli.units import format_duration
-
-_ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
+from rollout_cli.secrets import ENV_REFERENCE
+from rollout_cli.units import format_duration, format_share
 
 
 def shell_word(arg: str) -> str:
     """`arg` as one word a POSIX shell reads back exactly, with `${env:NAME}` as the variable
     `"${NAME}"` (still a reference: the runbook never holds its value). Literal text stays in
     single quotes, where an interactive shell expands nothing, not even `!`."""
-    if not _ENV_REFERENCE.search(arg):
+    if not ENV_REFERENCE.search(arg):
         return shlex.quote(arg)
-    parts = _ENV_REFERENCE.split(arg)  # text, name, text, name, …, text
+    parts = ENV_REFERENCE.split(arg)  # text, name, text, name, …, text
     return "".join(f'"${{{part}}}"' if i % 2 else shlex.quote(part) for i, part in enumerate(parts) if part)
 
 
@@ -43,9 +41,9 @@ def describe_guard(guard: Guard, segments: tuple[str, ...] = ()) -> str:
 
 def stage_share(stage: Stage) -> str:
     if stage.is_shadow:
-        return f"shadow {stage.shadow:g}%, serves nothing"
-    extra = f", shadow {stage.shadow:g}%" if stage.shadow else ""
-    return f"{stage.traffic:g}% of traffic{extra}"
+        return f"shadow {format_share(stage.shadow)}, serves nothing"
+    extra = f", shadow {format_share(stage.shadow)}" if stage.shadow else ""
+    return f"{format_share(stage.traffic)} of traffic{extra}"
 
 
 def guard_groups(plan: Plan) -> list[tuple[list[Stage], tuple[Guard, ...]]]:

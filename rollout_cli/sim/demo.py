@@ -28,6 +28,7 @@ from rollout_cli.state.store import StateStore
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import controller, moves
 from rollout_cli.transitions.context import Rollout
+from rollout_cli.units import format_split
 
 ONCALL = "alice"  # the demo plan's on-call engineer, who drills and starts the rollout
 HARM = ("platform", "ios", -0.35)  # iOS users convert 35% less with the candidate
@@ -58,7 +59,8 @@ def demo_plan(directory: Path) -> dict[str, Any]:
                     "agreement": {"kind": "agreement", "tolerance": 0.05}},
         "guards": [{"metric": "conversion", "max_drop": "10%", "per_segment": True}],
         "stages": [
-            {"name": "shadow", "shadow": "100%", "min_duration": "1h", "guards": [{"metric": "agreement", "min": "90%"}]},
+            {"name": "shadow", "shadow": "100%", "min_duration": "1h",
+             "guards": [{"metric": "agreement", "min": "90%"}]},
             {"name": "canary", "traffic": "20%", "min_duration": "1h"},
             {"name": "ramp-25", "traffic": "25%", "min_duration": "2h"},
             {"name": "ramp-50", "traffic": "50%", "min_duration": "2h"},
@@ -174,7 +176,7 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
         clock += timedelta(seconds=TICK_S)
         report = controller.tick(rollout, run_by="rollout demo", now=clock)
         verdict = report.evaluation.verdict.value if report.evaluation else None
-        tick = DemoTick(clock, state.stage, f"{state.candidate_traffic:g}% served, {state.shadow:g}% mirrored",
+        tick = DemoTick(clock, state.stage, format_split(state.candidate_traffic, state.shadow),
                         verdict, report.action.kind, report.action.reason)
         ticks.append(tick)
         if on_tick:

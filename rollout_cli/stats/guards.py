@@ -34,6 +34,7 @@ from rollout_cli.stats.sequential import (
     relative_estimate,
     rho_squared,
 )
+from rollout_cli.units import format_fraction
 
 OUT_OF_RANGE = "the statistics are out of numeric range (check the metric's values)"
 
@@ -114,7 +115,7 @@ def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: 
         outcome, where = Outcome.PASS, "wholly within"
     else:
         outcome, where = Outcome.INCONCLUSIVE, "not yet wholly on one side of"
-    reason = f"the {100 * (1 - alpha):g}% always-valid interval is {where} the limit ({describe})"
+    reason = f"the {format_fraction(1 - alpha)} always-valid interval is {where} the limit ({describe})"
     return GuardResult(outcome=outcome, interval=interval, p_fail=p_fail, effect=interval.estimate, reason=reason,
                        p_pass=p_pass)
 
@@ -153,9 +154,9 @@ def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | N
         return _inconclusive("the variance of the relative change is undefined", effect)
     limits = []
     if max_drop is not None:
-        limits.append(f"max drop {100 * max_drop:g}%")
+        limits.append(f"max drop {format_fraction(max_drop)}")
     if max_increase is not None:
-        limits.append(f"max increase {100 * max_increase:g}%")
+        limits.append(f"max increase {format_fraction(max_increase)}")
     low = estimate.to_scale(-max_drop) if max_drop is not None else None
     high = estimate.to_scale(max_increase) if max_increase is not None else None
     if low is not None and math.isinf(low):

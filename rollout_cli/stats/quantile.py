@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from rollout_cli.stats.guards import GuardResult
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.sequential import Interval, rho_squared
+from rollout_cli.units import format_fraction
 
 LADDER_STEPS = 8  # alpha, alpha/2, ..., alpha/128: enough for Holm over 128 checks
 
@@ -186,6 +187,6 @@ def judge_relative_quantile(base_bounds: QuantileBounds | Sequence[QuantileBound
         outcome, where = Outcome.PASS, "wholly within"
     else:
         outcome, where = Outcome.INCONCLUSIVE, "not yet wholly on one side of"
-    reason = f"the {100 * (1 - alpha):g}% always-valid interval of the quantile ratio is {where} the limit"
+    reason = f"the {format_fraction(1 - alpha)} always-valid interval of the quantile ratio is {where} the limit"
     return GuardResult(outcome=outcome, interval=interval, p_fail=p_fail, effect=effect, reason=reason,
                        p_pass=alpha if passes else 1.0)

@@ -16,7 +16,7 @@ from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.state.records import RolloutState
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.units import format_duration
+from rollout_cli.units import format_duration, format_split
 
 ActionKind = Literal["advance", "hold", "rollback", "complete", "await_approval", "none"]
 
@@ -38,21 +38,6 @@ class Action:
     @property
     def spec_action(self) -> str:
         return SPEC_ACTION[self.kind]
-
-
-def human_duration(seconds: float) -> str:
-    """A rounded duration for people: "45s", "12m30s", "3h05m", "2d4h" (plan values keep their exact form)."""
-    total = max(0, round(seconds))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
-    return f"{secs}s"
 
 
 def _check_words(check) -> str:  # type: ignore[no-untyped-def]
@@ -122,8 +107,9 @@ def decide(plan: Plan, state: RolloutState, evaluation: Evaluation | None, now: 
 
     elapsed = (now - state.stage_started_at).total_seconds() if state.stage_started_at else 0.0
     if elapsed < stage.min_duration_s:
-        left = human_duration(stage.min_duration_s - elapsed)
-        return act("hold", "min_duration", f"stage {stage.name} has run {human_duration(elapsed)} of its "
+        left = format_duration(stage.min_duration_s - elapsed, style="clock")
+        return act("hold", "min_duration", f"stage {stage.name} has run "
+                   f"{format_duration(elapsed, style='clock')} of its "
                    f"min_duration {format_duration(stage.min_duration_s)} ({left} left)", None, ExitCode.INCONCLUSIVE)
     candidate_units = int(evaluation.units.get("candidate", 0))
     if stage.min_units and candidate_units < stage.min_units:
@@ -164,4 +150,4 @@ def _move(plan: Plan, state: RolloutState, stage: Stage, following: Stage | None
         return act("hold", "auto_advance_off", f"stage {stage.name} passes; auto_advance is off — advance with "
                    f"`rollout advance {plan_ref}`", following.name, ExitCode.INCONCLUSIVE)
     return act("advance", "passes", f"stage {stage.name} passes: advancing to {following.name} "
-               f"({following.traffic:g}% served, {following.shadow:g}% mirrored)", following.name, ExitCode.OK)
+               f"({format_split(following.traffic, following.shadow)})", following.name, ExitCode.OK)

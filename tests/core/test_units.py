@@ -4,7 +4,9 @@ import pytest
 
 from rollout_cli.units import (
     format_duration,
+    format_fraction,
     format_share,
+    format_split,
     parse_duration,
     parse_fraction,
     parse_share,
@@ -45,3 +47,25 @@ def test_formatting_round_trips() -> None:
     assert format_duration(0) == "0s"
     assert format_share(0.5) == "0.5%"
     assert format_share(100.0) == "100%"
+
+
+@pytest.mark.parametrize(("seconds", "style", "words"), [
+    (1209600, "exact", "2w"), (5400, "exact", "90m"), (90.5, "exact", "90.5s"),
+    (3607, "age", "1h"), (3700, "age", "62m"), (119.4, "age", "119s"), (0.2, "age", "0s"),
+    (3700, "clock", "1h01m"), (750, "clock", "12m30s"), (45, "clock", "45s"), (187200, "clock", "2d4h"),
+    (-5, "clock", "0s"),
+])
+def test_one_duration_formatter_with_three_styles(seconds: float, style: str, words: str) -> None:
+    assert format_duration(seconds, style=style) == words  # type: ignore[arg-type]
+
+
+def test_runbooks_say_days_not_weeks() -> None:
+    assert format_duration(1209600, weeks=False) == "14d"
+
+
+def test_one_percentage_formatter() -> None:
+    assert format_fraction(0.02) == "2%"
+    assert format_fraction(0.123456, digits=3) == "12.3%"
+    assert format_fraction(0.0123, digits=2) == "1.2%"
+    assert format_share(12.3456, digits=3) == "12.3%"
+    assert format_split(5.0, 100.0) == "5% served, 100% mirrored"
