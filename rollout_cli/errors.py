@@ -51,12 +51,6 @@ class RouterError(RolloutError):
     exit_code = ExitCode.ROUTER
 
 
-class StepError(RolloutError):
-    """A rollback step failed or overran its timeout."""
-
-    exit_code = ExitCode.ROUTER
-
-
 class NotAllowed(RolloutError):
     """The actor lacks the authority for this action."""
 

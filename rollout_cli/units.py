@@ -13,8 +13,8 @@ import math
 import re
 from typing import Literal
 
+# The schema's spelling of a duration (plan/schema.json; a test keeps the two equal).
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*(s|m|h|d|w)\s*$"
-PERCENT_PATTERN = r"^\s*\d+(\.\d+)?\s*%\s*$"
 
 # The longest duration a plan may use: generous for any rollout, and far inside what the
 # clocks, timers and date arithmetic downstream can hold (a year 1 date raises, not waits).

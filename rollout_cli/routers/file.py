@@ -28,8 +28,6 @@ from rollout_cli.errors import RouterError
 from rollout_cli.routers.base import RouterSplit, check_split, splits_match
 from rollout_cli.routers.options import AdapterOptions
 
-SHARE_KEYS = ("candidate_traffic", "shadow")
-
 
 def _share(document: dict[str, Any], key: str, path: Path) -> float:
     value = document.get(key)

@@ -10,7 +10,6 @@ from rollout_cli.routers.base import RouterSplit
 
 # SPEC §5's status enum; an incomplete rollback is the separate flag `rollback_incomplete`.
 Status = Literal["not_started", "running", "paused", "rolled_back", "completed"]
-STATUSES = ("not_started", "running", "paused", "rolled_back", "completed")
 TERMINAL_STATUSES = ("rolled_back", "completed")
 
 TransitionKind = Literal["start", "advance", "rollback"]
@@ -19,7 +18,6 @@ TransitionKind = Literal["start", "advance", "rollback"]
 #   superseded a rollback took over before this advance finished; the rollback owns the router
 #   failed     a rollback whose router could not be verified (state: rollback_incomplete)
 OPEN_PHASES = ("intent", "applied", "verified")
-TERMINAL_PHASES = ("done", "aborted", "superseded", "failed")
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,6 @@ class Interval:
     high: float
     estimate: float
 
-    def as_tuple(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
 
 def _one_event_floor(trials: float) -> float:
     """The Bernoulli variance of one event in `trials` + 1: below the sample variance of any

@@ -56,7 +56,7 @@ def mcnemar_p_value(b: int, c: int) -> float:
     if n < EXACT_MCNEMAR_BELOW:
         return _binomial_two_sided_half(min(b, c), n)
     statistic = (abs(b - c) - 1.0) ** 2 / n
-    return chi_square_sf(statistic, 1)
+    return chi_square_sf(statistic)
 
 
 def agreement_stats(n_units: int, agree: float, paired: float, agree_sq: float, paired_sq: float,

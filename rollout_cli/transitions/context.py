@@ -19,16 +19,6 @@ class Superseded(RolloutError):
     exit_code = ExitCode.FAILED
 
 
-class RollbackIncomplete(RolloutError):
-    """A rollback ran but the router could not be verified at the baseline."""
-
-    exit_code = ExitCode.ROUTER
-
-    def __init__(self, message: str, *, hint: str | None = None, result: Any = None) -> None:
-        super().__init__(message, hint=hint)
-        self.result = result
-
-
 @dataclass(frozen=True)
 class Rollout:
     plan: Plan

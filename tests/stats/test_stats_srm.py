@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2, chisquare
 
-from rollout_cli.stats.srm import SRM_THRESHOLD, chi_square_sf, is_mismatch, regularized_upper_gamma, srm_p_value
+from rollout_cli.stats.srm import SRM_THRESHOLD, chi_square_sf, is_mismatch, srm_p_value
 
 
 def test_growthbook_fixtures_to_nine_decimals() -> None:
@@ -20,21 +20,19 @@ def test_growthbook_fixtures_to_nine_decimals() -> None:
 @pytest.mark.parametrize("counts,shares", [
     ([5120, 4880], [50, 50]),
     ([9500, 480], [95, 5]),
-    ([300, 280, 350], [1, 1, 1]),
-    ([1000, 2000, 3000, 4100], [0.1, 0.2, 0.3, 0.4]),
-    ([10, 0, 3, 7, 9], [0.2, 0.2, 0.2, 0.2, 0.2]),
+    ([10, 0], [0.2, 0.8]),
+    ([3, 1_000_000], [0.5, 0.5]),
 ])
-def test_matches_scipy_for_k_arms(counts: list[int], shares: list[float]) -> None:
+def test_matches_scipy(counts: list[int], shares: list[float]) -> None:
     total = sum(counts)
     expected = [total * s / sum(shares) for s in shares]
     assert srm_p_value(counts, shares) == pytest.approx(chisquare(counts, expected).pvalue, rel=1e-10, abs=1e-300)
 
 
-def test_the_chi_square_tail_for_many_degrees_of_freedom() -> None:
-    for df in (1, 2, 3, 7, 30, 200):
-        for x in (0.01, 0.5, 2.0, 9.0, 40.0, 150.0, 400.0):
-            assert chi_square_sf(x, df) == pytest.approx(chi2.sf(x, df), rel=1e-10, abs=1e-300)
-    assert regularized_upper_gamma(2.5, 0.0) == 1.0
+def test_the_chi_square_tail_with_one_degree_of_freedom() -> None:
+    for x in (0.01, 0.5, 2.0, 9.0, 40.0, 150.0, 400.0, 1400.0):
+        assert chi_square_sf(x) == pytest.approx(chi2.sf(x, 1), rel=1e-10, abs=1e-300)
+    assert chi_square_sf(0.0) == 1.0 and chi_square_sf(float("inf")) == 0.0
 
 
 def test_edge_cases() -> None:
@@ -43,6 +41,8 @@ def test_edge_cases() -> None:
     assert srm_p_value([100, 3], [1.0, 0.0]) == 0.0  # served where none should be
     with pytest.raises(ValueError, match="counts and expected_shares must have the same length"):
         srm_p_value([1, 2], [1.0])
+    with pytest.raises(ValueError, match="a split has two arms, got 3"):
+        srm_p_value([1, 2, 3], [1.0, 1.0, 1.0])
 
 
 def test_the_false_alarm_rate_at_the_planned_split() -> None:
