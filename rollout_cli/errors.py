@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     INCONCLUSIVE = 3  # hold, nothing changed
     ROUTER = 4  # the router or a rollback step failed, or could not be verified
     NOT_ALLOWED = 5  # the actor lacks the authority
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells report it); no transition was cut short
 
 
 class RolloutError(Exception):

@@ -7,10 +7,9 @@ Every command reconciles an interrupted transition before doing anything else.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 import typer
 from rich.live import Live
@@ -20,19 +19,14 @@ from rich.table import Table
 from rollout_cli.cli import rollout_views as views
 from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json
-from rollout_cli.errors import DataError, RolloutError, RouterError, UsageError
+from rollout_cli.errors import ExitCode, RouterError, UsageError
 from rollout_cli.plan import load_plan
-from rollout_cli.plan.model import Plan
-from rollout_cli.routers.base import BASELINE_ONLY
-from rollout_cli.routers.registry import router_for
 from rollout_cli.state.clock import utc_now
 from rollout_cli.state.identity import current_actor
-from rollout_cli.state.store import StateStore, StateStoreError
-from rollout_cli.transitions import controller, moves
-from rollout_cli.transitions.authority import may_move, may_roll_back, refuse
-from rollout_cli.transitions.context import Rollout, drill_refusal
+from rollout_cli.state.store import StateStore
+from rollout_cli.transitions import controller, manual
+from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.reconcile import reconcile
-from rollout_cli.transitions.rollback import rollback as perform_rollback
 from rollout_cli.units import format_split, parse_duration
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
@@ -49,19 +43,8 @@ def start(plan: PlanArg, reason: ReasonOpt = None, as_: ActorOpt = None, state_d
     Example: rollout start plans/ranker-v42.yaml --as alice
     """
     rollout = _open(plan, state_dir)
-    actor, now = current_actor(as_), utc_now()
     first = rollout.plan.stages[0]
-    why = reason or "start the rollout"
-    if not may_move(rollout, actor):
-        raise refuse(rollout, actor=actor, action="start", what=f"start {rollout.plan.name}", listed="authority",
-                     reason=why, from_stage=None, to_stage=first.name, now=now)
-    if not first.is_shadow:
-        refusal = drill_refusal(rollout, now)
-        if refusal:
-            rollout.store.record_event(rollout.plan, "start", actor, True, f"held: {refusal}", None, first.name,
-                                       None, at=now)
-            raise UsageError(refusal)
-    result = moves.start(rollout, actor=actor, reason=why, now=now)
+    result = manual.start(rollout, actor=current_actor(as_), reason=reason or "start the rollout", now=utc_now())
     doc = {"plan": rollout.plan.name, "action": "start", "stage": result.to_stage, "status": result.state.status,
            **first.split.to_json()}
     if json_out:
@@ -98,7 +81,7 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
     # The router is the ground truth: a started rollout whose router cannot be read, or serves
     # another split than the state says, or whose rollback is unverified, is not fine (SPEC §5: 4).
     if reconcile_error or doc["rollback_incomplete"] or doc["router_agrees"] is False:
-        raise typer.Exit(4)
+        raise typer.Exit(int(ExitCode.ROUTER))
 
 
 def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="Advance whatever the verdict "
@@ -111,7 +94,7 @@ def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="
     if force and not reason:
         raise UsageError("--force needs --reason TEXT: a forced advance must say why in the audit trail")
     rollout = _open(plan, state_dir)
-    report = controller.manual_advance(rollout, actor=current_actor(as_), reason=reason or "", force=force,
+    report = manual.advance(rollout, actor=current_actor(as_), reason=reason or "", force=force,
                                        now=utc_now())
     _finish_step(rollout, report, json_out)
 
@@ -124,52 +107,19 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
     Example: rollout rollback plans/ranker-v42.yaml --reason "conversion down on iOS" --as bob
     """
     rollout_plan = load_plan(plan)
-    try:
-        store = StateStore.open(state_dir)
-    except StateStoreError as exc:
-        # Without the store there is no journal to make the rollback safe against a concurrent advance,
-        # and no audit trail: nothing is touched, but the person at 3am gets the router's manual commands.
-        _print_manual_rollback(rollout_plan)
-        raise RouterError(f"the rollback did not run, the router was not touched: {exc.message}",
-                          hint="fix the state store (or point --state-dir at the right one) and run the "
-                               "rollback again, or set the router by hand as above") from None
-    rollout = Rollout.open(rollout_plan, store)
-    actor, now = current_actor(as_), utc_now()
-    try:
-        state = rollout.state()
-    except sqlite3.DatabaseError as exc:  # opened, but damaged where the state lives
-        _print_manual_rollback(rollout_plan)
-        raise RouterError(f"the rollback did not run, the router was not touched: the state store cannot be read: {exc}",
-                          hint="set the router by hand as above, then restore the state store from a backup") from None
-    if not may_roll_back(rollout, actor):
-        raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {rollout.plan.name}",
-                     listed="authority", reason=reason, from_stage=state.stage, to_stage=None, now=now)
     on_step = None if json_out else views.print_step_result
     try:
-        result = perform_rollback(rollout, actor=actor, reason=reason, now=now, on_step=on_step)
-    except (StateStoreError, sqlite3.DatabaseError) as exc:
-        _print_manual_rollback(rollout_plan)
-        message = exc.message if isinstance(exc, StateStoreError) else f"the state store cannot be read: {exc}"
-        raise RouterError(f"the rollback stopped, the router may not be at the baseline: {message}",
-                          hint="check the router by hand (as above), then fix the state store") from None
-    code = 0 if result.router_verified and (result.run is None or result.run.ok) else 4
+        result = manual.roll_back(rollout_plan, state_dir=state_dir, actor=current_actor(as_), reason=reason,
+                                  now=utc_now(), on_step=on_step)
+    except manual.RollbackNotRun as exc:  # the person at 3am gets the router's manual commands
+        views.print_manual_rollback(exc.manual_commands)
+        raise
     if json_out:
-        print_json(result.to_json(rollout.plan.name, rollout.plan.rollback.max_duration_s))
+        print_json(result.to_json(rollout_plan.name, rollout_plan.rollback.max_duration_s))
     else:
         views.print_rollback(result, steps_already_shown=True)
-    if code:
-        raise typer.Exit(code)
-
-
-def _print_manual_rollback(rollout_plan: Plan) -> None:
-    try:
-        router = router_for(rollout_plan.router.adapter, rollout_plan.router.options)
-        commands = router.explain(BASELINE_ONLY)
-    except RolloutError:
-        return
-    err_console.print("[bold]to send every request to the baseline by hand:[/]")
-    for command in commands:
-        err_console.print(f"  {command}", markup=False, soft_wrap=True)
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
 
 
 def tick(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
@@ -189,7 +139,7 @@ def _finish_step(rollout: Rollout, report: controller.StepReport, json_out: bool
     else:
         views.print_step(report)
     if report.exit_code:
-        raise typer.Exit(report.exit_code)
+        raise typer.Exit(int(report.exit_code))
 
 
 def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help="Time between ticks.")] = "1m",
@@ -212,53 +162,32 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
         raise UsageError(f"--interval {interval}: the time between ticks must be more than 0s",
                          hint="e.g. --interval 1m (0s is allowed only with --max-ticks N)")
     rollout = _open(plan, state_dir)
-    run_by = current_actor(as_)
     stop = threading.Event()
+    rows: list[controller.RunRow] = []
+
+    def show(row: controller.RunRow) -> None:
+        rows.append(row)
+        live.update(_run_table(rollout, rows))
+
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    rows: list[dict[str, Any]] = []
-    code = 0
-    router_error: RouterError | None = None
     try:
         with Live(_run_table(rollout, rows), console=console, refresh_per_second=4,
                   transient=False, redirect_stdout=False) if not json_out else _NoLive() as live:
-            while not stop.is_set():
-                try:
-                    report = controller.tick(rollout, run_by=run_by, now=utc_now())
-                except (DataError, RouterError) as exc:
-                    # Logs missing or malformed for a while: nothing moves (bad data is never good news);
-                    # the loop keeps watching instead of leaving the rollout without a controller. A
-                    # router error (exit 4) ends the loop below: a person must look at the router.
-                    code = int(exc.exit_code)
-                    router_error = exc if isinstance(exc, RouterError) else None
-                    state = rollout.state()
-                    kind = "router" if router_error else "data"
-                    rows.append({"at": utc_now().isoformat(), "plan": rollout.plan.name, "action": "hold",
-                                 "decision": "hold", "reason": f"{kind} error: {exc.message}", "from_stage": state.stage,
-                                 "to_stage": None, "status": state.status, "evaluation": None})
-                else:
-                    code = report.exit_code
-                    rows.append({"at": utc_now().isoformat(), **report.to_json(rollout.plan.name)})
-                live.update(_run_table(rollout, rows))
-                if rollout.state().is_terminal or code == 4 or (max_ticks and len(rows) >= max_ticks):
-                    break
-                stop.wait(every)
+            result = controller.run_loop(rollout, run_by=current_actor(as_), every_s=every, max_ticks=max_ticks,
+                                         stop=stop, clock=utc_now, on_row=show)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    interrupted = stop.is_set()
-    if not json_out:
-        console.line()
     if json_out:
-        print_json({"plan": rollout.plan.name, "ticks": rows, "interrupted": interrupted,
-                    "status": rollout.state().status})
-    elif interrupted:
-        err_console.print("stopped between ticks: no transition was cut short")
-    if router_error is not None and not json_out:
-        raise router_error  # the one handler prints it with its hint, exit 4
-    if interrupted:
-        raise typer.Exit(130)
-    if code and code not in (3,):
-        raise typer.Exit(code)
+        print_json(result.to_json(rollout.plan.name))
+    else:
+        console.line()
+        if result.interrupted:
+            err_console.print("stopped between ticks: no transition was cut short")
+        if result.router_error is not None:
+            raise result.router_error  # the one handler prints it with its hint, exit 4
+    if result.exit_code:
+        raise typer.Exit(int(result.exit_code))
 
 
 class _NoLive:
@@ -272,15 +201,14 @@ class _NoLive:
         return None
 
 
-def _run_table(rollout: Rollout, rows: list[dict[str, Any]]) -> Table:
+def _run_table(rollout: Rollout, rows: list[controller.RunRow]) -> Table:
     state = rollout.state()
     table = Table(title=f"rollout {rollout.plan.name}: {state.status} at {state.stage or '-'} "
                   f"({format_split(state.candidate_traffic, state.shadow)})")
     for column in ("tick", "stage", "verdict", "decision", "reason"):
         table.add_column(column, overflow="fold")
     for i, row in enumerate(rows[-15:], start=max(1, len(rows) - 14)):
-        verdict = row["evaluation"]["verdict"] if row["evaluation"] else "-"
-        table.add_row(str(i), str(row["from_stage"] or "-"), verdict, row["decision"], escape(row["reason"]))
+        table.add_row(str(i), str(row.from_stage or "-"), row.verdict or "-", row.decision, escape(row.reason))
     return table
 
 

@@ -12,7 +12,7 @@ from typer.exceptions import Abort, TyperException
 
 from rollout_cli import __version__
 from rollout_cli.cli.output import err_console
-from rollout_cli.errors import ExitCode, PlanError, RolloutError, UsageError
+from rollout_cli.errors import ExitCode, PlanError, RolloutError
 
 app = typer.Typer(
     name="rollout",
@@ -97,7 +97,7 @@ def _report(error: RolloutError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; every error becomes a message and an exit code from SPEC §5."""
+    """Run the CLI; every error becomes a message and an exit code (docs/commands.md)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     first = _first_word(args) or ""
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         code = int(error.exit_code)
     except Abort:
         err_console.print("aborted")
-        code = 130
+        code = int(ExitCode.INTERRUPTED)
     except TyperException as error:  # click's usage errors, as typer ships them
         show = getattr(error, "show", None)
         if show:
@@ -126,20 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         code = int(ExitCode.USAGE)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        code = 130
+        code = int(ExitCode.INTERRUPTED)
     except Exception as error:  # noqa: BLE001 - the one place that turns surprises into a message
         if debug:
             traceback.print_exc()
-        sqlite3 = sys.modules.get("sqlite3")  # loaded only by commands that use the state store
-        if sqlite3 is not None and isinstance(error, sqlite3.DatabaseError):  # e.g. a damaged state.db
-            _report(UsageError(f"the state store cannot be read: {error}",
-                               hint="restore state.db from a backup or point --state-dir at a sound one; "
-                                    "the router is untouched, and `rollout rollback` prints its manual commands"))
-        else:
-            err_console.print(
-                f"[bold red]internal error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)",
-                soft_wrap=True,
-            )
+        err_console.print(
+            f"[bold red]internal error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)",
+            soft_wrap=True,
+        )
         code = int(ExitCode.USAGE)
     if argv is None:
         sys.exit(code)

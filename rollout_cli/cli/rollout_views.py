@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from rollout_cli.cli.output import console, styled_outcome
+from rollout_cli.cli.output import console, err_console, styled_outcome
 from rollout_cli.routers.base import RouterSplit, splits_match
 from rollout_cli.state.records import AuditEvent, RolloutState
 from rollout_cli.transitions.context import Rollout
@@ -169,3 +169,12 @@ def history_table(plan_name: str, events: list[AuditEvent]) -> Table:
             f"{e.from_stage or ''} -> baseline")
         table.add_row(e.at.strftime("%m-%d %H:%M"), escape(e.actor), e.action, stages, allowed, escape(e.reason))
     return table
+
+
+def print_manual_rollback(commands: list[str]) -> None:
+    """The router's own commands for sending every request to the baseline, for a person to run."""
+    if not commands:
+        return
+    err_console.print("[bold]to send every request to the baseline by hand:[/]")
+    for command in commands:
+        err_console.print(f"  {command}", markup=False, soft_wrap=True)

@@ -54,7 +54,10 @@ def set_phase(conn: sqlite3.Connection, transition_id: int, phase: str) -> None:
 
 def open_transitions(store: StateStore, plan_name: str, conn: sqlite3.Connection | None = None) -> list[Transition]:
     """The plan's unfinished transitions, oldest first."""
-    rows = (conn or store.conn).execute(
+    if conn is None:
+        with store.read() as reader:
+            return open_transitions(store, plan_name, reader)
+    rows = conn.execute(
         f"SELECT * FROM transitions WHERE plan = ? AND {_OPEN} ORDER BY id", (plan_name, *OPEN_PHASES)
     ).fetchall()
     return [_transition(r) for r in rows]
@@ -71,7 +74,8 @@ def supersede_open_moves(conn: sqlite3.Connection, plan_name: str) -> list[int]:
 
 
 def all_transitions(store: StateStore, plan_name: str) -> list[Transition]:
-    rows = store.conn.execute("SELECT * FROM transitions WHERE plan = ? ORDER BY id", (plan_name,)).fetchall()
+    with store.read() as conn:
+        rows = conn.execute("SELECT * FROM transitions WHERE plan = ? ORDER BY id", (plan_name,)).fetchall()
     return [_transition(r) for r in rows]
 
 

@@ -67,7 +67,12 @@ def redact_value(value: Any, templates: list[str]) -> Any:
 
 
 class StateStoreError(UsageError):
-    """The state store cannot be opened or written (a file in the way, a read-only or full disk, damage)."""
+    """The state store cannot be opened, read or written (a file in the way, a read-only or full disk,
+    damage). Every SQLite error of the store surfaces as this, never as sqlite3's own."""
+
+
+UNREADABLE_HINT = ("restore state.db from a backup or point --state-dir at a sound one; the router is untouched, "
+                   "and `rollout rollback` prints its manual commands")
 
 
 def _time(text: str | None) -> datetime | None:
@@ -133,6 +138,15 @@ class StateStore:
                                   hint="check the folder and state.db are writable and the disk has room") from None
 
     @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads outside a write transaction; a database that cannot be read
+        (damaged pages, not a database) raises StateStoreError."""
+        try:
+            yield self.conn
+        except sqlite3.Error as exc:
+            raise StateStoreError(f"the state store cannot be read: {exc}", hint=UNREADABLE_HINT) from None
+
+    @contextmanager
     def lock(self, plan_name: str) -> Iterator[None]:
         """Exclusive across processes: at most one process moves a plan's router at a time.
 
@@ -154,7 +168,8 @@ class StateStore:
     # --- rollout state -------------------------------------------------------------------------
 
     def get(self, plan_name: str) -> RolloutState | None:
-        row = self.conn.execute("SELECT * FROM rollouts WHERE plan = ?", (plan_name,)).fetchone()
+        with self.read() as conn:
+            row = conn.execute("SELECT * FROM rollouts WHERE plan = ?", (plan_name,)).fetchone()
         if row is None:
             return None
         return RolloutState(
@@ -215,7 +230,8 @@ class StateStore:
         if action is not None:
             sql += " AND action = ?"
             params += (action,)
-        rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
+        with self.read() as conn:
+            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
         return [
             AuditEvent(id=r["id"], plan=r["plan"], at=parse_time(r["at"]), actor=r["actor"], action=r["action"],
                        from_stage=r["from_stage"], to_stage=r["to_stage"], allowed=bool(r["allowed"]),

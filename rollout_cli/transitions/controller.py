@@ -1,5 +1,5 @@
-"""One step of the rollout: evaluate the current stage, decide, act — for `tick`, `run` and a
-person's `advance`.
+"""One step of the rollout: evaluate the current stage, decide, act — for `tick`, `run` (the
+loop of ticks, `run_loop`) and a person's `advance` (manual.py).
 
 Automatic actions (tick, run) are recorded with the actor "controller"; the person or service
 account that ran the controller is kept in the evidence as "run_by".
@@ -7,17 +7,17 @@ account that ran the controller is kept in the evidence as "run_by".
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.errors import DataError, ExitCode, RolloutError, RouterError, UsageError
+from rollout_cli.errors import DataError, ExitCode, RouterError
 from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
 from rollout_cli.transitions import moves
-from rollout_cli.transitions.authority import may_approve, may_move, refuse
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.decide import Action, decide
 from rollout_cli.transitions.reconcile import reconcile
@@ -36,12 +36,10 @@ class StepReport:
     reconciled: tuple[str, ...] = ()
 
     @property
-    def exit_code(self) -> int:
-        if self.rollback is not None and not (self.rollback.run is None or self.rollback.run.ok):
-            return int(ExitCode.ROUTER)  # a rollback step failed or the router is not verified
-        if self.rollback is not None and not self.rollback.router_verified:
-            return int(ExitCode.ROUTER)
-        return int(self.action.exit_code)
+    def exit_code(self) -> ExitCode:
+        if self.rollback is not None and self.rollback.exit_code is ExitCode.ROUTER:
+            return ExitCode.ROUTER  # a rollback step failed or the router is not verified
+        return self.action.exit_code
 
     def to_json(self, plan_name: str) -> dict[str, Any]:
         return {
@@ -62,7 +60,7 @@ def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime) -> Ev
     return evaluate_stage(rollout.plan, stage, since=state.stage_started_at, until=now, now=now, split=state.split)
 
 
-def _leaves_shadow(rollout: Rollout, state: RolloutState) -> bool:
+def leaves_shadow(rollout: Rollout, state: RolloutState) -> bool:
     if state.stage is None:
         return False
     stage = rollout.plan.stage(state.stage)
@@ -78,68 +76,13 @@ def tick(rollout: Rollout, *, run_by: str, now: datetime,
     evaluation = None
     if state.status == "running" and not state.rollback_incomplete:
         evaluation = evaluate_current(rollout, state, now)
-    refusal = drill_refusal(rollout, now) if _leaves_shadow(rollout, state) else None
+    refusal = drill_refusal(rollout, now) if leaves_shadow(rollout, state) else None
     action = decide(rollout.plan, state, evaluation, now, drill_refusal=refusal)
-    return _act(rollout, state, action, evaluation, actor=CONTROLLER, now=now, reconciled=reconciled,
+    return act(rollout, state, action, evaluation, actor=CONTROLLER, now=now, reconciled=reconciled,
                 evidence_extra={"run_by": run_by}, on_step=on_step, dedupe_holds=True)
 
 
-def manual_advance(rollout: Rollout, *, actor: str, reason: str, force: bool, now: datetime) -> StepReport:
-    """A person's `advance`: authority, approval gates and --force, then the same decision."""
-    plan = rollout.plan
-    reconciled = tuple(reconcile(rollout, actor=actor, now=now))
-    state = rollout.state()
-    following = plan.next_stage(plan.stage(state.stage)) if state.stage else None
-    to_name = following.name if following else None
-    if not may_move(rollout, actor):
-        raise refuse(rollout, actor=actor, action="advance", what=f"advance {plan.name}", listed="authority",
-                     reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
-    if state.status != "running" or state.rollback_incomplete or state.stage is None:
-        # Nothing can advance: say so with an error, not a "done" (exit 0) that a script would trust.
-        action = decide(plan, state, None, now, manual=True)
-        if state.rollback_incomplete:
-            words = "an earlier rollback is not verified at the baseline"
-            error: RolloutError = RouterError(
-                f"{plan.name} cannot advance: {words}",
-                hint=f"finish the rollback: `rollout rollback {rollout.ref} --reason TEXT` (see `rollout status`)")
-        else:
-            words = action.reason
-            hint = (f"to try again from the first stage: `rollout start {rollout.ref}`"
-                    if state.status == "rolled_back" else f"see `rollout status {rollout.ref}`")
-            error = UsageError(f"{plan.name} cannot advance: {words}", hint=hint)
-        rollout.store.record_event(plan, "advance", actor, True, f"{reason or 'advance'} — refused: {words}",
-                                   state.stage, None, {"result": action.kind}, at=now)
-        raise error
-    if force and not may_approve(rollout, actor):
-        raise refuse(rollout, actor=actor, action="advance", what=f"force an advance of {plan.name}",
-                     listed="approvers", reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
-    if following and following.approval_required and state.approved_stage != following.name:
-        if not may_approve(rollout, actor):
-            raise refuse(rollout, actor=actor, action="advance", listed="approvers", reason=reason,
-                         what=f"approve {plan.name} into {following.name} (approval: required)",
-                         from_stage=state.stage, to_stage=to_name, now=now)
-        with rollout.store.write() as conn:
-            state = replace(rollout.state(), approved_stage=following.name)
-            rollout.store.put(conn, state)
-            rollout.store.record_event(plan, "approve", actor, True, reason or f"approved entering {following.name}",
-                                       state.stage, following.name, None, at=now, conn=conn)
-    evaluation = None
-    try:
-        evaluation = evaluate_current(rollout, state, now)
-    except DataError:
-        if not force:
-            raise  # without --force, no evidence means no move
-    refusal = drill_refusal(rollout, now) if _leaves_shadow(rollout, state) else None
-    action = decide(plan, state, evaluation, now, drill_refusal=refusal, manual=True, forced=force)
-    if force and action.kind == "advance":
-        action = replace(action, reason=f"forced by {actor}: {reason}")
-    elif reason and action.kind in ("advance", "complete"):
-        action = replace(action, reason=f"{action.reason} ({reason})")
-    return _act(rollout, state, action, evaluation, actor=actor, now=now, reconciled=reconciled,
-                evidence_extra={"forced": force}, on_step=None, dedupe_holds=False)
-
-
-def _act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evaluation | None, *, actor: str,
+def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evaluation | None, *, actor: str,
          now: datetime, reconciled: tuple[str, ...], evidence_extra: dict[str, Any],
          on_step: Callable[[StepResult], None] | None, dedupe_holds: bool) -> StepReport:
     plan, store = rollout.plan, rollout.store
@@ -180,3 +123,99 @@ def _act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Eval
             store.record_event(plan, "hold", actor, True, action.reason, state.stage, action.to_stage, evidence,
                                at=now, conn=conn)
     return StepReport(action, evaluation, new_state, reconciled=reconciled)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One tick of `run_loop`: its report, or the data or router error that ended it with a hold."""
+
+    at: datetime
+    state: RolloutState  # after the tick
+    report: StepReport | None = None
+    error: DataError | RouterError | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        return self.report.evaluation.verdict.value if self.report and self.report.evaluation else None
+
+    @property
+    def decision(self) -> str:
+        return self.report.action.kind if self.report else "hold"
+
+    @property
+    def reason(self) -> str:
+        if self.report is not None:
+            return self.report.action.reason
+        kind = "router" if isinstance(self.error, RouterError) else "data"
+        return f"{kind} error: {self.error.message if self.error else ''}"
+
+    @property
+    def from_stage(self) -> str | None:
+        return self.report.action.from_stage if self.report else self.state.stage
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.report is not None:
+            return self.report.exit_code
+        return self.error.exit_code if self.error else ExitCode.OK
+
+    def to_json(self, plan_name: str) -> dict[str, Any]:
+        if self.report is not None:
+            return {"at": self.at.isoformat(), **self.report.to_json(plan_name)}
+        return {"at": self.at.isoformat(), "plan": plan_name, "action": "hold", "decision": "hold",
+                "reason": self.reason, "from_stage": self.state.stage, "to_stage": None,
+                "status": self.state.status, "evaluation": None}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How `run_loop` ended: its rows, whether a stop was asked for, and the state at the end."""
+
+    rows: tuple[RunRow, ...]
+    interrupted: bool
+    state: RolloutState
+
+    @property
+    def router_error(self) -> RouterError | None:
+        """The router error that ended the loop (a person must look at the router), if any."""
+        last = self.rows[-1].error if self.rows else None
+        return last if isinstance(last, RouterError) else None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Interrupted: 130. Else the last tick's code, where a hold (3) is not a failure of `run`."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        code = self.rows[-1].exit_code if self.rows else ExitCode.OK
+        return ExitCode.OK if code is ExitCode.INCONCLUSIVE else code
+
+    def to_json(self, plan_name: str) -> dict[str, Any]:
+        return {"plan": plan_name, "ticks": [row.to_json(plan_name) for row in self.rows],
+                "interrupted": self.interrupted, "status": self.state.status}
+
+
+def run_loop(rollout: Rollout, *, run_by: str, every_s: float, max_ticks: int | None, stop: threading.Event,
+             clock: Callable[[], datetime], on_row: Callable[[RunRow], None] | None = None) -> RunResult:
+    """Tick every `every_s` seconds until the rollout ends (completed or rolled back), a router
+    error needs a person, `max_ticks` ticks ran, or `stop` is set. `stop` is only looked at
+    between ticks, so a transition is never cut in half.
+
+    Logs missing or malformed for a while hold (bad data is never good news) and the loop keeps
+    watching rather than leave the rollout without a controller.
+    """
+    rows: list[RunRow] = []
+    while not stop.is_set():
+        try:
+            report = tick(rollout, run_by=run_by, now=clock())
+        except (DataError, RouterError) as exc:
+            row = RunRow(at=clock(), state=rollout.state(), error=exc)
+        else:
+            row = RunRow(at=clock(), state=report.state, report=report)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+        if (rollout.state().is_terminal or row.exit_code is ExitCode.ROUTER
+                or (max_ticks and len(rows) >= max_ticks)):
+            break
+        stop.wait(every_s)
+    return RunResult(tuple(rows), stop.is_set(), rollout.state())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.errors import RouterError, UsageError
+from rollout_cli.errors import ExitCode, RouterError, UsageError
 from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.state import journal
 from rollout_cli.state.killpoints import kill_point
@@ -32,6 +32,12 @@ class RollbackResult:
     router_verified: bool
     outcome: str  # "rolled_back" | "incomplete" | "already_rolled_back" | "joined"
     state: RolloutState
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when the router is verified at the baseline and every step ran; else 4."""
+        ok = self.router_verified and (self.run is None or self.run.ok)
+        return ExitCode.OK if ok else ExitCode.ROUTER
 
     def to_json(self, plan_name: str, budget_s: float) -> dict[str, Any]:
         doc: dict[str, Any] = {"plan": plan_name, "action": "rollback", "outcome": self.outcome,
@@ -72,7 +78,8 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
                                    from_split=state.split, to_split=BASELINE_ONLY, actor=actor, reason=reason)
     kill_point("rollback:after-intent")
     with store.lock(plan.name):
-        current = journal.get(store.conn, intent.id)
+        with store.read() as conn:
+            current = journal.get(conn, intent.id)
         # Still open under the lock: its owner is dead, or alive but still waiting for the lock; either
         # way this process runs it (an owner that comes later finds it finished and reports that).
         if not current.is_open:

@@ -1,0 +1,150 @@
+"""What a person asks for by hand: start, advance and rollback (docs/operations.md).
+
+Each function checks the actor's authority (transitions.authority: a refusal is recorded and
+raises NotAllowed, exit 5), applies the plan's gates (the drill before traffic leaves shadow,
+approvals, --force) and records the attempt in the audit trail, then moves through moves.py or
+rollback.py. The command line only parses, calls one of these and renders the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from rollout_cli.errors import DataError, RolloutError, RouterError, UsageError
+from rollout_cli.plan.model import Plan
+from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.state.store import StateStore, StateStoreError
+from rollout_cli.transitions.authority import may_approve, may_move, may_roll_back, refuse
+from rollout_cli.transitions.context import Rollout, drill_refusal
+from rollout_cli.transitions.controller import StepReport, act, evaluate_current, leaves_shadow
+from rollout_cli.transitions.decide import decide
+from rollout_cli.transitions.moves import MoveResult
+from rollout_cli.transitions.moves import start as start_move
+from rollout_cli.transitions.reconcile import reconcile
+from rollout_cli.transitions.rollback import RollbackResult, rollback
+from rollout_cli.transitions.steps import StepResult
+
+
+def start(rollout: Rollout, *, actor: str, reason: str, now: datetime) -> MoveResult:
+    """Begin the rollout at its first stage: authority, then the drill gate when the first stage
+    already serves traffic (a held start is recorded), then the move."""
+    first = rollout.plan.stages[0]
+    if not may_move(rollout, actor):
+        raise refuse(rollout, actor=actor, action="start", what=f"start {rollout.plan.name}", listed="authority",
+                     reason=reason, from_stage=None, to_stage=first.name, now=now)
+    if not first.is_shadow:
+        refusal = drill_refusal(rollout, now)
+        if refusal:
+            rollout.store.record_event(rollout.plan, "start", actor, True, f"held: {refusal}", None, first.name,
+                                       None, at=now)
+            raise UsageError(refusal)
+    return start_move(rollout, actor=actor, reason=reason, now=now)
+
+
+class RollbackNotRun(RouterError):
+    """The rollback could not run (or stopped) because the state store failed; `manual_commands`
+    are what a person runs to send every request to the baseline by hand (may be empty)."""
+
+    def __init__(self, message: str, *, hint: str, manual_commands: list[str]) -> None:
+        super().__init__(message, hint=hint)
+        self.manual_commands = manual_commands
+
+
+def roll_back(plan: Plan, *, state_dir: Path | None, actor: str, reason: str, now: datetime,
+              on_step: Callable[[StepResult], None] | None = None) -> RollbackResult:
+    """A person's rollback: never held back by a gate, only by authority (exit 5). Without a
+    sound state store there is no journal to make it safe against a concurrent advance, and no
+    audit trail: nothing is touched, and RollbackNotRun carries the router's manual commands."""
+    try:
+        store = StateStore.open(state_dir)
+    except StateStoreError as exc:
+        raise RollbackNotRun(f"the rollback did not run, the router was not touched: {exc.message}",
+                             hint="fix the state store (or point --state-dir at the right one) and run the "
+                                  "rollback again, or set the router by hand as above",
+                             manual_commands=manual_commands(plan)) from None
+    rollout = Rollout.open(plan, store)
+    try:
+        state = rollout.state()
+    except StateStoreError as exc:  # opened, but damaged where the state lives
+        raise RollbackNotRun(f"the rollback did not run, the router was not touched: {exc.message}",
+                             hint="set the router by hand as above, then restore the state store from a backup",
+                             manual_commands=manual_commands(plan)) from None
+    if not may_roll_back(rollout, actor):
+        raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {plan.name}",
+                     listed="authority", reason=reason, from_stage=state.stage, to_stage=None,
+                     now=now)
+    try:
+        result = rollback(rollout, actor=actor, reason=reason, now=now, on_step=on_step)
+    except StateStoreError as exc:
+        raise RollbackNotRun(f"the rollback stopped, the router may not be at the baseline: {exc.message}",
+                             hint="check the router by hand (as above), then fix the state store",
+                             manual_commands=manual_commands(plan)) from None
+    return result
+
+
+def manual_commands(plan: Plan) -> list[str]:
+    """The shell commands that send every request to the baseline, or [] when the router cannot say."""
+    from rollout_cli.routers.registry import router_for
+
+    try:
+        return router_for(plan.router.adapter, plan.router.options).explain(BASELINE_ONLY)
+    except RolloutError:
+        return []
+
+
+def advance(rollout: Rollout, *, actor: str, reason: str, force: bool, now: datetime) -> StepReport:
+    """A person's `advance`: authority, approval gates and --force, then the same decision."""
+    plan = rollout.plan
+    reconciled = tuple(reconcile(rollout, actor=actor, now=now))
+    state = rollout.state()
+    following = plan.next_stage(plan.stage(state.stage)) if state.stage else None
+    to_name = following.name if following else None
+    if not may_move(rollout, actor):
+        raise refuse(rollout, actor=actor, action="advance", what=f"advance {plan.name}", listed="authority",
+                     reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
+    if state.status != "running" or state.rollback_incomplete or state.stage is None:
+        # Nothing can advance: say so with an error, not a "done" (exit 0) that a script would trust.
+        action = decide(plan, state, None, now, manual=True)
+        if state.rollback_incomplete:
+            words = "an earlier rollback is not verified at the baseline"
+            error: RolloutError = RouterError(
+                f"{plan.name} cannot advance: {words}",
+                hint=f"finish the rollback: `rollout rollback {rollout.ref} --reason TEXT` (see `rollout status`)")
+        else:
+            words = action.reason
+            hint = (f"to try again from the first stage: `rollout start {rollout.ref}`"
+                    if state.status == "rolled_back" else f"see `rollout status {rollout.ref}`")
+            error = UsageError(f"{plan.name} cannot advance: {words}", hint=hint)
+        rollout.store.record_event(plan, "advance", actor, True, f"{reason or 'advance'} — refused: {words}",
+                                   state.stage, None, {"result": action.kind}, at=now)
+        raise error
+    if force and not may_approve(rollout, actor):
+        raise refuse(rollout, actor=actor, action="advance", what=f"force an advance of {plan.name}",
+                     listed="approvers", reason=reason, from_stage=state.stage, to_stage=to_name, now=now)
+    if following and following.approval_required and state.approved_stage != following.name:
+        if not may_approve(rollout, actor):
+            raise refuse(rollout, actor=actor, action="advance", listed="approvers", reason=reason,
+                         what=f"approve {plan.name} into {following.name} (approval: required)",
+                         from_stage=state.stage, to_stage=to_name, now=now)
+        with rollout.store.write() as conn:
+            state = replace(rollout.state(), approved_stage=following.name)
+            rollout.store.put(conn, state)
+            rollout.store.record_event(plan, "approve", actor, True, reason or f"approved entering {following.name}",
+                                       state.stage, following.name, None, at=now, conn=conn)
+    evaluation = None
+    try:
+        evaluation = evaluate_current(rollout, state, now)
+    except DataError:
+        if not force:
+            raise  # without --force, no evidence means no move
+    refusal = drill_refusal(rollout, now) if leaves_shadow(rollout, state) else None
+    action = decide(plan, state, evaluation, now, drill_refusal=refusal, manual=True, forced=force)
+    if force and action.kind == "advance":
+        action = replace(action, reason=f"forced by {actor}: {reason}")
+    elif reason and action.kind in ("advance", "complete"):
+        action = replace(action, reason=f"{action.reason} ({reason})")
+    return act(rollout, state, action, evaluation, actor=actor, now=now, reconciled=reconciled,
+                evidence_extra={"forced": force}, on_step=None, dedupe_holds=False)
