@@ -65,18 +65,30 @@ class RollbackRun:
 
 
 def verify_baseline(router: Router, attempts: int = VERIFY_ATTEMPTS, backoff_s: float = VERIFY_BACKOFF_S) -> str:
-    """Read the router back until it reports baseline only; '' on success, else why not."""
-    problem = "not checked"
-    for attempt in range(attempts):
-        try:
-            if router.verify(BASELINE_ONLY):
-                return ""
-            problem = f"the router reports {router.read()}, not the baseline alone"
-        except RolloutError as exc:
-            problem = exc.message
-        if attempt + 1 < attempts:
-            time.sleep(backoff_s * (2**attempt))
-    return f"{problem} (after {attempts} reads)"
+    """Read the router back until it reports baseline only; '' on success, else why not.
+
+    Up to `attempts` reads, waiting `backoff_s` after the first and doubling each time (tenacity,
+    imported here: most rollbacks never wait, and the rest of the rollback path does not need it).
+    """
+    from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt, wait_exponential
+
+    def last_problem(state: RetryCallState) -> str:
+        problem = state.outcome.result() if state.outcome else "not checked"
+        return f"{problem} (after {attempts} reads)"
+
+    retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=backoff_s),
+                        retry=retry_if_result(bool), retry_error_callback=last_problem, sleep=time.sleep)
+    return str(retrying(_baseline_problem, router))
+
+
+def _baseline_problem(router: Router) -> str:
+    """'' when the router reports the baseline alone, else what it reports instead."""
+    try:
+        if router.verify(BASELINE_ONLY):
+            return ""
+        return f"the router reports {router.read()}, not the baseline alone"
+    except RolloutError as exc:
+        return exc.message
 
 
 def _route(router: Router) -> str:

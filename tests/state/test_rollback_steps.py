@@ -14,8 +14,9 @@ import pytest
 from rollout_support import plan_in, router_split
 
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
+from rollout_cli.routers.file import FileRouter
 from rollout_cli.routers.registry import router_for
-from rollout_cli.transitions.steps import run_rollback_steps
+from rollout_cli.transitions.steps import run_rollback_steps, verify_baseline
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
@@ -110,3 +111,23 @@ def _alive(pid: int) -> bool:
     # a killed child of an exited shell is reaped by init; until then it shows as a zombie
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def test_verify_waits_for_a_router_that_settles_late(tmp_path: Path) -> None:
+    router = FileRouter(tmp_path / "router.json")
+    router.prepare()
+    router.apply(RouterSplit(5.0, 0.0))
+    threading.Timer(0.12, router.apply, args=(BASELINE_ONLY,)).start()  # settles between the 2nd and 3rd read
+    started = time.monotonic()
+    assert verify_baseline(router, attempts=5, backoff_s=0.05) == ""
+    assert 0.12 <= time.monotonic() - started < 0.5  # read at 0, 0.05 and 0.15 s
+
+
+def test_verify_gives_up_after_its_reads_with_backoff(tmp_path: Path) -> None:
+    router = FileRouter(tmp_path / "router.json")
+    router.prepare()
+    router.apply(RouterSplit(5.0, 0.0))
+    started = time.monotonic()
+    problem = verify_baseline(router, attempts=3, backoff_s=0.05)
+    assert problem == "the router reports candidate 5% served, 0% mirrored, not the baseline alone (after 3 reads)"
+    assert time.monotonic() - started >= 0.15  # waited 0.05 then 0.1
