@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rollout_cli.cli.output import console, print_json, styled_outcome
 from rollout_cli.cli.rollout_views import history_table
 from rollout_cli.errors import UsageError
-from rollout_cli.sim.demo import HARM, HARM_STAGE, DemoTick, run_demo
+from rollout_cli.sim.demo import HARM, HARM_STAGE, DemoSummary, DemoTick, run_demo
 
 ACTION_STYLE = {"advance": "bold green", "complete": "bold green", "rollback": "bold red"}
 
@@ -58,7 +58,7 @@ def _print_tick(tick: DemoTick) -> None:
                   f"[{style}]{tick.action}[/] {escape(tick.reason)}")
 
 
-def _print_ending(summary) -> None:  # type: ignore[no-untyped-def]
+def _print_ending(summary: DemoSummary) -> None:
     console.print(history_table("demo-ranker", summary.events))
     if summary.runbook is not None:
         console.rule(f"runbook {summary.runbook}")

@@ -208,6 +208,13 @@ def _source(value: Any) -> DataSource | None:
     return DataSource(glob=str(value))
 
 
+def _required_source(value: Any) -> DataSource:
+    source = _source(value)
+    if source is None:  # the schema requires data.predictions; a loaded plan always has it
+        raise ValueError("data.predictions is required")
+    return source
+
+
 def resolve_people(entries: list[str], teams: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
     """People named by `entries`, with `team:NAME` expanded (unknown teams resolve to nobody)."""
     people: set[str] = set()
@@ -325,7 +332,7 @@ def build_plan(doc: LoadedDocument) -> Plan:
         candidate=d["models"]["candidate"],
         router=Router(adapter=d["router"]["adapter"], options=MappingProxyType(dict(d["router"].get("options") or {}))),
         data=DataSpec(
-            predictions=_source(data["predictions"]),  # type: ignore[arg-type]
+            predictions=_required_source(data["predictions"]),
             outcomes=_source(data.get("outcomes")),
             training=_source(data.get("training")),
             columns=MappingProxyType(columns),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,17 @@ class Router(Protocol):
         """Shell commands a person can run to do what `apply(split)` does, for the runbook."""
         ...
 
-    # Optional: `prepare()`, called by `rollout start` (and the demo) before the first apply,
-    # creates what the router needs to exist. Nothing else may create it: a rollback that writes a
-    # router no one reads, then reads it back, would "verify" a split that serves no request.
+
+
+@runtime_checkable
+class PreparableRouter(Protocol):
+    """A router with something to create before its first apply (the file router's file)."""
+
+    def prepare(self) -> None:
+        """Create what the router needs to exist; called by `rollout start` (and the demo) only.
+        Nothing else may create it: a rollback that writes a router no one reads, then reads it
+        back, would "verify" a split that serves no request."""
+        ...
 
 
 # Shares travel as floats (HAProxy weights, JSON, nginx percentages), so "exactly the split"

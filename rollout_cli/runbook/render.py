@@ -66,7 +66,7 @@ def existing_store(state_dir: Path | None) -> DrillEvents | None:
         return None
     from rollout_cli.state.store import StateStore
 
-    return StateStore.open(directory)  # type: ignore[no-any-return]
+    return StateStore.open(directory)
 
 
 def manual_commands(plan: Plan) -> list[str]:

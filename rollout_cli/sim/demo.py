@@ -22,7 +22,7 @@ from typing import Any
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.document import plan_yaml
 from rollout_cli.plan.model import Plan
-from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.routers.base import BASELINE_ONLY, PreparableRouter
 from rollout_cli.state.records import AuditEvent
 from rollout_cli.state.store import StateStore
 from rollout_cli.stats.outcome import Outcome
@@ -148,7 +148,8 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
     plan = load_plan(plan_path)
     store = StateStore.open(directory / ".rollout")
     rollout = Rollout.open(plan, store)
-    rollout.router.prepare()  # type: ignore[attr-defined]  # the demo's file router
+    if isinstance(rollout.router, PreparableRouter):  # the demo's file router
+        rollout.router.prepare()
     rollout.router.apply(BASELINE_ONLY)  # the serving system before the rollout: baseline only
     notes: list[str] = []
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from rollout_cli.errors import ExitCode
-from rollout_cli.evaluation.verdict import Evaluation
+from rollout_cli.evaluation.verdict import Check, Evaluation
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.state.records import RolloutState
 from rollout_cli.stats.outcome import Outcome
@@ -40,7 +40,7 @@ class Action:
         return SPEC_ACTION[self.kind]
 
 
-def _check_words(check) -> str:  # type: ignore[no-untyped-def]
+def _check_words(check: Check) -> str:
     where = ", ".join(f"{k}={v}" for k, v in (check.segment or {}).items())
     return f"{check.metric}{f' [{where}]' if where else ''}: {check.reason}"
 
@@ -69,85 +69,124 @@ def decide(plan: Plan, state: RolloutState, evaluation: Evaluation | None, now: 
     reported, not rolled back). forced: an approver's `advance --force` (the verdict, min_duration
     and min_units are overridden; the drill requirement is not). drill_refusal: the drill gate's
     message when the plan requires a drill and none on record allows leaving shadow.
+
+    In order: a rollout that is not running; a forced advance; no evaluation; a failing stage;
+    a stage younger than min_duration or short of min_units; an inconclusive stage; else the
+    stage may be left (`_leave`).
     """
-    plan_ref = plan.source or plan.name
-
-    def act(kind: ActionKind, code: str, reason: str, to_stage: str | None, exit_code: ExitCode) -> Action:
-        return Action(kind, reason, code, state.stage, to_stage, exit_code)
-
-    if state.status == "not_started" or state.stage is None:
-        return act("none", "not_started", f"the rollout has not started: run `rollout start {plan_ref}`",
-                   None, ExitCode.INCONCLUSIVE)
-    if state.rollback_incomplete:
-        return act("rollback", "rollback_incomplete", "an earlier rollback could not be verified; retrying it",
-                   None, ExitCode.FAILED)
-    if state.is_terminal:
-        return act("none", state.status, f"the rollout is {state.status.replace('_', ' ')}; nothing to do",
-                   None, ExitCode.OK)
-    if state.status == "paused":
-        return act("none", "paused", "the rollout is paused; nothing moves until it resumes", None,
-                   ExitCode.INCONCLUSIVE)
-
-    stage = plan.stage(state.stage)
+    not_running = _not_running(plan, state)
+    if not_running is not None:
+        return not_running
+    stage = plan.stage(state.stage or "")  # running: always at a stage
     following = plan.next_stage(stage)
     if forced:
-        return _move(plan, state, stage, following, drill_refusal, act, manual=True)
+        return _leave(plan, state, stage, following, drill_refusal, manual=True)
     if evaluation is None:
-        return act("hold", "no_evaluation", "the stage has not been evaluated", None, ExitCode.INCONCLUSIVE)
-
-    rollback_hint = f"`rollout rollback {plan_ref} --reason TEXT`"
-    if evaluation.verdict is Outcome.FAIL:
-        why = f"stage {stage.name} fails: {failing_reasons(evaluation)}"
-        if manual:
-            return act("hold", "fail", f"{why}; not advancing — roll back with {rollback_hint}", None, ExitCode.FAILED)
-        if plan.decision.auto_rollback:
-            return act("rollback", "fail", why, None, ExitCode.FAILED)
-        return act("hold", "fail", f"{why}; auto_rollback is off — roll back with {rollback_hint}", None,
-                   ExitCode.FAILED)
-
+        return _action(state, "hold", "no_evaluation", "the stage has not been evaluated", None,
+                       ExitCode.INCONCLUSIVE)
     elapsed = (now - state.stage_started_at).total_seconds() if state.stage_started_at else 0.0
+    return (_on_fail(plan, state, stage, evaluation, manual=manual)
+            or _too_early(state, stage, evaluation, elapsed)
+            or _on_inconclusive(plan, state, stage, following, evaluation, elapsed, manual=manual)
+            or _leave(plan, state, stage, following, drill_refusal, manual=manual))
+
+
+def _action(state: RolloutState, kind: ActionKind, code: str, reason: str, to_stage: str | None,
+            exit_code: ExitCode) -> Action:
+    return Action(kind, reason, code, state.stage, to_stage, exit_code)
+
+
+def _rollback_hint(plan: Plan) -> str:
+    return f"`rollout rollback {plan.source or plan.name} --reason TEXT`"
+
+
+def _not_running(plan: Plan, state: RolloutState) -> Action | None:
+    """Not started, an unverified rollback to retry, finished, or paused; None when running."""
+    if state.status == "not_started" or state.stage is None:
+        return _action(state, "none", "not_started",
+                       f"the rollout has not started: run `rollout start {plan.source or plan.name}`", None,
+                       ExitCode.INCONCLUSIVE)
+    if state.rollback_incomplete:
+        return _action(state, "rollback", "rollback_incomplete",
+                       "an earlier rollback could not be verified; retrying it", None, ExitCode.FAILED)
+    if state.is_terminal:
+        return _action(state, "none", state.status,
+                       f"the rollout is {state.status.replace('_', ' ')}; nothing to do", None, ExitCode.OK)
+    if state.status == "paused":
+        return _action(state, "none", "paused", "the rollout is paused; nothing moves until it resumes", None,
+                       ExitCode.INCONCLUSIVE)
+    return None
+
+
+def _on_fail(plan: Plan, state: RolloutState, stage: Stage, evaluation: Evaluation, *,
+             manual: bool) -> Action | None:
+    """A failing stage rolls back (auto_rollback), or holds for a person to roll back."""
+    if evaluation.verdict is not Outcome.FAIL:
+        return None
+    why = f"stage {stage.name} fails: {failing_reasons(evaluation)}"
+    if manual:
+        return _action(state, "hold", "fail", f"{why}; not advancing — roll back with {_rollback_hint(plan)}",
+                       None, ExitCode.FAILED)
+    if plan.decision.auto_rollback:
+        return _action(state, "rollback", "fail", why, None, ExitCode.FAILED)
+    return _action(state, "hold", "fail", f"{why}; auto_rollback is off — roll back with {_rollback_hint(plan)}",
+                   None, ExitCode.FAILED)
+
+
+def _too_early(state: RolloutState, stage: Stage, evaluation: Evaluation, elapsed: float) -> Action | None:
+    """The stage's min_duration or min_units are not reached yet."""
     if elapsed < stage.min_duration_s:
         left = format_duration(stage.min_duration_s - elapsed, style="clock")
-        return act("hold", "min_duration", f"stage {stage.name} has run "
-                   f"{format_duration(elapsed, style='clock')} of its "
-                   f"min_duration {format_duration(stage.min_duration_s)} ({left} left)", None, ExitCode.INCONCLUSIVE)
+        return _action(state, "hold", "min_duration", f"stage {stage.name} has run "
+                       f"{format_duration(elapsed, style='clock')} of its min_duration "
+                       f"{format_duration(stage.min_duration_s)} ({left} left)", None, ExitCode.INCONCLUSIVE)
     candidate_units = int(evaluation.units.get("candidate", 0))
     if stage.min_units and candidate_units < stage.min_units:
-        return act("hold", "min_units", f"stage {stage.name} has {candidate_units} candidate units of its min_units "
-                   f"{stage.min_units}", None, ExitCode.INCONCLUSIVE)
-
-    completes_anyway = following is None and stage.traffic >= 100  # no baseline arm is left to compare
-    if evaluation.verdict is Outcome.INCONCLUSIVE and not completes_anyway:
-        limit = plan.decision.max_duration_s
-        why = f"stage {stage.name} is inconclusive: {_inconclusive_reasons(evaluation)}"
-        if limit is None or elapsed < limit:
-            return act("hold", "inconclusive", why, None, ExitCode.INCONCLUSIVE)
-        overdue = f"{why}; no verdict after max_duration {format_duration(limit)}"
-        if plan.decision.on_inconclusive == "rollback" and not manual:
-            if plan.decision.auto_rollback:
-                return act("rollback", "max_duration", f"{overdue} (on_inconclusive: rollback)", None, ExitCode.FAILED)
-            return act("hold", "max_duration", f"{overdue}; on_inconclusive is rollback but auto_rollback is off — "
-                       f"roll back with {rollback_hint}", None, ExitCode.INCONCLUSIVE)
-        return act("hold", "max_duration", f"{overdue} (on_inconclusive: hold) — decide by hand: an approver runs "
-                   f"`rollout advance {plan_ref} --force --reason TEXT`, or roll back with {rollback_hint}", None,
-                   ExitCode.INCONCLUSIVE)
-    return _move(plan, state, stage, following, drill_refusal, act, manual=manual)
+        return _action(state, "hold", "min_units", f"stage {stage.name} has {candidate_units} candidate units of "
+                       f"its min_units {stage.min_units}", None, ExitCode.INCONCLUSIVE)
+    return None
 
 
-def _move(plan: Plan, state: RolloutState, stage: Stage, following: Stage | None, drill_refusal: str | None,
-          act, *, manual: bool) -> Action:  # type: ignore[no-untyped-def]
+def _on_inconclusive(plan: Plan, state: RolloutState, stage: Stage, following: Stage | None,
+                     evaluation: Evaluation, elapsed: float, *, manual: bool) -> Action | None:
+    """Hold while undecided; past max_duration, what `on_inconclusive` says (a person decides
+    when rolling back is not automatic). A last stage at 100% has no baseline left: it completes."""
+    completes_anyway = following is None and stage.traffic >= 100
+    if evaluation.verdict is not Outcome.INCONCLUSIVE or completes_anyway:
+        return None
+    limit = plan.decision.max_duration_s
+    why = f"stage {stage.name} is inconclusive: {_inconclusive_reasons(evaluation)}"
+    if limit is None or elapsed < limit:
+        return _action(state, "hold", "inconclusive", why, None, ExitCode.INCONCLUSIVE)
+    overdue = f"{why}; no verdict after max_duration {format_duration(limit)}"
+    rollback_hint = _rollback_hint(plan)
+    if plan.decision.on_inconclusive == "rollback" and not manual:
+        if plan.decision.auto_rollback:
+            return _action(state, "rollback", "max_duration", f"{overdue} (on_inconclusive: rollback)", None,
+                           ExitCode.FAILED)
+        return _action(state, "hold", "max_duration", f"{overdue}; on_inconclusive is rollback but auto_rollback "
+                       f"is off — roll back with {rollback_hint}", None, ExitCode.INCONCLUSIVE)
+    return _action(state, "hold", "max_duration", f"{overdue} (on_inconclusive: hold) — decide by hand: an "
+                   f"approver runs `rollout advance {plan.source or plan.name} --force --reason TEXT`, or roll "
+                   f"back with {rollback_hint}", None, ExitCode.INCONCLUSIVE)
+
+
+def _leave(plan: Plan, state: RolloutState, stage: Stage, following: Stage | None, drill_refusal: str | None, *,
+           manual: bool) -> Action:
     """The stage may be left: complete, advance, or say what still stands in the way."""
     plan_ref = plan.source or plan.name
     if following is None:
-        return act("complete", "final", f"final stage {stage.name} passes: the rollout is complete", None, ExitCode.OK)
+        return _action(state, "complete", "final", f"final stage {stage.name} passes: the rollout is complete",
+                       None, ExitCode.OK)
     if following.approval_required and state.approved_stage != following.name:
         approvers = ", ".join(sorted(plan.rollback.approver_people)) or "nobody (rollback.approvers is empty)"
-        return act("await_approval", "approval", f"stage {following.name} requires approval: an approver "
-                   f"({approvers}) runs `rollout advance {plan_ref} --as NAME`", following.name, ExitCode.INCONCLUSIVE)
+        return _action(state, "await_approval", "approval", f"stage {following.name} requires approval: an "
+                       f"approver ({approvers}) runs `rollout advance {plan_ref} --as NAME`", following.name,
+                       ExitCode.INCONCLUSIVE)
     if stage.is_shadow and not following.is_shadow and drill_refusal:
-        return act("hold", "drill", drill_refusal, following.name, ExitCode.INCONCLUSIVE)
+        return _action(state, "hold", "drill", drill_refusal, following.name, ExitCode.INCONCLUSIVE)
     if not manual and not plan.decision.auto_advance:
-        return act("hold", "auto_advance_off", f"stage {stage.name} passes; auto_advance is off — advance with "
-                   f"`rollout advance {plan_ref}`", following.name, ExitCode.INCONCLUSIVE)
-    return act("advance", "passes", f"stage {stage.name} passes: advancing to {following.name} "
-               f"({format_split(following.traffic, following.shadow)})", following.name, ExitCode.OK)
+        return _action(state, "hold", "auto_advance_off", f"stage {stage.name} passes; auto_advance is off — "
+                       f"advance with `rollout advance {plan_ref}`", following.name, ExitCode.INCONCLUSIVE)
+    return _action(state, "advance", "passes", f"stage {stage.name} passes: advancing to {following.name} "
+                   f"({format_split(following.traffic, following.shadow)})", following.name, ExitCode.OK)

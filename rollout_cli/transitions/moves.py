@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from rollout_cli.errors import RouterError, UsageError
 from rollout_cli.plan.model import Stage
-from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
+from rollout_cli.routers.base import BASELINE_ONLY, PreparableRouter, RouterSplit, splits_match
 from rollout_cli.state import journal
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
@@ -27,9 +27,12 @@ from rollout_cli.transitions.context import Rollout, Superseded
 from rollout_cli.transitions.reconcile import reconcile
 
 
+MoveKind = Literal["start", "advance"]
+
+
 @dataclass(frozen=True)
 class MoveResult:
-    kind: str  # "start" | "advance"
+    kind: MoveKind
     from_stage: str | None
     to_stage: str
     split: RouterSplit
@@ -73,7 +76,7 @@ def _router_split_or_baseline(rollout: Rollout) -> RouterSplit:
         return BASELINE_ONLY  # e.g. a file router before its file exists: `start` creates it
 
 
-def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, actor: str, reason: str,
+def _move(rollout: Rollout, kind: MoveKind, from_stage: str | None, to: Stage, *, actor: str, reason: str,
           now: datetime, check: Any, evidence: dict[str, Any] | None) -> MoveResult:
     plan, store, router = rollout.plan, rollout.store, rollout.router
     target = to.split
@@ -81,7 +84,7 @@ def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, act
         reconcile(rollout, actor=actor, now=now)
         if kind == "advance":
             _refuse_a_stray_router(rollout, from_stage, to, actor=actor, reason=reason, now=now)
-        if kind == "start" and hasattr(router, "prepare"):
+        if kind == "start" and isinstance(router, PreparableRouter):
             router.prepare()  # e.g. the file router's file: only `start` may create it
         source = _router_split_or_baseline(rollout) if kind == "start" else None
         with store.write() as conn:
@@ -89,7 +92,7 @@ def _move(rollout: Rollout, kind: str, from_stage: str | None, to: Stage, *, act
             check(state)
             if any(t.kind == "rollback" for t in journal.open_transitions(store, plan.name, conn)):
                 raise Superseded(f"{kind} of {plan.name} aborted: a rollback is in progress")
-            intent = journal.begin(conn, plan.name, kind, from_stage=from_stage, to_stage=to.name,  # type: ignore[arg-type]
+            intent = journal.begin(conn, plan.name, kind, from_stage=from_stage, to_stage=to.name,
                                    from_split=source or state.split, to_split=target, actor=actor, reason=reason)
         kill_point(f"{kind}:after-intent")
         try:

@@ -14,6 +14,7 @@ Each resolution is recorded as a "reconcile" event.
 from __future__ import annotations
 
 from datetime import datetime
+from sqlite3 import Connection
 
 from rollout_cli.errors import RouterError
 from rollout_cli.routers.base import RouterSplit, splits_match
@@ -93,10 +94,10 @@ def _reconcile_move(rollout: Rollout, transition: Transition, *, actor: str, now
 
 
 def _record(rollout: Rollout, transition: Transition, actor: str, resolution: str, router: RouterSplit | None,
-            result: str, now: datetime, conn: object) -> None:
+            result: str, now: datetime, conn: Connection) -> None:
     rollout.store.record_event(
         rollout.plan, "reconcile", actor, True, resolution, transition.from_stage, transition.to_stage,
         {"transition": transition.id, "kind": transition.kind, "phase_found": transition.phase, "result": result,
          "router": router.to_json() if router else None, "interrupted_actor": transition.actor},
-        at=now, conn=conn,  # type: ignore[arg-type]
+        at=now, conn=conn,
     )
