@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, cast
@@ -228,12 +228,38 @@ def resolve_people(entries: list[str], teams: Mapping[str, tuple[str, ...]]) -> 
 
 def build_plan(doc: LoadedDocument) -> Plan:
     """The typed plan of a document that passed validation (raises ValueError/KeyError otherwise)."""
-    d = doc.data
-    loc = doc.locate
+    d, loc = doc.data, doc.locate
+    metrics = _metrics(d.get("metrics") or {}, loc)
+    default_guards = _guards(d.get("guards") or [], "$.guards", metrics, loc)
+    teams = {name: tuple(members) for name, members in (d.get("teams") or {}).items()}
+    drift = d.get("drift") or {}
+    return Plan(
+        name=d["name"],
+        version=int(d["version"]),
+        description=str(d.get("description", "")),
+        owner=str(d.get("owner", "")),
+        baseline=d["models"]["baseline"],
+        candidate=d["models"]["candidate"],
+        router=Router(adapter=d["router"]["adapter"], options=MappingProxyType(dict(d["router"].get("options") or {}))),
+        data=_data(d["data"]),
+        segments=tuple(d.get("segments") or ()),
+        metrics=MappingProxyType(metrics),
+        guards=default_guards,
+        stages=_stages(d["stages"], default_guards, metrics, loc),
+        decision=_decision(d.get("decision") or {}),
+        drift=Drift(features=tuple(drift.get("features") or ()), max_psi=float(drift.get("max_psi", 0.2))),
+        teams=MappingProxyType(teams),
+        rollback=_rollback(d["rollback"], teams, loc),
+        source=doc.file,
+    )
 
-    metrics: dict[str, Metric] = {}
-    for name, m in (d.get("metrics") or {}).items():
-        metrics[name] = Metric(
+
+Locate = Callable[[str], Location]  # LoadedDocument.locate: the source location of a JSON path
+
+
+def _metrics(items: dict[str, Any], loc: Locate) -> dict[str, Metric]:
+    return {
+        name: Metric(
             name=name,
             kind=m["kind"],
             event=m.get("event"),
@@ -243,45 +269,50 @@ def build_plan(doc: LoadedDocument) -> Plan:
             tolerance=float(m["tolerance"]) if "tolerance" in m else None,
             location=loc(f"$.metrics.{name}"),
         )
+        for name, m in items.items()
+    }
 
-    def guards(items: list[dict[str, Any]], path: str) -> tuple[Guard, ...]:
-        def opt(g: dict[str, Any], key: str, parse: Any) -> float | None:
-            return parse(g[key]) if key in g else None
 
-        return tuple(
-            Guard(
-                metric=metrics[g["metric"]],
-                max_drop=opt(g, "max_drop", parse_fraction),
-                max_increase=opt(g, "max_increase", parse_fraction),
-                min=opt(g, "min", parse_threshold),
-                max=opt(g, "max", parse_threshold),
-                per_segment=bool(g.get("per_segment", False)),
-                location=loc(f"{path}[{i}]"),
-            )
-            for i, g in enumerate(items)
+def _guards(items: list[dict[str, Any]], path: str, metrics: dict[str, Metric], loc: Locate) -> tuple[Guard, ...]:
+    def opt(g: dict[str, Any], key: str, parse: Callable[[object], float]) -> float | None:
+        return parse(g[key]) if key in g else None
+
+    return tuple(
+        Guard(
+            metric=metrics[g["metric"]],
+            max_drop=opt(g, "max_drop", parse_fraction),
+            max_increase=opt(g, "max_increase", parse_fraction),
+            min=opt(g, "min", parse_threshold),
+            max=opt(g, "max", parse_threshold),
+            per_segment=bool(g.get("per_segment", False)),
+            location=loc(f"{path}[{i}]"),
         )
+        for i, g in enumerate(items)
+    )
 
-    default_guards = guards(d.get("guards") or [], "$.guards")
-    stages = []
-    for i, s in enumerate(d["stages"]):
-        has_own = "guards" in s
-        stages.append(
-            Stage(
-                name=s["name"],
-                index=i,
-                traffic=parse_share(s.get("traffic", 0)),
-                shadow=parse_share(s.get("shadow", 0)),
-                min_duration_s=parse_duration(s.get("min_duration", 0)),
-                min_units=int(s.get("min_units", 0)),
-                approval_required=s.get("approval") == "required",
-                guards=guards(s["guards"], f"$.stages[{i}].guards") if has_own else default_guards,
-                final=bool(s.get("final", False)),
-                location=loc(f"$.stages[{i}]"),
-            )
+
+def _stages(items: list[dict[str, Any]], default_guards: tuple[Guard, ...], metrics: dict[str, Metric],
+            loc: Locate) -> tuple[Stage, ...]:
+    """Each stage with its own guards, or the plan's when it names none."""
+    return tuple(
+        Stage(
+            name=s["name"],
+            index=i,
+            traffic=parse_share(s.get("traffic", 0)),
+            shadow=parse_share(s.get("shadow", 0)),
+            min_duration_s=parse_duration(s.get("min_duration", 0)),
+            min_units=int(s.get("min_units", 0)),
+            approval_required=s.get("approval") == "required",
+            guards=_guards(s["guards"], f"$.stages[{i}].guards", metrics, loc) if "guards" in s else default_guards,
+            final=bool(s.get("final", False)),
+            location=loc(f"$.stages[{i}]"),
         )
+        for i, s in enumerate(items)
+    )
 
-    dec = d.get("decision") or {}
-    decision = Decision(
+
+def _decision(dec: dict[str, Any]) -> Decision:
+    return Decision(
         confidence=parse_fraction(dec.get("confidence", DEFAULT_CONFIDENCE)),
         max_duration_s=parse_duration(dec["max_duration"]) if "max_duration" in dec else None,
         on_inconclusive=dec.get("on_inconclusive", "hold"),
@@ -292,24 +323,30 @@ def build_plan(doc: LoadedDocument) -> Plan:
         max_crossover=parse_fraction(dec.get("max_crossover", DEFAULT_MAX_CROSSOVER)),
     )
 
-    data = d["data"]
+
+def _data(data: dict[str, Any]) -> DataSpec:
+    """The data sources, with every column role mapped (an unmapped role keeps its name)."""
     columns = {role: role for role in ROLES}
     columns.update(data.get("columns") or {})
+    return DataSpec(
+        predictions=_required_source(data["predictions"]),
+        outcomes=_source(data.get("outcomes")),
+        training=_source(data.get("training")),
+        columns=MappingProxyType(columns),
+    )
 
-    teams = {name: tuple(members) for name, members in (d.get("teams") or {}).items()}
-    rb = d["rollback"]
+
+def _rollback(rb: dict[str, Any], teams: dict[str, tuple[str, ...]], loc: Locate) -> Rollback:
     steps = []
     for i, step in enumerate(rb["steps"]):
         kind = cast(StepKind, next(k for k in ("route", "verify", "run", "notify") if k in step))
-        steps.append(
-            RollbackStep(
-                kind=kind,
-                value=tuple(step[kind]) if kind == "run" else step[kind],
-                timeout_s=parse_duration(step["timeout"]) if "timeout" in step else None,
-                location=loc(f"$.rollback.steps[{i}]"),
-            )
-        )
-    rollback = Rollback(
+        steps.append(RollbackStep(
+            kind=kind,
+            value=tuple(step[kind]) if kind == "run" else step[kind],
+            timeout_s=parse_duration(step["timeout"]) if "timeout" in step else None,
+            location=loc(f"$.rollback.steps[{i}]"),
+        ))
+    return Rollback(
         authority=tuple(rb["authority"]),
         approvers=tuple(rb.get("approvers") or ()),
         authorized_people=resolve_people(rb["authority"], teams),
@@ -320,30 +357,4 @@ def build_plan(doc: LoadedDocument) -> Plan:
         user_impact=str(rb.get("user_impact", "")).strip(),
         contacts=tuple(rb.get("contacts") or ()),
         digest=digest(rb),
-    )
-
-    drift = d.get("drift") or {}
-    return Plan(
-        name=d["name"],
-        version=int(d["version"]),
-        description=str(d.get("description", "")),
-        owner=str(d.get("owner", "")),
-        baseline=d["models"]["baseline"],
-        candidate=d["models"]["candidate"],
-        router=Router(adapter=d["router"]["adapter"], options=MappingProxyType(dict(d["router"].get("options") or {}))),
-        data=DataSpec(
-            predictions=_required_source(data["predictions"]),
-            outcomes=_source(data.get("outcomes")),
-            training=_source(data.get("training")),
-            columns=MappingProxyType(columns),
-        ),
-        segments=tuple(d.get("segments") or ()),
-        metrics=MappingProxyType(metrics),
-        guards=default_guards,
-        stages=tuple(stages),
-        decision=decision,
-        drift=Drift(features=tuple(drift.get("features") or ()), max_psi=float(drift.get("max_psi", 0.2))),
-        teams=MappingProxyType(teams),
-        rollback=rollback,
-        source=doc.file,
     )
