@@ -168,59 +168,103 @@ def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list
     return needed
 
 
-def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
-                since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
-    preds, outs = logs.predictions, logs.outcomes
+@dataclass(frozen=True)
+class _PredictionColumns:
+    """The prediction log's columns both stage statements select, each checked and quoted once."""
+
+    unit: str
+    ts: str
+    arm: str
+    served: str
+    segments: list[str]  # quoted, in the plan's order; selected as s0, s1, ...
+    measured: dict[str, str]  # what the measures and quantiles read (see _columns_needed)
+
+    def select_list(self) -> str:
+        """`, seg AS s0, … , col AS col, …` for the first CTE."""
+        segments = "".join(f", {s} AS s{i}" for i, s in enumerate(self.segments))
+        return segments + "".join(f", {c} AS {c}" for c in dict.fromkeys(self.measured.values()))
+
+    def first_segments(self, alias: str = "") -> str:
+        """Each segment value of a unit's first answer (a unit keeps the segment it started in)."""
+        return "".join(f", arg_min({alias}s{i}, {alias}ts) AS s{i}" for i in range(len(self.segments)))
+
+
+def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[Measure],
+                        quantiles: list[QuantileSpec]) -> _PredictionColumns:
     unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
     served = preds.column("served", "boolean")
     segs = [preds.column("segment", "any", column=s) for s in segments]
-    cols = _columns_needed(preds, measures, quantiles)
-    outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
+    return _PredictionColumns(unit, ts, arm, served, segs, _columns_needed(preds, measures, quantiles))
 
-    seg_select = "".join(f", {s} AS s{i}" for i, s in enumerate(segs))
-    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
-    unit_expr = unit
-    if outcome_measures and outs is not None:
+
+def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
+                since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
+    """A traffic stage's statement: served answers -> units (first arm, crossover, request sums)
+    -> their outcome events within each metric's window -> sums per arm and segment, and quantiles."""
+    c = _prediction_columns(logs.predictions, segments, measures, quantiles)
+    outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
+    sql = [_served_units(logs, c, measures, bool(outcome_measures), since, until, params)]
+    joined_from = "units"
+    if outcome_measures:
+        sql.append(_outcome_units(logs, outcome_measures, since, until, params))
+        joined_from = "joined"
+    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request", "outcome"))
+    sql.append("\n" + _rolled_up("units", joined_from, stats, len(c.segments)))
+    sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
+    return "".join(sql)
+
+
+def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], joins_outcomes: bool,
+                  since: datetime | None, until: datetime, params: SqlParams) -> str:
+    """`served` (the window's served answers) and `units` (one row per unit)."""
+    preds, outs = logs.predictions, logs.outcomes
+    unit_expr = c.unit
+    if joins_outcomes and outs is not None:
         outs.column("unit_id", "any")  # checked before its type is compared
         if preds.type_of("unit_id") != outs.type_of("unit_id"):
-            unit_expr = f"CAST({unit} AS VARCHAR)"  # join keys of different types meet as text
-    sql = [f"""WITH served AS (
-  SELECT {unit_expr} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm, {arm} = 'candidate' AS cand
-         {seg_select}{col_select}
+            unit_expr = f"CAST({c.unit} AS VARCHAR)"  # join keys of different types meet as text
+    return f"""WITH served AS (
+  SELECT {unit_expr} AS unit, CAST({c.ts} AS TIMESTAMP) AS ts, {c.arm} AS arm, {c.arm} = 'candidate' AS cand
+         {c.select_list()}
   FROM {preds.from_item(params)}
-  WHERE {served} AND {arm} IN ('baseline', 'candidate') AND {unit} IS NOT NULL
-        AND {ts_filter(ts, since, until, params)}
+  WHERE {c.served} AND {c.arm} IN ('baseline', 'candidate') AND {c.unit} IS NOT NULL
+        AND {ts_filter(c.ts, since, until, params)}
 ), units AS (
   -- the arm as a boolean: min/max/arg_min over strings cost more than the whole outcome join
   SELECT unit, CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm,
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
-         {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
-         {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}
+         {c.first_segments()}
+         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}
   FROM served GROUP BY unit
-)"""]
-    joined_from = "units"
-    if outcome_measures:
-        if outs is None:
-            raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
-        o_unit, o_ts = outs.column("unit_id", "any"), outs.column("ts", "timestamp")
-        o_event = outs.column("event", "text")
-        if outs.type_of("unit_id") != preds.type_of("unit_id"):
-            o_unit = f"CAST({o_unit} AS VARCHAR)"
-        needs_value = any(m.op == "event_sum" for _, m in outcome_measures)
-        o_value = outs.column("value", "number") if needs_value else "NULL"
-        events = ", ".join(params.add(e) for e in dict.fromkeys(m.event for _, m in outcome_measures))
-        windows = [m.window_s for _, m in outcome_measures]
-        reach = "" if any(w is None for w in windows) else \
-            f" AND o.ts <= u.last_ts + to_seconds({params.add(max(w for w in windows if w is not None))})"
-        aggs = []
-        for i, m in outcome_measures:
-            cond = f"o.event = {params.add(m.event)}"
-            if m.window_s is not None:
-                cond += f" AND o.ts <= u.last_ts + to_seconds({params.add(m.window_s)})"
-            value = "1" if m.op == "event_any" else "coalesce(CAST(o.value AS DOUBLE), 0)"
-            agg = "max" if m.op == "event_any" else "sum"
-            aggs.append(f"{agg}(CASE WHEN {cond} THEN {value} ELSE 0 END) AS m{i}_x")
-        sql.append(f""", outcome_units AS (
+)"""
+
+
+def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], since: datetime | None,
+                   until: datetime, params: SqlParams) -> str:
+    """`outcome_units` (each unit's events after its first answer, within each metric's window)
+    and `joined` (every unit, with 0 where it had none)."""
+    preds, outs = logs.predictions, logs.outcomes
+    if outs is None:
+        raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
+    o_unit, o_ts = outs.column("unit_id", "any"), outs.column("ts", "timestamp")
+    o_event = outs.column("event", "text")
+    if outs.type_of("unit_id") != preds.type_of("unit_id"):
+        o_unit = f"CAST({o_unit} AS VARCHAR)"
+    needs_value = any(m.op == "event_sum" for _, m in outcome_measures)
+    o_value = outs.column("value", "number") if needs_value else "NULL"
+    events = ", ".join(params.add(e) for e in dict.fromkeys(m.event for _, m in outcome_measures))
+    windows = [m.window_s for _, m in outcome_measures]
+    reach = "" if any(w is None for w in windows) else \
+        f" AND o.ts <= u.last_ts + to_seconds({params.add(max(w for w in windows if w is not None))})"
+    aggs = []
+    for i, m in outcome_measures:
+        cond = f"o.event = {params.add(m.event)}"
+        if m.window_s is not None:
+            cond += f" AND o.ts <= u.last_ts + to_seconds({params.add(m.window_s)})"
+        value = "1" if m.op == "event_any" else "coalesce(CAST(o.value AS DOUBLE), 0)"
+        agg = "max" if m.op == "event_any" else "sum"
+        aggs.append(f"{agg}(CASE WHEN {cond} THEN {value} ELSE 0 END) AS m{i}_x")
+    return f""", outcome_units AS (
   SELECT u.unit, {', '.join(aggs)}
   FROM units u JOIN (
     SELECT {o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
@@ -231,36 +275,28 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
 ), joined AS (
   SELECT units.* {''.join(f', coalesce(outcome_units.m{i}_x, 0) AS m{i}_x' for i, _ in outcome_measures)}
   FROM units LEFT JOIN outcome_units USING (unit)
-)""")
-        joined_from = "joined"
-    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request", "outcome"))
-    sql.append("\n" + _rolled_up("units", joined_from, stats, len(segs)))
-    sql.append(_quantile_part(quantiles, cols, params, "served", len(segs) if quantile_segments else 0))
-    return "".join(sql)
+)"""
 
 
 def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
                since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
+    """A shadow stage's statement: baseline answers served and candidate answers mirrored, per
+    unit and arm, and the paired requests (coverage, agreement) per baseline unit."""
     preds = logs.predictions
-    unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
-    served = preds.column("served", "boolean")
-    segs = [preds.column("segment", "any", column=s) for s in segments]
-    cols = _columns_needed(preds, measures, quantiles)
+    c = _prediction_columns(preds, segments, measures, quantiles)
     agreement = [(i, m) for i, m in enumerate(measures) if m.level == "pairs"]
-    seg_select = "".join(f", {s} AS s{i}" for i, s in enumerate(segs))
-    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
     # coverage (candidate answers per baseline request) is always measured; agreement when guarded
     rid = preds.column("request_id", "any")
     pred = preds.column("prediction", "number_or_text") if agreement else "NULL"
     pair_select = f", {rid} AS rid, {pred} AS pred"
     sql = [f"""WITH answers AS (
-  SELECT {unit} AS unit, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm{seg_select}{col_select}{pair_select}
+  SELECT {c.unit} AS unit, CAST({c.ts} AS TIMESTAMP) AS ts, {c.arm} AS arm{c.select_list()}{pair_select}
   FROM {preds.from_item(params)}
-  WHERE ((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))
-        AND {unit} IS NOT NULL AND {ts_filter(ts, since, until, params)}
+  WHERE ((({c.arm}) = 'baseline' AND {c.served}) OR (({c.arm}) = 'candidate' AND NOT {c.served}))
+        AND {c.unit} IS NOT NULL AND {ts_filter(c.ts, since, until, params)}
 ), unit_arm AS (
-  SELECT unit, arm, 0 AS crossed {''.join(f', arg_min(s{i}, ts) AS s{i}' for i in range(len(segs)))}
-         {''.join(', ' + p for p in _request_aggregates(measures, cols, params))}
+  SELECT unit, arm, 0 AS crossed {c.first_segments()}
+         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}
   FROM answers GROUP BY unit, arm
 )"""]
     numeric = bool(agreement) and preds.type_of("prediction") == "number"
@@ -271,17 +307,17 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
     sql.append(f""", cand AS (
   SELECT rid, any_value(pred) AS pred FROM answers WHERE arm = 'candidate' GROUP BY rid
 ), pairs AS (
-  SELECT b.unit {''.join(f', arg_min(b.s{i}, b.ts) AS s{i}' for i in range(len(segs)))},
+  SELECT b.unit {c.first_segments("b.")},
          count(*) AS base_requests, count(c.rid) AS paired{''.join(agrees)}
   FROM answers b LEFT JOIN cand c ON c.rid = b.rid
   WHERE b.arm = 'baseline' GROUP BY b.unit
 )""")
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request",))
-    sql.append("\n" + _rolled_up("units", "unit_arm", stats, len(segs)))
+    sql.append("\n" + _rolled_up("units", "unit_arm", stats, len(c.segments)))
     pair_stats = [("count(*) FILTER (WHERE paired > 0)", "n"), ("sum(base_requests)", "base_requests"),
                   ("sum(paired)", "paired")] + _sums(measures, ("pairs",))
-    sql.append("\nUNION ALL BY NAME\n" + _rolled_up("pairs", "pairs", pair_stats, len(segs), arm="'candidate'"))
-    sql.append(_quantile_part(quantiles, cols, params, "answers", len(segs) if quantile_segments else 0))
+    sql.append("\nUNION ALL BY NAME\n" + _rolled_up("pairs", "pairs", pair_stats, len(c.segments), arm="'candidate'"))
+    sql.append(_quantile_part(quantiles, c.measured, params, "answers", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
 
