@@ -159,59 +159,80 @@ def run_rollback_steps(plan: Plan, router: Router, *, context: dict[str, Any] | 
     on_step: called with each result as it completes (progress output).
     after_step: called after each step with the step itself (the journal's kill points).
     """
-    templates = secret_templates(plan)
-    results: list[StepResult] = []
-    router_ok = True
-    verified = False
+    run = _StepRun(plan, router, context or {}, on_step)
     started = time.monotonic()
     for step in plan.rollback.steps:
-        name = redact(step.describe(), templates)
+        run.report(run.step(step))
+        if after_step:
+            after_step(step)
+    if run.router_ok and not run.verified:
+        # A plan always routes to baseline; when it lists no verify step the router is still read back,
+        # because a rollback is never reported done on the strength of a write.
+        run.report(run.implicit_verify())
+    return RollbackRun(tuple(run.results), time.monotonic() - started, run.verified, run.manual_commands())
+
+
+class _StepRun:
+    """One run of the steps: the results so far, and what is known about the router."""
+
+    def __init__(self, plan: Plan, router: Router, context: dict[str, Any],
+                 on_step: Callable[[StepResult], None] | None) -> None:
+        self.plan, self.router, self.context, self.on_step = plan, router, context, on_step
+        self.templates = secret_templates(plan)
+        self.results: list[StepResult] = []
+        self.router_ok = True  # no route or verify step failed
+        self.verified = False  # read back at the baseline alone
+
+    def report(self, result: StepResult) -> None:
+        self.results.append(result)
+        if self.on_step:
+            self.on_step(result)
+
+    def step(self, step: RollbackStep) -> StepResult:
+        """One step, timed; a failure is the result's outcome, never an exception."""
         t0 = time.monotonic()
         outcome: StepOutcome = "pass"
         try:
-            if step.kind == "run" and not router_ok:
+            if step.kind == "run" and not self.router_ok:
                 outcome, detail = "skipped", "skipped: the router is not verified at the baseline"
-            elif step.kind == "route":
-                detail = _route(router)
-            elif step.kind == "verify":
-                problem = verify_baseline(router)
-                if problem:
-                    raise _StepFailed(problem)
-                verified = router_ok = True  # a route that errored may still have taken effect
-                detail = "the router reports the baseline alone"
-            elif step.kind == "run":
-                detail = _run(step)
             else:
-                payload = {"plan": plan.name, "event": "rollback", **(context or {}),
-                           "steps": [r.to_json() for r in results]}
-                detail = _notify(step, payload)
+                detail = self._perform(step)
         except (_StepFailed, RolloutError, OSError) as exc:
             outcome = "fail"
             detail = exc.message if isinstance(exc, RolloutError) else str(exc)
             if step.kind in ("route", "verify"):
-                router_ok = False
-        result = StepResult(name, step.kind, time.monotonic() - t0, outcome, redact(detail, templates))
-        results.append(result)
-        if on_step:
-            on_step(result)
-        if after_step:
-            after_step(step)
-    if router_ok and not verified:
-        # A plan always routes to baseline; when it lists no verify step the router is still read back,
-        # because a rollback is never reported done on the strength of a write.
+                self.router_ok = False
+        return StepResult(redact(step.describe(), self.templates), step.kind, time.monotonic() - t0, outcome,
+                          redact(detail, self.templates))
+
+    def _perform(self, step: RollbackStep) -> str:
+        if step.kind == "route":
+            return _route(self.router)
+        if step.kind == "verify":
+            problem = verify_baseline(self.router)
+            if problem:
+                raise _StepFailed(problem)
+            self.verified = self.router_ok = True  # a route that errored may still have taken effect
+            return "the router reports the baseline alone"
+        if step.kind == "run":
+            return _run(step)
+        payload = {"plan": self.plan.name, "event": "rollback", **self.context,
+                   "steps": [r.to_json() for r in self.results]}
+        return _notify(step, payload)
+
+    def implicit_verify(self) -> StepResult:
         t0 = time.monotonic()
-        problem = verify_baseline(router)
-        verified = not problem
-        result = StepResult("verify router (implicit)", "verify", time.monotonic() - t0,
-                            "pass" if verified else "fail", redact(problem or "the router reports the baseline alone",
-                                                                   templates))
-        results.append(result)
-        if on_step:
-            on_step(result)
-    manual: tuple[str, ...] = ()
-    if not verified:
+        problem = verify_baseline(self.router)
+        self.verified = not problem
+        return StepResult("verify router (implicit)", "verify", time.monotonic() - t0,
+                          "pass" if self.verified else "fail",
+                          redact(problem or "the router reports the baseline alone", self.templates))
+
+    def manual_commands(self) -> tuple[str, ...]:
+        """The router's own commands for a person, when the rollback is not verified."""
+        if self.verified:
+            return ()
         try:
-            manual = tuple(redact(c, templates) for c in router.explain(BASELINE_ONLY))
+            return tuple(redact(c, self.templates) for c in self.router.explain(BASELINE_ONLY))
         except Exception as exc:  # noqa: BLE001 - explaining must never hide the failure it explains
-            manual = (f"(the router could not explain its manual commands: {exc})",)
-    return RollbackRun(tuple(results), time.monotonic() - started, verified, manual)
+            return (f"(the router could not explain its manual commands: {exc})",)
