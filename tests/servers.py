@@ -58,6 +58,8 @@ class Hit:
     request_id: str
     shadow: bool
     path: str
+    unit: str = ""  # the client's X-User-ID header, when it sends one
+    at: float = 0.0  # time.time() when answered
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -83,7 +85,8 @@ class ModelBackend:
             disable_nagle_algorithm = True  # else ~40 ms per proxied request (delayed ACK)
 
             def do_GET(self) -> None:
-                hit = Hit(self.headers.get("X-Request-ID", ""), self.headers.get("X-Rollout-Shadow") == "1", self.path)
+                hit = Hit(self.headers.get("X-Request-ID", ""), self.headers.get("X-Rollout-Shadow") == "1", self.path,
+                          self.headers.get("X-User-ID", ""), time.time())
                 with backend._lock:
                     backend._hits.append(hit)
                 body = backend.name.encode()

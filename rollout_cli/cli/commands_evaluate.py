@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,27 +44,43 @@ def parse_moment(value: str, now: datetime, option: str) -> datetime:
 
 
 def _stage_from_state(plan: Plan, state_dir: Path | None) -> tuple[Stage, datetime | None, RouterSplit] | None:
-    """The running rollout's stage, start and split — only when a state store already exists."""
-    import os
+    """The running rollout's stage, judged-window start and split — only when its state already exists
+    (found from the plan, state/location.py; never created here)."""
+    from rollout_cli.state.location import locate
 
-    directory = Path(state_dir or os.environ.get("ROLLOUT_STATE_DIR") or ".rollout")
-    if not (directory / "state.db").is_file():
+    where = locate(plan, state_dir)
+    if not where.exists():
         return None
     from rollout_cli.state.store import StateStore
+    from rollout_cli.transitions.controller import judged_since
 
-    store = StateStore.open(directory)
+    store = StateStore.open(where.directory)
     try:
         state = store.get(plan.name)
     finally:
         store.close()
     if state is None or state.stage is None or state.is_terminal:
         return None
-    return plan.stage(state.stage), state.stage_started_at, state.split
+    return plan.stage(state.stage), judged_since(plan, state), state.split
+
+
+def complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of --stage: the stage names of the plan given on the command line."""
+    from rollout_cli.plan import load_plan
+
+    # While the option's own value is being typed, click leaves the plan among the unparsed args.
+    plan = ctx.params.get("plan") or next((a for a in ctx.args if a.endswith((".yaml", ".yml"))), None)
+    try:
+        names = [stage.name for stage in load_plan(plan).stages] if plan else []
+    except Exception:  # noqa: BLE001 - completion must never print an error into the shell
+        return []
+    return [name for name in names if name.startswith(incomplete)]
 
 
 StageOpt = Annotated[
     str | None,
-    typer.Option("--stage", help="Stage to judge \\[default: the running one, else the first]."),
+    typer.Option("--stage", help="Stage to judge \\[default: the running one, else the first].",
+                 autocompletion=complete_stage),
 ]
 SinceOpt = Annotated[
     str | None,
@@ -173,9 +190,25 @@ def print_evaluation(evaluation: Evaluation) -> None:
                           f"{escape(interval)}", soft_wrap=True)
             console.print(f"  {headline}", soft_wrap=True, markup=False)
     for check in evaluation.checks:
-        _, _, detail = check.reason.partition("; ")
+        _, detail = split_reason(check.reason)
         if detail and check.outcome is not Outcome.PASS:
             console.print(f"  {check.metric} ({_segment_words(check)}): {detail}", soft_wrap=True, markup=False)
+    skipped = [s.to_json() for s in evaluation.skipped_segments]
+    if skipped:
+        named = ", ".join(f"{s['metric']} ({', '.join(f'{k}={v}' for k, v in s['segment'].items())})" for s in skipped)
+        console.print(f"[yellow]not judged per segment (too few units; decision.min_units_per_check):[/] "
+                      f"{escape(named)}", soft_wrap=True)
+
+
+def split_reason(reason: str) -> tuple[str, str]:
+    """A reason's headline and its detail, split at the first "; " outside parentheses:
+    "conversion: too few units (candidate 11; need 100 per arm); …" keeps its parentheses whole."""
+    depth = 0
+    for i, char in enumerate(reason):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth <= 0 and reason.startswith("; ", i):
+            return reason[:i], reason[i + 2:]
+    return reason, ""
 
 
 def _segment_words(check: Check) -> str:
@@ -200,7 +233,7 @@ def _check_row(check: Check) -> tuple[str, ...]:
     effect = "—" if check.effect is None else (f"{100 * check.effect:+.2f}%" if relative else _fmt(check.effect))
     return (check.metric, _segment_words(check), check.guard, _fmt(check.baseline), _fmt(check.candidate), effect,
             _fmt_interval(check.interval, relative), styled_outcome(check.outcome.value),
-            check.reason.partition("; ")[0])
+            split_reason(check.reason)[0])
 
 
 def _segment_effect(value: str | None) -> tuple[str, str, float] | None:
@@ -215,7 +248,8 @@ def _segment_effect(value: str | None) -> tuple[str, str, float] | None:
             from None
 
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Directory to write predictions/outcomes/training parquet into.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory to write predictions/outcomes/training parquet "
+                                             "into \\[default: where the plan's data globs read them].")]
 ScenarioOpt = Annotated[
     str,
     typer.Option("--scenario", help="healthy, harm, segment-harm, srm, slow, shadow-disagree, stale, drift, "
@@ -227,7 +261,8 @@ DurationOpt = Annotated[str | None, typer.Option("--duration", help="Time range 
 StartOpt = Annotated[str | None, typer.Option("--start", help="Start of the range (ISO time).")]
 SimStageOpt = Annotated[
     str | None,
-    typer.Option("--stage", help="Take the shares from this stage \\[default: first traffic stage]."),
+    typer.Option("--stage", help="Take the shares from this stage \\[default: first traffic stage].",
+                 autocompletion=complete_stage),
 ]
 CandidateOpt = Annotated[float | None, typer.Option("--candidate", help="Percent of units served by the candidate.")]
 ShadowOpt = Annotated[float | None, typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")]
@@ -247,7 +282,7 @@ DriftOpt = Annotated[float | None, typer.Option("--drift", help="Feature shift i
 PartOpt = Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary).")]
 
 
-def simulate(plan: PlanArg, out: OutOpt, scenario: ScenarioOpt = "healthy", seed: SeedOpt = 1,
+def simulate(plan: PlanArg, out: OutOpt = None, scenario: ScenarioOpt = "healthy", seed: SeedOpt = 1,
              units: UnitsOpt = None, duration: DurationOpt = None, start: StartOpt = None,
              stage: SimStageOpt = None, candidate: CandidateOpt = None, shadow: ShadowOpt = None,
              effect: EffectOpt = None, segment_effect: SegmentEffectOpt = None, srm: SrmOpt = None,
@@ -255,11 +290,13 @@ def simulate(plan: PlanArg, out: OutOpt, scenario: ScenarioOpt = "healthy", seed
              drift: DriftOpt = None, part: PartOpt = "", json_out: JsonOpt = False) -> None:
     """Write realistic synthetic logs for a plan (for demos, tests and benchmarks).
 
-    Example: rollout simulate plans/ranker-v42.yaml --scenario segment-harm --out logs/ --units 50000
+    The logs end now (ROLLOUT_NOW when set) unless --start says otherwise, so `evaluate` right after
+    sees fresh data; without --out they go where the plan reads them.
+    Example: rollout simulate plans/ranker-v42.yaml --scenario segment-harm --units 50000
     """
     from rollout_cli.plan import load_plan
     from rollout_cli.sim.logs import scenario_named, simulate_stage
-    from rollout_cli.state.clock import parse_time
+    from rollout_cli.state.clock import parse_time, utc_now
 
     loaded = load_plan(plan)
     try:
@@ -274,7 +311,14 @@ def simulate(plan: PlanArg, out: OutOpt, scenario: ScenarioOpt = "healthy", seed
     except ValueError as error:
         raise UsageError(str(error)) from None
     chosen = scenario_named(scenario, **overrides)
-    logs = simulate_stage(loaded, out, scenario=chosen, seed=seed, part=part)
+    if start is None:  # end the logs now: a default date in the past reads as stale at once
+        chosen = replace(chosen, start=(utc_now() - timedelta(seconds=chosen.duration_s)).replace(microsecond=0))
+    if out is None:
+        from rollout_cli.sim.layout import simulate_into_plan
+
+        logs = simulate_into_plan(loaded, scenario=chosen, seed=seed, part=part)
+    else:
+        logs = simulate_stage(loaded, out, scenario=chosen, seed=seed, part=part)
     doc = {"predictions": str(logs.predictions), "outcomes": str(logs.outcomes),
            "training": str(logs.training) if logs.training else None, "start": logs.start.isoformat(),
            "end": logs.end.isoformat(), "units": logs.units, "rows": logs.rows, "scenario": scenario, "seed": seed}
@@ -283,7 +327,7 @@ def simulate(plan: PlanArg, out: OutOpt, scenario: ScenarioOpt = "healthy", seed
         return
     console.print(f"wrote {logs.rows.get('predictions', 0)} predictions and {logs.rows.get('outcomes', 0)} outcomes "
                   f"({logs.units.get('baseline', 0)} baseline / {logs.units.get('candidate', 0)} candidate units) "
-                  f"for {doc['start']} .. {doc['end']} into {out}", soft_wrap=True)
+                  f"for {doc['start']} .. {doc['end']} into {out or logs.predictions.parent}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,8 @@ import typer
 from rollout_cli.cli.options import JsonOpt, PlanArg
 from rollout_cli.errors import ExitCode, UsageError
 
-plan_app = typer.Typer(help="Write and check rollout plans.", no_args_is_help=True)
+plan_app = typer.Typer(help="Write and check rollout plans.\n\nExample: rollout plan init ranker-v42 && "
+                       "rollout plan validate plans/", no_args_is_help=True)
 
 
 class ValidateFormat(str, Enum):

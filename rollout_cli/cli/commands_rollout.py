@@ -1,7 +1,8 @@
 """`rollout start | status | advance | rollback | tick | run | history` (SPEC §5).
 
 Thin: parse, call one core function in rollout_cli.transitions, hand the result to a reporter.
-Every command reconciles an interrupted transition before doing anything else.
+The state is found from the plan (state/location.py). Every command that moves the rollout
+reconciles an interrupted transition first; `status` and `history` are read-only.
 """
 
 from __future__ import annotations
@@ -9,78 +10,84 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated
 
 import typer
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
 from rollout_cli.cli import rollout_views as views
 from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json
+from rollout_cli.cli.plan_state import existing_store, open_rollout
+from rollout_cli.cli.run_view import TickView
 from rollout_cli.errors import ExitCode, RouterError, UsageError
 from rollout_cli.plan import load_plan
+from rollout_cli.routers.registry import router_for
+from rollout_cli.state import journal
 from rollout_cli.state.clock import utc_now
 from rollout_cli.state.identity import current_actor
-from rollout_cli.state.store import StateStore
+from rollout_cli.state.records import not_started
 from rollout_cli.transitions import controller, manual
 from rollout_cli.transitions.context import Rollout
-from rollout_cli.transitions.reconcile import reconcile
-from rollout_cli.units import format_split, parse_duration
+from rollout_cli.units import parse_duration
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
 
 
 def _open(plan_path: Path, state_dir: Path | None) -> Rollout:
-    return Rollout.open(load_plan(plan_path), StateStore.open(state_dir))
+    return open_rollout(plan_path, state_dir, create=False)
 
 
-def start(plan: PlanArg, reason: ReasonOpt = None, as_: ActorOpt = None, state_dir: StateDirOpt = None,
-          json_out: JsonOpt = False) -> None:
+AdoptOpt = Annotated[bool, typer.Option("--adopt", help="The router already serves one of the plan's stages: "
+                                        "record the rollout as running there instead of refusing (audited).")]
+
+
+def start(plan: PlanArg, reason: ReasonOpt = None, adopt: AdoptOpt = False, as_: ActorOpt = None,
+          state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
     """Begin the rollout at its first stage: set the router, verify it, record the state.
 
+    Refused when the router does not serve the baseline alone (a rollout is live) unless --adopt.
     Example: rollout start plans/ranker-v42.yaml --as alice
     """
-    rollout = _open(plan, state_dir)
-    first = rollout.plan.stages[0]
-    result = manual.start(rollout, actor=current_actor(as_), reason=reason or "start the rollout", now=utc_now())
+    rollout = open_rollout(plan, state_dir, create=True)
+    result = manual.start(rollout, actor=current_actor(as_), reason=reason or "start the rollout", now=utc_now(),
+                          adopt=adopt)
     doc = {"plan": rollout.plan.name, "action": "start", "stage": result.to_stage, "status": result.state.status,
-           **first.split.to_json()}
+           **result.split.to_json(), **({"adopted": True} if adopt else {})}
     if json_out:
         print_json(doc)
-        return
-    console.print(f"[bold green]started[/] {rollout.plan.name} at stage {first.name}: {result.split} (router verified)")
+    elif adopt:
+        console.print(f"[bold green]adopted[/] {rollout.plan.name} at stage {result.to_stage}: {result.split} "
+                      "(read back from the router; the router was not changed)")
+    else:
+        console.print(f"[bold green]started[/] {rollout.plan.name} at stage {result.to_stage}: {result.split} "
+                      "(router verified)")
 
 
 def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
-    """Stage, shares, time in stage, last verdict, and what happens next.
+    """Stage, shares, time in stage, last verdict, and what happens next. Read-only.
 
     Example: rollout status plans/ranker-v42.yaml
     """
-    rollout = _open(plan, state_dir)
-    now = utc_now()
-    reconcile_error = None
-    try:
-        reconciled = reconcile(rollout, actor=current_actor(as_), now=now)
-    except RouterError as exc:  # still show what the state knows; the exit code says the router failed
-        reconciled, reconcile_error = [], exc.message
+    rollout_plan = load_plan(plan)
+    where, store = existing_store(rollout_plan, state_dir)
+    router = router_for(rollout_plan.router.adapter, rollout_plan.router.options)
     router_split, router_error = None, None
     try:
-        router_split = rollout.router.read()
+        router_split = router.read()
     except RouterError as exc:
         router_error = exc.message
-    doc = views.status_document(rollout, rollout.state(), now, router_split, router_error, reconciled)
-    doc["reconcile_error"] = reconcile_error
+    state = store.get(rollout_plan.name) or not_started(rollout_plan.name) if store else not_started(rollout_plan.name)
+    interrupted = journal.open_transitions(store, rollout_plan.name) if store else []
+    doc = views.status_document(rollout_plan, state, utc_now(), router_split, router_error, interrupted, where,
+                                found=store is not None)
     if json_out:
         print_json(doc)
     else:
         console.print(views.status_panel(doc))
-        if reconcile_error:
-            err_console.print(f"[bold red]an interrupted transition could not be reconciled:[/] {reconcile_error}")
-    # The router is the ground truth: a started rollout whose router cannot be read, or serves
-    # another split than the state says, or whose rollback is unverified, is not fine (SPEC §5: 4).
-    if reconcile_error or doc["rollback_incomplete"] or doc["router_agrees"] is False:
+    # The router is the ground truth: a rollout whose router cannot be read, serves another split than the
+    # state says (or the candidate with no state at all), or whose rollback is unverified is not fine (exit 4).
+    if doc["interrupted"] or doc["rollback_incomplete"] or doc["router_agrees"] is False:
         raise typer.Exit(int(ExitCode.ROUTER))
 
 
@@ -118,6 +125,12 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
         print_json(result.to_json(rollout_plan.name, rollout_plan.rollback.max_duration_s))
     else:
         views.print_rollback(result, steps_already_shown=True)
+    if result.state_problem is not None:  # the rollback ran without the state store
+        err_console.print(f"[bold yellow]the state store is unusable ({escape(result.state_problem)}); rolling back "
+                          f"without it[/]; recorded in {result.audit_file or 'NOTHING — write down who, when, why'}",
+                          soft_wrap=True)
+        if not result.router_verified:
+            views.print_manual_rollback(manual.manual_commands(rollout_plan))
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
 
@@ -144,12 +157,17 @@ def _finish_step(rollout: Rollout, report: controller.StepReport, json_out: bool
 
 def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help="Time between ticks.")] = "1m",
         max_ticks: Annotated[int | None, typer.Option("--max-ticks", min=1, help="Stop after this many ticks.")] = None,
-        as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
-    """Tick in a loop with a live view until the rollout completes or rolls back.
+        as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False,
+        json_lines: Annotated[bool, typer.Option("--json-lines", help="One JSON document per tick, on one line, "
+                                                 "as it happens (for log collectors).")] = False) -> None:
+    """Tick in a loop until the rollout completes or rolls back: a live view in a terminal, one line
+    per tick (time, stage, verdict, action) in a pipe or a log.
 
     Ctrl-C (or SIGTERM) never cuts a transition in half: the current tick finishes, then the loop stops.
     Example: rollout run plans/ranker-v42.yaml --interval 5m
     """
+    if json_out and json_lines:
+        raise UsageError("--json and --json-lines exclude each other: one document at the end, or one per tick")
     try:
         every = parse_duration(interval)
     except ValueError as exc:
@@ -163,16 +181,16 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
                          hint="e.g. --interval 1m (0s is allowed only with --max-ticks N)")
     rollout = _open(plan, state_dir)
     stop = threading.Event()
-    rows: list[controller.RunRow] = []
-
-    def show(row: controller.RunRow) -> None:
-        rows.append(row)
-        live.update(_run_table(rollout, rows))
-
+    rows: list[dict[str, object]] = []
+    mode = "none" if json_out else "json-lines" if json_lines else "live" if console.is_terminal else "lines"
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with Live(_run_table(rollout, rows), console=console, refresh_per_second=4,
-                  transient=False, redirect_stdout=False) if not json_out else _NoLive() as live:
+        with TickView(console, rollout.plan.name, mode=mode) as view:
+
+            def show(row: controller.RunRow) -> None:
+                rows.append(row.to_json(rollout.plan.name))
+                view.show(rows, row.state)
+
             result = controller.run_loop(rollout, run_by=current_actor(as_), every_s=every, max_ticks=max_ticks,
                                          stop=stop, clock=utc_now, on_row=show)
     finally:
@@ -181,35 +199,14 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
     if json_out:
         print_json(result.to_json(rollout.plan.name))
     else:
-        console.line()
+        if mode == "live":
+            console.line()
         if result.interrupted:
             err_console.print("stopped between ticks: no transition was cut short")
-        if result.router_error is not None:
+        if result.router_error is not None and not json_lines:
             raise result.router_error  # the one handler prints it with its hint, exit 4
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
-
-
-class _NoLive:
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, _renderable: object) -> None:
-        return None
-
-
-def _run_table(rollout: Rollout, rows: list[controller.RunRow]) -> Table:
-    state = rollout.state()
-    table = Table(title=f"rollout {rollout.plan.name}: {state.status} at {state.stage or '-'} "
-                  f"({format_split(state.candidate_traffic, state.shadow)})")
-    for column in ("tick", "stage", "verdict", "decision", "reason"):
-        table.add_column(column, overflow="fold")
-    for i, row in enumerate(rows[-15:], start=max(1, len(rows) - 14)):
-        table.add_row(str(i), str(row.from_stage or "-"), row.verdict or "-", row.decision, escape(row.reason))
-    return table
 
 
 def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
@@ -219,11 +216,16 @@ def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action"
     Example: rollout history plans/ranker-v42.yaml --json
     """
     rollout_plan = load_plan(plan)
-    events = StateStore.open(state_dir).events(rollout_plan.name, action)
+    where, store = existing_store(rollout_plan, state_dir)
+    events = store.events(rollout_plan.name, action) if store is not None else []
     if json_out:
-        print_json({"plan": rollout_plan.name, "events": [e.to_json() for e in events]})
-    else:
-        console.print(views.history_table(rollout_plan.name, events))
+        print_json({"plan": rollout_plan.name, "events": [e.to_json() for e in events],
+                    "state_dir": str(where.directory), "state_found": store is not None})
+        return
+    if store is None:
+        err_console.print(f"no state for {rollout_plan.name}: looked in {where.describe()}", soft_wrap=True)
+        return
+    views.print_history(rollout_plan.name, events)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,8 @@ from rollout_cli.plan import load_plan
 from rollout_cli.plan.model import Plan
 from rollout_cli.units import format_duration
 
-runbook_app = typer.Typer(help="Write and check the rollback runbook of a plan.", no_args_is_help=True)
+runbook_app = typer.Typer(help="Write and check the rollback runbook of a plan.\n\nExample: rollout runbook "
+                          "generate plans/ranker-v42.yaml && rollout runbook check plans/", no_args_is_help=True)
 
 OutOpt = Annotated[
     Path | None,
@@ -63,9 +64,9 @@ def generate_command(plans: PlansArg, output: OutOpt = None, state_dir: StateDir
     """
     from rollout_cli.runbook.render import existing_store, generate
 
-    store = existing_store(state_dir)
     for plan_path in _plan_files(plans, output):
-        target = generate(load_plan(plan_path), plan_path, output, store)
+        loaded = load_plan(plan_path)
+        target = generate(loaded, plan_path, output, existing_store(loaded, state_dir))
         console.print(f"wrote {target.as_posix()}", soft_wrap=True)
 
 
@@ -77,10 +78,10 @@ def check_command(plans: PlansArg, output: OutOpt = None, state_dir: StateDirOpt
     """
     from rollout_cli.runbook.render import DIFF_LINES_SHOWN, check, existing_store, regenerate_command
 
-    store = existing_store(state_dir)
     failed = False
     for plan_path in _plan_files(plans, output):
-        result = check(load_plan(plan_path), plan_path, output, store)
+        loaded = load_plan(plan_path)
+        result = check(loaded, plan_path, output, existing_store(loaded, state_dir))
         if result.ok:
             console.print(f"{result.path.as_posix()} is up to date", soft_wrap=True)
             continue
@@ -169,10 +170,11 @@ def drill_command(
 
     from rollout_cli.runbook.rehearsal import admit, drill_lock, rehearse
     from rollout_cli.state.identity import current_actor
+    from rollout_cli.state.location import locate
     from rollout_cli.state.store import StateStore
 
     plan = load_plan(plan_path)
-    store = StateStore.open(state_dir)
+    store = StateStore.open(locate(plan, state_dir).directory)
     who = current_actor(actor)
     with drill_lock(plan, store, router):
         spec = admit(plan, store, who, router)

@@ -11,6 +11,7 @@ import typer
 from typer.exceptions import Abort, TyperException
 
 from rollout_cli import __version__
+from rollout_cli.cli.help_format import plain_help
 from rollout_cli.cli.output import err_console
 from rollout_cli.errors import ExitCode, PlanError, RolloutError
 
@@ -54,6 +55,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "commands_evaluate",
     "drill": "commands_runbook",
     "demo": "commands_demo",
+    "router": "commands_router",
 }
 _registered: set[str] = set()
 
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = _run_fast_path(module, args)
         if result is None:
+            plain_help()
             command = typer.main.get_command(app)
             result = command.main(args=args, prog_name="rollout", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0

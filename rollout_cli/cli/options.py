@@ -11,7 +11,8 @@ PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_d
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 StateDirOpt = Annotated[
     Path | None,
-    typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live (default: ./.rollout)."),
+    typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live (default: found from the plan — "
+                 "its state.dir, else .rollout at its repository root; docs/on-call.md)."),
 ]
 ActorOpt = Annotated[
     str | None,

@@ -107,21 +107,37 @@ def _guards_cell(plan: Plan, entry: TimelineEntry) -> str:
     return "\n".join(guard_summary(g) for g in guards) or "-"
 
 
-def _stage_table(plan: Plan, entries: list[TimelineEntry]) -> Table:
+_STAGE_HEADERS = ("#", "stage", "mode", "share", "min duration", "gates to leave", "guards")
+
+
+def _stage_rows(plan: Plan, entries: list[TimelineEntry]) -> list[tuple[str, ...]]:
+    return [(str(e.stage.index + 1), e.stage.name, e.mode, e.share, format_duration(e.stage.min_duration_s),
+             "\n".join(e.gates) or "-", _guards_cell(plan, e)) for e in entries]
+
+
+def _stage_table(rows: list[tuple[str, ...]], width: int) -> Table | None:
+    """The stages as a table whose columns are never narrower than their longest word (so a name
+    like ramp-25 is never cut into "ramp-2" and "5"); None when that does not fit `width`."""
+    longest = [max(len(word) for cell in column for word in cell.split() or [""])
+               for column in zip(_STAGE_HEADERS, *rows, strict=False)]
+    if sum(longest) + 3 * len(longest) + 1 > width:
+        return None
     table = Table(title="Stages", title_justify="left", show_lines=True)
-    for header in ("#", "stage", "mode", "share", "min duration", "gates to leave", "guards"):
-        table.add_column(header, overflow="fold")
-    for e in entries:
-        table.add_row(
-            str(e.stage.index + 1),
-            escape(e.stage.name),
-            e.mode,
-            e.share,
-            format_duration(e.stage.min_duration_s),
-            escape("\n".join(e.gates)) or "-",
-            escape(_guards_cell(plan, e)),
-        )
+    for header, least in zip(_STAGE_HEADERS, longest, strict=True):
+        table.add_column(header, overflow="fold", min_width=least)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     return table
+
+
+def _print_stage_list(rows: list[tuple[str, ...]]) -> None:
+    """The stages one block each, for a terminal too narrow for the table: nothing cut, nothing broken."""
+    console.print("[bold]Stages[/]")
+    for number, name, mode, share, duration, gates, guards in rows:
+        console.print(f"{number}. [bold]{escape(name)}[/] — {mode}, {escape(share)}, min duration {duration}",
+                      soft_wrap=True)
+        console.print(f"   gates to leave: {escape(gates.replace(chr(10), '; '))}", soft_wrap=True)
+        console.print(f"   guards: {escape(guards.replace(chr(10), '; '))}", soft_wrap=True)
 
 
 def _timeline_lines(plan: Plan, entries: list[TimelineEntry]) -> list[str]:
@@ -154,7 +170,12 @@ def print_show(plan: Plan) -> None:
     )
     if plan.description:
         console.print(escape(plan.description), soft_wrap=True, emoji=False)
-    console.print(_stage_table(plan, entries))
+    rows = _stage_rows(plan, entries)
+    table = _stage_table(rows, console.width)
+    if table is not None:
+        console.print(table)
+    else:
+        _print_stage_list(rows)
     console.print("[bold]Timeline[/] (each stage at its earliest start)")
     for line in _timeline_lines(plan, entries):
         console.print(line, soft_wrap=True, emoji=False)

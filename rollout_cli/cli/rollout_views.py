@@ -13,9 +13,10 @@ from rich.panel import Panel
 from rich.table import Table
 
 from rollout_cli.cli.output import console, err_console, styled_outcome
-from rollout_cli.routers.base import RouterSplit, splits_match
-from rollout_cli.state.records import AuditEvent, RolloutState
-from rollout_cli.transitions.context import Rollout
+from rollout_cli.plan.model import Plan
+from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
+from rollout_cli.state.location import StateLocation
+from rollout_cli.state.records import AuditEvent, RolloutState, Transition
 from rollout_cli.transitions.controller import StepReport
 from rollout_cli.transitions.rollback import RollbackResult
 from rollout_cli.transitions.steps import StepResult
@@ -25,9 +26,9 @@ STATUS_STYLE = {"running": "bold cyan", "completed": "bold green", "rolled_back"
                 "not_started": "bold", "paused": "bold yellow"}
 
 
-def describe_next(rollout: Rollout, state: RolloutState, now: datetime) -> str:
+def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
     """What happens next, in one sentence a person at 3am can act on."""
-    plan, ref = rollout.plan, rollout.ref
+    ref = plan.source or plan.name
     if state.rollback_incomplete:
         return (f"ROLLBACK INCOMPLETE: the router is not verified at the baseline — retry `rollout rollback {ref} "
                 "--reason TEXT` or set the router by hand (see `rollout rollback` output)")
@@ -53,12 +54,20 @@ def describe_next(rollout: Rollout, state: RolloutState, now: datetime) -> str:
     return f"the next tick judges {stage.name} (last verdict: {verdict}); if it passes, {then}"
 
 
-def router_disagreement(rollout: Rollout, state: RolloutState, router: RouterSplit | None,
-                        router_error: str | None) -> str | None:
-    """Why the router does not back up the state of a started rollout, with what to do; None when it does."""
-    if state.status == "not_started" or state.rollback_incomplete:
-        return None  # nothing to agree with yet / describe_next already says ROLLBACK INCOMPLETE
-    stop = f"to stop serving the candidate run `rollout rollback {rollout.ref} --reason TEXT`"
+def router_disagreement(plan: Plan, state: RolloutState, router: RouterSplit | None,
+                        router_error: str | None, where: StateLocation, found: bool) -> str | None:
+    """Why the router does not back up the state, with what to do; None when it does."""
+    ref = plan.source or plan.name
+    stop = f"to stop serving the candidate run `rollout rollback {ref} --reason TEXT`"
+    if state.status == "not_started":
+        if router is None or splits_match(router, BASELINE_ONLY):
+            return None
+        # A state that says "never started" beside a router serving the candidate: the state is new, lost
+        # or elsewhere — the worst moment to say "nothing to do".
+        looked = f"no state found in {where.describe()}" if not found else "the state says not started"
+        return f"ROUTER SERVES THE CANDIDATE: the router reports {router}, but {looked}; {stop}"
+    if state.rollback_incomplete:
+        return None  # describe_next already says ROLLBACK INCOMPLETE
     if router is None:
         return f"ROUTER UNREADABLE: {router_error or 'no answer'} — nothing can be verified until it answers; {stop}"
     if splits_match(router, state.split):
@@ -67,31 +76,44 @@ def router_disagreement(rollout: Rollout, state: RolloutState, router: RouterSpl
             f"outside rollout; {stop}, or set the router back by hand")
 
 
-def status_document(rollout: Rollout, state: RolloutState, now: datetime, router: RouterSplit | None,
-                    router_error: str | None, reconciled: list[str]) -> dict[str, Any]:
-    in_stage = (now - state.stage_started_at).total_seconds() if state.stage_started_at else None
-    disagreement = router_disagreement(rollout, state, router, router_error)
+def status_document(plan: Plan, state: RolloutState, now: datetime, router: RouterSplit | None,
+                    router_error: str | None, interrupted: list[Transition], where: StateLocation,
+                    *, found: bool) -> dict[str, Any]:
+    # Time in stage counts only while the stage runs: after a rollback or a completion it would mislead.
+    running = state.status == "running" and state.stage_started_at is not None
+    in_stage = (now - state.stage_started_at).total_seconds() if running and state.stage_started_at else None
+    disagreement = router_disagreement(plan, state, router, router_error, where, found)
+    waiting = [f"an interrupted {t.kind} {t.from_stage or '(not started)'} -> {t.to_stage or 'baseline'} "
+               f"(transition {t.id}, phase {t.phase}, by {t.actor})" for t in interrupted]
+    ref = plan.source or plan.name
+    next_words = disagreement or describe_next(plan, state, now)
+    if waiting and not disagreement:
+        next_words = (f"{'; '.join(waiting)} — the next `rollout tick`, `advance` or `rollback {ref}` reconciles "
+                      "it with the router (status changes nothing)")
     return {
-        "plan": rollout.plan.name, "stage": state.stage, "status": state.status,
+        "plan": plan.name, "stage": state.stage, "status": state.status,
         "candidate_traffic": state.candidate_traffic, "shadow": state.shadow,
         "stage_started_at": state.stage_started_at.isoformat() if state.stage_started_at else None,
-        "next": disagreement or describe_next(rollout, state, now),
+        "next": next_words,
         "time_in_stage_s": round(in_stage, 1) if in_stage is not None else None,
         "rollback_incomplete": state.rollback_incomplete, "approved_stage": state.approved_stage,
         "last_verdict": state.last_verdict,
         "last_evaluated_at": state.last_evaluated_at.isoformat() if state.last_evaluated_at else None,
         "last_decision": state.last_decision,
         "router": router.to_json() if router else None, "router_error": router_error,
-        # True/False: whether the router reports the state's split; None before start or mid-rollback
-        "router_agrees": None if state.status == "not_started" or state.rollback_incomplete else disagreement is None,
-        "reconciled": reconciled,
+        # True/False: whether the router reports the state's split; None mid-rollback, or before start
+        # with the router at the baseline
+        "router_agrees": None if state.rollback_incomplete or (state.status == "not_started" and not disagreement)
+        else disagreement is None,
+        "state_dir": str(where.directory), "state_found": found, "state_location": where.how,
+        "interrupted": [t.id for t in interrupted],
     }
 
 
 def status_panel(doc: dict[str, Any]) -> Panel:
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     status = doc["status"] + (" (ROLLBACK INCOMPLETE)" if doc["rollback_incomplete"] else "")
     grid.add_row("status", f"[{STATUS_STYLE.get(doc['status'], 'bold')}]{status}[/]")
     grid.add_row("stage", str(doc["stage"] or "-"))
@@ -104,10 +126,13 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("router reports", reported or f"[red]{escape(doc['router_error'] or 'unreadable')}[/]")
     if doc["time_in_stage_s"] is not None:
         grid.add_row("time in stage", format_duration(doc["time_in_stage_s"], style="clock"))
-    grid.add_row("last verdict", styled_outcome(doc["last_verdict"]) if doc["last_verdict"] else "-")
+    verdict = styled_outcome(doc["last_verdict"]) if doc["last_verdict"] else "-"
+    if doc["last_verdict"] and doc["last_decision"]:
+        verdict += f" ({escape(doc['last_decision'].split(':')[0])})"
+    grid.add_row("last verdict", verdict)
     grid.add_row("next", escape(doc["next"]))
-    for line in doc["reconciled"]:
-        grid.add_row("reconciled", escape(line))
+    found = "" if doc["state_found"] else " — no state there yet"
+    grid.add_row("state", escape(f"{doc['state_dir']} ({doc['state_location']}){found}"))
     return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
 
 
@@ -133,6 +158,10 @@ def print_rollback(result: RollbackResult, *, steps_already_shown: bool = False)
     if result.outcome == "already_rolled_back":
         console.print("[bold]already rolled back[/]: the router serves the baseline alone (verified)")
         return
+    if result.outcome == "already_at_baseline":
+        console.print("[bold]nothing to roll back[/]: the rollout never started here and the router serves the "
+                      "baseline alone (verified)")
+        return
     if result.outcome == "joined":
         console.print(f"[bold]joined[/] the rollback already in progress (transition {result.transition}): done")
         return
@@ -155,20 +184,45 @@ def print_rollback(result: RollbackResult, *, steps_already_shown: bool = False)
             console.print(f"  {command}", markup=False, soft_wrap=True)
 
 
+def _ok(event: AuditEvent) -> str:
+    if not event.allowed:
+        return "[red]REFUSED[/]"
+    return "[green]yes[/]" if event.succeeded else "[red]FAILED[/]"
+
+
+def _stages(event: AuditEvent) -> str:
+    if event.action == "rollback":
+        return f"{event.from_stage or ''} -> baseline"
+    return " -> ".join(s for s in (event.from_stage, event.to_stage) if s)
+
+
 def history_table(plan_name: str, events: list[AuditEvent]) -> Table:
+    """The audit trail as a table whose every column wraps (never cuts) a value."""
     table = Table(title=f"audit trail of {plan_name}", show_lines=False)
-    table.add_column("at (UTC)", no_wrap=True)
-    table.add_column("actor", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("stage", max_width=10)
-    table.add_column("ok", no_wrap=True)
-    table.add_column("reason", min_width=18, overflow="fold")
+    for name in ("at (UTC)", "actor", "action", "stage", "ok"):
+        table.add_column(name, overflow="fold")
+    table.add_column("reason", min_width=12, ratio=1, overflow="fold")
     for e in events:
-        allowed = "[green]yes[/]" if e.allowed else "[red]REFUSED[/]"
-        stages = " -> ".join(s for s in (e.from_stage, e.to_stage) if s) if e.action != "rollback" else (
-            f"{e.from_stage or ''} -> baseline")
-        table.add_row(e.at.strftime("%m-%d %H:%M"), escape(e.actor), e.action, stages, allowed, escape(e.reason))
+        table.add_row(e.at.strftime("%m-%d %H:%M"), escape(e.actor), e.action, escape(_stages(e)), _ok(e),
+                      escape(e.reason))
     return table
+
+
+# Below this width (or in a pipe or a file) the trail is a list: a table's columns would wrap word by word.
+HISTORY_TABLE_MIN_WIDTH = 100
+
+
+def print_history(plan_name: str, events: list[AuditEvent]) -> None:
+    """The audit trail for people: a table in a wide terminal, else one block per event, nothing cut."""
+    if console.is_terminal and console.width >= HISTORY_TABLE_MIN_WIDTH:
+        console.print(history_table(plan_name, events))
+        return
+    console.print(f"[bold]audit trail of {escape(plan_name)}[/]", soft_wrap=True)
+    for e in events:
+        stages = _stages(e)
+        console.print(f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}  {escape(e.actor)}  {e.action}"
+                      f"{'  ' + escape(stages) if stages else ''}  ok: {_ok(e)}", soft_wrap=True)
+        console.print(f"  {escape(e.reason)}", soft_wrap=True)
 
 
 def print_manual_rollback(commands: list[str]) -> None:

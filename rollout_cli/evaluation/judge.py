@@ -129,6 +129,10 @@ def _relative_reason(name: str, result: GuardResult, guard: Guard) -> str:
                else f"allowed: {_percent(guard.max_increase or 0)} increase")
     if guard.max_drop is not None and guard.max_increase is None:
         allowed = f"allowed: {_percent(guard.max_drop)}"
+        if effect >= 0:  # a drop guard seeing a rise: say so, it must not read like a violation
+            allowed = f"the good direction; allowed: a drop of up to {_percent(guard.max_drop)}"
+    if guard.max_increase is not None and guard.max_drop is None and effect <= 0:
+        allowed = f"the good direction; allowed: an increase of up to {_percent(guard.max_increase)}"
     said = f"{name} is {_percent(abs(effect))} {direction} baseline ({allowed})"
     if result.outcome is Outcome.FAIL:
         return said

@@ -10,8 +10,8 @@ Contract of `evaluate_stage`:
 - verdict: fail if any check fails or SRM is detected; pass if every check passes and nothing
   at stage level holds it back (freshness, empty window, crossover, rows without a unit, the
   stage's min_units and min_duration, shadow coverage); else inconclusive. min_duration is
-  judged on the window's length, `duration_s` (the controller passes the stage's start
-  as `since`, so it is the time in stage; ad hoc, it is the window asked for).
+  judged on the time since `stage_started` when given (the controller: the stage clock, while
+  the window starts a settling time later), else on the window's length (ad hoc).
 - Bad input (missing/mistyped column, no files, empty source, unreadable file) raises DataError.
 """
 
@@ -68,7 +68,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, until: datetime | None = None,
-                   now: datetime | None = None, split: RouterSplit | None = None) -> Evaluation:
+                   now: datetime | None = None, split: RouterSplit | None = None,
+                   stage_started: datetime | None = None) -> Evaluation:
     """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError."""
     now_n = utc_naive(now or datetime.now(UTC))
     until_n = utc_naive(until) if until is not None else now_n
@@ -93,7 +94,12 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     reasons += _stale(freshness, now_n, until_n)
     rows_without_unit = _rows_without_unit(facts)
     reasons += _missing_units(plan, facts, rows_without_unit)
-    if duration_s < stage.min_duration_s:
+    if stage_started is not None:  # the controller: time in stage, from when its split was verified
+        in_stage_s = max(0.0, (until_n - utc_naive(stage_started)).total_seconds())
+        if in_stage_s < stage.min_duration_s:
+            reasons.append(f"the stage has run {format_duration(in_stage_s, style='age')} of its "
+                           f"min_duration {format_duration(stage.min_duration_s)}")
+    elif duration_s < stage.min_duration_s:
         reasons.append(f"the window covers {format_duration(duration_s, style='age')} of the stage's "
                        f"min_duration {format_duration(stage.min_duration_s)}")
 

@@ -27,6 +27,7 @@ OUTCOME_ROLES = ("unit_id", "request_id", "ts", "event", "value")
 ROLES = tuple(dict.fromkeys(PREDICTION_ROLES + OUTCOME_ROLES))
 
 DEFAULT_FRESHNESS_S = 15 * 60
+DEFAULT_SETTLING_S = 60.0
 DEFAULT_MIN_UNITS_PER_CHECK = 100
 DEFAULT_MAX_CROSSOVER = 0.01
 DEFAULT_CONFIDENCE = 0.95
@@ -122,6 +123,7 @@ class Decision:
     freshness_s: float = DEFAULT_FRESHNESS_S  # no rows this recent -> inconclusive
     min_units_per_check: int = DEFAULT_MIN_UNITS_PER_CHECK  # per arm, per check
     max_crossover: float = DEFAULT_MAX_CROSSOVER  # share of units seen in both arms tolerated
+    settling_s: float = DEFAULT_SETTLING_S  # a new split is judged from this long after it was verified
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class Plan:
     teams: Mapping[str, tuple[str, ...]]
     rollback: Rollback
     source: str  # the file it was loaded from
+    state_dir: str | None = None  # `state: {dir}` as written; see state/location.py
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -251,6 +254,7 @@ def build_plan(doc: LoadedDocument) -> Plan:
         teams=MappingProxyType(teams),
         rollback=_rollback(d["rollback"], teams, loc),
         source=doc.file,
+        state_dir=(d.get("state") or {}).get("dir"),
     )
 
 
@@ -321,6 +325,7 @@ def _decision(dec: dict[str, Any]) -> Decision:
         freshness_s=parse_duration(dec.get("freshness", DEFAULT_FRESHNESS_S)),
         min_units_per_check=int(dec.get("min_units_per_check", DEFAULT_MIN_UNITS_PER_CHECK)),
         max_crossover=parse_fraction(dec.get("max_crossover", DEFAULT_MAX_CROSSOVER)),
+        settling_s=parse_duration(dec.get("settling_time", DEFAULT_SETTLING_S)),
     )
 
 

@@ -17,9 +17,10 @@ from rollout_cli.plan.load import child_path
 from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
 from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, leaves, parsed
 from rollout_cli.plan.suggest import did_you_mean
-from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems
+from rollout_cli.routers.base import RouterSplit
+from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems, split_problems
 from rollout_cli.secrets import is_reference, malformed_references
-from rollout_cli.units import MAX_DURATION_S, finite, format_duration, parse_duration, parse_fraction
+from rollout_cli.units import MAX_DURATION_S, finite, format_duration, parse_duration, parse_fraction, parse_share
 
 _UNIT_TEXT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[smhdw%]\s*$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -120,12 +121,30 @@ def check_router(ctx: RuleContext) -> None:
         if isinstance(options, dict) and not reported:  # the schema reports any other type
             # Building a built-in router only reads its options: no file, socket, network or secret.
             where = "$.router.options" if "options" in router else "$.router"
-            for message in options_problems(adapter, options):
+            messages = options_problems(adapter, options)
+            for message in messages:
                 ctx.report(where, message)
+            if isinstance(options, dict) and not reported and not messages:
+                _check_stage_splits(ctx, adapter, options)
         return
     known = known_adapters()  # reads package metadata only, loads no plugin
     if adapter not in known:
         ctx.report("$.router.adapter", f"unknown router adapter {adapter!r}{did_you_mean(adapter, known)}")
+
+
+def _check_stage_splits(ctx: RuleContext, adapter: str, options: dict[str, Any]) -> None:
+    """Every stage's split is one the router can serve exactly (HAProxy weights, nginx's two decimals,
+    HAProxy shadow without shadow_file) — found now, not mid-rollout."""
+    for i, stage in enumerate(as_list(ctx.root.get("stages"))):
+        if not isinstance(stage, dict):
+            continue
+        try:
+            split = RouterSplit(parse_share(stage.get("traffic", 0)), parse_share(stage.get("shadow", 0)))
+        except (TypeError, ValueError):
+            continue  # the share rules report it
+        for key, message in split_problems(adapter, options, split).items():
+            path = f"$.stages[{i}].{key}" if key in stage else f"$.stages[{i}]"
+            ctx.report(path, f"router {adapter}: {message}")
 
 
 def _check_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
@@ -190,7 +209,7 @@ def _durations(ctx: RuleContext) -> Iterator[tuple[str, Any]]:
     for i, stage in enumerate(as_list(ctx.root.get("stages"))):
         if isinstance(stage, dict) and "min_duration" in stage:
             yield f"$.stages[{i}].min_duration", stage["min_duration"]
-    for section, keys in (("decision", ("max_duration", "freshness")), ("rollback", ("max_duration", "require_drill"))):
+    for section, keys in (("decision", ("max_duration", "freshness", "settling_time")), ("rollback", ("max_duration", "require_drill"))):
         for key in keys:
             if key in ctx.section(section):
                 yield f"$.{section}.{key}", ctx.section(section)[key]

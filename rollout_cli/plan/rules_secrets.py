@@ -75,8 +75,17 @@ def _run_secrets(argv: list[Any], path: str) -> Iterator[tuple[str, str]]:
             yield child_path(path, i + 1), f"the value of {arg}"
 
 
+# Options whose `${…}` are the router's own variables, not references: nginx's split_key is an nginx
+# expression such as ${http_x_user_id} or ${cookie_uid} (docs/routers.md).
+_ROUTER_VARIABLES = {"nginx": ("split_key",)}
+
+
 def check_secrets(ctx: RuleContext) -> None:
+    router = ctx.section("router")
+    own = {child_path("$.router.options", key) for key in _ROUTER_VARIABLES.get(str(router.get("adapter")), ())}
     for path, text in _strings(ctx.doc.data, "$"):
+        if path in own:
+            continue
         for fragment in malformed_references(text):
             ctx.report(path, f"malformed reference {fragment!r}: write ${{env:NAME}} (NAME: letters, digits, _)")
         inline = url_secret(text)

@@ -139,6 +139,18 @@ class HAProxyRouter:
             sets.reverse()
         return "; ".join(f"set server {self.backend}/{srv} weight {w}" for srv, w in sets)
 
+    def split_problems(self, split: RouterSplit) -> dict[str, str]:
+        """Offline: why this router cannot serve `split` exactly ({"traffic"|"shadow": message})."""
+        problems = {}
+        try:
+            weights_for(split.candidate_traffic)
+        except RouterError as error:
+            problems["traffic"] = f"{error.message}; {error.hint}"
+        if split.shadow > 0 and self.shadow_file is None:
+            problems["shadow"] = (f"a shadow share ({split.shadow:g}%) on HAProxy needs the router option "
+                                  "shadow_file (HAProxy cannot mirror; an outside mirror follows that file)")
+        return problems
+
     # -- the protocol ------------------------------------------------------------------------
     def read(self) -> RouterSplit:
         candidate, baseline = self.weights()

@@ -7,12 +7,12 @@ Choices:
 - the bearer token is only ever a `${env:NAME}` reference in the plan, resolved at each call and
   scrubbed (with the URL's own references) from every error message;
 - each call has a timeout (option timeout, default 5s); connection failures, timeouts, 429 and
-  5xx are retried (option retries, default 2) after 0.2s, 0.4s, ... capped at 2s; other 4xx
-  answers are final (retrying a refusal does not change it);
+  5xx are retried (option retries, default 2) by urllib3's Retry (routers/http_client.py: the
+  first retry at once, then 0.4s, 0.8s, ... capped at 2s); other 4xx answers are final
+  (retrying a refusal does not change it);
 - `apply` PUTs only when a GET shows another split (idempotent), and `verify` is a fresh GET:
   a router that answers 200 to a PUT and keeps serving the old split fails verification.
-- the standard library's urllib is used, not a third-party client, to keep a rollback's
-  process start short.
+- requests (with urllib3's Retry) is the one HTTP client of the project, imported on first use.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import socket
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,14 +28,7 @@ from rollout_cli.routers.base import RouterSplit, check_split, splits_match
 from rollout_cli.routers.options import AdapterOptions
 from rollout_cli.secrets import redact, resolve
 
-BACKOFF_FIRST_S = 0.2
-BACKOFF_CAP_S = 2.0
-_RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 _USERINFO = re.compile(r"//[^/@\s]+@")
-
-
-class _Retryable(Exception):
-    """A failure worth another attempt: no answer, a refused connection, 429 or 5xx."""
 
 
 class HttpRouter:
@@ -65,50 +56,24 @@ class HttpRouter:
         text = _USERINFO.sub("//***@", text)  # credentials written into a URL are secrets too
         return redact(text, [t for t in (self.url, self.token) if t])
 
-    def _once(self, method: str, body: bytes | None) -> tuple[int, bytes]:
-        import urllib.error  # here, not at the top: `plan validate` builds routers but never calls them
-        import urllib.request
+    def _call(self, method: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """One request with bounded retries (routers/http_client.py); RouterError (secrets redacted) when all fail."""
+        from rollout_cli.routers.http_client import HttpFailure, call
 
-        url = resolve(self.url)
-        headers = {"Accept": "application/json", "Connection": "close"}
+        headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         if self.token:
             headers["Authorization"] = f"Bearer {resolve(self.token)}"
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            if error.code in _RETRYABLE_STATUS:
-                raise _Retryable(f"HTTP {error.code}") from None
-            return error.code, error.read()
-        except TimeoutError:
-            raise _Retryable(f"no answer within {self.timeout_s:g}s") from None
-        except urllib.error.URLError as error:
-            reason = error.reason
-            if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise _Retryable(f"no answer within {self.timeout_s:g}s") from None
-            raise _Retryable(str(getattr(reason, "strerror", None) or reason)) from None
-        except (ConnectionError, OSError) as error:
-            raise _Retryable(str(error.strerror or error)) from None
-
-    def _call(self, method: str, body: bytes | None = None) -> tuple[int, bytes]:
-        """One request with bounded retries; RouterError (secrets redacted) when all fail."""
-        delay = BACKOFF_FIRST_S
-        for attempt in range(self.retries + 1):
-            try:
-                return self._once(method, body)
-            except _Retryable as failure:
-                last = str(failure)
-            if attempt < self.retries:
-                time.sleep(delay)
-                delay = min(delay * 2, BACKOFF_CAP_S)
-        tries = self.retries + 1
-        raise RouterError(
-            self._redact(f"{method} {self.url} failed after {tries} attempt{'s' if tries > 1 else ''}: {last}"),
-            hint="check the router service is up and reachable; the manual commands are in the runbook",
-        )
+            return call(method, resolve(self.url), retries=self.retries, timeout_s=self.timeout_s, headers=headers,
+                        body=body)
+        except HttpFailure as failure:
+            tries = self.retries + 1
+            raise RouterError(
+                self._redact(f"{method} {self.url} failed after {tries} attempt{'s' if tries > 1 else ''}: {failure}"),
+                hint="check the router service is up and reachable; the manual commands are in the runbook",
+            ) from None
 
     def read(self) -> RouterSplit:
         status, payload = self._call("GET")

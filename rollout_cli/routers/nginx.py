@@ -130,6 +130,18 @@ class NginxRouter:
     def render(self, split: RouterSplit) -> str:
         return render_include(self.name, split, self.baseline, self.candidate, self.split_key)
 
+    def split_problems(self, split: RouterSplit) -> dict[str, str]:
+        """Offline: why split_clients cannot serve `split` exactly ({"traffic"|"shadow": message})."""
+        from rollout_cli.routers.nginx_config import share_text
+
+        problems = {}
+        for key, share in (("traffic", split.candidate_traffic), ("shadow", split.shadow)):
+            try:
+                share_text(share)
+            except RouterError as error:
+                problems[key] = f"{error.message}; {error.hint}"
+        return problems
+
     # -- the protocol ------------------------------------------------------------------------
     def read_include(self) -> RouterSplit:
         text = self._include_text()
@@ -139,17 +151,19 @@ class NginxRouter:
         return parse_include(text, self.name, str(self.config_path))
 
     def read_status(self) -> RouterSplit:
-        import urllib.error  # here, not at the top: `plan validate` builds routers but never calls them
-        import urllib.request
+        from rollout_cli.routers.http_client import HttpFailure, call
 
         assert self.status_url is not None
-        request = urllib.request.Request(self.status_url, headers={"Connection": "close"})
         try:
-            with urllib.request.urlopen(request, timeout=min(self.timeout_s, 2.0)) as response:
-                text = response.read().decode(errors="replace")
-        except (urllib.error.URLError, OSError) as error:
-            raise RouterError(f"nginx status {self.status_url} is not answering ({error})",
-                              hint="check nginx is running: " + shlex.join(self.nginx_argv("-t"))) from None
+            status, body = call("GET", self.status_url, retries=1, timeout_s=min(self.timeout_s, 2.0))
+        except HttpFailure as failure:
+            raise RouterError(f"nginx status {self.status_url} is not answering ({failure})",
+                              hint="check nginx is running with the plan's config: "
+                                   + shlex.join(self.nginx_argv())) from None
+        text = body.decode(errors="replace")
+        if status != 200:
+            raise RouterError(f"nginx status {self.status_url} answered HTTP {status}",
+                              hint="the status location must `return 200 \"$rollout_split\\n\";`")
         split = parse_status(text)
         if split is None:
             raise RouterError(f"nginx status {self.status_url} answered {text[:100]!r}, not a split",
@@ -157,11 +171,13 @@ class NginxRouter:
         return split
 
     def read(self) -> RouterSplit:
+        # Checked with a status_url too: another nginx answering on that port is not this router.
+        if self.nginx_conf is not None and is_running(self.nginx_conf) is False:
+            raise RouterError(f"no nginx master process runs with {self.nginx_conf}"
+                              + (f" (so whatever answers {self.status_url} is not this router)" if self.status_url else ""),
+                              hint="start nginx: " + shlex.join(self.nginx_argv()))
         if self.status_url:
             return self.read_status()
-        if self.nginx_conf is not None and is_running(self.nginx_conf) is False:
-            raise RouterError(f"no nginx master process runs with {self.nginx_conf}",
-                              hint="start nginx: " + shlex.join(self.nginx_argv()))
         return self.read_include()
 
     def apply(self, split: RouterSplit) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rollout_cli.errors import PlanError, UsageError
-from rollout_cli.routers.base import Router
+from rollout_cli.routers.base import Router, RouterSplit
 from rollout_cli.routers.file import FileRouter
 from rollout_cli.routers.haproxy import HAProxyRouter
 from rollout_cli.routers.http import HttpRouter
@@ -98,3 +98,14 @@ def options_problems(adapter: str, options: Mapping[str, Any]) -> list[str]:
     except (PlanError, UsageError) as error:
         return [error.message]
     return []
+
+
+def split_problems(adapter: str, options: Mapping[str, Any], split: RouterSplit) -> dict[str, str]:
+    """Offline: why the adapter cannot serve `split` exactly ({"traffic"|"shadow": message}); empty
+    when it can, or when the adapter has no such check (`split_problems` is optional)."""
+    try:
+        router = router_for(adapter, options)
+    except (PlanError, UsageError):
+        return {}  # options_problems reports it
+    check = getattr(router, "split_problems", None)
+    return dict(check(split)) if check is not None else {}

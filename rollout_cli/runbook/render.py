@@ -1,7 +1,8 @@
 """`runbook generate` and `runbook check`: the runbook file, written and compared.
 
 Where the drill timings come from:
-- with a state store (`--state-dir`, `$ROLLOUT_STATE_DIR`, or an existing `./.rollout/state.db`),
+- with a state store (`--state-dir`, `$ROLLOUT_STATE_DIR`, or the plan's own, found from the plan by
+  state/location.py, when it exists),
   the last passing drill of the plan's *current* rollback section;
 - with none, the runbook says "No drill on record" — so a runbook generated without state is a
   pure function of the plan and the router adapter.
@@ -13,7 +14,6 @@ rollback digest; a block measured against another rollback section is stale.
 from __future__ import annotations
 
 import difflib
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,6 @@ from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.runbook.content import DRILL_BEGIN, DRILL_END, render_runbook
 from rollout_cli.state.drills import DrillEvents, DrillRecord, drills_on_record, last_passing_drill
 
-DEFAULT_STATE_DIR = Path(".rollout")
 DIFF_LINES_SHOWN = 60
 MAX_RUNBOOK_BYTES = 1_000_000  # a runbook is a few kilobytes
 
@@ -59,14 +58,17 @@ def default_output(plan: Plan) -> Path:
     return Path("runbooks") / f"{plan.name}.md"
 
 
-def existing_store(state_dir: Path | None) -> DrillEvents | None:
-    """The state store if one exists; never creates one (generating a runbook must not leave state)."""
-    directory = state_dir or Path(os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR)
-    if not (directory / "state.db").exists():
+def existing_store(plan: Plan, state_dir: Path | None) -> DrillEvents | None:
+    """The plan's state store if one exists (found from the plan: state/location.py); never creates
+    one (generating a runbook must not leave state)."""
+    from rollout_cli.state.location import locate
+
+    where = locate(plan, state_dir)
+    if not where.exists():
         return None
     from rollout_cli.state.store import StateStore
 
-    return StateStore.open(directory)
+    return StateStore.open(where.directory)
 
 
 def manual_commands(plan: Plan) -> list[str]:
@@ -82,9 +84,21 @@ def last_drill(plan: Plan, store: DrillEvents | None) -> DrillRecord | None:
     return last_passing_drill(drills_on_record(store, plan.name), plan.rollback.digest)
 
 
+def repository_path(plan_path: str | Path) -> str:
+    """The plan's path from its repository root (state/location.py): the same from any directory, so
+    the runbook's bytes do not depend on where `generate` ran."""
+    from rollout_cli.state.location import plan_root
+
+    resolved = Path(plan_path).resolve()
+    try:
+        return resolved.relative_to(plan_root(resolved)).as_posix()
+    except ValueError:
+        return display_path(plan_path)
+
+
 def build_runbook(plan: Plan, plan_path: str | Path, store: DrillEvents | None) -> str:
     """The runbook text generate would write for `plan` now."""
-    return render_runbook(plan, display_path(plan_path), manual_commands(plan), last_drill(plan, store))
+    return render_runbook(plan, repository_path(plan_path), manual_commands(plan), last_drill(plan, store))
 
 
 def read_runbook(target: Path) -> str | None:

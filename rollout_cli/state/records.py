@@ -18,6 +18,8 @@ TransitionKind = Literal["start", "advance", "rollback"]
 #   superseded a rollback took over before this advance finished; the rollback owns the router
 #   failed     a rollback whose router could not be verified (state: rollback_incomplete)
 OPEN_PHASES = ("intent", "applied", "verified")
+# evidence["result"] of an attempt that did not do what it set out to do
+FAILED_RESULTS = ("incomplete", "failed", "refused", "aborted", "superseded")
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,20 @@ class AuditEvent:
     reason: str
     evidence: dict[str, Any] | None
 
+    @property
+    def succeeded(self) -> bool:
+        """Whether the attempt did what it set out to do — not merely whether it was allowed: a refused
+        attempt, a rollback left incomplete or with a failed step, a failed drill, an advance that was
+        refused, aborted or superseded did not."""
+        evidence = self.evidence or {}
+        if not self.allowed or evidence.get("result") in FAILED_RESULTS or evidence.get("outcome") == "fail":
+            return False
+        steps = evidence.get("steps") or []
+        return not any(isinstance(s, dict) and s.get("outcome") == "fail" for s in steps)
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "succeeded": self.succeeded,
             "at": self.at.isoformat(),
             "actor": self.actor,
             "action": self.action,

@@ -10,19 +10,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rollout_cli.errors import DataError, ExitCode, RouterError
-from rollout_cli.evaluation.verdict import Evaluation
+from rollout_cli.evaluation.verdict import Evaluation, SrmResult
+from rollout_cli.plan.model import Plan
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import moves
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.decide import Action, decide
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
 from rollout_cli.transitions.steps import StepResult
+from rollout_cli.units import format_duration
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,37 @@ class StepReport:
         }
 
 
+def judged_since(plan: Plan, state: RolloutState) -> datetime | None:
+    """Where a stage's window starts: its split was verified at the router (the stage clock), plus the
+    plan's settling time, so requests in flight under the old split are never judged as the new one's."""
+    if state.stage_started_at is None:
+        return None
+    return state.stage_started_at + timedelta(seconds=plan.decision.settling_s)
+
+
 def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime) -> Evaluation:
-    """The current stage judged on the data since it began, up to `now`."""
+    """The current stage judged on the data from `judged_since` up to `now` (inconclusive while settling)."""
     from rollout_cli.evaluation.stage import evaluate_stage
 
     stage = rollout.plan.stage(state.stage or "")
-    return evaluate_stage(rollout.plan, stage, since=state.stage_started_at, until=now, now=now, split=state.split)
+    since = judged_since(rollout.plan, state)
+    if since is not None and now < since:
+        from rollout_cli.data.source import open_logs
+
+        with open_logs(rollout.plan.data):  # no data is judged yet, but missing logs are said at once
+            return settling(rollout.plan, stage.name, since, now)
+    return evaluate_stage(rollout.plan, stage, since=since, until=now, now=now, split=state.split,
+                          stage_started=state.stage_started_at)
+
+
+def settling(plan: Plan, stage: str, since: datetime, now: datetime) -> Evaluation:
+    """Inconclusive, reading no data: the stage's judged window has not begun."""
+    left = (since - now).total_seconds()
+    why = (f"settling: {stage} is judged on requests from {since.isoformat()} (its split verified at the router "
+           f"+ settling_time {format_duration(plan.decision.settling_s)}), {left:.0f}s from now")
+    return Evaluation(plan=plan.name, stage=stage, verdict=Outcome.INCONCLUSIVE, since=since, until=now,
+                      units={"baseline": 0, "candidate": 0},
+                      srm=SrmResult(Outcome.INCONCLUSIVE, None, None, reason="settling"), checks=(), reasons=(why,))
 
 
 def leaves_shadow(rollout: Rollout, state: RolloutState) -> bool:
@@ -95,16 +123,19 @@ def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evalu
                 "evaluation": evaluation.to_json() if evaluation else None}
     if action.kind == "advance" and action.to_stage:
         try:
-            result = moves.advance(rollout, state.stage or "", plan.stage(action.to_stage), actor=actor,
-                                   reason=action.reason, now=now, evidence=evidence)
+            moves.advance(rollout, state.stage or "", plan.stage(action.to_stage), actor=actor,
+                          reason=action.reason, now=now, evidence=evidence)
         except Superseded as exc:
             store.record_event(plan, "advance", actor, True, exc.message, state.stage, action.to_stage,
                                {**evidence, "result": "superseded"}, at=now)
             raise
-        return StepReport(action, evaluation, result.state, reconciled=reconciled)
+        new_state = _remember(rollout, evaluation, f"advance:{action.code}:{state.stage}", now)
+        return StepReport(action, evaluation, new_state, reconciled=reconciled)
     if action.kind == "rollback":
         outcome = rollback(rollout, actor=actor, reason=action.reason, now=now, evidence=evidence, on_step=on_step)
-        return StepReport(action, evaluation, outcome.state, rollback=outcome, reconciled=reconciled)
+        new_state = _remember(rollout, evaluation, f"rollback:{action.code}:{state.stage}", now)
+        return StepReport(action, evaluation, new_state, rollback=replace(outcome, state=new_state),
+                          reconciled=reconciled)
     key = f"{action.kind}:{action.code}:{state.stage}"
     with store.write() as conn:
         current = rollout.state()
@@ -219,3 +250,15 @@ def run_loop(rollout: Rollout, *, run_by: str, every_s: float, max_ticks: int | 
             break
         stop.wait(every_s)
     return RunResult(tuple(rows), stop.is_set(), rollout.state())
+
+
+def _remember(rollout: Rollout, evaluation: Evaluation | None, decision: str, now: datetime) -> RolloutState:
+    """Keep the verdict that caused an advance or a rollback, and the decision, for `status`."""
+    with rollout.store.write() as conn:
+        current = rollout.state()
+        if evaluation is None:
+            return current
+        remembered = replace(current, last_verdict=evaluation.verdict.value, last_evaluated_at=now,
+                             last_decision=decision)
+        rollout.store.put(conn, remembered)
+    return remembered

@@ -13,28 +13,34 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from rollout_cli.errors import DataError, RolloutError, RouterError, UsageError
+from rollout_cli.errors import DataError, NotAllowed, RolloutError, RouterError, UsageError
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.state.location import locate
 from rollout_cli.state.store import StateStore, StateStoreError
 from rollout_cli.transitions.authority import may_approve, may_move, may_roll_back, refuse
 from rollout_cli.transitions.context import Rollout, drill_refusal
 from rollout_cli.transitions.controller import StepReport, act, evaluate_current, leaves_shadow
 from rollout_cli.transitions.decide import decide
 from rollout_cli.transitions.moves import MoveResult
+from rollout_cli.transitions.moves import adopt as adopt_move
 from rollout_cli.transitions.moves import start as start_move
 from rollout_cli.transitions.reconcile import reconcile
-from rollout_cli.transitions.rollback import RollbackResult, rollback
+from rollout_cli.transitions.rollback import RollbackResult, rollback, rollback_without_state
 from rollout_cli.transitions.steps import StepResult
 
 
-def start(rollout: Rollout, *, actor: str, reason: str, now: datetime) -> MoveResult:
+def start(rollout: Rollout, *, actor: str, reason: str, now: datetime, adopt: bool = False) -> MoveResult:
     """Begin the rollout at its first stage: authority, then the drill gate when the first stage
-    already serves traffic (a held start is recorded), then the move."""
+    already serves traffic (a held start is recorded), then the move — which refuses a router that
+    does not serve the baseline alone. With `adopt`, record the rollout at the stage the router
+    serves instead, moving nothing (audited)."""
     first = rollout.plan.stages[0]
     if not may_move(rollout, actor):
         raise refuse(rollout, actor=actor, action="start", what=f"start {rollout.plan.name}", listed="authority",
                      reason=reason, from_stage=None, to_stage=first.name, now=now)
+    if adopt:
+        return adopt_move(rollout, actor=actor, reason=reason, now=now)
     if not first.is_shadow:
         refusal = drill_refusal(rollout, now)
         if refusal:
@@ -55,23 +61,18 @@ class RollbackNotRun(RouterError):
 
 def roll_back(plan: Plan, *, state_dir: Path | None, actor: str, reason: str, now: datetime,
               on_step: Callable[[StepResult], None] | None = None) -> RollbackResult:
-    """A person's rollback: never held back by a gate, only by authority (exit 5). Without a
-    sound state store there is no journal to make it safe against a concurrent advance, and no
-    audit trail: nothing is touched, and RollbackNotRun carries the router's manual commands."""
+    """A person's rollback: never held back by a gate, only by authority (exit 5). The state is
+    found from the plan (state/location.py) and created if absent: the audit trail starts here.
+    A store that cannot be opened or read does not stop it either: the rollback wins over a
+    confused state (`_without_state`). A store that fails midway raises RollbackNotRun with the
+    router's manual commands."""
+    where = locate(plan, state_dir)
     try:
-        store = StateStore.open(state_dir)
-    except StateStoreError as exc:
-        raise RollbackNotRun(f"the rollback did not run, the router was not touched: {exc.message}",
-                             hint="fix the state store (or point --state-dir at the right one) and run the "
-                                  "rollback again, or set the router by hand as above",
-                             manual_commands=manual_commands(plan)) from None
-    rollout = Rollout.open(plan, store)
-    try:
+        rollout = Rollout.open(plan, StateStore.open(where.directory))
         state = rollout.state()
-    except StateStoreError as exc:  # opened, but damaged where the state lives
-        raise RollbackNotRun(f"the rollback did not run, the router was not touched: {exc.message}",
-                             hint="set the router by hand as above, then restore the state store from a backup",
-                             manual_commands=manual_commands(plan)) from None
+    except StateStoreError as exc:  # cannot be opened, or damaged where the state lives
+        return _without_state(plan, where.directory, exc.message, actor=actor, reason=reason, now=now,
+                              on_step=on_step)
     if not may_roll_back(rollout, actor):
         raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {plan.name}",
                      listed="authority", reason=reason, from_stage=state.stage, to_stage=None,
@@ -83,6 +84,29 @@ def roll_back(plan: Plan, *, state_dir: Path | None, actor: str, reason: str, no
                              hint="check the router by hand (as above), then fix the state store",
                              manual_commands=manual_commands(plan)) from None
     return result
+
+
+def _without_state(plan: Plan, directory: Path, problem: str, *, actor: str, reason: str, now: datetime,
+                   on_step: Callable[[StepResult], None] | None) -> RollbackResult:
+    """The rollback with no usable store: authority from the plan alone, the steps run all the same,
+    and the attempt recorded in the emergency audit file (state/fallback_audit.py)."""
+    from rollout_cli.routers.registry import router_for
+    from rollout_cli.state import fallback_audit
+    from rollout_cli.state.records import not_started
+    from rollout_cli.state.store import redact_value, secret_templates
+
+    if actor not in plan.rollback.authorized_people:
+        raise NotAllowed(f"{actor} may not roll back {plan.name} (not in rollback.authority); the state store "
+                         f"cannot record the refusal: {problem}")
+    router = router_for(plan.router.adapter, plan.router.options)
+    run = rollback_without_state(plan, router, actor=actor, reason=reason, now=now, on_step=on_step)
+    outcome = "rolled_back" if run.router_verified else "incomplete"
+    record = {"at": now.isoformat(), "plan": plan.name, "actor": actor, "action": "rollback", "reason": reason,
+              "state_problem": problem, "result": outcome, **run.to_json()}
+    written = fallback_audit.append(directory, redact_value(record, secret_templates(plan)))
+    state = replace(not_started(plan.name), rollback_incomplete=not run.router_verified)
+    return RollbackResult(None, None, run, run.router_verified, outcome, state, state_problem=problem,
+                          audit_file=str(written) if written else None)
 
 
 def manual_commands(plan: Plan) -> list[str]:

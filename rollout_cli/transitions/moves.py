@@ -21,11 +21,11 @@ from rollout_cli.errors import RouterError, UsageError
 from rollout_cli.plan.model import Stage
 from rollout_cli.routers.base import BASELINE_ONLY, PreparableRouter, RouterSplit, splits_match
 from rollout_cli.state import journal
+from rollout_cli.state.clock import utc_now
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
 from rollout_cli.transitions.context import Rollout, Superseded
 from rollout_cli.transitions.reconcile import reconcile
-
 
 MoveKind = Literal["start", "advance"]
 
@@ -87,6 +87,10 @@ def _move(rollout: Rollout, kind: MoveKind, from_stage: str | None, to: Stage, *
         if kind == "start" and isinstance(router, PreparableRouter):
             router.prepare()  # e.g. the file router's file: only `start` may create it
         source = _router_split_or_baseline(rollout) if kind == "start" else None
+        if kind == "start":
+            check(rollout.state())  # "already running" says more than "the router is live"; re-checked below
+        if source is not None and not splits_match(source, BASELINE_ONLY):
+            raise _live_router(rollout, source, actor=actor, reason=reason, now=now)
         with store.write() as conn:
             state = rollout.state()
             check(state)
@@ -112,10 +116,13 @@ def _move(rollout: Rollout, kind: MoveKind, from_stage: str | None, to: Stage, *
             _still_ours(conn, intent, "applied")
             journal.set_phase(conn, intent.id, "verified")
         kill_point(f"{kind}:after-verified")
+        # The stage clock starts now that the router serves the new split (verified), not when the
+        # command began: requests served under the old split must not be judged against the new one.
+        verified_at = max(now, utc_now())  # `now` may be simulated time ahead of the clock (the demo)
         with store.write() as conn:
             _still_ours(conn, intent, "verified")
             journal.set_phase(conn, intent.id, "done")
-            new_state = RolloutState(plan=plan.name, status="running", stage=to.name, stage_started_at=now,
+            new_state = RolloutState(plan=plan.name, status="running", stage=to.name, stage_started_at=verified_at,
                                      candidate_traffic=target.candidate_traffic, shadow=target.shadow,
                                      approved_stage=None if kind == "start" else rollout.state().approved_stage)
             store.put(conn, new_state)
@@ -123,6 +130,44 @@ def _move(rollout: Rollout, kind: MoveKind, from_stage: str | None, to: Stage, *
                                {**(evidence or {}), "transition": intent.id, "split": target.to_json()},
                                at=now, conn=conn)
     return MoveResult(kind, from_stage, to.name, target, new_state)
+
+
+def _live_router(rollout: Rollout, found: RouterSplit, *, actor: str, reason: str, now: datetime) -> UsageError:
+    """`start` never builds a second rollout over a live one: the router must be at the baseline."""
+    problem = f"the router serves {found}, not the baseline alone"
+    rollout.store.record_event(rollout.plan, "start", actor, True, f"{reason} — refused: {problem}", None,
+                               rollout.plan.stages[0].name, {"result": "refused", "router": found.to_json()}, at=now)
+    return UsageError(f"start of {rollout.plan.name} refused: {problem} — a rollout (perhaps with its state "
+                      "elsewhere) or a hand edit is live",
+                      hint=f"find its state (`rollout status {rollout.ref}` says where it looked); to take the live "
+                           f"split over as this rollout's stage: `rollout start {rollout.ref} --adopt`; to stop "
+                           f"serving the candidate: `rollout rollback {rollout.ref} --reason TEXT`")
+
+
+def adopt(rollout: Rollout, *, actor: str, reason: str, now: datetime) -> MoveResult:
+    """`start --adopt`: record the rollout as running at the stage whose split the router serves now,
+    without moving the router (the split is read back, never assumed); audited as a start."""
+    plan, store = rollout.plan, rollout.store
+    with store.lock(plan.name):
+        reconcile(rollout, actor=actor, now=now)
+        found = rollout.router.read()  # RouterError (exit 4) when it cannot be read: nothing to adopt
+        stage = next((s for s in plan.stages if splits_match(s.split, found)), None)
+        if stage is None:
+            known = ", ".join(f"{s.name} ({s.split})" for s in plan.stages)
+            raise UsageError(f"cannot adopt: the router serves {found}, which is no stage of {plan.name} ({known})",
+                             hint=f"roll back (`rollout rollback {rollout.ref} --reason TEXT`), then start")
+        adopted_at = max(now, utc_now())
+        with store.write() as conn:
+            state = rollout.state()
+            if state.status not in ("not_started", "rolled_back") or state.rollback_incomplete:
+                raise UsageError(f"rollout {plan.name} is already {state.status.replace('_', ' ')}; adopt refused",
+                                 hint=f"see `rollout status {rollout.ref}`")
+            new_state = RolloutState(plan=plan.name, status="running", stage=stage.name, stage_started_at=adopted_at,
+                                     candidate_traffic=found.candidate_traffic, shadow=found.shadow)
+            store.put(conn, new_state)
+            store.record_event(plan, "start", actor, True, f"{reason} — adopted the split the router serves",
+                               None, stage.name, {"result": "adopted", "router": found.to_json()}, at=now, conn=conn)
+    return MoveResult("start", None, stage.name, found, new_state)
 
 
 def router_problem(rollout: Rollout, state: RolloutState) -> str | None:

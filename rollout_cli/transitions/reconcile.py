@@ -19,6 +19,7 @@ from sqlite3 import Connection
 from rollout_cli.errors import RouterError
 from rollout_cli.routers.base import RouterSplit, splits_match
 from rollout_cli.state import journal
+from rollout_cli.state.clock import utc_now
 from rollout_cli.state.records import RolloutState, Transition
 from rollout_cli.transitions.context import Rollout
 
@@ -65,7 +66,7 @@ def _reconcile_move(rollout: Rollout, transition: Transition, *, actor: str, now
             journal.set_phase(conn, transition.id, "done")
             previous = rollout.state()
             store.put(conn, RolloutState(
-                plan=plan.name, status="running", stage=transition.to_stage, stage_started_at=now,
+                plan=plan.name, status="running", stage=transition.to_stage, stage_started_at=max(now, utc_now()),
                 candidate_traffic=transition.to_split.candidate_traffic, shadow=transition.to_split.shadow,
                 approved_stage=None if transition.kind == "start" else previous.approved_stage))
             _record(rollout, transition, actor, resolution, current, "finished", now, conn)

@@ -5,6 +5,11 @@ start/advance superseded — and only then waits for the plan lock; an advance h
 sees the mark at its next journal step and stops without touching the router again. Phases:
 intent -> applied (route step passed) -> verified (verify step passed) -> done, or `failed`
 when the router could not be verified (state: rollback_incomplete, status unchanged).
+
+A rollback acts on what the router reports, not only on what the state says: a state that says
+"not started" (new, lost, or found in the wrong place) with a router serving the candidate or
+mirroring to it is rolled back all the same, and recorded; `rollback_without_state` runs the
+steps when the store itself cannot be opened or read.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.errors import ExitCode, RouterError, UsageError
-from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.errors import ExitCode, RouterError
+from rollout_cli.plan.model import Plan
+from rollout_cli.routers.base import BASELINE_ONLY, Router, RouterSplit, splits_match
 from rollout_cli.state import journal
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
@@ -30,8 +36,10 @@ class RollbackResult:
     from_stage: str | None
     run: RollbackRun | None  # None when this process ran no steps (already rolled back, or joined)
     router_verified: bool
-    outcome: str  # "rolled_back" | "incomplete" | "already_rolled_back" | "joined"
+    outcome: str  # "rolled_back" | "incomplete" | "already_rolled_back" | "already_at_baseline" | "joined"
     state: RolloutState
+    state_problem: str | None = None  # set when the rollback ran without a usable state store
+    audit_file: str | None = None  # where that rollback was recorded instead (None: nowhere)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -46,6 +54,8 @@ class RollbackResult:
                                "transition": self.transition}
         if self.run is not None:
             doc.update(self.run.to_json())
+        if self.state_problem is not None:
+            doc.update(state_problem=self.state_problem, audit_file=self.audit_file)
         return doc
 
 
@@ -60,9 +70,18 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
     with store.write() as conn:
         state = rollout.state()
         open_transitions = journal.open_transitions(store, plan.name, conn)
-        if state.status == "not_started" and not open_transitions:  # an interrupted start may have moved it
-            raise UsageError(f"rollout {plan.name} has not started; there is nothing to roll back",
-                             hint=f"see `rollout status {rollout.ref}`")
+        found = None
+        if state.status == "not_started" and not open_transitions:
+            # The state may be new (found nowhere else), lost or wrong; the router is the ground truth.
+            found = _read_router(rollout)
+            if found is not None and splits_match(found, BASELINE_ONLY):
+                store.record_event(plan, "rollback", actor, True,
+                                   f"{reason} — nothing to roll back: the router serves the baseline alone",
+                                   None, None, {"result": "already_at_baseline", "router": found.to_json()},
+                                   at=now, conn=conn)
+                return RollbackResult(None, None, None, True, "already_at_baseline", state)
+            evidence = {**(evidence or {}), "state_said": "not_started",
+                        "router_found": found.to_json() if found else "unreadable"}
         open_rollbacks = [t for t in open_transitions if t.kind == "rollback"]
         superseded = journal.supersede_open_moves(conn, plan.name)
         if (state.status == "rolled_back" and not state.rollback_incomplete and not open_rollbacks
@@ -75,7 +94,8 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
             intent = open_rollbacks[0]  # another rollback's intent: join it rather than start a second one
         else:
             intent = journal.begin(conn, plan.name, "rollback", from_stage=state.stage, to_stage=None,
-                                   from_split=state.split, to_split=BASELINE_ONLY, actor=actor, reason=reason)
+                                   from_split=found or state.split, to_split=BASELINE_ONLY, actor=actor,
+                                   reason=reason)
     kill_point("rollback:after-intent")
     with store.lock(plan.name):
         with store.read() as conn:
@@ -138,6 +158,22 @@ def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: da
                            at=now, conn=conn)
     return RollbackResult(intent.id, intent.from_stage, run, run.router_verified,
                           "rolled_back" if run.router_verified else "incomplete", new_state)
+
+
+def _read_router(rollout: Rollout) -> RouterSplit | None:
+    try:
+        return rollout.router.read()
+    except RouterError:
+        return None
+
+
+def rollback_without_state(plan: Plan, router: Router, *, actor: str, reason: str, now: datetime,
+                           on_step: Callable[[StepResult], None] | None = None) -> RollbackRun:
+    """The plan's rollback steps with no state store to journal them (it is damaged or cannot be
+    opened): the rollback wins over a confused state. No advance can run meanwhile — it needs the
+    store — so there is no concurrent move to order against. The caller records what happened."""
+    context = {"actor": actor, "reason": reason, "stage": None, "at": now.isoformat()}
+    return run_rollback_steps(plan, router, context=context, on_step=on_step)
 
 
 def _router_at_baseline(rollout: Rollout) -> bool:

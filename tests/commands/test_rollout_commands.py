@@ -133,6 +133,10 @@ def test_tick_rolls_back_a_segment_harm(here: Path, capsys, monkeypatch) -> None
     assert (rollback["actor"], rollback["action"]) == ("controller", "rollback")
     assert rollback["evidence"]["evaluation"]["verdict"] == "fail"
     assert rollback["evidence"]["run_by"]
+    # status keeps the verdict that caused the rollback, and time in stage stops counting
+    status = json.loads(run(capsys, "status", str(path), "--json")[1])
+    assert status["last_verdict"] == "fail" and status["last_decision"].startswith("rollback:")
+    assert status["time_in_stage_s"] is None
 
 
 def test_unverifiable_rollback_exits_4_and_says_what_to_do(tmp_path: Path) -> None:

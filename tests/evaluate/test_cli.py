@@ -121,7 +121,8 @@ def test_evaluate_judges_the_running_stage_from_its_start(tmp_path: Path) -> Non
     assert started.returncode == 0, started.stderr
     done = rollout("evaluate", "plan.yaml", "--json", cwd=tmp_path)
     doc = strict_json(done.stdout)
-    assert (doc["stage"], doc["window"]["since"]) == ("shadow", "2026-01-05T03:00:00+00:00")
+    # from the stage clock plus decision.settling_time (default 1m)
+    assert (doc["stage"], doc["window"]["since"]) == ("shadow", "2026-01-05T03:01:00+00:00")
     assert doc["split"] == {"candidate_traffic": 0.0, "shadow": 100.0}
     assert done.returncode in (0, 3)
 

@@ -54,6 +54,13 @@ def _follow_up(directory: Path, trial: int) -> int:
     plan = str(directory / "ranker.yaml")
     state_dir = ["--state-dir", str(directory / ".rollout")]
     command = FOLLOW_UPS[trial % len(FOLLOW_UPS)]
+    if command == "status":  # read-only: it reports the interrupted transition and leaves it to the next tick
+        store = StateStore.open(directory / ".rollout")
+        before = journal.open_transitions(store, "ranker")
+        code = main(["status", plan, "--json", *state_dir])
+        assert journal.open_transitions(store, "ranker") == before and code == (4 if before else code)
+        store.close()
+        command = "tick"
     if command == "advance":
         return main(["advance", plan, "--force", "--reason", "after the crash", "--as", "carol", "--json", *state_dir])
     if command == "rollback":
@@ -78,7 +85,7 @@ def test_every_kill_point_reconciles(tmp_path: Path, capsys: pytest.CaptureFixtu
         # tick reconciles first, then finds no logs in these trials (a data error, exit 2); advance
         # refuses (exit 2) a rollout that is not running: an undone start, a finished rollback
         follow = FOLLOW_UPS[trial % len(FOLLOW_UPS)]
-        expected = (0, 3, 2) if follow == "tick" else (2,) if follow == "advance" and state.status != "running" else (0, 3)
+        expected = (0, 3, 2) if follow in ("tick", "status") else (2,) if follow == "advance" and state.status != "running" else (0, 3)
         assert follow_code in expected, f"{point} trial {trial}: follow-up exited {follow_code}"
         router = router_split(directory) if (directory / "router.json").exists() else BASELINE_ONLY
         assert splits_match(router, state.split), f"{point} trial {trial}: state {state.split} vs router {router}"
@@ -95,6 +102,11 @@ def test_the_killed_rollback_is_finished_by_the_next_command(tmp_path: Path) -> 
     assert code == -9
     assert router_split(directory).shadow == 100.0  # the killed rollback had not touched the router
     status = cli(["status", str(directory / "ranker.yaml"), "--json"], cwd=directory)
-    doc = json.loads(status.stdout)
+    doc = json.loads(status.stdout)  # read-only: says what waits, changes nothing
+    assert status.returncode == 4 and doc["interrupted"] == [2] and router_split(directory).shadow == 100.0
+    assert "an interrupted rollback" in doc["next"]
+    tick = cli(["tick", str(directory / "ranker.yaml"), "--json"], cwd=directory)
+    assert json.loads(tick.stdout)["reconciled"] == [
+        "finished the interrupted rollback (transition 2): verified at baseline"]
+    doc = json.loads(cli(["status", str(directory / "ranker.yaml"), "--json"], cwd=directory).stdout)
     assert (doc["status"], doc["router"]) == ("rolled_back", {"candidate_traffic": 0.0, "shadow": 0.0})
-    assert doc["reconciled"] == ["finished the interrupted rollback (transition 2): verified at baseline"]

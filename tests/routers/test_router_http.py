@@ -19,8 +19,10 @@ TOKEN = "tok-4f9a1c22e7"
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # The schedule's shape is what is tested; its absolute length would only slow the suite.
-    monkeypatch.setattr(http_module, "BACKOFF_FIRST_S", 0.01)
-    monkeypatch.setattr(http_module, "BACKOFF_CAP_S", 0.02)
+    from rollout_cli.routers import http_client
+
+    monkeypatch.setattr(http_client, "BACKOFF_FACTOR_S", 0.01)
+    monkeypatch.setattr(http_client, "BACKOFF_MAX_S", 0.02)
 
 
 def test_the_bearer_token_comes_from_the_environment_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,7 +57,7 @@ def test_nginx_drill_with_a_failing_step(workspace, rollout, nginx_stack: NginxS
 def test_haproxy_drill_passes_and_restores_the_weights(workspace, rollout, haproxy_stack: HAProxyStack) -> None:
     found = RouterSplit(candidate_traffic=50.0, shadow=0.0)  # found mid-ramp on a staging router
     haproxy_stack.router().apply(found)
-    workspace.write_plan(_plan_with_router("haproxy", haproxy_stack.options(), [(["true"], "5s")]))
+    workspace.write_plan(_plan_with_router("haproxy", haproxy_stack.options(shadow_file=str(haproxy_stack.root / "mirror.json")), [(["true"], "5s")]))
     result = rollout("drill", "plan.yaml", "--as", "bob", "--state-dir", "state", "--json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
@@ -68,7 +68,7 @@ def test_haproxy_drill_passes_and_restores_the_weights(workspace, rollout, hapro
 
 
 def test_haproxy_drill_with_a_step_that_overruns(workspace, rollout, haproxy_stack: HAProxyStack) -> None:
-    workspace.write_plan(_plan_with_router("haproxy", haproxy_stack.options(), [(["sleep", "5"], "1s")]))
+    workspace.write_plan(_plan_with_router("haproxy", haproxy_stack.options(shadow_file=str(haproxy_stack.root / "mirror.json")), [(["sleep", "5"], "1s")]))
     result = rollout("drill", "plan.yaml", "--as", "bob", "--state-dir", "state", "--json")
     assert result.code == 1
     assert json.loads(result.out)["failure"] == "step 3 `run sleep 5` failed: timed out after 1s"

@@ -20,6 +20,8 @@ def _hooks() -> dict[str, dict]:
 def _run(hook: dict, files: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     argv = shlex.split(hook["entry"]) + (files if hook["pass_filenames"] else [])
     env = {"PATH": os.environ["PATH"], "COLUMNS": "200"}
+    if "PYTHONPATH" in os.environ:  # the console script runs the code under test
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env, check=False)
 
 

@@ -92,7 +92,7 @@ def test_a_plan_path_with_a_space_stays_one_word_in_the_commands(name: str, work
     (workspace.root / name).write_text(plan_text())
     assert rollout("runbook", "generate", name, "-o", "book.md").code == 0
     text = (workspace.root / "book.md").read_text()
-    assert "rollout rollback 'my plan.yaml' --reason" in text
+    assert "rollout rollback \"${ROLLOUT_REPO:-.}\"/'my plan.yaml' --reason" in text
     assert "Plan: `my plan.yaml`." in text
 
 

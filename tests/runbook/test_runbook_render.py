@@ -102,7 +102,7 @@ def test_the_last_passing_drill_is_in_the_runbook(workspace, rollout) -> None:
     workspace.write_plan(plan_text(budget="10m"))
     stale = rollout("runbook", "check", "plan.yaml")
     assert stale.code == 1
-    assert "+No drill on record for this rollback section. Rehearse it: `rollout drill plan.yaml` " \
+    assert "+No drill on record for this rollback section. Rehearse it: `rollout drill \"${ROLLOUT_REPO:-.}\"/plan.yaml` " \
            "(then regenerate this runbook with the same `--state-dir`)." in stale.out.splitlines()
 
 
@@ -126,7 +126,8 @@ ROUTERS = {
               "baseline": "10.0.0.1:8080", "candidate": "10.0.0.2:8080",
               "status_url": "http://10.0.0.3/_rollout/split"},
     "haproxy": {"socket": "/run/haproxy/admin.sock", "backend": "ranker", "baseline_server": "v6",
-                "candidate_server": "v7", "state_file": "/var/lib/haproxy/server-state"},
+                "candidate_server": "v7", "state_file": "/var/lib/haproxy/server-state",
+                "shadow_file": "/var/lib/rollout/ranker-mirror.json"},  # the plan has a shadow stage
     "http": {"url": "https://router.internal/splits/ranker", "token": "${env:ROUTER_TOKEN}"},
 }
 
@@ -144,13 +145,14 @@ def test_generating_a_runbook_contacts_no_router(adapter: str, workspace, monkey
     monkeypatch.setattr(subprocess, "Popen", forbidden)
     text = build_runbook(load_plan(workspace.plan), "plan.yaml", None)
     manual = text.split("### If the tool itself is broken")[1].split("```sh\n")[1].split("\n```")[0]
-    assert manual.splitlines()[-1] == LAST_MANUAL_LINE[adapter]
+    assert manual.splitlines()[-1].endswith(LAST_MANUAL_LINE[adapter])
 
 
 LAST_MANUAL_LINE = {
     "nginx": "curl -fsS http://10.0.0.3/_rollout/split  # expect candidate_traffic=0 shadow=0",
-    "haproxy": 'echo "show servers state" | socat stdio unix-connect:/run/haproxy/admin.sock > '
-               "/var/lib/haproxy/server-state.tmp && mv /var/lib/haproxy/server-state.tmp /var/lib/haproxy/server-state",
+    # after the weights and the state dump: the shadow file the outside mirror follows, set to 0
+    "haproxy": "os.replace(p+'\"'\"'.tmp'\"'\"',p)' /var/lib/rollout/ranker-mirror.json  # the share the external "
+               "mirror follows",
     # the token stays a shell variable: the runbook never holds a secret
     "http": 'curl -fsS --max-time 5 -H "Authorization: Bearer ${ROUTER_TOKEN}" "https://router.internal/splits/ranker"'
             '  # expect {"candidate_traffic": 0.0, "shadow": 0.0}',
