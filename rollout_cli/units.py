@@ -159,3 +159,17 @@ def format_fraction(fraction: float, *, digits: int | None = None) -> str:
 def format_split(candidate_traffic: float, shadow: float) -> str:
     """A split in words: "5% served, 100% mirrored" (shares in percent)."""
     return f"{format_share(candidate_traffic)} served, {format_share(shadow)} mirrored"
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:units?\s*)?/\s*([smhd])\s*$")
+
+
+def parse_rate(value: object) -> float:
+    """Units per hour in a traffic rate ("20000 units/h", "20000/h", "300/m"). Raises ValueError."""
+    if isinstance(value, str):
+        match = _RATE.match(value)
+        if match:
+            per_hour = float(match.group(1)) * 3600.0 / _UNIT_SECONDS[match.group(2)]
+            if per_hour > 0:
+                return finite(value, per_hour)
+    raise ValueError(f"{value!r} is not a traffic rate (write e.g. 20000 units/h, 20000/h or 300/m)")

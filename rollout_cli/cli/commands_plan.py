@@ -109,6 +109,51 @@ def show_command(plan_path: PlanArg, as_json: JsonOpt = False) -> None:
         plan_output.print_show(plan)
 
 
+@plan_app.command("simulate")
+def simulate_command(
+    plan_path: PlanArg,
+    traffic: Annotated[str | None, typer.Option("--traffic", help="Units per hour, e.g. 20000/h "
+                                                 "\\[default: the plan's traffic_estimate].")] = None,
+    harm: Annotated[list[str] | None, typer.Option("--harm", help="A harm to simulate, e.g. conversion=-5% or "
+                                                    "'conversion[platform=ios]=-20%' (repeatable; none: A/A).")] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, max=100_000, help="Simulated rollouts.")] = 500,
+    catch: Annotated[str | None, typer.Option("--catch", help="A target share of harms to catch, e.g. 95%.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same figures).")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """What the plan would do to a harmful (or harmless) candidate: per stage the chance the harm
+    is caught there, the time to the rollback, the users exposed to the candidate before it, and
+    the chance of reaching 100% anyway — through the plan's real guards and decisions, on
+    simulated statistics. Run it right after `plan init`.
+
+    Example: rollout plan simulate plans/ranker-v42.yaml --traffic 20000/h --harm conversion=-5% --catch 95%
+    """
+    from rollout_cli.cli.output import print_json
+    from rollout_cli.plan import load_plan
+    from rollout_cli.planning import Scenario, parse_harm, simulate_plan
+    from rollout_cli.units import parse_fraction, parse_rate
+
+    plan = load_plan(plan_path)
+    try:
+        per_hour = parse_rate(traffic) if traffic is not None else plan.traffic_estimate
+        target = parse_fraction(catch) if catch is not None else None
+    except ValueError as error:
+        raise UsageError(f"{error}") from None
+    if per_hour is None:
+        raise UsageError("the plan declares no traffic_estimate: give --traffic, e.g. --traffic 20000/h")
+    if target is not None and not 0 < target < 1:
+        raise UsageError(f"--catch {catch}: give a share between 0% and 100%, e.g. 95%")
+    scenario = Scenario(traffic_per_h=per_hour, harms=tuple(parse_harm(h, plan) for h in harm or []), runs=runs,
+                        seed=seed, catch=target)
+    result = simulate_plan(plan, scenario)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        from rollout_cli.cli.simulate_output import print_simulation
+
+        print_simulation(result)
+
+
 @plan_app.command("schema")
 def schema_command() -> None:
     """Print the plan's JSON Schema (draft 2020-12), for editors and other tools.

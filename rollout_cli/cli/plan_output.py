@@ -206,7 +206,20 @@ def print_show(plan: Plan) -> None:
         else ""
     )
     console.print(
+        f"What would this plan do to a harmful candidate? [bold]rollout plan simulate "
+        f"{escape(plan.source or plan.name)} --traffic 20000/h --harm {escape(_example_harm(plan))}[/]",
+        soft_wrap=True,
+    )
+    console.print(
         f"[bold]Rollback[/] by {escape(', '.join(sorted(rb.authorized_people)))} within {format_duration(rb.max_duration_s)}"
         f" ({len(rb.steps)} steps){drill}",
         soft_wrap=True,
     )
+
+
+def _example_harm(plan: Plan) -> str:
+    """A harm worth simulating: twice the first relative drop limit of a traffic guard."""
+    for guard in plan.guards:
+        if guard.max_drop is not None:
+            return f"{guard.metric.name}=-{200 * guard.max_drop:g}%"
+    return f"{next(iter(plan.metrics))}=-10%"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from rollout_cli.data.finite import finite_or_null, read_value_counts, value_stats
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
 from rollout_cli.errors import DataError
 
@@ -39,6 +40,7 @@ class Measure:
     window_s: float | None = None  # outcome window after the last served answer; None: up to `until`
     threshold: float | None = None  # column_above / column_below
     tolerance: float | None = None  # agreement
+    cap: float | None = None  # event_sum / column_mean: values capped at this (winsorised)
     metric: str = ""  # the plan's metric name, for messages
 
     @property
@@ -62,6 +64,7 @@ class Sums:
     sum_xx: float
     sum_yy: float
     sum_xy: float
+    sum_xxx: float | None = None  # event_sum: the sum of cubes (skewness, minimum-information rule)
 
 
 @dataclass
@@ -72,6 +75,9 @@ class ArmCell:
     quantiles: dict[str, float | None] = field(default_factory=dict)
     quantile_n: dict[str, int] = field(default_factory=dict)  # observations behind each quantile
     quantile_levels: dict[str, dict[float, float | None]] = field(default_factory=dict)  # level -> value
+    # values that are NaN or infinite, left out of every statistic: "column latency_ms" or
+    # "value of purchase outcomes" -> (non-finite, finite) counts
+    value_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,7 +114,8 @@ def _request_aggregates(measures: list[Measure], columns: dict[str, str], params
             continue
         c = columns[m.column or ""]
         if m.op == "column_mean":
-            parts.append(f"sum(CAST({c} AS DOUBLE)) AS m{i}_x, count({c}) AS m{i}_y")
+            value = f"CAST({c} AS DOUBLE)" if m.cap is None else f"least(CAST({c} AS DOUBLE), {params.add(m.cap)})"
+            parts.append(f"sum({value}) AS m{i}_x, count({c}) AS m{i}_y")
         else:
             op = ">" if m.op == "column_above" else "<"
             parts.append(f"count(*) FILTER (WHERE {c} {op} {params.add(m.threshold)}) AS m{i}_x, count({c}) AS m{i}_y")
@@ -122,6 +129,8 @@ def _sums(measures: list[Measure], levels: tuple[str, ...]) -> list[tuple[str, s
         if m.level not in levels:
             continue
         out += [(f"sum(m{i}_x)", f"m{i}_sx"), (f"sum(m{i}_x * m{i}_x)", f"m{i}_sxx")]
+        if m.op == "event_sum":
+            out.append((f"sum(m{i}_x * m{i}_x * m{i}_x)", f"m{i}_sxxx"))
         if m.level in ("request", "pairs"):
             out += [(f"sum(m{i}_y)", f"m{i}_sy"), (f"sum(m{i}_y * m{i}_y)", f"m{i}_syy"),
                     (f"sum(m{i}_x * m{i}_y)", f"m{i}_sxy")]
@@ -178,11 +187,20 @@ class _PredictionColumns:
     served: str
     segments: list[str]  # quoted, in the plan's order; selected as s0, s1, ...
     measured: dict[str, str]  # what the measures and quantiles read (see _columns_needed)
+    numeric: list[str] = field(default_factory=list)  # quoted numeric columns among `measured`, as nf0, nf1, ...
 
     def select_list(self) -> str:
-        """`, seg AS s0, … , col AS col, …` for the first CTE."""
+        """`, seg AS s0, … , col AS col, …` for the first CTE; a numeric column's NaN and
+        infinities become NULL there (and are flagged nfJ), so no statistic ever sees them."""
         segments = "".join(f", {s} AS s{i}" for i, s in enumerate(self.segments))
-        return segments + "".join(f", {c} AS {c}" for c in dict.fromkeys(self.measured.values()))
+        plain = "".join(f", {c} AS {c}" for c in dict.fromkeys(self.measured.values()) if c not in self.numeric)
+        checked = "".join(f", {finite_or_null(c)} AS {c}, coalesce(NOT isfinite(CAST({c} AS DOUBLE)), false) AS nf{j}"
+                          for j, c in enumerate(self.numeric))
+        return segments + plain + checked
+
+    def value_counts(self) -> str:
+        """Per unit: each numeric column's non-finite (nfJ) and finite (nvJ) values."""
+        return "".join(f", count(*) FILTER (WHERE nf{j}) AS nf{j}, count({c}) AS nv{j}" for j, c in enumerate(self.numeric))
 
     def first_segments(self, alias: str = "") -> str:
         """Each segment value of a unit's first answer (a unit keeps the segment it started in)."""
@@ -194,7 +212,13 @@ def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[
     unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
     served = preds.column("served", "boolean")
     segs = [preds.column("segment", "any", column=s) for s in segments]
-    return _PredictionColumns(unit, ts, arm, served, segs, _columns_needed(preds, measures, quantiles))
+    measured = _columns_needed(preds, measures, quantiles)
+    numeric = list(dict.fromkeys(q for name, q in measured.items() if _is_number(preds, name)))
+    return _PredictionColumns(unit, ts, arm, served, segs, measured, numeric)
+
+
+def _is_number(preds: BoundSource, column: str) -> bool:
+    return preds.type_of("column", column=column) == "number"
 
 
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
@@ -209,6 +233,7 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
         sql.append(_outcome_units(logs, outcome_measures, since, until, params))
         joined_from = "joined"
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request", "outcome"))
+    stats += value_stats(len(c.numeric), [i for i, m in outcome_measures if m.op == "event_sum"])
     sql.append("\n" + _rolled_up("units", joined_from, stats, len(c.segments)))
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
@@ -234,7 +259,7 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], jo
   SELECT unit, CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm,
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
          {c.first_segments()}
-         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}
+         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{c.value_counts()}
   FROM served GROUP BY unit
 )"""
 
@@ -261,9 +286,15 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
         cond = f"o.event = {params.add(m.event)}"
         if m.window_s is not None:
             cond += f" AND o.ts <= u.last_ts + to_seconds({params.add(m.window_s)})"
-        value = "1" if m.op == "event_any" else "coalesce(CAST(o.value AS DOUBLE), 0)"
+        value = "1" if m.op == "event_any" else f"coalesce({finite_or_null('CAST(o.value AS DOUBLE)')}, 0)"
         agg = "max" if m.op == "event_any" else "sum"
-        aggs.append(f"{agg}(CASE WHEN {cond} THEN {value} ELSE 0 END) AS m{i}_x")
+        per_unit = f"{agg}(CASE WHEN {cond} THEN {value} ELSE 0 END)"
+        if m.cap is not None:  # a unit's total, winsorised at the metric's cap
+            per_unit = f"least({per_unit}, {params.add(m.cap)})"
+        aggs.append(f"{per_unit} AS m{i}_x")
+        if m.op == "event_sum":  # values that are NaN or infinite count as 0, and are counted
+            aggs.append(f"count(*) FILTER (WHERE {cond} AND NOT isfinite(CAST(o.value AS DOUBLE))) AS ov{i}, "
+                        f"count(*) FILTER (WHERE {cond} AND isfinite(CAST(o.value AS DOUBLE))) AS ovn{i}")
     return f""", outcome_units AS (
   SELECT u.unit, {', '.join(aggs)}
   FROM units u JOIN (
@@ -274,6 +305,8 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
   GROUP BY u.unit
 ), joined AS (
   SELECT units.* {''.join(f', coalesce(outcome_units.m{i}_x, 0) AS m{i}_x' for i, _ in outcome_measures)}
+         {''.join(f', coalesce(outcome_units.ov{i}, 0) AS ov{i}, coalesce(outcome_units.ovn{i}, 0) AS ovn{i}'
+                  for i, m in outcome_measures if m.op == 'event_sum')}
   FROM units LEFT JOIN outcome_units USING (unit)
 )"""
 
@@ -296,7 +329,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
         AND {c.unit} IS NOT NULL AND {ts_filter(c.ts, since, until, params)}
 ), unit_arm AS (
   SELECT unit, arm, 0 AS crossed {c.first_segments()}
-         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}
+         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{c.value_counts()}
   FROM answers GROUP BY unit, arm
 )"""]
     numeric = bool(agreement) and preds.type_of("prediction") == "number"
@@ -312,7 +345,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
   FROM answers b LEFT JOIN cand c ON c.rid = b.rid
   WHERE b.arm = 'baseline' GROUP BY b.unit
 )""")
-    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request",))
+    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request",)) + value_stats(len(c.numeric), [])
     sql.append("\n" + _rolled_up("units", "unit_arm", stats, len(c.segments)))
     pair_stats = [("count(*) FILTER (WHERE paired > 0)", "n"), ("sum(base_requests)", "base_requests"),
                   ("sum(paired)", "paired")] + _sums(measures, ("pairs",))
@@ -332,6 +365,9 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
     cursor = logs.connection
     rows = logs.query(sql, params)
     names = [d[0] for d in (cursor.description or [])]
+    c = _prediction_columns(logs.predictions, segments, measures, quantiles)
+    numeric_names = [next(name for name, quoted in c.measured.items() if quoted == q) for q in c.numeric]
+    outcome_events = {i: str(m.event) for i, m in enumerate(measures) if m.op == "event_sum"}
     result = Aggregates()
     for raw in rows:
         row = dict(zip(names, raw))
@@ -356,6 +392,7 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
             result.paired_requests = int(row["paired"] or 0)
         if row["part"] == "units":
             cell.units = int(row["n"] or 0)
+            cell.value_counts = read_value_counts(row, numeric_names, outcome_events)
             cell.crossed = int(row["crossed"] or 0)
         level = "pairs" if row["part"] == "pairs" else None
         n = int(row["n"] or 0)
@@ -364,8 +401,10 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
                 continue
             sx, sxx = float(row[f"m{i}_sx"]), float(row[f"m{i}_sxx"])
             if m.level == "outcome":  # one value per unit: y = 1
-                cell.sums[m.key] = Sums(n, sx, float(n), sxx, float(n), sx)
+                cube = row.get(f"m{i}_sxxx")
+                cell.sums[m.key] = Sums(n, sx, float(n), sxx, float(n), sx, None if cube is None else float(cube))
             else:
                 cell.sums[m.key] = Sums(n, sx, float(row[f"m{i}_sy"]), sxx, float(row[f"m{i}_syy"]),
                                         float(row[f"m{i}_sxy"]))
     return result
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from rollout_cli.data.finite import finite_or_null
 from rollout_cli.data.queries import Population, ts_filter
 from rollout_cli.data.source import BoundSource, Logs, SqlParams
 
@@ -40,7 +41,8 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
                  "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served} AND {unit} IS NOT NULL"}
         for column in counted:
             c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
-            counts += [(key, column, f"count({c}) FILTER (WHERE {in_window} AND {which[key]})") for key in which]
+            counts += [(key, column, f"count({finite_or_null(c)}) FILTER (WHERE {in_window} AND {which[key]})")
+                       for key in which]  # the values the quantiles are taken over: finite ones
     sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}),"
            f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
            f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
@@ -78,7 +80,7 @@ def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], reques
     unit = preds.column("unit_id", "any")
     cols = {r.column: preds.column(f"column of metric {r.key}", "number", column=r.column) for r in requests}
     seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
-    col_select = "".join(f", {c} AS {c}" for c in dict.fromkeys(cols.values()))
+    col_select = "".join(f", {finite_or_null(c)} AS {c}" for c in dict.fromkeys(cols.values()))
     which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
              else f"{served} AND {arm} IN ('baseline', 'candidate')")
     which += f" AND {unit} IS NOT NULL"  # the same answers as the main statement's

@@ -57,8 +57,9 @@ def measure_for(metric: Metric) -> Measure:
         return Measure(key=metric.name, op="agreement", tolerance=metric.tolerance or 0.0, metric=metric.name)
     if metric.event is not None:
         op: MeasureOp = "event_any" if metric.kind == "proportion" else "event_sum"
-        return Measure(key=metric.name, op=op, event=metric.event, window_s=metric.window_s, metric=metric.name)
-    return Measure(key=metric.name, op="column_mean", column=metric.column, metric=metric.name)
+        return Measure(key=metric.name, op=op, event=metric.event, window_s=metric.window_s, metric=metric.name,
+                       cap=metric.cap)
+    return Measure(key=metric.name, op="column_mean", column=metric.column, metric=metric.name, cap=metric.cap)
 
 
 def exceedance_measures(guard: Guard) -> list[tuple[str, Measure]]:
@@ -102,7 +103,7 @@ def arm_stats(measure: Measure, sums: Sums | None, *, counts: bool) -> ArmStats:
     if measure.op == "event_any":
         return proportion_stats(sums.n, sums.sum_x)
     if measure.op == "event_sum":
-        return mean_stats(sums.n, sums.sum_x, sums.sum_xx)
+        return mean_stats(sums.n, sums.sum_x, sums.sum_xx, sums.sum_xxx)
     return ratio_stats(sums.n, sums.sum_x, sums.sum_y, sums.sum_xx, sums.sum_yy, sums.sum_xy, counts=counts)
 
 

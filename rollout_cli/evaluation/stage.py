@@ -31,11 +31,13 @@ from rollout_cli.evaluation.judge import (
     quantile_level_requests,
     stage_measures,
 )
+from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
     Check,
     Crossover,
     Evaluation,
+    NonFinite,
     Freshness,
     RowsWithoutUnit,
     ShadowCoverage,
@@ -47,13 +49,14 @@ from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.guards import GuardResult, apply_holm
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import quantile_levels
-from rollout_cli.stats.sequential import tuning_units
 from rollout_cli.units import format_duration, format_fraction
 
 # A shadow stage needs candidate answers for at least this share of the mirrored requests it planned.
 SHADOW_COVERAGE_TOLERANCE = 0.9
 # Rows without a unit are left out; beyond this share of the window's rows the logs are too broken to judge.
 NO_UNIT_TOLERANCE = 0.01
+# NaN or infinite values beyond this share of a column's (or outcome values') values in an arm hold the stage.
+NON_FINITE_TOLERANCE = 0.005
 
 
 def utc_naive(moment: datetime) -> datetime:
@@ -117,21 +120,46 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
         coverage = _shadow_coverage(agg, split, _agreement_summary(plan, needs, agg))
         reasons += _coverage_reasons(coverage)
     else:
-        srm = _srm(units, split)
+        srm = srm_result(units, split)
         crossover = _crossover(plan, agg, units)
         reasons += _crossover_reasons(crossover)
     if stage.min_units and units["candidate"] < stage.min_units:
         reasons.append(f"the candidate has {units['candidate']} units; the stage needs {stage.min_units}")
 
-    checks, skipped = _judge_checks(plan, stage, needs, agg, segments)
+    non_finite = non_finite_values(agg)
+    reasons += [f"{bad.what.removeprefix('column ')}: {_share_words(bad)} of the values are not finite (NaN or "
+                f"infinite; tolerated: {format_fraction(NON_FINITE_TOLERANCE)}); they are left out of every statistic"
+                for bad in non_finite if max(bad.shares.values()) > NON_FINITE_TOLERANCE]
+    checks, skipped = judge_checks(plan, stage, needs, agg, segments)
     if not checks and window_rows:
         reasons.append("the stage has no guards that can be judged")
-    verdict = _verdict(checks, srm, reasons)
+    verdict = stage_verdict(checks, srm, reasons)
     return Evaluation(plan=plan.name, stage=stage.name, verdict=verdict, since=_aware(window_since),
                       until=_aware(until_n), units=units, srm=srm, checks=tuple(checks), reasons=tuple(reasons),
                       duration_s=duration_s, split=split, not_judged=tuple(needs.not_judged), freshness=freshness,
                       rows_without_unit=rows_without_unit, shadow=coverage, crossover=crossover,
-                      skipped_segments=tuple(skipped))
+                      skipped_segments=tuple(skipped), non_finite=non_finite)
+
+
+def non_finite_values(agg: Aggregates) -> tuple[NonFinite, ...]:
+    """Per kind of value, the NaN and infinite values of each arm (whole population), when any."""
+    whole = agg.cells.get(None, {})
+    kinds = dict.fromkeys(kind for cell in whole.values() for kind in cell.value_counts)
+    found = []
+    for kind in kinds:
+        pairs = {arm: whole[arm].value_counts.get(kind, (0, 0)) for arm in ("baseline", "candidate") if arm in whole}
+        if not any(bad for bad, _ in pairs.values()):
+            continue
+        found.append(NonFinite(what=kind, counts={arm: bad for arm, (bad, _) in pairs.items()},
+                               shares={arm: bad / (bad + good) if bad + good else 0.0
+                                       for arm, (bad, good) in pairs.items()},
+                               max_share=NON_FINITE_TOLERANCE))
+    return tuple(found)
+
+
+def _share_words(bad: NonFinite) -> str:
+    return ", ".join(f"{format_fraction(share, digits=2)} in the {arm} ({bad.counts[arm]})" for arm, share in bad.shares.items()
+                     if bad.counts[arm])
 
 
 def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
@@ -170,7 +198,7 @@ def _bounded_quantiles(needs: StageNeeds) -> set[str]:
 def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
     """The quantile specs with the whole population's bound levels added, from the answer counts
     of the light scan, so the main statement reads them in the same pass as the quantile itself."""
-    alpha, tuning_n = 1.0 - plan.decision.confidence, tuning_units(stage.min_units)
+    alpha, tuning_n = 1.0 - plan.decision.confidence, quantile_tuning(plan, stage)
     specs = []
     for spec in needs.quantiles:
         levels: set[float] = set()
@@ -188,7 +216,7 @@ def _read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeed
                           segments: list[str], since: datetime | None, until: datetime) -> None:
     """The second (and last) scan, only for relative quantile guards: quantiles at the bound levels."""
     requests = quantile_level_requests(needs.guards, agg, list(_segment_populations(agg, segments)),
-                                       alpha=1.0 - plan.decision.confidence, tuning_n=tuning_units(stage.min_units))
+                                       alpha=1.0 - plan.decision.confidence, tuning_n=quantile_tuning(plan, stage))
     if not requests:
         return
     answers = quantiles_at_levels(logs, shadow=stage.is_shadow, segments=segments, requests=requests,
@@ -198,7 +226,7 @@ def _read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeed
         cell.quantile_levels.setdefault(request.key, {}).update(zip(request.levels, values))
 
 
-def _verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome:
+def stage_verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome:
     if srm.outcome is Outcome.FAIL or any(c.outcome is Outcome.FAIL for c in checks):
         return Outcome.FAIL
     if reasons or not checks or srm.outcome is not Outcome.PASS:
@@ -206,17 +234,15 @@ def _verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome
     return Outcome.PASS if all(c.outcome is Outcome.PASS for c in checks) else Outcome.INCONCLUSIVE
 
 
-def _judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
-                  segments: list[str]) -> tuple[list[Check], list[SkippedSegment]]:
+def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
+                 segments: list[str]) -> tuple[list[Check], list[SkippedSegment]]:
     """Every check of the stage, Holm-adjusted, and the segments with too few units to judge."""
     alpha = 1.0 - plan.decision.confidence
     min_units = plan.decision.min_units_per_check
     pairs: list[tuple[Check, GuardResult]] = []
     skipped: list[SkippedSegment] = []
     for guard in needs.guards:
-        share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
-        common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_units(stage.min_units, share),
-                                  "min_units": min_units}
+        common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units}
         pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:
             continue
@@ -284,8 +310,9 @@ def _missing_units(plan: Plan, facts: WindowFacts, missing: RowsWithoutUnit | No
             f"no unit (column '{column}' is null; tolerated: {format_fraction(NO_UNIT_TOLERANCE)})"]
 
 
-def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
-    from rollout_cli.stats.srm import SRM_THRESHOLD, srm_p_value
+def srm_result(units: dict[str, int], split: RouterSplit) -> SrmResult:
+    from rollout_cli.stats.srm import SRM_THRESHOLD
+    from rollout_cli.stats.srm_sequential import anytime_srm_p_value
 
     share = split.candidate_traffic / 100.0
     if not 0.0 < share < 1.0:
@@ -294,11 +321,11 @@ def _srm(units: dict[str, int], split: RouterSplit) -> SrmResult:
     counts = [units["baseline"], units["candidate"]]
     if sum(counts) == 0:
         return SrmResult(outcome=Outcome.INCONCLUSIVE, p_value=None, expected_share=share, reason="no units yet")
-    p_value = srm_p_value(counts, [1.0 - share, share])
+    p_value = anytime_srm_p_value(counts, [1.0 - share, share])  # valid at every look (docs/statistics.md)
     if p_value < SRM_THRESHOLD:
         return SrmResult(outcome=Outcome.FAIL, p_value=p_value, expected_share=share,
                          reason=f"sample-ratio mismatch: units split {counts[0]}/{counts[1]} against a planned "
-                                f"{100 * (1 - share):g}/{100 * share:g} (p = {p_value:.2g} < {SRM_THRESHOLD:g}); "
+                                f"{100 * (1 - share):g}/{100 * share:g} (always-valid p = {p_value:.2g} < {SRM_THRESHOLD:g}); "
                                 "the router is not splitting as planned, so no other result can be trusted")
     return SrmResult(outcome=Outcome.PASS, p_value=p_value, expected_share=share,
                      reason=f"units split {counts[0]}/{counts[1]} as planned (p = {p_value:.2g})")

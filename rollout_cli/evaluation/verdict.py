@@ -141,6 +141,23 @@ class SkippedSegment:
 
 
 @dataclass(frozen=True)
+class NonFinite:
+    """Values that are NaN or infinite in one kind of value (a column, or outcome values), per arm.
+
+    They are left out of every statistic (an outcome value counts as 0) and reported here;
+    beyond a small share they hold the stage (docs/statistics.md, "Small and odd samples").
+    """
+
+    what: str  # "column latency_ms", "value of purchase outcomes"
+    counts: dict[str, int]  # per arm: values that are NaN or infinite
+    shares: dict[str, float]  # per arm: of all values of this kind
+    max_share: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"what": self.what, "counts": self.counts, "shares": self.shares, "max_share": self.max_share}
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """The judgement of one stage over one window.
 
@@ -166,6 +183,7 @@ class Evaluation:
     shadow: ShadowCoverage | None = None
     crossover: Crossover | None = None
     skipped_segments: tuple[SkippedSegment, ...] = ()
+    non_finite: tuple[NonFinite, ...] = ()  # only kinds of values that had some
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -193,4 +211,6 @@ class Evaluation:
             doc["crossover"] = self.crossover.to_json()
         if self.skipped_segments:
             doc["skipped_segments"] = [skipped.to_json() for skipped in self.skipped_segments]
+        if self.non_finite:
+            doc["non_finite"] = [bad.to_json() for bad in self.non_finite]
         return doc

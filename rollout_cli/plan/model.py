@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 
 from rollout_cli.plan.load import LoadedDocument, Location
 from rollout_cli.routers.base import RouterSplit
-from rollout_cli.units import parse_duration, parse_fraction, parse_share, parse_threshold
+from rollout_cli.units import parse_duration, parse_fraction, parse_rate, parse_share, parse_threshold
 
 MetricKind = Literal["proportion", "mean", "quantile", "agreement"]
 StepKind = Literal["route", "verify", "run", "notify"]
@@ -69,6 +69,7 @@ class Metric:
     window_s: float | None = None  # outcomes count within this time after an exposure
     q: float | None = None  # quantile level
     tolerance: float | None = None  # agreement: |candidate - baseline| <= tolerance agrees
+    cap: float | None = None  # mean: each unit's value is capped at this before averaging
     location: Location | None = field(default=None, compare=False)
 
 
@@ -185,6 +186,7 @@ class Plan:
     rollback: Rollback
     source: str  # the file it was loaded from
     state_dir: str | None = None  # `state: {dir}` as written; see state/location.py
+    traffic_estimate: float | None = None  # expected units per hour (docs/statistics.md, tuning)
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -246,6 +248,7 @@ def build_plan(doc: LoadedDocument) -> Plan:
         router=Router(adapter=d["router"]["adapter"], options=MappingProxyType(dict(d["router"].get("options") or {}))),
         data=_data(d["data"]),
         segments=tuple(d.get("segments") or ()),
+        traffic_estimate=parse_rate(d["traffic_estimate"]) if "traffic_estimate" in d else None,
         metrics=MappingProxyType(metrics),
         guards=default_guards,
         stages=_stages(d["stages"], default_guards, metrics, loc),
@@ -271,6 +274,7 @@ def _metrics(items: dict[str, Any], loc: Locate) -> dict[str, Metric]:
             window_s=parse_duration(m["window"]) if "window" in m else None,
             q=float(m["q"]) if "q" in m else None,
             tolerance=float(m["tolerance"]) if "tolerance" in m else None,
+            cap=float(m["cap"]) if "cap" in m else None,
             location=loc(f"$.metrics.{name}"),
         )
         for name, m in items.items()

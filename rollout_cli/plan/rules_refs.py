@@ -28,7 +28,7 @@ _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Keys that make sense for each metric kind besides `kind` (the schema knows the union).
 _KIND_KEYS = {
     "proportion": {"event", "column", "window"},
-    "mean": {"event", "column", "window"},
+    "mean": {"event", "column", "window", "cap"},
     "quantile": {"column", "q"},
     "agreement": {"tolerance"},
 }
@@ -45,7 +45,7 @@ def check_metrics(ctx: RuleContext) -> None:
         if isinstance(kind, str) and allowed is not None:
             takes = ", ".join(sorted(allowed))
             for key in metric:
-                if key != "kind" and key not in allowed and key in {"event", "column", "window", "q", "tolerance"}:
+                if key != "kind" and key not in allowed and key in {"event", "column", "window", "q", "tolerance", "cap"}:
                     message = f"{key!r} does not apply to {_article(kind)} {kind} metric (it takes: {takes})"
                     ctx.report(child_path(path, key), message, key=True)
         if "window" in metric and "column" in metric and "event" not in metric and kind in ("proportion", "mean"):

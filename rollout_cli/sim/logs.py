@@ -108,7 +108,8 @@ def _shares(plan: Plan, scenario: Scenario) -> tuple[float, float]:
     return candidate / 100.0, shadow / 100.0
 
 
-def _segment_values(name: str) -> tuple[list[str], list[float]]:
+def segment_values(name: str) -> tuple[list[str], list[float]]:
+    """The values a simulated segment column takes, and their shares (plausible for known names)."""
     return _KNOWN_SEGMENTS.get(name, _OTHER_SEGMENT)
 
 
@@ -202,7 +203,7 @@ def _draw_units(rng: Any, plan: Plan, scenario: Scenario, share: float, first_un
     is_cand, n = is_cand[keep], int(keep.sum())
     segments = {}
     for name in plan.segments:
-        values, weights = _segment_values(name)
+        values, weights = segment_values(name)
         segments[name] = _Text(codes=rng.choice(len(values), n, p=weights), values=tuple(values))
     arrival = start_us + (rng.random(n) * live_us * 0.9).astype(np.int64)
     return _Units(np.arange(first_unit, first_unit + scenario.units)[keep], is_cand, segments, arrival)
@@ -299,7 +300,7 @@ def _outcome_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, reque
         segment, value, change = scenario.segment_effect
         if segment not in units.segments:
             raise UsageError(f"the segment effect names {segment!r}, which is not one of the plan's segments")
-        known, _ = _segment_values(segment)
+        known, _ = segment_values(segment)
         if value not in known:
             raise UsageError(f"the segment effect names {segment}={value!r}; simulated values are {', '.join(known)}")
         in_value = units.segments[segment].codes == known.index(value)
@@ -367,7 +368,7 @@ def simulate_stage(plan: Plan, out_dir: Path, *, scenario: Scenario, seed: int, 
 def _reference(rng: Any, plan: Plan, name: str, size: int) -> Any:
     """A training column: a segment's values when the feature is a segment, else the undrifted feature."""
     if name in plan.segments:
-        values, weights = _segment_values(name)
+        values, weights = segment_values(name)
         return _Text(codes=rng.choice(len(values), size, p=weights), values=tuple(values))
     return _feature(rng, name, size, 0.0)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from rollout_cli.stats.multiplicity import holm
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.rates import rate_sequence, rate_variance_at
+from rollout_cli.stats.relative_rates import rate_ratio_interval, rate_ratio_p_values
 from rollout_cli.stats.sequential import (
     ArmStats,
     Interval,
@@ -67,6 +68,11 @@ def _too_few(arms: Sequence[tuple[str, ArmStats]], min_units: int) -> str | None
     short = [f"{name} {arm.n}" for name, arm in arms if arm.n < needed]
     if short:
         return f"too few units ({', '.join(short)}; need {needed} per arm)"
+    skewed = max((arm.needed_units for _, arm in arms), default=0)
+    short = [f"{name} {arm.n}" for name, arm in arms if arm.n < skewed]
+    if short:  # the minimum-information rule: a skewed mean is not yet near normal
+        return (f"too few units for values this skewed ({', '.join(short)}; need {skewed} per arm, 25 × "
+                f"skewness²; a cap on the metric lowers it)")
     return None
 
 
@@ -142,6 +148,8 @@ def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | N
     problem = _too_few(arms, min_units) or _not_finite(arms)
     if problem:
         return _inconclusive(problem)
+    if all(arm.trials_per_unit > 0 and 0.0 <= arm.mean <= 1.0 for _, arm in arms):
+        return _judge_rate_ratio(baseline, candidate, max_drop, max_increase, alpha, tuning_n)
     if baseline.mean == 0:
         return _inconclusive("the baseline mean is zero, so a relative change is undefined")
     if baseline.mean < 0:
@@ -168,6 +176,31 @@ def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | N
                         high=estimate.to_effect(estimate.centre + width), estimate=effect)
     return _judge(estimate.centre, estimate.n, alpha, tuning_n, low, high, ", ".join(limits),
                   variance_at=lambda _limit: estimate.variance, interval=interval)
+
+
+def _judge_rate_ratio(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
+                      alpha: float, tuning_n: float) -> GuardResult:
+    """Rates on both arms: the score test of the rate ratio (`relative_rates`), which stays honest
+    with few events, and decides even when the baseline has none."""
+    if baseline.mean <= 0 and candidate.mean <= 0:
+        return _inconclusive("no events in either arm yet, so a relative change cannot be judged")
+    if max_drop is not None and max_drop >= 1.0:
+        max_drop = None  # a drop of 100% or more cannot be exceeded by a rate
+        if max_increase is None:
+            return _inconclusive("a max_drop of 100% or more can never be exceeded")
+    limits = [f"max drop {100 * max_drop:g}%"] if max_drop is not None else []
+    limits += [f"max increase {100 * max_increase:g}%"] if max_increase is not None else []
+    p_fail, p_pass = rate_ratio_p_values(baseline, candidate, alpha, tuning_n, max_drop, max_increase)
+    interval = rate_ratio_interval(baseline, candidate, alpha, tuning_n)
+    if p_fail <= alpha:
+        outcome, where = Outcome.FAIL, "wholly beyond"
+    elif p_pass <= alpha:
+        outcome, where = Outcome.PASS, "wholly within"
+    else:
+        outcome, where = Outcome.INCONCLUSIVE, "not yet wholly on one side of"
+    reason = f"the {100 * (1 - alpha):g}% always-valid interval is {where} the limit ({', '.join(limits)})"
+    effect = interval.estimate if math.isfinite(interval.estimate) else None
+    return GuardResult(outcome=outcome, interval=interval, p_fail=p_fail, effect=effect, reason=reason, p_pass=p_pass)
 
 
 def judge_absolute(candidate: ArmStats, *, min: float | None, max: float | None, alpha: float,

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"evaluation", "state"},
     {"transitions"},
     {"runbook"},
-    {"sim"},
+    {"sim", "planning"},
     {"cli", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -37,8 +37,8 @@ def test_first_served_answer_decides_the_arm_and_outcomes_count_within_the_windo
     # answer; u2 bought at 10:50; u5 was never exposed
     assert base.sums["conversion"] == Sums(1, 1.0, 1.0, 1.0, 1.0, 1.0)
     assert cand.sums["conversion"] == Sums(2, 1.0, 2.0, 1.0, 2.0, 1.0)
-    assert base.sums["revenue"] == Sums(1, 15.0, 1.0, 225.0, 1.0, 15.0)
-    assert cand.sums["revenue"] == Sums(2, 4.0, 2.0, 16.0, 2.0, 4.0)
+    assert base.sums["revenue"] == Sums(1, 15.0, 1.0, 225.0, 1.0, 15.0, 3375.0)
+    assert cand.sums["revenue"] == Sums(2, 4.0, 2.0, 16.0, 2.0, 4.0, 64.0)
     # error rate per unit: u2 served r3 (error) and r4; u3 served r5 -> x = (1, 0), y = (2, 1)
     assert cand.sums["error_rate"] == Sums(2, 1.0, 3.0, 1.0, 5.0, 2.0)
     # mean of a column per request: u1 100 + 300 ms; u2 200 + 260 ms, u3 50 ms
@@ -103,3 +103,16 @@ def test_timestamps_with_a_time_zone_are_read_as_utc(tmp_path: Path) -> None:
     # the outcomes (naive, so UTC) all come more than an hour after those answers: none counts
     assert shifted.cells[None]["baseline"].sums["conversion"].sum_x == 0
     assert shifted.cells[None]["candidate"].sums["conversion"].sum_x == 0
+
+
+def test_a_cap_winsorises_each_units_total_before_it_is_summed(tmp_path: Path) -> None:
+    plan = plan_with(tmp_path, *write_logs(tmp_path / "logs", "parquet"))
+    text = Path(plan.source).read_text().replace("revenue:      {kind: mean, event: purchase, window: 1h}",
+                                                   "revenue:      {kind: mean, event: purchase, window: 1h, cap: 10}")
+    Path(plan.source).write_text(text)
+    from rollout_cli.plan import load_plan
+
+    capped = aggregates(load_plan(Path(plan.source)))
+    # u1 bought for 15 in the window (see above): capped at 10; the candidate's 4 stays
+    assert capped.cells[None]["baseline"].sums["revenue"] == Sums(1, 10.0, 1.0, 100.0, 1.0, 10.0, 1000.0)
+    assert capped.cells[None]["candidate"].sums["revenue"] == Sums(2, 4.0, 2.0, 16.0, 2.0, 4.0, 64.0)

@@ -1,0 +1,38 @@
+"""The tuning size of each guard's sequences, from what the plan knows (docs/statistics.md, section 2).
+
+The confidence sequences are tightest at their tuning size n*, so n* should be where a stage is
+expected to be decided. A stage cannot pass before its `min_units` nor before its
+`min_duration`; with a declared `traffic_estimate` the latter is a number of units too. One
+function serves the evaluator's reads (quantile levels) and its judging, so they always agree.
+"""
+
+from __future__ import annotations
+
+from rollout_cli.plan.model import Guard, Plan, Stage
+from rollout_cli.stats.sequential import tuning_units
+
+
+def expected_candidate_units(plan: Plan, stage: Stage) -> int:
+    """The candidate units a stage is expected to have when it may first pass: its min_units, or
+    — when the plan declares its traffic — the units of its min_duration, whichever is larger
+    (docs/statistics.md, "Tuning from what the plan knows"). 0 when the plan says neither."""
+    served = stage.traffic if not stage.is_shadow else stage.shadow
+    by_time = 0
+    if plan.traffic_estimate and stage.min_duration_s > 0:
+        by_time = int(plan.traffic_estimate * stage.min_duration_s / 3600.0 * served / 100.0)
+    return max(stage.min_units, by_time)
+
+
+def quantile_tuning(plan: Plan, stage: Stage) -> float:
+    """The tuning size of quantile bounds: they count one arm's answers, like an absolute guard.
+    The levels are read from the database and looked up with this one value (both must agree)."""
+    return tuning_units(expected_candidate_units(plan, stage))
+
+
+def guard_tuning(plan: Plan, stage: Stage, guard: Guard) -> float:
+    """The tuning size of a guard's sequences (docs/statistics.md, section 2): a relative guard
+    on a mean or rate counts both arms; quantile bounds and absolute guards count one arm."""
+    if guard.metric.kind == "quantile":
+        return quantile_tuning(plan, stage)
+    share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
+    return tuning_units(expected_candidate_units(plan, stage), share)
