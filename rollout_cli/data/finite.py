@@ -17,6 +17,17 @@ def finite_or_null(column: str) -> str:
     return f"CASE WHEN isfinite(CAST({column} AS DOUBLE)) THEN {column} END"
 
 
+def checked_select(numeric: list[str]) -> str:
+    """Row level: each quoted numeric column with NaN and infinities nulled, and flagged nfJ."""
+    return "".join(f", {finite_or_null(c)} AS {c}, coalesce(NOT isfinite(CAST({c} AS DOUBLE)), false) AS nf{j}"
+                   for j, c in enumerate(numeric))
+
+
+def unit_value_counts(numeric: list[str]) -> str:
+    """Unit level: each numeric column's non-finite (nfJ) and finite (nvJ) values."""
+    return "".join(f", count(*) FILTER (WHERE nf{j}) AS nf{j}, count({c}) AS nv{j}" for j, c in enumerate(numeric))
+
+
 def value_stats(numeric_columns: int, outcome_values: list[int]) -> list[tuple[str, str]]:
     """Rolled-up sums of the value counts: columns (nfJ, nvJ), then outcome values (ovI, ovnI)."""
     out = [(f"sum(nf{j})", f"nf{j}") for j in range(numeric_columns)]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from rollout_cli.data.finite import finite_or_null, read_value_counts, value_stats
+from rollout_cli.data.finite import checked_select, finite_or_null, read_value_counts, unit_value_counts, value_stats
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
 from rollout_cli.errors import DataError
 
@@ -190,17 +190,10 @@ class _PredictionColumns:
     numeric: list[str] = field(default_factory=list)  # quoted numeric columns among `measured`, as nf0, nf1, ...
 
     def select_list(self) -> str:
-        """`, seg AS s0, … , col AS col, …` for the first CTE; a numeric column's NaN and
-        infinities become NULL there (and are flagged nfJ), so no statistic ever sees them."""
+        """`, seg AS s0, … , col AS col, …` for the first CTE; numeric columns through data.finite."""
         segments = "".join(f", {s} AS s{i}" for i, s in enumerate(self.segments))
         plain = "".join(f", {c} AS {c}" for c in dict.fromkeys(self.measured.values()) if c not in self.numeric)
-        checked = "".join(f", {finite_or_null(c)} AS {c}, coalesce(NOT isfinite(CAST({c} AS DOUBLE)), false) AS nf{j}"
-                          for j, c in enumerate(self.numeric))
-        return segments + plain + checked
-
-    def value_counts(self) -> str:
-        """Per unit: each numeric column's non-finite (nfJ) and finite (nvJ) values."""
-        return "".join(f", count(*) FILTER (WHERE nf{j}) AS nf{j}, count({c}) AS nv{j}" for j, c in enumerate(self.numeric))
+        return segments + plain + checked_select(self.numeric)
 
     def first_segments(self, alias: str = "") -> str:
         """Each segment value of a unit's first answer (a unit keeps the segment it started in)."""
@@ -213,12 +206,8 @@ def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[
     served = preds.column("served", "boolean")
     segs = [preds.column("segment", "any", column=s) for s in segments]
     measured = _columns_needed(preds, measures, quantiles)
-    numeric = list(dict.fromkeys(q for name, q in measured.items() if _is_number(preds, name)))
+    numeric = list(dict.fromkeys(q for name, q in measured.items() if preds.type_of("column", column=name) == "number"))
     return _PredictionColumns(unit, ts, arm, served, segs, measured, numeric)
-
-
-def _is_number(preds: BoundSource, column: str) -> bool:
-    return preds.type_of("column", column=column) == "number"
 
 
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
@@ -259,7 +248,7 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], jo
   SELECT unit, CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm,
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
          {c.first_segments()}
-         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{c.value_counts()}
+         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
   FROM served GROUP BY unit
 )"""
 
@@ -329,7 +318,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
         AND {c.unit} IS NOT NULL AND {ts_filter(c.ts, since, until, params)}
 ), unit_arm AS (
   SELECT unit, arm, 0 AS crossed {c.first_segments()}
-         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{c.value_counts()}
+         {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
   FROM answers GROUP BY unit, arm
 )"""]
     numeric = bool(agreement) and preds.type_of("prediction") == "number"

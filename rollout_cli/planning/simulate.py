@@ -95,7 +95,7 @@ def _draw(rng: Any, metric: Metric, k: int, change: float) -> tuple[float, float
     return (max(total, 0.0) * scale, k * m2 * scale ** 2, k * m3 * scale ** 3)
 
 
-class _Arms:
+class SimulatedArms:
     """Cumulative sufficient statistics of one stage per arm — per value of the segment a harm
     names (the whole is then their sum, as in the logs), else for the whole only."""
 
@@ -143,7 +143,7 @@ def _sums(metric: Metric, n: int, sx: float, sxx: float, sxxx: float) -> Sums:
     return Sums(n, sx, float(n), sxx, float(n), sx, sxxx if measure_for(metric).op == "event_sum" else None)
 
 
-def _simulated(plan: Plan, stage: Stage) -> tuple[StageNeeds, list[str]]:
+def simulated_needs(plan: Plan, stage: Stage) -> tuple[StageNeeds, list[str]]:
     """The stage's needs limited to the guards simulated here, and the others named."""
     needs = stage_measures(plan, stage)
     kept = [g for g in needs.guards if g.metric.kind in ("proportion", "mean")]
@@ -151,7 +151,7 @@ def _simulated(plan: Plan, stage: Stage) -> tuple[StageNeeds, list[str]]:
     return replace(needs, guards=kept, quantiles=[]), skipped
 
 
-def _evaluation(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str],
+def simulated_evaluation(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str],
                 seconds: float) -> Evaluation:
     """What `evaluate_stage` would say on these statistics: the same checks, SRM and verdict."""
     checks, _ = judge_checks(plan, stage, needs, agg, segments)
@@ -205,7 +205,7 @@ def simulate_plan(plan: Plan, scenario: Scenario) -> PlanSimulation:
     rng = np.random.default_rng(scenario.seed)
     stages = [s for s in plan.stages if not s.is_shadow]
     segments, values, weights = _segment_cells(plan, scenario.harms)
-    prepared = {s.name: _simulated(plan, s) for s in stages}
+    prepared = {s.name: simulated_needs(plan, s) for s in stages}
     skipped = sorted({name for _, names in prepared.values() for name in names})
     entered = {s.name: 0 for s in stages}
     caught: dict[str, list[tuple[float, float, int]]] = {s.name: [] for s in stages}  # (hours, in stage, exposed)
@@ -217,7 +217,7 @@ def simulate_plan(plan: Plan, scenario: Scenario) -> PlanSimulation:
             entered[stage.name] += 1
             needs = prepared[stage.name][0]
             metrics = list({g.metric.name: g.metric for g in needs.guards}.values())
-            arms = _Arms(metrics, values, weights)
+            arms = SimulatedArms(metrics, values, weights)
             following = plan.next_stage(stage)
             state = RolloutState(plan=plan.name, status="running", stage=stage.name, stage_started_at=START,
                                  candidate_traffic=stage.traffic, shadow=stage.shadow,
@@ -227,7 +227,7 @@ def simulate_plan(plan: Plan, scenario: Scenario) -> PlanSimulation:
                 arms.grow(rng, round(scenario.traffic_per_h * (seconds - before) / 3600.0), stage.traffic / 100.0,
                           scenario.harms)
                 before = seconds
-                evaluation = _evaluation(plan, stage, needs, arms.aggregates(), segments, seconds)
+                evaluation = simulated_evaluation(plan, stage, needs, arms.aggregates(), segments, seconds)
                 kind = decide(plan, state, evaluation, START + timedelta(seconds=seconds)).kind
                 if kind in ("rollback", "advance", "complete"):
                     break

@@ -74,7 +74,8 @@ def _triggers(plan: Plan, path: str) -> list[str]:
     out += [
         (
             "Also roll back on a **sample-ratio mismatch**: the units in each arm differ from the stage's planned "
-            "split (Pearson chi-square, p < 0.001). The router is not splitting as planned, so no other number "
+            "split (an always-valid test, p < 0.001, however often the stage is looked at). The router is not "
+            "splitting as planned, so no other number "
             "can be trusted."
         ),
         "",

@@ -107,10 +107,14 @@ def test_timestamps_with_a_time_zone_are_read_as_utc(tmp_path: Path) -> None:
 
 def test_a_cap_winsorises_each_units_total_before_it_is_summed(tmp_path: Path) -> None:
     plan = plan_with(tmp_path, *write_logs(tmp_path / "logs", "parquet"))
-    text = Path(plan.source).read_text().replace("revenue:      {kind: mean, event: purchase, window: 1h}",
-                                                   "revenue:      {kind: mean, event: purchase, window: 1h, cap: 10}")
-    Path(plan.source).write_text(text)
+    import yaml
+
     from rollout_cli.plan import load_plan
+    from rollout_cli.plan.document import plan_yaml
+
+    document = yaml.safe_load(Path(plan.source).read_text())
+    document["metrics"]["revenue"]["cap"] = 10
+    Path(plan.source).write_text(plan_yaml(document))
 
     capped = aggregates(load_plan(Path(plan.source)))
     # u1 bought for 15 in the window (see above): capped at 10; the candidate's 4 stays

@@ -14,7 +14,7 @@ from rollout_cli.stats.outcome import Outcome
 def test_a_relative_p99_guard_decides_in_a_canary_with_min_units(tmp_path: Path) -> None:
     # The bound levels used to be read with one tuning size and looked up with another, so no
     # level matched and the guard stayed inconclusive whatever the slowdown.
-    plan = write_plan(tmp_path, guards="guards:\n  - {metric: latency_p99, max_increase: 10%}",
+    plan = write_plan(tmp_path, guards=[{"metric": "latency_p99", "max_increase": "10%"}],
                       canary="{name: canary, traffic: 20%, min_units: 500}")
     logs = simulate(plan, tmp_path, units=20_000, latency_shift=0.5, requests_per_unit=3.0)
     evaluation = evaluate_stage(plan, plan.stage("canary"), now=logs.end)
@@ -36,7 +36,7 @@ def _rewrite(path: Path, select: str) -> None:
 
 
 def test_a_few_non_finite_purchase_values_do_not_hide_a_revenue_drop(tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, guards="guards:\n  - {metric: revenue, max_drop: 3%}")
+    plan = write_plan(tmp_path, guards=[{"metric": "revenue", "max_drop": "3%"}])
     logs = simulate(plan, tmp_path, units=20_000, effect=-0.3)
     _rewrite(logs.outcomes, "SELECT * EXCLUDE (k) REPLACE (CASE WHEN event = 'purchase' AND k <= 3 "
                             "THEN CASE WHEN k = 2 THEN 'inf' ELSE 'nan' END::DOUBLE ELSE value END AS value) "
@@ -50,7 +50,7 @@ def test_a_few_non_finite_purchase_values_do_not_hide_a_revenue_drop(tmp_path: P
 
 
 def test_non_finite_latencies_do_not_stop_the_p99_guard_and_are_a_finding(tmp_path: Path) -> None:
-    plan = write_plan(tmp_path, guards="guards:\n  - {metric: latency_p99, max_increase: 10%}")
+    plan = write_plan(tmp_path, guards=[{"metric": "latency_p99", "max_increase": "10%"}])
     logs = simulate(plan, tmp_path, units=20_000, latency_shift=0.5)
     _rewrite(logs.predictions, "SELECT * REPLACE (CASE WHEN arm = 'candidate' AND random() < 0.02 "
                                "THEN 'nan'::DOUBLE ELSE latency_ms END AS latency_ms) FROM src")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evaluate_helpers import plan_text
+from evaluate_helpers import plan_document
 
 from rollout_cli.evaluation.tuning import expected_candidate_units, guard_tuning
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml
 from rollout_cli.stats.sequential import DEFAULT_TUNING_UNITS
 
 
 def _plan(tmp_path: Path, canary: str, traffic: str = ""):  # type: ignore[no-untyped-def]
-    text = plan_text(tmp_path, canary=canary)
+    document = plan_document(tmp_path, canary=canary)
     if traffic:
-        text = text.replace("segments: [country, platform]", f"traffic_estimate: {traffic}\nsegments: [country, platform]")
-    (tmp_path / "plan.yaml").write_text(text)
+        document["traffic_estimate"] = traffic
+    (tmp_path / "plan.yaml").write_text(plan_yaml(document))
     return load_plan(tmp_path / "plan.yaml")
 
 

@@ -11,18 +11,18 @@ import pytest
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml
 from rollout_cli.planning import Harm, Scenario, parse_harm, simulate_plan
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "evaluate"))
-from evaluate_helpers import plan_text  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
+from evaluate_helpers import plan_document  # noqa: E402
 
-GUARDS = """
-guards:
-  - {metric: conversion, max_drop: 2%, per_segment: true}
-  - {metric: revenue, max_drop: 3%}
-  - {metric: error_rate, max: 0.5%}
-"""
+GUARDS = [{"metric": "conversion", "max_drop": "2%", "per_segment": True}, {"metric": "revenue", "max_drop": "3%"},
+          {"metric": "error_rate", "max": "0.5%"}]
+
+
+def plan_text(logs: Path, **options: object) -> str:
+    return plan_yaml(plan_document(logs, **options))  # type: ignore[arg-type]
 
 
 def _plan(tmp_path: Path, canary: str = "{name: canary, traffic: 50%, min_duration: 2h}"):  # type: ignore[no-untyped-def]
@@ -104,12 +104,12 @@ def test_the_simulated_statistics_agree_with_the_evaluator_on_simulated_logs(tmp
     import numpy as np
 
     from rollout_cli.evaluation.stage import evaluate_stage
-    from rollout_cli.planning.simulate import _Arms, _evaluation, _simulated
+    from rollout_cli.planning.simulate import SimulatedArms, simulated_evaluation, simulated_needs
     from rollout_cli.sim.logs import Scenario as LogScenario
     from rollout_cli.sim.logs import simulate_logs
     from rollout_cli.stats.outcome import Outcome
 
-    guards = "guards:\n  - {metric: conversion, max_drop: 2%}"
+    guards = [{"metric": "conversion", "max_drop": "2%"}]
     path = tmp_path / "plan.yaml"
     path.write_text(plan_text(tmp_path / "logs", guards=guards, canary="{name: canary, traffic: 50%}"))
     plan = load_plan(path)
@@ -125,14 +125,14 @@ def test_the_simulated_statistics_agree_with_the_evaluator_on_simulated_logs(tmp
     # the log simulator's realised conversion runs a little under its knob (units near the end);
     # the statistics are drawn at the rate the logs really had
     monkeypatch.setattr("rollout_cli.planning.simulate.EVENT_RATE", float(np.mean(rates)))
-    needs, _ = _simulated(plan, stage)
+    needs, _ = simulated_needs(plan, stage)
     rng = np.random.default_rng(1)
     from_stats = 0
     runs = 400
     for _ in range(runs):
-        arms = _Arms([plan.metrics["conversion"]], [], [])
+        arms = SimulatedArms([plan.metrics["conversion"]], [], [])
         arms.grow(rng, units, 0.5, (Harm("conversion", change),))
-        from_stats += _evaluation(plan, stage, needs, arms.aggregates(), [], 6 * 3600.0).checks[0].outcome is Outcome.FAIL
+        from_stats += simulated_evaluation(plan, stage, needs, arms.aggregates(), [], 6 * 3600.0).checks[0].outcome is Outcome.FAIL
     p_logs, p_stats = from_logs / seeds, from_stats / runs
     error = 2.5 * np.sqrt(p_stats * (1 - p_stats) / seeds + p_stats * (1 - p_stats) / runs) + 0.02
     assert 0.1 < p_stats < 0.9  # the comparison is informative
