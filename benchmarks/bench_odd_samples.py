@@ -117,7 +117,7 @@ def main() -> None:
         f"`python benchmarks/bench_odd_samples.py --runs {args.runs}` ({time.perf_counter() - started:.0f} s, "
         "on a 2-core machine shared with other jobs; shares, not timings, are the point). 200 looks each.",
         "",
-        "| regime | rollouts | rollout | alternative on the same data |",
+        "| regime | rollouts | the guards here | alternative on the same data |",
         "| --- | --- | --- | --- |",
         f"| rare rate at the limit (0.3% errors, +10%, 100-unit looks): wrong verdicts | {args.runs} | "
         f"score test {100 * rare[0]:.2f}% | naive log-ratio z re-run every look {100 * rare[1]:.2f}% |",
