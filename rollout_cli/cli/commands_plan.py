@@ -115,7 +115,7 @@ def simulate_command(
     traffic: Annotated[str | None, typer.Option("--traffic", help="Units per hour, e.g. 20000/h "
                                                  "\\[default: the plan's traffic_estimate].")] = None,
     harm: Annotated[list[str] | None, typer.Option("--harm", help="A harm to simulate, e.g. conversion=-5% or "
-                                                    "'conversion[platform=ios]=-20%' (repeatable; none: A/A).")] = None,
+                                                    "'conversion\\[platform=ios]=-20%' (repeatable; none: A/A).")] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, max=100_000, help="Simulated rollouts.")] = 500,
     catch: Annotated[str | None, typer.Option("--catch", help="A target share of harms to catch, e.g. 95%.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same figures).")] = 1,
