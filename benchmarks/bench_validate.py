@@ -96,12 +96,12 @@ def make_many(folder: Path, count: int) -> list[str]:
 
 def in_process_per_plan(paths: list[str]) -> float:
     sys.path.insert(0, str(ROOT))
-    from rollout_cli.plan.check_files import check_file
+    from rollout_cli.plan.validate_files import validate_file
 
-    check_file(Path(paths[0]))  # schema loaded, validator built
+    validate_file(Path(paths[0]))  # schema loaded, validator built
     start = time.perf_counter()
     for path in paths:
-        assert check_file(Path(path)).valid
+        assert validate_file(Path(path)).valid
     return (time.perf_counter() - start) / len(paths)
 
 

@@ -50,9 +50,9 @@ def run_validate(paths: list[str], output_format: ValidateFormat) -> int:
     """Validate `paths`, print the reports in `output_format`, and return the exit code."""
     from rollout_cli.cli import plan_output
     from rollout_cli.cli.output import print_json
-    from rollout_cli.plan.check_files import check_paths
+    from rollout_cli.plan.validate_files import validate_paths
 
-    reports = check_paths(paths)
+    reports = validate_paths(paths)
     if output_format is ValidateFormat.json:
         print_json({"files": [report.to_json() for report in reports]})
     elif output_format is ValidateFormat.github:
@@ -180,9 +180,9 @@ def init_command(
     """
     from rollout_cli.cli.output import console
     from rollout_cli.files import write_text
-    from rollout_cli.plan.starter import check_plan_name, starter_plan
+    from rollout_cli.plan.starter import starter_plan, valid_plan_name
 
-    target = output if output is not None else Path("plans") / f"{check_plan_name(name)}.yaml"
+    target = output if output is not None else Path("plans") / f"{valid_plan_name(name)}.yaml"
     if target.is_dir():
         raise UsageError(f"{target} is a folder; -o takes the plan file's path")
     if target.exists() and not force:

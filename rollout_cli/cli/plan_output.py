@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from rollout_cli.cli.output import console
-from rollout_cli.plan.check_files import FileReport
 from rollout_cli.plan.describe import (
     TimelineEntry,
     describe_guard,
@@ -19,6 +18,7 @@ from rollout_cli.plan.describe import (
     timeline,
 )
 from rollout_cli.plan.model import Guard, Plan
+from rollout_cli.plan.validate_files import FileReport
 from rollout_cli.units import format_duration, format_fraction, format_share
 
 

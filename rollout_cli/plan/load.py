@@ -138,7 +138,7 @@ def load_plan_text(text: str, file: str = "<plan>") -> LoadedDocument:
     loader = loader_class(text)
     try:
         try:
-            _check_depth(loader_class(text), file)
+            _limit_depth(loader_class(text), file)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -157,7 +157,7 @@ def load_plan_text(text: str, file: str = "<plan>") -> LoadedDocument:
         loader.dispose()
 
 
-def _check_depth(parser: Any, file: str) -> None:
+def _limit_depth(parser: Any, file: str) -> None:
     """Refuse deep nesting before composing: the composers recurse once per level, so a file of
     "[[[[…" would exhaust Python's stack (or, in libyaml's, crash the process). Events stream
     without recursion, so counting them is safe whatever the input."""

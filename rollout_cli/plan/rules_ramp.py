@@ -24,7 +24,7 @@ def _share(stage: dict[str, Any], key: str) -> float | None:
     return parsed(parse_share, stage.get(key, 0))
 
 
-def check_stages(ctx: RuleContext) -> None:
+def rule_stages(ctx: RuleContext) -> None:
     stages = [as_mapping(s) for s in as_list(ctx.root.get("stages"))]
     if not stages:
         return
@@ -72,11 +72,11 @@ def check_stages(ctx: RuleContext) -> None:
                 f"stage {last_traffic[1]!r}; shares must rise stage by stage",
             )
         last_traffic = (traffic, name if isinstance(name, str) else f"{i + 1}")
-    _check_ending(ctx, stages)
-    _check_gates(ctx, stages)
+    _rule_ending(ctx, stages)
+    _rule_gates(ctx, stages)
 
 
-def _check_ending(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
+def _rule_ending(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
     last, path = stages[-1], f"$.stages[{len(stages) - 1}]"
     if last.get("final") is True:
         return
@@ -96,7 +96,7 @@ def _check_ending(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
         )
 
 
-def _check_gates(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
+def _rule_gates(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
     raw_plan_guards = ctx.root.get("guards", [])
     plan_guards = as_list(raw_plan_guards)
     approvers = ctx.section("rollback").get("approvers")
@@ -134,7 +134,7 @@ def _check_gates(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
             )
 
 
-def check_guards(ctx: RuleContext) -> None:
+def rule_guards(ctx: RuleContext) -> None:
     names = metric_names(ctx)
     has_segments = bool(as_list(ctx.root.get("segments")))
     stages = as_list(ctx.root.get("stages"))
@@ -151,7 +151,7 @@ def check_guards(ctx: RuleContext) -> None:
             if metric not in names:
                 ctx.report(f"{path}.metric", f"unknown metric {metric!r}{did_you_mean(metric, names)}")
                 continue
-            _check_guard_fits_kind(ctx, path, guard, metric, metric_kind(ctx, metric))
+            _rule_guard_fits_kind(ctx, path, guard, metric, metric_kind(ctx, metric))
             if metric_kind(ctx, metric) == "agreement" and not in_shadow:
                 where = (
                     "plan-level guards apply to traffic stages; move it into the shadow stage's guards"
@@ -171,7 +171,7 @@ def check_guards(ctx: RuleContext) -> None:
                 ctx.report(f"{path}.per_segment", "per_segment needs segments, and the plan lists none")
 
 
-def _check_guard_fits_kind(ctx: RuleContext, path: str, guard: dict[str, Any], metric: str, kind: str | None) -> None:
+def _rule_guard_fits_kind(ctx: RuleContext, path: str, guard: dict[str, Any], metric: str, kind: str | None) -> None:
     if kind == "agreement":
         for key in ("max_drop", "max_increase", "max"):
             if key in guard:

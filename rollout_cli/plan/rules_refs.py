@@ -34,7 +34,7 @@ _KIND_KEYS = {
 }
 
 
-def check_metrics(ctx: RuleContext) -> None:
+def rule_metrics(ctx: RuleContext) -> None:
     has_outcomes = "outcomes" in ctx.section("data")
     for name, metric in ctx.section("metrics").items():
         if not isinstance(metric, dict):
@@ -70,7 +70,7 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
-def check_data(ctx: RuleContext) -> None:
+def rule_data(ctx: RuleContext) -> None:
     data = ctx.section("data")
     for source in ("predictions", "outcomes", "training"):
         value = data.get(source)
@@ -110,7 +110,7 @@ def check_data(ctx: RuleContext) -> None:
         )
 
 
-def check_router(ctx: RuleContext) -> None:
+def rule_router(ctx: RuleContext) -> None:
     router = ctx.section("router")
     adapter = router.get("adapter")
     if not isinstance(adapter, str):
@@ -125,14 +125,14 @@ def check_router(ctx: RuleContext) -> None:
             for message in messages:
                 ctx.report(where, message)
             if isinstance(options, dict) and not reported and not messages:
-                _check_stage_splits(ctx, adapter, options)
+                _rule_stage_splits(ctx, adapter, options)
         return
     known = known_adapters()  # reads package metadata only, loads no plugin
     if adapter not in known:
         ctx.report("$.router.adapter", f"unknown router adapter {adapter!r}{did_you_mean(adapter, known)}")
 
 
-def _check_stage_splits(ctx: RuleContext, adapter: str, options: dict[str, Any]) -> None:
+def _rule_stage_splits(ctx: RuleContext, adapter: str, options: dict[str, Any]) -> None:
     """Every stage's split is one the router can serve exactly (HAProxy weights, nginx's two decimals,
     HAProxy shadow without shadow_file) — found now, not mid-rollout."""
     for i, stage in enumerate(as_list(ctx.root.get("stages"))):
@@ -147,7 +147,7 @@ def _check_stage_splits(ctx: RuleContext, adapter: str, options: dict[str, Any])
             ctx.report(path, f"router {adapter}: {message}")
 
 
-def _check_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
+def _rule_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
     for i, entry in enumerate(as_list(ctx.section("rollback").get(key))):
         if isinstance(entry, str) and entry.startswith("team:"):
             team = entry[len("team:") :]
@@ -160,10 +160,10 @@ def _is_webhook(value: str) -> bool:
     return is_reference(value) or value.startswith(("http://", "https://"))
 
 
-def check_rollback(ctx: RuleContext) -> None:
+def rule_rollback(ctx: RuleContext) -> None:
     teams = ctx.section("teams")
-    _check_people(ctx, "authority", teams)
-    _check_people(ctx, "approvers", teams)
+    _rule_people(ctx, "authority", teams)
+    _rule_people(ctx, "approvers", teams)
     rollback = ctx.section("rollback")
     steps = rollback.get("steps")
     if not isinstance(steps, list) or not steps:
@@ -174,7 +174,7 @@ def check_rollback(ctx: RuleContext) -> None:
     for i, step in enumerate(steps):
         step = as_mapping(step)
         url = step.get("notify")
-        # A malformed reference is reported by check_secrets; one message per mistake.
+        # A malformed reference is reported by rule_secrets; one message per mistake.
         if isinstance(url, str) and not malformed_references(url) and not _is_webhook(url):
             ctx.report(
                 f"$.rollback.steps[{i}].notify",
@@ -190,7 +190,7 @@ def check_rollback(ctx: RuleContext) -> None:
             )
 
 
-def check_numbers(ctx: RuleContext) -> None:
+def rule_numbers(ctx: RuleContext) -> None:
     """YAML's `.nan` and `.inf`, and numbers too long for a float (`1000…0%`), pass every range
     check of the schema; no plan means them, and the commands that use them cannot."""
     for path, value in _numbers(ctx.doc.data, "$"):
@@ -218,7 +218,7 @@ def _durations(ctx: RuleContext) -> Iterator[tuple[str, Any]]:
             yield f"$.rollback.steps[{i}].timeout", step["timeout"]
 
 
-def check_durations(ctx: RuleContext) -> None:
+def rule_durations(ctx: RuleContext) -> None:
     for path, value in _durations(ctx):
         seconds = parsed(parse_duration, value)
         if seconds is not None and seconds > MAX_DURATION_S:
@@ -233,7 +233,7 @@ def _numbers(value: Any, path: str) -> Iterator[tuple[str, Any]]:
             yield where, leaf
 
 
-def check_basics(ctx: RuleContext) -> None:
+def rule_basics(ctx: RuleContext) -> None:
     models = ctx.section("models")
     baseline, candidate = models.get("baseline"), models.get("candidate")
     if isinstance(baseline, str) and baseline and baseline == candidate:

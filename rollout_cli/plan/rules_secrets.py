@@ -80,7 +80,7 @@ def _run_secrets(argv: list[Any], path: str) -> Iterator[tuple[str, str]]:
 _ROUTER_VARIABLES = {"nginx": ("split_key",)}
 
 
-def check_secrets(ctx: RuleContext) -> None:
+def rule_secrets(ctx: RuleContext) -> None:
     router = ctx.section("router")
     own = {child_path("$.router.options", key) for key in _ROUTER_VARIABLES.get(str(router.get("adapter")), ())}
     for path, text in _strings(ctx.doc.data, "$"):

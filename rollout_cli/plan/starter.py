@@ -98,7 +98,7 @@ rollback:
 """
 
 
-def check_plan_name(name: str) -> str:
+def valid_plan_name(name: str) -> str:
     """`name` if it can name a plan (and its files), else UsageError."""
     if not NAME_PATTERN.match(name):
         raise UsageError(
@@ -110,4 +110,4 @@ def check_plan_name(name: str) -> str:
 
 def starter_plan(name: str, path: str) -> str:
     """The starter plan's YAML for a rollout called `name`, to be written at `path`."""
-    return _TEMPLATE.format(name=check_plan_name(name), path=path)
+    return _TEMPLATE.format(name=valid_plan_name(name), path=path)

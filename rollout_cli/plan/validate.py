@@ -9,30 +9,30 @@ from __future__ import annotations
 
 from rollout_cli.plan.load import LoadedDocument, Problem
 from rollout_cli.plan.rules_common import RuleContext
-from rollout_cli.plan.rules_ramp import check_guards, check_stages
+from rollout_cli.plan.rules_ramp import rule_guards, rule_stages
 from rollout_cli.plan.rules_refs import (
-    check_basics,
-    check_data,
-    check_durations,
-    check_metrics,
-    check_numbers,
-    check_rollback,
-    check_router,
+    rule_basics,
+    rule_data,
+    rule_durations,
+    rule_metrics,
+    rule_numbers,
+    rule_rollback,
+    rule_router,
 )
-from rollout_cli.plan.rules_secrets import check_secrets
+from rollout_cli.plan.rules_secrets import rule_secrets
 from rollout_cli.plan.schema_check import schema_problems, type_word
 
 RULES = (
-    check_numbers,
-    check_basics,
-    check_data,
-    check_durations,
-    check_metrics,
-    check_stages,
-    check_guards,
-    check_rollback,
-    check_secrets,
-    check_router,  # after check_secrets: an inline secret among the options is reported once
+    rule_numbers,
+    rule_basics,
+    rule_data,
+    rule_durations,
+    rule_metrics,
+    rule_stages,
+    rule_guards,
+    rule_rollback,
+    rule_secrets,
+    rule_router,  # after rule_secrets: an inline secret among the options is reported once
 )
 
 

@@ -68,7 +68,7 @@ def splits_match(reported: RouterSplit, desired: RouterSplit) -> bool:
     )
 
 
-def check_split(split: RouterSplit) -> None:
+def ensure_split_in_range(split: RouterSplit) -> None:
     """Refuse a split outside 0..100 percent before any router is touched (RouterError)."""
     from rollout_cli.errors import RouterError  # kept local: base.py stays import-free for plugins
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.errors import RouterError
-from rollout_cli.routers.base import RouterSplit, check_split, splits_match
+from rollout_cli.routers.base import RouterSplit, ensure_split_in_range, splits_match
 from rollout_cli.routers.options import AdapterOptions
 
 
@@ -103,7 +103,7 @@ class FileRouter:
             self._write({"candidate_traffic": 0.0, "shadow": 0.0})
 
     def apply(self, split: RouterSplit) -> None:
-        check_split(split)
+        ensure_split_in_range(split)
         if not self.path.exists():
             where = "" if self.path.is_absolute() else f" in {Path.cwd()} (a relative path starts at the working directory)"
             raise RouterError(

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.errors import RouterError
-from rollout_cli.routers.base import RouterSplit, check_split, splits_match
+from rollout_cli.routers.base import RouterSplit, ensure_split_in_range, splits_match
 from rollout_cli.routers.file import write_atomically
 from rollout_cli.routers.options import AdapterOptions
 
@@ -202,7 +202,7 @@ class HAProxyRouter:
             raise RouterError(f"cannot write shadow file {self.shadow_file}: {error.strerror or error}") from None
 
     def apply(self, split: RouterSplit) -> None:
-        check_split(split)
+        ensure_split_in_range(split)
         candidate, baseline = weights_for(split.candidate_traffic)
         if self.shadow_file is None:
             self._apply_shadow(split.shadow)  # refuses before any weight moves

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rollout_cli.errors import RouterError
-from rollout_cli.routers.base import RouterSplit, check_split, splits_match
+from rollout_cli.routers.base import RouterSplit, ensure_split_in_range, splits_match
 from rollout_cli.routers.options import AdapterOptions
 from rollout_cli.secrets import redact, resolve
 
@@ -90,7 +90,7 @@ class HttpRouter:
         return split
 
     def apply(self, split: RouterSplit) -> None:
-        check_split(split)
+        ensure_split_in_range(split)
         if splits_match(self.read(), split):
             return
         status, payload = self._call("PUT", json.dumps(split.to_json()).encode())

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.errors import RouterError
-from rollout_cli.routers.base import RouterSplit, check_split, splits_match
+from rollout_cli.routers.base import RouterSplit, ensure_split_in_range, splits_match
 from rollout_cli.routers.file import write_atomically
 from rollout_cli.routers.nginx_config import parse_include, parse_status, render_include, status_text
 from rollout_cli.routers.nginx_workers import accepting_workers, is_running, masters
@@ -181,7 +181,7 @@ class NginxRouter:
         return self.read_include()
 
     def apply(self, split: RouterSplit) -> None:
-        check_split(split)
+        ensure_split_in_range(split)
         wanted = self.render(split)
         previous = self._include_text()
         if previous == wanted and self.status_url and splits_match(self.read_status(), split):

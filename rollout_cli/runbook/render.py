@@ -34,7 +34,7 @@ def plan_files(paths: list[Path]) -> list[Path]:
     """The plans named by `paths`: files as given, folders searched for *.yaml / *.yml (hidden
     folders skipped), in a stable order. UsageError for a path that does not exist, and for a
     link in a folder to a file outside it (`check` runs on untrusted pull requests)."""
-    from rollout_cli.plan.check_files import folder_plans, link_out_of
+    from rollout_cli.plan.validate_files import folder_plans, link_out_of
 
     files: list[Path] = []
     for path in paths:

@@ -11,12 +11,12 @@ from plan_paths import BAD_FILES, GOOD_FILES, ROOT
 
 from rollout_cli.errors import PlanError
 from rollout_cli.plan import load_plan
-from rollout_cli.plan.check_files import check_file
+from rollout_cli.plan.validate_files import validate_file
 
 
 @pytest.mark.parametrize("path", GOOD_FILES, ids=lambda p: p.name)
 def test_good_plans_validate_and_build(path: Path) -> None:
-    assert check_file(path).problems == ()
+    assert validate_file(path).problems == ()
     plan = load_plan(path)
     assert plan.stages and plan.rollback.steps
 
@@ -29,7 +29,7 @@ def test_there_are_three_example_plans() -> None:
 @pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.name)
 def test_bad_plans_give_exactly_the_expected_problems(path: Path) -> None:
     expected = json.loads(path.with_name(path.stem + ".expected.json").read_text(encoding="utf-8"))
-    report = check_file(path)
+    report = validate_file(path)
     assert [p.to_json() for p in report.problems] == expected
     assert all(p.file == str(path) for p in report.problems)
 
@@ -50,10 +50,10 @@ def test_every_bad_file_has_its_expectations() -> None:
 def test_the_example_in_the_spec_validates_unchanged() -> None:
     spec_example = (ROOT / "plans" / "ranker-v42.yaml").read_text(encoding="utf-8")
     assert "name: ranker-v42" in spec_example
-    assert check_file(ROOT / "plans" / "ranker-v42.yaml").valid
+    assert validate_file(ROOT / "plans" / "ranker-v42.yaml").valid
 
 
 def test_problems_are_not_repeated() -> None:
     for path in BAD_FILES:
-        problems = check_file(path).problems
+        problems = validate_file(path).problems
         assert len(set(problems)) == len(problems), path.name

@@ -53,7 +53,7 @@ def link_out_of(folder: Path, plan: Path) -> str | None:
     return f"is a symbolic link to a file outside {folder}; plans found in a folder must live in it"
 
 
-def check_file(path: Path) -> FileReport:
+def validate_file(path: Path) -> FileReport:
     """Load and validate one plan file; never raises for a bad plan."""
     name = str(path)
     try:
@@ -63,7 +63,7 @@ def check_file(path: Path) -> FileReport:
     return FileReport(name, tuple(validate_document(doc)))
 
 
-def check_paths(paths: Iterable[str | Path]) -> list[FileReport]:
+def validate_paths(paths: Iterable[str | Path]) -> list[FileReport]:
     """One report per plan file named by `paths` (files, or folders searched for *.yaml/*.yml)."""
     reports: list[FileReport] = []
     for given in paths:
@@ -74,9 +74,9 @@ def check_paths(paths: Iterable[str | Path]) -> list[FileReport]:
                 reports.append(_problem(str(path), "no plan files (*.yaml, *.yml) in this folder"))
             for plan in plans:
                 refusal = link_out_of(path, plan)
-                reports.append(_problem(str(plan), refusal) if refusal else check_file(plan))
+                reports.append(_problem(str(plan), refusal) if refusal else validate_file(plan))
         elif path.exists():
-            reports.append(check_file(path))
+            reports.append(validate_file(path))
         else:
             reports.append(_problem(str(path), "no such file or folder"))
     return reports
