@@ -1,9 +1,6 @@
-"""From guards to checks: which measures a stage needs, and each guard judged per population.
+"""Each guard judged on one population: from the database's sums to `Check`s.
 
 Contract:
-- `stage_measures(plan, stage)` lists the `Measure`s and `QuantileSpec`s the stage's guards
-  need (one SQL statement computes them all) and the guards that cannot be judged in this
-  kind of stage (outcome metrics in shadow, agreement outside shadow) with the reason.
 - `judge_guard(...)` turns one guard on one population into `(Check, GuardResult)` pairs —
   one per limit kind: a guard with both `max_increase` and `max` gives a relative and an
   absolute check. Holm is applied by the caller across all checks of the stage.
@@ -11,90 +8,23 @@ Contract:
   (per unit, delta method); "p_q >= X" is the share below X <= q. The observed quantiles of
   both arms are reported as baseline/candidate; the interval is on the share's scale. A
   relative quantile limit uses the always-valid quantile bounds of stats.quantile (Howard &
-  Ramdas), read from the database at the levels `quantile_level_requests` asks for.
+  Ramdas), read from the database at the levels `needs.quantile_level_requests` asked for.
+- What the guards need from the logs is needs.py; the reasons in words are reasons.py.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-from rollout_cli.data.queries import (
-    Aggregates,
-    ArmCell,
-    Measure,
-    MeasureOp,
-    Population,
-    QuantileSpec,
-    Sums,
-)
-from rollout_cli.data.scans import LevelRequest
+from rollout_cli.data.queries import Aggregates, ArmCell, Measure, Population, Sums
+from rollout_cli.evaluation.needs import exceedance_measures, measure_for
+from rollout_cli.evaluation.reasons import absolute_reason, number, percent, relative_reason, relative_words
 from rollout_cli.evaluation.verdict import Check
-from rollout_cli.plan.model import Guard, Metric, Plan, Stage
+from rollout_cli.plan.model import Guard, Metric
 from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
-from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import QuantileBounds, judge_relative_quantile, quantile_levels
 from rollout_cli.stats.sequential import ArmStats, mean_stats, proportion_stats, ratio_stats
-from rollout_cli.units import format_fraction
-
-
-@dataclass(frozen=True)
-class StageNeeds:
-    measures: list[Measure]
-    quantiles: list[QuantileSpec]
-    guards: list[Guard]  # the guards judged in this stage
-    not_judged: list[str]  # "conversion: why not"
-
-
-def is_outcome_metric(metric: Metric) -> bool:
-    return metric.kind in ("proportion", "mean") and metric.event is not None
-
-
-def measure_for(metric: Metric) -> Measure:
-    """The per-unit measure of a proportion, mean or agreement metric."""
-    if metric.kind == "agreement":
-        return Measure(key=metric.name, op="agreement", tolerance=metric.tolerance or 0.0, metric=metric.name)
-    if metric.event is not None:
-        op: MeasureOp = "event_any" if metric.kind == "proportion" else "event_sum"
-        return Measure(key=metric.name, op=op, event=metric.event, window_s=metric.window_s, metric=metric.name,
-                       cap=metric.cap)
-    return Measure(key=metric.name, op="column_mean", column=metric.column, metric=metric.name, cap=metric.cap)
-
-
-def exceedance_measures(guard: Guard) -> list[tuple[str, Measure]]:
-    """For a quantile guard: ("max"|"min", the share of requests beyond the bound)."""
-    metric = guard.metric
-    out = []
-    if guard.max is not None:
-        out.append(("max", Measure(key=f"{metric.name}>{guard.max:g}", op="column_above", column=metric.column,
-                                   threshold=guard.max, metric=metric.name)))
-    if guard.min is not None:
-        out.append(("min", Measure(key=f"{metric.name}<{guard.min:g}", op="column_below", column=metric.column,
-                                   threshold=guard.min, metric=metric.name)))
-    return out
-
-
-def stage_measures(plan: Plan, stage: Stage) -> StageNeeds:
-    measures: dict[str, Measure] = {}
-    quantiles: dict[str, QuantileSpec] = {}
-    guards, not_judged = [], []
-    for guard in stage.guards:
-        metric = guard.metric
-        if stage.is_shadow and is_outcome_metric(metric):
-            not_judged.append(f"{metric.name}: not judged in a shadow stage (users see only baseline answers)")
-            continue
-        if not stage.is_shadow and metric.kind == "agreement":
-            not_judged.append(f"{metric.name}: agreement is judged only in shadow stages")
-            continue
-        guards.append(guard)
-        if metric.kind == "quantile":
-            quantiles[metric.name] = QuantileSpec(key=metric.name, column=str(metric.column), q=metric.q or 0.5)
-            for _, measure in exceedance_measures(guard):
-                measures[measure.key] = measure
-        else:
-            measures[metric.name] = measure_for(metric)
-    return StageNeeds(list(measures.values()), list(quantiles.values()), guards, not_judged)
 
 
 def arm_stats(measure: Measure, sums: Sums | None, *, counts: bool) -> ArmStats:
@@ -105,52 +35,6 @@ def arm_stats(measure: Measure, sums: Sums | None, *, counts: bool) -> ArmStats:
     if measure.op == "event_sum":
         return mean_stats(sums.n, sums.sum_x, sums.sum_xx, sums.sum_xxx)
     return ratio_stats(sums.n, sums.sum_x, sums.sum_y, sums.sum_xx, sums.sum_yy, sums.sum_xy, counts=counts)
-
-
-def _percent(value: float) -> str:
-    """A measured share, three significant digits: "12.3%"."""
-    return format_fraction(value, digits=3)
-
-
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
-def _relative_words(guard: Guard) -> str:
-    limits = (("max_drop", guard.max_drop), ("max_increase", guard.max_increase))
-    return " ".join(f"{name} {_percent(value)}" for name, value in limits if value is not None)
-
-
-def _relative_reason(name: str, result: GuardResult, guard: Guard) -> str:
-    effect = result.effect
-    if effect is None:
-        return f"{name}: {result.reason}"
-    direction = "below" if effect < 0 else "above"
-    allowed = (f"allowed: {_percent(guard.max_drop)} drop" if guard.max_drop is not None
-               else f"allowed: {_percent(guard.max_increase or 0)} increase")
-    if guard.max_drop is not None and guard.max_increase is None:
-        allowed = f"allowed: {_percent(guard.max_drop)}"
-        if effect >= 0:  # a drop guard seeing a rise: say so, it must not read like a violation
-            allowed = f"the good direction; allowed: a drop of up to {_percent(guard.max_drop)}"
-    if guard.max_increase is not None and guard.max_drop is None and effect <= 0:
-        allowed = f"the good direction; allowed: an increase of up to {_percent(guard.max_increase)}"
-    said = f"{name} is {_percent(abs(effect))} {direction} baseline ({allowed})"
-    if result.outcome is Outcome.FAIL:
-        return said
-    if result.outcome is Outcome.PASS:
-        return f"{said}; within the limit with the plan's confidence"
-    return f"{said}; {result.reason or 'not yet sure'}"
-
-
-def _absolute_reason(name: str, value: float | None, result: GuardResult, bound: str, unit_fmt: Any = _num,
-                     detail: str = "") -> str:
-    shown = "n/a" if value is None else unit_fmt(value)
-    said = f"{name} is {shown} ({bound}){detail}"
-    if result.outcome is Outcome.FAIL:
-        return said
-    if result.outcome is Outcome.PASS:
-        return f"{said}; within the limit with the plan's confidence"
-    return f"{said}; {result.reason or 'not yet sure'}"
 
 
 def _check(guard: Guard, population: Population, result: GuardResult, *, reason: str, words: str,
@@ -196,10 +80,10 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
             bound = guard.max if side == "max" else guard.min
             beyond = "slower than" if side == "max" else "below"
             word = "max" if side == "max" else "min"
-            detail = (f" — {_percent(share.mean)} of candidate values are {beyond} {bound:g} "
-                      f"(allowed: {_percent(limit)})"
+            detail = (f" — {percent(share.mean)} of candidate values are {beyond} {bound:g} "
+                      f"(allowed: {percent(limit)})"
                       if _value(share) is not None else "")
-            reason = _absolute_reason(metric.name, c_q,
+            reason = absolute_reason(metric.name, c_q,
                                       result, f"limit: {bound:g}", detail=detail)
             out.append(_check(guard, population, result, reason=reason, words=f"{word} {bound:g}",
                               baseline=b_q, candidate=c_q, cells=cells))
@@ -214,15 +98,15 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
     c_stats = arm_stats(measure, cand.sums.get(measure.key), counts=counts)
     if guard.is_relative:
         result = judge_relative(b_stats, c_stats, max_drop=guard.max_drop, max_increase=guard.max_increase, **common)
-        out.append(_check(guard, population, result, reason=_relative_reason(metric.name, result, guard),
-                          words=_relative_words(guard),
+        out.append(_check(guard, population, result, reason=relative_reason(metric.name, result, guard),
+                          words=relative_words(guard),
                           baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
     if guard.min is not None or guard.max is not None:
         result = judge_absolute(c_stats, min=guard.min, max=guard.max, **common)
-        fmt = _percent if counts or metric.kind == "proportion" else _num
+        fmt = percent if counts or metric.kind == "proportion" else number
         bounds = ", ".join(f"{k}: {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
         words = " ".join(f"{k} {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
-        reason = _absolute_reason(metric.name, _value(c_stats), result, f"allowed {bounds}", fmt)
+        reason = absolute_reason(metric.name, _value(c_stats), result, f"allowed {bounds}", fmt)
         out.append(_check(guard, population, result, reason=reason, words=words,
                           baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
     return out
@@ -242,27 +126,6 @@ def arm_quantile_bounds(cell: ArmCell, metric: Metric, alpha: float, tuning_n: f
             for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n)]
 
 
-def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: list[Population], *,
-                            alpha: float, tuning_n: float) -> list[LevelRequest]:
-    """The empirical quantiles the relative quantile guards need (one scan answers them all)."""
-    requests = []
-    for guard in guards:
-        metric = guard.metric
-        if metric.kind != "quantile" or not guard.is_relative:
-            continue
-        for population in ([None] + populations if guard.per_segment else [None]):
-            for arm, cell in agg.cells.get(population, {}).items():
-                n = cell.quantile_n.get(metric.name, 0)
-                if n < 2:
-                    continue
-                have = cell.quantile_levels.get(metric.name, {})  # read with the quantile already
-                levels = sorted({level for _, low, high in quantile_levels(n, metric.q or 0.5, alpha, tuning_n)
-                                 for level in (low, high) if level is not None and level not in have})
-                if levels:
-                    requests.append(LevelRequest(population, arm, metric.name, str(metric.column), tuple(levels)))
-    return requests
-
-
 def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell, cand: ArmCell,
                              cells: dict[str, ArmCell], common: dict[str, Any]) -> tuple[Check, GuardResult]:
     """p_q(candidate) / p_q(baseline) - 1 within max_increase / max_drop (stats.quantile)."""
@@ -272,6 +135,6 @@ def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell
                                      arm_quantile_bounds(cand, metric, alpha, tuning_n),
                                      guard.max_increase, max_drop=guard.max_drop, alpha=alpha,
                                      min_units=common["min_units"])
-    return _check(guard, population, result, reason=_relative_reason(metric.name, result, guard),
-                  words=_relative_words(guard),
+    return _check(guard, population, result, reason=relative_reason(metric.name, result, guard),
+                  words=relative_words(guard),
                   baseline=base.quantiles.get(metric.name), candidate=cand.quantiles.get(metric.name), cells=cells)

@@ -25,20 +25,16 @@ from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage
 from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
 from rollout_cli.data.source import Logs, open_logs
 from rollout_cli.errors import DataError
-from rollout_cli.evaluation.judge import (
-    StageNeeds,
-    judge_guard,
-    quantile_level_requests,
-    stage_measures,
-)
+from rollout_cli.evaluation.judge import judge_guard
+from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests, stage_measures
 from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
     Check,
     Crossover,
     Evaluation,
-    NonFinite,
     Freshness,
+    NonFinite,
     RowsWithoutUnit,
     ShadowCoverage,
     SkippedSegment,

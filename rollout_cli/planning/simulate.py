@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rollout_cli.data.queries import Aggregates, ArmCell, Sums
-from rollout_cli.evaluation.judge import StageNeeds, measure_for, stage_measures
+from rollout_cli.data.queries import Aggregates, Sums
+from rollout_cli.evaluation.needs import StageNeeds, measure_for, stage_measures
 from rollout_cli.evaluation.stage import judge_checks, srm_result, stage_verdict
 from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.plan.model import Metric, Plan, Stage

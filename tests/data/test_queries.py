@@ -11,7 +11,7 @@ from data_helpers import PREDICTIONS, plan_with, write_logs
 
 from rollout_cli.data.queries import Sums, stage_aggregates
 from rollout_cli.data.source import open_logs
-from rollout_cli.evaluation.judge import stage_measures
+from rollout_cli.evaluation.needs import stage_measures
 from rollout_cli.evaluation.stage import evaluate_stage
 
 SINCE, UNTIL = datetime(2026, 1, 5, 9, 30), datetime(2026, 1, 5, 12, 0)
