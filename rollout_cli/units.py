@@ -103,7 +103,7 @@ def parse_threshold(value: object) -> float:
     raise ValueError(f"{value!r} is not a number or a percentage")
 
 
-DurationStyle = Literal["exact", "age", "clock"]
+DurationStyle = Literal["exact", "age", "clock", "span"]
 
 
 def format_duration(seconds: float, *, weeks: bool = True, style: DurationStyle = "exact") -> str:
@@ -113,11 +113,15 @@ def format_duration(seconds: float, *, weeks: bool = True, style: DurationStyle 
     - "age" (measured ages and windows): rounded to whole minutes from two minutes on, else to
       whole seconds, then written exactly (an age of 3607 s reads "1h");
     - "clock" (time spent and left, for people): whole seconds in at most two units, "45s",
-      "12m30s", "3h05m", "2d4h".
+      "12m30s", "3h05m", "2d4h";
+    - "span" (timelines of `plan show`): whole seconds in every unit from days down, spaced,
+      "2d 18h", "1h 30m".
     Runbooks pass `weeks=False` because on-call people say "14d", not "2w".
     """
     if style == "clock":
         return _clock(seconds)
+    if style == "span":
+        return _span(seconds)
     if style == "age":
         seconds = 60.0 * round(seconds / 60.0) if seconds >= 120 else float(round(seconds))
     if seconds <= 0:
@@ -143,6 +147,18 @@ def _clock(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
     return f"{secs}s"
+
+
+def _span(seconds: float) -> str:
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    remaining = round(seconds)
+    for unit in ("d", "h", "m", "s"):
+        count, remaining = divmod(remaining, _UNIT_SECONDS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts)
 
 
 def format_share(share: float, *, digits: int | None = None) -> str:

@@ -14,7 +14,6 @@ from rollout_cli.plan.describe import (
     describe_guard,
     fastest_to_full_s,
     guard_limits,
-    humanize_duration,
     timeline,
 )
 from rollout_cli.plan.model import Guard, Plan
@@ -96,7 +95,7 @@ def show_json(plan: Plan) -> dict[str, Any]:
             for e in timeline(plan)
         ],
         "fastest_to_full_s": fastest,
-        "fastest_to_full": humanize_duration(fastest) if fastest is not None else None,
+        "fastest_to_full": format_duration(fastest, style="span") if fastest is not None else None,
     }
 
 
@@ -146,7 +145,7 @@ def _timeline_lines(plan: Plan, entries: list[TimelineEntry]) -> list[str]:
     for e in entries:
         width = max(1, round(30 * e.stage.min_duration_s / longest)) if e.stage.min_duration_s else 0
         bar = ("[magenta]" if e.stage.is_shadow else "[cyan]") + "█" * width + "[/]"
-        start = "t+" + humanize_duration(e.earliest_start_s) if e.earliest_start_s else "t+0"
+        start = "t+" + format_duration(e.earliest_start_s, style="span") if e.earliest_start_s else "t+0"
         lines.append(f"  {start:>10}  {escape(e.stage.name):<12} {bar} {e.share}")
     fastest = fastest_to_full_s(plan)
     if fastest is None:
@@ -155,7 +154,7 @@ def _timeline_lines(plan: Plan, entries: list[TimelineEntry]) -> list[str]:
         lines.append(f"The plan ends at {share} (final stage); it never serves everyone.")
     else:
         lines.append(
-            f"[bold]Fastest possible time from start to 100%: {humanize_duration(fastest)}[/] "
+            f"[bold]Fastest possible time from start to 100%: {format_duration(fastest, style='span')}[/] "
             "(units, approvals and verdicts can only add to it)"
         )
     return lines
@@ -201,7 +200,7 @@ def print_show(plan: Plan) -> None:
         soft_wrap=True,
     )
     drill = (
-        f"; a passing drill within {humanize_duration(rb.require_drill_s)} before leaving shadow"
+        f"; a passing drill within {format_duration(rb.require_drill_s, style='span')} before leaving shadow"
         if rb.require_drill_s
         else ""
     )

@@ -9,19 +9,6 @@ from rollout_cli.plan.model import Guard, Metric, Plan, Stage
 from rollout_cli.units import format_duration, format_fraction, format_share
 
 
-def humanize_duration(seconds: float) -> str:
-    """86400*2.75 -> "2d 18h", 5400 -> "1h 30m", 0 -> "0s": days, hours, minutes, seconds."""
-    if seconds <= 0:
-        return "0s"
-    parts = []
-    remaining = round(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, remaining = divmod(remaining, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return " ".join(parts)
-
-
 def describe_metric(metric: Metric) -> str:
     """What the metric measures, e.g. "share of units with a purchase event within 1h"."""
     window = f" within {format_duration(metric.window_s)} of being served" if metric.window_s else ""
@@ -105,7 +92,7 @@ def stage_gates(plan: Plan, stage: Stage) -> tuple[str, ...]:
     following = plan.next_stage(stage)
     leaves_shadow = stage.is_shadow and following is not None and not following.is_shadow
     if leaves_shadow and plan.rollback.require_drill_s is not None:
-        gates.append(f"a passing rollback drill within {humanize_duration(plan.rollback.require_drill_s)}")
+        gates.append(f"a passing rollback drill within {format_duration(plan.rollback.require_drill_s, style='span')}")
     return tuple(gates)
 
 

@@ -6,7 +6,8 @@ import pytest
 from plan_paths import GOOD, ROOT
 
 from rollout_cli.plan import load_plan
-from rollout_cli.plan.describe import describe_guard, fastest_to_full_s, humanize_duration, stage_gates, timeline
+from rollout_cli.plan.describe import describe_guard, fastest_to_full_s, stage_gates, timeline
+from rollout_cli.units import format_duration
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_timeline_and_fastest_time_to_full(ranker) -> None:
         ("ramp-50", 151200, "traffic", "serve 50%"),
         ("full", 237600, "traffic", "serve 100%"),
     ]
-    assert fastest_to_full_s(ranker) == 237600 and humanize_duration(237600) == "2d 18h"
+    assert fastest_to_full_s(ranker) == 237600 and format_duration(237600, style="span") == "2d 18h"
 
 
 def test_a_plan_that_stops_short_never_reaches_full() -> None:
@@ -60,5 +61,5 @@ def test_a_plan_that_stops_short_never_reaches_full() -> None:
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (5400, "1h 30m"), (90061, "1d 1h 1m 1s")])
-def test_humanize_duration(seconds: float, text: str) -> None:
-    assert humanize_duration(seconds) == text
+def test_a_span_in_every_unit_from_days(seconds: float, text: str) -> None:
+    assert format_duration(seconds, style="span") == text
