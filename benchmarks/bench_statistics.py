@@ -167,7 +167,7 @@ def main() -> None:
         "",
         f"## (a) True effect exactly at the limit (candidate {BASELINE * (1 - MAX_DROP):.1%})",
         "",
-        "Here a pass and a fail are both wrong; the SPEC allows at most 5% wrong verdicts in all.",
+        "Here a pass and a fail are both wrong; docs/statistics.md allows at most 5% wrong verdicts in all.",
         "",
         "| method | wrong pass | wrong fail | wrong in all |",
         "| --- | --- | --- | --- |",

@@ -4,7 +4,7 @@ Measures, process start to exit, interleaving the two tools run by run so that m
 hits both alike:
   1. one plan: `rollout plan validate plans/ranker-v42.yaml` vs
      `check-jsonschema --schemafile rollout_cli/plan/schema.json plans/ranker-v42.yaml`
-     (check-jsonschema only checks the schema; rollout also checks every rule of SPEC §2);
+     (check-jsonschema only checks the schema; rollout also checks every rule of docs/plan.md);
   2. 200 plans in one call (goal: under 2 s), both tools;
   3. in-process cost per plan (load + validate), without start-up.
 Writes benchmarks/results/validate.md. Usage: python benchmarks/bench_validate.py [--runs N]
@@ -148,7 +148,7 @@ def main() -> None:
         *(f"| `{name}` | {summary(wall)} | {summary(cpu)} |" for name, (wall, cpu) in one.items()),
         "",
         f"rollout / check-jsonschema, median wall time: **{ours / theirs:.2f}** (goal: at most 1.00). rollout checks the schema "
-        "*and* every rule of SPEC §2; check-jsonschema checks the schema only.",
+        "*and* every rule of docs/plan.md; check-jsonschema checks the schema only.",
         "",
         f"## {args.many} plans in one call",
         "",

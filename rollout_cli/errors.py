@@ -1,4 +1,4 @@
-"""One error hierarchy, one exit-code table (SPEC §5)."""
+"""One error hierarchy, one exit-code table (docs/commands.md#exit-codes)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class PlanError(RolloutError):
 
 
 class DataError(RolloutError):
-    """The logs are missing, unreadable or do not match the data contract (SPEC §3)."""
+    """The logs are missing, unreadable or do not match the data contract (docs/data.md)."""
 
     exit_code = ExitCode.USAGE
 

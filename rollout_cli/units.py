@@ -4,7 +4,7 @@ Choices (documented in docs/plan.md):
 - a duration is a number with a unit s, m, h, d or w ("90m", "1.5h"); a bare number is seconds;
 - a percentage string "2%" is the fraction 0.02; a bare number in a percentage field that is
   at most 1 is already a fraction ("confidence: 0.95"); traffic and shadow shares are kept
-  in percent (0-100) because that is how routers and SPEC §6 speak of them.
+  in percent (0-100) because that is how routers speak of them (docs/routers.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`rollout demo`: the embedded default of SPEC §9, end to end in accelerated time."""
+"""`rollout demo`: the whole story on one machine (docs/operations.md), end to end in accelerated time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`rollout start | status | advance | rollback | tick | run | history` (SPEC §5).
+"""`rollout start | status | advance | rollback | tick | run | history` (docs/commands.md).
 
 Thin: parse, call one core function in rollout_cli.transitions, hand the result to a reporter.
 The state is found from the plan (state/location.py). Every command that moves the rollout
@@ -86,7 +86,7 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
     else:
         console.print(views.status_panel(doc))
     # The router is the ground truth: a rollout whose router cannot be read, serves another split than the
-    # state says (or the candidate with no state at all), or whose rollback is unverified is not fine (exit 4).
+    # state says (or the candidate with no state at all), or whose rollback is unverified is not fine (exit 4, docs/commands.md).
     if doc["interrupted"] or doc["rollback_incomplete"] or doc["router_agrees"] is False:
         raise typer.Exit(int(ExitCode.ROUTER))
 

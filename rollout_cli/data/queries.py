@@ -6,7 +6,7 @@ Contract:
   sufficient statistics n, Σx, Σy, Σx², Σy², Σxy of every measure, plus observed quantiles.
   A unit-level measure (an outcome count or sum per unit) has y = 1 for every unit, so every
   measure is a ratio Σx/Σy over units and one delta-method formula serves them all.
-- Traffic stages (SPEC §3): a unit's arm and segment values are those of its first served
+- Traffic stages (docs/data.md): a unit's arm and segment values are those of its first served
   answer in the window; its request-level measures cover all its served answers; an outcome
   counts when first exposure <= outcome ts <= last served answer + the metric's window (and
   <= the window's end). Units served by both arms are counted as `crossed` in their first arm.

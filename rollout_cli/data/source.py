@@ -1,4 +1,4 @@
-"""DuckDB over the logs: file globs or database tables, read-only, with column roles (SPEC §3).
+"""DuckDB over the logs: file globs or database tables, read-only, with column roles (docs/data.md).
 
 Contract:
 - `open_logs(spec)` returns `Logs`: one in-memory DuckDB connection with extension auto-install

@@ -1,4 +1,4 @@
-"""Judge one stage from the logs: plan + data -> Evaluation (SPEC §3, §4).
+"""Judge one stage from the logs: plan + data -> Evaluation (docs/data.md, docs/statistics.md).
 
 Contract of `evaluate_stage`:
 - window: `since` (default: the first prediction row, i.e. all data) to `until` (default:

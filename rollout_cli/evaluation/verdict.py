@@ -1,4 +1,4 @@
-"""What judging a stage produces: outcomes, checks and the evaluation (SPEC §4, §5).
+"""What judging a stage produces: outcomes, checks and the evaluation (docs/statistics.md; the JSON in docs/commands.md).
 
 Shared by the evaluator (which fills them), the decision (which reads them) and the
 reporters (which print them).

@@ -21,7 +21,7 @@ from rollout_cli.units import parse_duration, parse_fraction, parse_rate, parse_
 MetricKind = Literal["proportion", "mean", "quantile", "agreement"]
 StepKind = Literal["route", "verify", "run", "notify"]
 
-# The roles of SPEC §3; `data.columns` maps them to the user's column names.
+# The column roles of docs/data.md; `data.columns` maps them to the user's column names.
 PREDICTION_ROLES = ("request_id", "ts", "unit_id", "arm", "served", "prediction", "latency_ms", "error")
 OUTCOME_ROLES = ("unit_id", "request_id", "ts", "event", "value")
 ROLES = tuple(dict.fromkeys(PREDICTION_ROLES + OUTCOME_ROLES))

@@ -1,4 +1,4 @@
-"""Rules of the ramp (SPEC §2): stage order and shares, gates, and guards that fit their metric."""
+"""Rules of the ramp (docs/plan.md): stage order and shares, gates, and guards that fit their metric."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rules about references and safety (SPEC §2): metrics and their data, column roles, the
+"""Rules about references and safety (docs/plan.md): metrics and their data, column roles, the
 router adapter, people and teams, rollback steps, and numbers no command could use (secrets
 have their own module, rules_secrets).
 

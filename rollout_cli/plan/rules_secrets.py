@@ -1,4 +1,4 @@
-"""Secrets in a plan (SPEC §2): only `${env:NAME}` references, never the secret itself.
+"""Secrets in a plan (docs/plan.md#secrets): only `${env:NAME}` references, never the secret itself.
 
 References are checked for form only; their values are never looked up. A secret written
 inline is reported without quoting it: the report lands in CI logs and pull-request

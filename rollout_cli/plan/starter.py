@@ -29,7 +29,7 @@ router:
   adapter: file
   options: {{path: routers/{name}.json}}
 
-# The logs rollout reads (SPEC section 3): files or globs (parquet, csv, json, jsonl), or
+# The logs rollout reads (docs/data.md): files or globs (parquet, csv, json, jsonl), or
 # {{database: FILE.duckdb, table: NAME}}. Relative paths resolve against the current directory.
 data:
   predictions: logs/{name}/predictions/*.parquet   # one row per model answer

@@ -1,4 +1,4 @@
-"""Validate a loaded plan: the JSON Schema, then every rule of SPEC §2, all problems at once.
+"""Validate a loaded plan: the JSON Schema, then every rule of docs/plan.md, all problems at once.
 
 The rules run even when the schema found problems (reading the document tolerantly), so a
 single run lists everything there is to fix. Each problem is reported once, located at the

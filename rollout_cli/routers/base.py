@@ -1,4 +1,4 @@
-"""The router protocol (SPEC §6): read, apply, verify, explain."""
+"""The router protocol (docs/routers.md): read, apply, verify, explain."""
 
 from __future__ import annotations
 

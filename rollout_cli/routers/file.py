@@ -1,4 +1,4 @@
-"""The `file` router (SPEC §6): the split kept in a JSON file that a serving system reads.
+"""The `file` router (docs/routers.md#file): the split kept in a JSON file that a serving system reads.
 
     {"candidate_traffic": 5.0, "shadow": 100.0, ...other keys kept as they are}
 

@@ -14,7 +14,7 @@ person, from `server_snippet()` (docs/routers.md shows it):
 
 Why this shape:
 - split_clients, not upstream weights: nginx rejects `weight=0`, and 0% / 100% are simply
-  `* baseline;` / `* candidate;`. Hashing `$request_id` splits requests (SPEC §3 says units
+  `* baseline;` / `* candidate;`. Hashing `$request_id` splits requests (docs/data.md says units
   should be assigned; hash a unit key instead with option split_key, e.g. "${cookie_uid}").
 - shadow: `mirror` is all or nothing per location, so the location always mirrors into an
   internal location that answers 204 at once unless `$rollout_mirror` is 1 (an `if` that only

@@ -1,4 +1,4 @@
-"""`rollout drill`: a timed rehearsal of the plan's rollback against a real router (SPEC §8).
+"""`rollout drill`: a timed rehearsal of the plan's rollback against a real router (docs/runbooks.md).
 
 The drill reads the router, puts it in a stage-like split (the first traffic stage's), runs the
 plan's rollback steps for real, verifies the router reports the baseline alone, and puts the
@@ -57,7 +57,7 @@ class DrillResult:
         return self.outcome == "pass"
 
     def to_json(self) -> dict[str, Any]:
-        """SPEC §5's drill document, plus where it ran and why it failed."""
+        """The drill document of docs/commands.md: outcome, timings, where it ran and why it failed."""
         return {
             "outcome": self.outcome,
             "duration_s": round(self.duration_s, 3),

@@ -1,6 +1,6 @@
 """A drill as a recorded action: who may run it, on which router, and what the audit trail keeps.
 
-Rules (SPEC §5, §8):
+Rules (docs/runbooks.md, docs/commands.md):
 - a drill moves real traffic on the router it runs against and runs the rollback steps for
   real, so the actor needs `rollback.authority`, as for a rollback (exit 5 otherwise);
 - against the plan's own router it is refused while that plan's rollout is running or paused

@@ -1,4 +1,4 @@
-"""`rollout demo`: the whole story on one machine (SPEC §9), in accelerated time.
+"""`rollout demo`: the whole story on one machine (docs/operations.md#try-it-rollout-demo), in accelerated time.
 
 A plan on a file router; logs simulated tick by tick at whatever split the router serves; a
 drill first (the plan requires one); then the controller: shadow passes, the canary passes, and

@@ -1,4 +1,4 @@
-"""Synthetic serving logs for a plan: predictions, outcomes and a training reference (SPEC §3).
+"""Synthetic serving logs for a plan: predictions, outcomes and a training reference (docs/data.md#simulated-logs).
 
 Contract:
 - `simulate_logs(plan, out_dir, scenario=..., seed=...)` writes predictions.parquet,

@@ -1,4 +1,4 @@
-"""Who is acting: `--as`, then ROLLOUT_ACTOR, then the login name (SPEC §5)."""
+"""Who is acting: `--as`, then ROLLOUT_ACTOR, then the login name (docs/commands.md#who-runs-a-command)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The transition journal: intent -> applied -> verified -> done (SPEC §7).
+"""The transition journal: intent -> applied -> verified -> done (docs/operations.md#the-journal).
 
 Each phase is committed before the next side effect, so after a crash the journal says how far
 a transition got, and reconcile (transitions/reconcile.py) finishes or undoes it against what

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from rollout_cli.routers.base import RouterSplit
 
-# SPEC §5's status enum; an incomplete rollback is the separate flag `rollback_incomplete`.
+# The status enum of docs/commands.md; an incomplete rollback is the separate flag `rollback_incomplete`.
 Status = Literal["not_started", "running", "paused", "rolled_back", "completed"]
 TERMINAL_STATUSES = ("rolled_back", "completed")
 

@@ -1,4 +1,4 @@
-"""The durable local store (SPEC §7): one SQLite file in WAL mode, safe for several processes.
+"""The durable local store (docs/operations.md#state-and-audit): one SQLite file in WAL mode, safe for several processes.
 
 Every write runs in a `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two
 processes never both read-then-write stale state) with a generous busy timeout. Besides the

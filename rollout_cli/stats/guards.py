@@ -1,4 +1,4 @@
-"""Turning always-valid intervals into guard outcomes (SPEC §4).
+"""Turning always-valid intervals into guard outcomes (docs/statistics.md).
 
 A guard divides the values of a metric into a harmless region and a harmful one, split by its
 limit(s). With the level-(1 - alpha) confidence sequence of `sequential`:

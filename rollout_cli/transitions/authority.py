@@ -1,4 +1,4 @@
-"""Who may do what (SPEC §5): rollback and manual advance by `rollback.authority`, approvals and
+"""Who may do what (docs/commands.md#who-runs-a-command): rollback and manual advance by `rollback.authority`, approvals and
 --force by `rollback.approvers`. A refused attempt is recorded (allowed=false) and exits 5.
 
 Choices: approvers may also advance by hand (an approval is an advance into a gated stage);

@@ -46,7 +46,7 @@ class StepReport:
 
     def to_json(self, plan_name: str) -> dict[str, Any]:
         return {
-            "plan": plan_name, "action": self.action.spec_action, "decision": self.action.kind,
+            "plan": plan_name, "action": self.action.json_action, "decision": self.action.kind,
             "reason": self.action.reason, "from_stage": self.action.from_stage, "to_stage": self.action.to_stage,
             "status": self.state.status, "rollback_incomplete": self.state.rollback_incomplete,
             "evaluation": self.evaluation.to_json() if self.evaluation else None,

@@ -20,9 +20,9 @@ from rollout_cli.units import format_duration, format_split
 
 ActionKind = Literal["advance", "hold", "rollback", "complete", "await_approval", "none"]
 
-# SPEC §5 names four actions in the tick/advance JSON; the two finer kinds show as "hold"
+# The tick/advance JSON names four actions (docs/commands.md); the two finer kinds show as "hold"
 # there, with the precise kind in the document's "decision" field.
-SPEC_ACTION = {"advance": "advance", "hold": "hold", "rollback": "rollback", "complete": "complete",
+JSON_ACTION = {"advance": "advance", "hold": "hold", "rollback": "rollback", "complete": "complete",
                "await_approval": "hold", "none": "hold"}
 
 
@@ -36,8 +36,8 @@ class Action:
     exit_code: ExitCode
 
     @property
-    def spec_action(self) -> str:
-        return SPEC_ACTION[self.kind]
+    def json_action(self) -> str:
+        return JSON_ACTION[self.kind]
 
 
 def _check_words(check: Check) -> str:

@@ -1,4 +1,4 @@
-"""The drill gate (SPEC §8): no traffic out of shadow without a recent, matching, passing drill.
+"""The drill gate (docs/runbooks.md#the-drill-gate): no traffic out of shadow without a recent, matching, passing drill.
 
 The controller calls `drill_gate` before any move that would serve the candidate for the first
 time (shadow -> first traffic stage, or not-started straight into a traffic stage). It is a

@@ -1,4 +1,4 @@
-"""Reconcile: make state and router agree after a transition was interrupted (SPEC §7).
+"""Reconcile: make state and router agree after a transition was interrupted (docs/operations.md#reconciliation).
 
 Every command calls `reconcile` before anything else. For each open transition whose owner is
 gone (a crash, kill -9), it reads the router — the ground truth — and:

@@ -1,4 +1,4 @@
-"""Run a plan's rollback steps, in order, each timed (SPEC §2 `rollback.steps`).
+"""Run a plan's rollback steps, in order, each timed (`rollback.steps`, docs/plan.md and docs/operations.md#rollback-steps).
 
 route baseline  router.apply(BASELINE_ONLY)
 verify router   read the router back until it reports the baseline alone (bounded retries)

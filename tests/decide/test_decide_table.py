@@ -59,7 +59,7 @@ def test_a_failure_is_acted_on_before_min_duration(plan) -> None:
 def test_approval_gate_waits_for_an_approver(plan) -> None:
     state, now = running("canary")
     action = decide(plan, state, evaluation("pass"), now)
-    assert (action.kind, action.spec_action, action.exit_code) == ("await_approval", "hold", ExitCode.INCONCLUSIVE)
+    assert (action.kind, action.json_action, action.exit_code) == ("await_approval", "hold", ExitCode.INCONCLUSIVE)
     assert action.reason == f"stage ramp requires approval: an approver (carol) runs `rollout advance {plan.source} --as NAME`"
 
 

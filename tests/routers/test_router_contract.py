@@ -1,4 +1,4 @@
-"""The one contract every router adapter passes (SPEC §6): read, apply, verify, explain, errors.
+"""The one contract every router adapter passes (docs/routers.md): read, apply, verify, explain, errors.
 
 Each case builds a real router (a file, a REST service on loopback, nginx, HAProxy) through the
 registry, as a plan would, and a way to take that router down.
