@@ -34,13 +34,9 @@ from rollout_cli.plan import load_plan
 from rollout_cli.routers.registry import router_for
 from rollout_cli.runbook.drill import run_drill
 
-FILE_SECTION = "router:\n  adapter: file\n  options: {path: router.json}\n"
-
 
 def _plan_file(folder: Path, adapter: str, options: dict[str, Any]) -> Path:
-    text = plan_text([(["true"], "5s")]).replace(
-        FILE_SECTION, f"router:\n  adapter: {adapter}\n  options: {json.dumps(options)}\n"
-    )
+    text = plan_text([(["true"], "5s")], router={"adapter": adapter, "options": options})
     path = folder / f"plan-{adapter}.yaml"
     path.write_text(text)
     return path

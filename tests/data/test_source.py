@@ -91,13 +91,13 @@ def test_an_unknown_extension(tmp_path: Path) -> None:
 def test_a_database_table_that_does_not_exist(tmp_path: Path) -> None:
     preds, outs = write_logs(tmp_path / "logs", "duckdb")
     database = tmp_path / "logs" / "logs.duckdb"
-    plan = plan_with(tmp_path, f"{{database: {database}, table: nope}}", outs)
+    plan = plan_with(tmp_path, {"database": str(database), "table": "nope"}, outs)
     assert error_of(plan) == f"the predictions table 'nope' is not in '{database}' (tables: outcomes, predictions)"
 
 
 def test_a_database_file_that_does_not_exist(tmp_path: Path) -> None:
     _, outs = write_logs(tmp_path / "logs", "parquet")
-    plan = plan_with(tmp_path, f"{{database: {tmp_path / 'none.duckdb'}, table: t}}", outs)
+    plan = plan_with(tmp_path, {"database": str(tmp_path / "none.duckdb"), "table": "t"}, outs)
     assert error_of(plan) == f"the predictions database '{tmp_path / 'none.duckdb'}' does not exist"
 
 

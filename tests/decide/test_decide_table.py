@@ -65,7 +65,7 @@ def test_approval_gate_waits_for_an_approver(plan) -> None:
 
 @pytest.mark.parametrize(("on_inconclusive", "kind", "code"), [("hold", "hold", 3), ("rollback", "rollback", 1)])
 def test_on_inconclusive_at_max_duration(tmp_path: Path, on_inconclusive: str, kind: str, code: int) -> None:
-    plan = plan_in(tmp_path, decision=f"{{max_duration: 6h, on_inconclusive: {on_inconclusive}}}")
+    plan = plan_in(tmp_path, decision={"max_duration": "6h", "on_inconclusive": on_inconclusive})
     before, at_5h = running("canary", hours=5)
     assert decide(plan, before, evaluation("inconclusive"), at_5h).code == "inconclusive"
     state, now = running("canary", hours=6)

@@ -80,8 +80,8 @@ def test_a_window_shorter_than_min_duration_never_passes(tmp_path: Path) -> None
 
 
 def _table_plan(tmp_path: Path, database: Path, table: str) -> object:
-    return write_plan(tmp_path, predictions=f"{{database: {database}, table: {table}}}",
-                      outcomes=f"{{database: {database}, table: {table}}}")
+    source = {"database": str(database), "table": table}
+    return write_plan(tmp_path, predictions=source, outcomes=source)
 
 
 def test_a_file_that_is_not_a_duckdb_database_is_refused_as_such(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from runbook_helpers import plan_text
+from runbook_helpers import edited_plan_text
 
 from rollout_cli.plan import load_plan
 from rollout_cli.state.drills import DRILL_ACTION
@@ -70,13 +70,13 @@ def test_a_recent_passing_drill_opens_the_gate(plan, store) -> None:
 
 def test_the_digest_follows_the_rollback_section(workspace, plan, store) -> None:
     drill(store, plan, days_ago=1)
-    workspace.write_plan(plan_text().replace("authority: [team:oncall, carol]", "authority: [team:oncall]"))
+    workspace.write_plan(edited_plan_text(lambda d: d["rollback"].update(authority=["team:oncall"])))
     changed = load_plan(workspace.plan)
     assert drill_gate(changed, store, NOW) is not None
 
 
 def test_no_requirement_no_gate(workspace, store) -> None:
-    workspace.write_plan(plan_text().replace("  require_drill: 14d\n", ""))
+    workspace.write_plan(edited_plan_text(lambda d: d["rollback"].pop("require_drill")))
     assert drill_gate(load_plan(workspace.plan), store, NOW) is None
 
 

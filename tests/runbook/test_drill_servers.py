@@ -16,10 +16,7 @@ pytestmark = pytest.mark.servers
 
 
 def _plan_with_router(adapter: str, options: dict, run_steps) -> str:
-    section = f"router:\n  adapter: {adapter}\n  options: {json.dumps(options)}\n"
-    text = plan_text(run_steps).replace("router:\n  adapter: file\n  options: {path: router.json}\n", section)
-    assert section in text
-    return text
+    return plan_text(run_steps, router={"adapter": adapter, "options": options})
 
 
 def _drill_events(workspace) -> list:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -10,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from runbook_helpers import plan_text
+from runbook_helpers import edited_plan_text, plan_text
 
 from rollout_cli.plan import load_plan
 from rollout_cli.runbook.render import build_runbook
@@ -35,7 +34,7 @@ def test_output_is_deterministic_and_not_rewritten(workspace, rollout) -> None:
     assert out.read_bytes() == first
     assert out.stat().st_mtime_ns == mtime - 10**9  # unchanged content is not written again
     # the order people are listed in a team does not change the runbook: members are sorted
-    workspace.write_plan(plan_text().replace("oncall: [bob, alice]", "oncall: [alice, bob]"))
+    workspace.write_plan(edited_plan_text(lambda d: d["teams"].update(oncall=["alice", "bob"])))
     assert rollout("runbook", "check", "plan.yaml", "-o", "book.md").code == 0
 
 
@@ -53,7 +52,7 @@ def test_check_fails_when_missing(workspace, rollout) -> None:
 
 def test_check_fails_when_the_authority_changed(workspace, rollout) -> None:
     rollout("runbook", "generate", "plan.yaml", "-o", "book.md")
-    workspace.write_plan(plan_text().replace("authority: [team:oncall, carol]", "authority: [team:oncall]"))
+    workspace.write_plan(edited_plan_text(lambda d: d["rollback"].update(authority=["team:oncall"])))
     result = rollout("runbook", "check", "plan.yaml", "-o", "book.md")
     assert result.code == 1
     lines = result.out.splitlines()
@@ -113,7 +112,7 @@ def test_without_state_the_runbook_says_no_drill_and_creates_no_state(workspace,
 
 
 def test_one_output_file_cannot_hold_two_runbooks(workspace, rollout) -> None:
-    (workspace.root / "other.yaml").write_text(plan_text().replace("name: ranker-v7", "name: ranker-v8"))
+    (workspace.root / "other.yaml").write_text(edited_plan_text(lambda d: d.update(name="ranker-v8")))
     result = rollout("runbook", "generate", "plan.yaml", "other.yaml", "-o", "book.md")
     assert result.code == 2
     assert "error: -o names one runbook, but 2 plans were given" in result.err
@@ -134,8 +133,7 @@ ROUTERS = {
 
 @pytest.mark.parametrize("adapter", sorted(ROUTERS))
 def test_generating_a_runbook_contacts_no_router(adapter: str, workspace, monkeypatch) -> None:
-    section = f"router:\n  adapter: {adapter}\n  options: {json.dumps(ROUTERS[adapter])}\n"
-    workspace.write_plan(plan_text().replace("router:\n  adapter: file\n  options: {path: router.json}\n", section))
+    workspace.write_plan(plan_text(router={"adapter": adapter, "options": ROUTERS[adapter]}))
 
     def forbidden(*args, **kwargs):
         raise AssertionError(f"generating a runbook must not contact anything: {args!r}")
