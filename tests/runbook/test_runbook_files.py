@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
+from pathlib import Path
 
 import pytest
+from rollout_support import cli
 from runbook_helpers import plan_text
 
 SECRET = "-----BEGIN PRIVATE KEY-----\nhunter2\n"
@@ -104,14 +105,8 @@ def test_a_plan_path_with_a_space_stays_one_word_in_the_commands(name: str, work
         (["drill"], "Example: rollout drill plans/ranker-v42.yaml --router file:path=staging/router.json"),
     ],
 )
-def test_help_has_an_example_and_shows_defaults(command: list[str], example: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "rollout_cli", *command, "--help"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
+def test_help_has_an_example_and_shows_defaults(command: list[str], example: str, tmp_path: Path) -> None:
+    result = cli([*command, "--help"], cwd=tmp_path)
     assert result.returncode == 0
     assert example in result.stdout
     if command[0] == "runbook":  # square brackets are rich markup unless escaped: the default vanished
