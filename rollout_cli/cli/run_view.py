@@ -5,7 +5,7 @@
 - a pipe, a log, systemd or cron: one plain line per tick as it happens — time, stage, verdict,
   action, reason — flushed at once, nothing redrawn;
 - `--json-lines`: one JSON document per tick, on one line, flushed at once, for log collectors.
-`--json` keeps its one document at the end (SPEC §5), built by the command.
+`--json` keeps its one document at the end (docs/commands.md), built by the command.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rollout_cli.state.records import RolloutState
+from rollout_cli.units import format_split
 
 
 def tick_line(number: int, row: dict[str, Any]) -> str:
@@ -48,7 +49,7 @@ def run_table(title: str, rows: list[dict[str, Any]], height: int) -> Table:
 
 def title(plan_name: str, state: RolloutState) -> str:
     return (f"rollout {plan_name}: {state.status} at {state.stage or '-'} "
-            f"({state.candidate_traffic:g}% served, {state.shadow:g}% mirrored)")
+            f"({format_split(state.candidate_traffic, state.shadow)})")
 
 
 class TickView:

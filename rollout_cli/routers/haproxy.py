@@ -147,7 +147,7 @@ class HAProxyRouter:
         except RouterError as error:
             problems["traffic"] = f"{error.message}; {error.hint}"
         if split.shadow > 0 and self.shadow_file is None:
-            problems["shadow"] = (f"a shadow share ({split.shadow:g}%) on HAProxy needs the router option "
+            problems["shadow"] = (f"a shadow share ({format_share(split.shadow)}) on HAProxy needs the router option "
                                   "shadow_file (HAProxy cannot mirror; an outside mirror follows that file)")
         return problems
 
