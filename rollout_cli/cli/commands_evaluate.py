@@ -13,7 +13,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
-from rollout_cli.cli.output import console, print_json, styled_outcome
+from rollout_cli.cli.output import console, err_console, print_json, styled_outcome
 from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.evaluation.verdict import Check, Evaluation
 from rollout_cli.plan.model import Plan, Stage
@@ -77,6 +77,26 @@ def complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
+def _keep(plan: Plan, evaluation: Evaluation, state_dir: Path | None, now: datetime) -> None:
+    """A person's evaluation joins the evaluation history when the plan's state exists (none is created)."""
+    from rollout_cli.state.identity import current_actor
+    from rollout_cli.state.location import locate
+    from rollout_cli.state.store import StateStore, StateStoreError
+    from rollout_cli.transitions.history import keep_evaluation
+
+    where = locate(plan, state_dir)
+    if not where.exists():
+        return
+    try:
+        store = StateStore.open(where.directory)
+        try:
+            keep_evaluation(store, plan, evaluation, actor=current_actor(None), source="evaluate", at=now)
+        finally:
+            store.close()
+    except StateStoreError as error:  # the verdict still stands; say it was not kept
+        err_console.print(f"warning: the evaluation was not kept in the history: {error.message}", markup=False)
+
+
 StageOpt = Annotated[
     str | None,
     typer.Option("--stage", help="Stage to judge \\[default: the running one, else the first].",
@@ -120,6 +140,7 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
     window_since = parse_moment(since, now, "--since") if since else start
     window_until = parse_moment(until, now, "--until") if until else None
     evaluation = evaluate_stage(loaded, chosen, since=window_since, until=window_until, now=now, split=split)
+    _keep(loaded, evaluation, state_dir, now)
     if json_out:
         print_json(evaluation.to_json())
     else:

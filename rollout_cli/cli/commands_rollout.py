@@ -210,13 +210,25 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
 
 
 def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
+            evaluations: Annotated[bool, typer.Option("--evaluations", help="The evaluation history instead: "
+                                   "every evaluation's verdict and each check's estimate and interval.")] = False,
             state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
-    """The audit trail: who did what, when, why, with the evidence.
+    """The audit trail: who did what, when, why, with the evidence (or, with --evaluations, every evaluation).
 
-    Example: rollout history plans/ranker-v42.yaml --json
+    Example: rollout history plans/ranker-v42.yaml --evaluations --json
     """
     rollout_plan = load_plan(plan)
     where, store = existing_store(rollout_plan, state_dir)
+    if evaluations:
+        records = store.evaluations(rollout_plan.name) if store is not None else []
+        if json_out:
+            print_json({"plan": rollout_plan.name, "evaluations": [r.to_json() for r in records],
+                        "state_dir": str(where.directory), "state_found": store is not None})
+        elif store is None:
+            err_console.print(f"no state for {rollout_plan.name}: looked in {where.describe()}", soft_wrap=True)
+        else:
+            console.print(views.evaluations_table(rollout_plan.name, records))
+        return
     events = store.events(rollout_plan.name, action) if store is not None else []
     if json_out:
         print_json({"plan": rollout_plan.name, "events": [e.to_json() for e in events],

@@ -56,6 +56,8 @@ COMMANDS: dict[str, str] = {
     "drill": "commands_runbook",
     "demo": "commands_demo",
     "router": "commands_router",
+    "export": "commands_report",
+    "report": "commands_report",
 }
 _registered: set[str] = set()
 

@@ -16,7 +16,7 @@ from rollout_cli.cli.output import console, err_console, styled_outcome
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
 from rollout_cli.state.location import StateLocation
-from rollout_cli.state.records import AuditEvent, RolloutState, Transition
+from rollout_cli.state.records import AuditEvent, EvaluationRecord, RolloutState, Transition
 from rollout_cli.transitions.controller import StepReport
 from rollout_cli.transitions.rollback import RollbackResult
 from rollout_cli.transitions.steps import StepResult
@@ -232,3 +232,17 @@ def print_manual_rollback(commands: list[str]) -> None:
     err_console.print("[bold]to send every request to the baseline by hand:[/]")
     for command in commands:
         err_console.print(f"  {command}", markup=False, soft_wrap=True)
+
+
+def evaluations_table(plan_name: str, records: list[EvaluationRecord]) -> Table:
+    """One row per kept evaluation: when, who, the stage, the verdict and its failing checks."""
+    table = Table(title=f"evaluations of {plan_name}", show_lines=False)
+    for column, wrap in (("at (UTC)", False), ("by", False), ("stage", False), ("verdict", False),
+                         ("units b/c", False), ("failing checks", True)):
+        table.add_column(column, no_wrap=not wrap, overflow="fold")
+    for r in records:
+        failing = "; ".join(f"{c.metric}" + (f" {c.segment[0]}={c.segment[1]}" if c.segment else "")
+                            for c in r.checks if c.outcome == "fail")
+        table.add_row(r.at.strftime("%m-%d %H:%M"), escape(r.actor), escape(r.stage), styled_outcome(r.verdict),
+                      f"{r.baseline_units}/{r.candidate_units}", escape(failing) or "-")
+    return table

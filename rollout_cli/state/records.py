@@ -114,3 +114,60 @@ class AuditEvent:
             "reason": self.reason,
             "evidence": self.evidence,
         }
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One check of a kept evaluation: its estimate and always-valid interval, and the guard's
+    limits on the same scale (None where the guard sets none), so a chart needs nothing else."""
+
+    metric: str
+    guard: str  # the guard in words, e.g. "max_drop 10%"
+    segment: tuple[str, str] | None  # (segment column, value as text), None for everyone
+    outcome: str
+    estimate: float | None
+    low: float | None
+    high: float | None
+    limit_low: float | None
+    limit_high: float | None
+    baseline: float | None = None
+    candidate: float | None = None
+    baseline_units: int = 0
+    candidate_units: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "guard": self.guard,
+                "segment": {self.segment[0]: self.segment[1]} if self.segment else None,
+                "outcome": self.outcome, "estimate": self.estimate,
+                "interval": [self.low, self.high] if self.low is not None and self.high is not None else None,
+                "limits": [self.limit_low, self.limit_high], "baseline": self.baseline, "candidate": self.candidate,
+                "units": {"baseline": self.baseline_units, "candidate": self.candidate_units}}
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation as kept in the history: who ran it, the verdict, SRM, and every check."""
+
+    plan: str
+    at: datetime  # when it ran (the controller's clock)
+    actor: str
+    source: str  # "tick" | "advance" | "evaluate"
+    stage: str
+    verdict: str
+    since: datetime
+    until: datetime
+    baseline_units: int
+    candidate_units: int
+    srm_outcome: str
+    srm_p_value: float | None
+    reasons: tuple[str, ...]
+    checks: tuple[CheckRecord, ...]
+    id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at.isoformat(), "actor": self.actor, "source": self.source,
+                "stage": self.stage, "verdict": self.verdict,
+                "window": {"since": self.since.isoformat(), "until": self.until.isoformat()},
+                "units": {"baseline": self.baseline_units, "candidate": self.candidate_units},
+                "srm": {"outcome": self.srm_outcome, "p_value": self.srm_p_value},
+                "reasons": list(self.reasons), "checks": [c.to_json() for c in self.checks]}

@@ -24,7 +24,7 @@ from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan
 from rollout_cli.secrets import redact
 from rollout_cli.state.clock import format_time, parse_time, utc_now
-from rollout_cli.state.records import AuditEvent, RolloutState
+from rollout_cli.state.records import AuditEvent, CheckRecord, EvaluationRecord, RolloutState
 
 DEFAULT_STATE_DIR = ".rollout"
 BUSY_TIMEOUT_MS = 30_000
@@ -45,6 +45,17 @@ CREATE TABLE IF NOT EXISTS events (
   action TEXT NOT NULL, from_stage TEXT, to_stage TEXT, allowed INTEGER NOT NULL, reason TEXT NOT NULL,
   evidence TEXT);
 CREATE INDEX IF NOT EXISTS events_plan ON events (plan, id);
+CREATE TABLE IF NOT EXISTS evaluations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+  source TEXT NOT NULL, stage TEXT NOT NULL, verdict TEXT NOT NULL, since TEXT NOT NULL, until TEXT NOT NULL,
+  baseline_units INTEGER NOT NULL, candidate_units INTEGER NOT NULL, srm_outcome TEXT NOT NULL,
+  srm_p_value REAL, reasons TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS evaluations_plan ON evaluations (plan, id);
+CREATE TABLE IF NOT EXISTS evaluation_checks (
+  evaluation_id INTEGER NOT NULL REFERENCES evaluations (id), position INTEGER NOT NULL, metric TEXT NOT NULL,
+  guard TEXT NOT NULL, segment TEXT, segment_value TEXT, outcome TEXT NOT NULL, estimate REAL, low REAL,
+  high REAL, limit_low REAL, limit_high REAL, baseline REAL, candidate REAL, baseline_units INTEGER NOT NULL,
+  candidate_units INTEGER NOT NULL, PRIMARY KEY (evaluation_id, position));
 """
 
 STATE_COLUMNS = ("status", "stage", "stage_started_at", "candidate_traffic", "shadow", "rollback_incomplete",
@@ -238,6 +249,56 @@ class StateStore:
                        reason=r["reason"], evidence=json.loads(r["evidence"]) if r["evidence"] else None)
             for r in rows
         ]
+
+    # --- evaluation history (docs/report.md) ---------------------------------------------------
+
+    def record_evaluation(self, record: EvaluationRecord, *, conn: sqlite3.Connection | None = None) -> int:
+        """Keep one evaluation and its checks (two tables, plain columns); its id.
+
+        Inside a caller's transaction pass `conn`; otherwise it is its own transaction.
+        """
+        def insert(c: sqlite3.Connection) -> int:
+            cursor = c.execute(
+                "INSERT INTO evaluations (plan, at, actor, source, stage, verdict, since, until, baseline_units, "
+                "candidate_units, srm_outcome, srm_p_value, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.plan, format_time(record.at), record.actor, record.source, record.stage, record.verdict,
+                 format_time(record.since), format_time(record.until), record.baseline_units,
+                 record.candidate_units, record.srm_outcome, record.srm_p_value, json.dumps(list(record.reasons))))
+            evaluation_id = int(cursor.lastrowid or 0)
+            c.executemany(
+                "INSERT INTO evaluation_checks (evaluation_id, position, metric, guard, segment, segment_value, "
+                "outcome, estimate, low, high, limit_low, limit_high, baseline, candidate, baseline_units, "
+                "candidate_units) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(evaluation_id, i, k.metric, k.guard, k.segment[0] if k.segment else None,
+                  k.segment[1] if k.segment else None, k.outcome, k.estimate, k.low, k.high, k.limit_low,
+                  k.limit_high, k.baseline, k.candidate, k.baseline_units, k.candidate_units)
+                 for i, k in enumerate(record.checks)])
+            return evaluation_id
+
+        if conn is not None:
+            return insert(conn)
+        with self.write() as c:
+            return insert(c)
+
+    def evaluations(self, plan_name: str) -> list[EvaluationRecord]:
+        """Every kept evaluation of the plan, oldest first, with its checks in their original order."""
+        rows = self.conn.execute("SELECT * FROM evaluations WHERE plan = ? ORDER BY id", (plan_name,)).fetchall()
+        checks: dict[int, list[CheckRecord]] = {}
+        for k in self.conn.execute(
+                "SELECT c.* FROM evaluation_checks c JOIN evaluations e ON e.id = c.evaluation_id "
+                "WHERE e.plan = ? ORDER BY c.evaluation_id, c.position", (plan_name,)):
+            checks.setdefault(k["evaluation_id"], []).append(CheckRecord(
+                metric=k["metric"], guard=k["guard"],
+                segment=(k["segment"], k["segment_value"]) if k["segment"] is not None else None,
+                outcome=k["outcome"], estimate=k["estimate"], low=k["low"], high=k["high"],
+                limit_low=k["limit_low"], limit_high=k["limit_high"], baseline=k["baseline"],
+                candidate=k["candidate"], baseline_units=k["baseline_units"], candidate_units=k["candidate_units"]))
+        return [EvaluationRecord(
+            plan=r["plan"], at=parse_time(r["at"]), actor=r["actor"], source=r["source"], stage=r["stage"],
+            verdict=r["verdict"], since=parse_time(r["since"]), until=parse_time(r["until"]),
+            baseline_units=r["baseline_units"], candidate_units=r["candidate_units"], srm_outcome=r["srm_outcome"],
+            srm_p_value=r["srm_p_value"], reasons=tuple(json.loads(r["reasons"])),
+            checks=tuple(checks.get(r["id"], ())), id=r["id"]) for r in rows]
 
 
 def _safe(name: str) -> str:

@@ -22,6 +22,7 @@ from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import moves
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.decide import Action, decide
+from rollout_cli.transitions.history import keep_evaluation
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
 from rollout_cli.transitions.steps import StepResult
@@ -63,8 +64,9 @@ def judged_since(plan: Plan, state: RolloutState) -> datetime | None:
     return state.stage_started_at + timedelta(seconds=plan.decision.settling_s)
 
 
-def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime) -> Evaluation:
-    """The current stage judged on the data from `judged_since` up to `now` (inconclusive while settling)."""
+def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime, *, actor: str, source: str) -> Evaluation:
+    """The current stage judged on the data from `judged_since` up to `now` (inconclusive while settling);
+    kept in the evaluation history (transitions/history.py)."""
     from rollout_cli.evaluation.stage import evaluate_stage
 
     stage = rollout.plan.stage(state.stage or "")
@@ -73,9 +75,12 @@ def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime) -> Ev
         from rollout_cli.data.source import open_logs
 
         with open_logs(rollout.plan.data):  # no data is judged yet, but missing logs are said at once
-            return settling(rollout.plan, stage.name, since, now)
-    return evaluate_stage(rollout.plan, stage, since=since, until=now, now=now, split=state.split,
-                          stage_started=state.stage_started_at)
+            evaluation = settling(rollout.plan, stage.name, since, now)
+    else:
+        evaluation = evaluate_stage(rollout.plan, stage, since=since, until=now, now=now, split=state.split,
+                                    stage_started=state.stage_started_at)
+    keep_evaluation(rollout.store, rollout.plan, evaluation, actor=actor, source=source, at=now)
+    return evaluation
 
 
 def settling(plan: Plan, stage: str, since: datetime, now: datetime) -> Evaluation:
@@ -103,7 +108,7 @@ def tick(rollout: Rollout, *, run_by: str, now: datetime,
     state = rollout.state()
     evaluation = None
     if state.status == "running" and not state.rollback_incomplete:
-        evaluation = evaluate_current(rollout, state, now)
+        evaluation = evaluate_current(rollout, state, now, actor=CONTROLLER, source="tick")
     refusal = drill_refusal(rollout, now) if leaves_shadow(rollout, state) else None
     action = decide(rollout.plan, state, evaluation, now, drill_refusal=refusal)
     return act(rollout, state, action, evaluation, actor=CONTROLLER, now=now, reconciled=reconciled,

@@ -160,7 +160,7 @@ def advance(rollout: Rollout, *, actor: str, reason: str, force: bool, now: date
                                        state.stage, following.name, None, at=now, conn=conn)
     evaluation = None
     try:
-        evaluation = evaluate_current(rollout, state, now)
+        evaluation = evaluate_current(rollout, state, now, actor=actor, source="advance")
     except DataError:
         if not force:
             raise  # without --force, no evidence means no move

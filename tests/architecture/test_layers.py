@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"evaluation", "state"},
     {"transitions"},
     {"runbook"},
+    {"export", "report"},
     {"sim", "planning"},
     {"cli", "__main__"},
 ]

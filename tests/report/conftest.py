@@ -1,0 +1,19 @@
+"""The demo's rollout, run once for this folder's tests (tests/demo_rollout.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from demo_rollout import demo_rollout  # noqa: E402
+
+from rollout_cli.sim.demo import DemoSummary  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoSummary:
+    return demo_rollout(tmp_path_factory.mktemp("demo") / "demo")
