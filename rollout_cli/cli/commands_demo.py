@@ -72,6 +72,8 @@ def _print_ending(summary: DemoSummary) -> None:
     else:
         console.print(Panel(f"the rollout ended {summary.outcome} at {summary.ticks[-1].stage if summary.ticks else '-'}"
                             " without catching the harm", title="[bold red]unexpected ending[/]", expand=False))
+    if summary.report is not None:
+        console.print(f"the report: {summary.report}", markup=False, soft_wrap=True)
     console.print(f"look around: rollout history {shlex.quote(str(summary.plan_path))} "
                   f"--state-dir {shlex.quote(str(summary.directory / '.rollout'))}", markup=False)
 

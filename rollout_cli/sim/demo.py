@@ -8,7 +8,8 @@ it, the controller rolls back by itself, and the audit trail and the runbook sho
 Each tick appends `tick_s` of simulated traffic ending at the simulated clock and then runs
 the real controller step (`transitions.controller.tick`) with `now` = that clock; state, router
 and audit trail are the real ones, in `<dir>/.rollout`. Nothing here is scripted past the data:
-if the guards did not catch the harm, the demo would say so and exit 1.
+if the guards did not catch the harm, the demo would say so and exit 1. It ends by writing
+the rollout's report (`<dir>/report.html`, rollout_cli/report).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.document import plan_yaml
 from rollout_cli.plan.model import Plan
+from rollout_cli.report import write_report
 from rollout_cli.routers.base import BASELINE_ONLY, PreparableRouter
 from rollout_cli.state.records import AuditEvent
 from rollout_cli.state.store import StateStore
@@ -107,6 +109,7 @@ class DemoSummary:
     events: list[AuditEvent]
     runbook: Path | None
     simulated_hours: float
+    report: Path | None = None
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -122,7 +125,7 @@ class DemoSummary:
             "caught": self.caught, "drill": self.drill, "simulated_hours": self.simulated_hours,
             "wall_s": round(self.wall_s, 2), "runbook": str(self.runbook) if self.runbook else None,
             "ticks": [t.to_json() for t in self.ticks], "events": [e.to_json() for e in self.events],
-            "notes": self.notes,
+            "notes": self.notes, "report": str(self.report) if self.report else None,
         }
 
 
@@ -188,8 +191,9 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
     final = rollout.state()
     runbook = _runbook(plan, plan_path, store, directory)
     hours = (clock - ticks[0].at).total_seconds() / 3600 + TICK_S / 3600 if ticks else 0.0
+    report = write_report(plan, store, directory / "report.html", now=clock).path if ticks else None
     return DemoSummary(directory, plan_path, final.status, rolled_back_at, caught, drill, ticks,
-                       store.events(plan.name), runbook, hours, time.monotonic() - started, notes)
+                       store.events(plan.name), runbook, hours, report, time.monotonic() - started, notes)
 
 
 def _drill(rollout: Rollout) -> str:
