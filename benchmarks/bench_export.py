@@ -163,9 +163,9 @@ def main() -> None:
         rows.append((n, ours, bare, wall_o, wall_b, max(m for _, m in ours), max(m for _, m in bare)))
         print(f"{n:,}: export {wall_o:.2f}s / bare {wall_b:.2f}s = {wall_o / wall_b:.2f}x; peak "
               f"{max(m for _, m in ours):.0f} MB / {max(m for _, m in bare):.0f} MB", file=sys.stderr)
-    lines = [f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, Python "
-             f"{platform.python_version()}; `python benchmarks/bench_export.py`; median of {args.repeat} alternating "
-             f"runs, fresh processes; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}.", "",
+    lines = [(f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+              f"Python {platform.python_version()}; `python benchmarks/bench_export.py`; median of {args.repeat} "
+              f"alternating runs, fresh processes; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}."), "",
              "| requests | wall: export / bare COPY (runs) | ratio | peak memory: export / bare COPY |",
              "| ---: | --- | ---: | --- |"]
     for n, ours, bare, wall_o, wall_b, mem_o, mem_b in rows:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from rollout_cli.data.source import Logs, SqlParams, quote_identifier
+from rollout_cli.data.source import Logs, SqlParams, TypeClass, quote_identifier
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import Metric, Plan
 from rollout_cli.state.timeline import StagePeriod
@@ -28,7 +28,7 @@ from rollout_cli.state.timeline import StagePeriod
 Per = Literal["request", "unit"]
 ARMS = ("baseline", "candidate")
 # Optional per-answer roles: exported for each arm when the prediction log has them.
-ANSWER_ROLES = (("prediction", "number_or_text"), ("latency_ms", "number"), ("error", "flag"))
+ANSWER_ROLES: tuple[tuple[str, TypeClass], ...] = (("prediction", "number_or_text"), ("latency_ms", "number"), ("error", "flag"))
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ FROM units u JOIN periods p ON p.period = u.period{outcome_join}""")
          any_value(arm) FILTER (WHERE served) AS served_arm{per_arm}
          {''.join(f', coalesce(any_value({q(out)}) FILTER (WHERE served), any_value({q(out)})) AS {q(out)}'
                   for out in segments)}
-  FROM answers GROUP BY request_id
+  FROM answers WHERE request_id IS NOT NULL GROUP BY request_id  -- NULLs would merge into one giant request
 )
 SELECT r.request_id, r.ts, r.unit_id, p.stage, p.candidate_traffic, p.shadow, r.served_arm
        {''.join(f', r.{q(f"{a}_{role}")}' for role in roles for a in ARMS)}

@@ -37,7 +37,7 @@ def _figure(key: str, width: float, height: float) -> Iterator[Any]:
     import matplotlib
     from matplotlib.figure import Figure
 
-    style = {"svg.fonttype": "none", "svg.hashsalt": key, "font.size": 10, "axes.spines.top": False,
+    style: Any = {"svg.fonttype": "none", "svg.hashsalt": key, "font.size": 10, "axes.spines.top": False,
              "axes.spines.right": False, "axes.titlesize": 10, "axes.titleweight": "bold",
              "font.family": ["DejaVu Sans", "sans-serif"]}
     with matplotlib.rc_context(style):
@@ -49,7 +49,7 @@ def to_svg(figure: Any, label: str) -> str:
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg"):]  # no XML declaration or DOCTYPE inside HTML
-    text = re.sub(r'<metadata>.*?</metadata>', "", text, count=1, flags=re.S)
+    text = re.sub(r'<metadata>.*?</metadata>', "", text, count=1, flags=re.DOTALL)
     from html import escape
 
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',

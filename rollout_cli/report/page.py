@@ -116,10 +116,10 @@ def _ramp(data: ReportData) -> str:
 def _guards(data: ReportData) -> str:
     if not data.guards:
         return '<section id="guards"><h2>Guards over time</h2><p>No evaluation has judged a guard yet.</p></section>'
-    parts = ['<section id="guards"><h2>Guards over time</h2><p>Each point is one evaluation: the estimate and '
-             "its always-valid interval (valid however often it is looked at), against the guard's limit (red, "
-             "dashed). A guard fails when the whole interval is past the limit and passes when it is wholly "
-             "inside; each stage's interval starts afresh with its data.</p>"]
+    parts = [('<section id="guards"><h2>Guards over time</h2><p>Each point is one evaluation: the estimate and '
+              "its always-valid interval (valid however often it is looked at), against the guard's limit (red, "
+              "dashed). A guard fails when the whole interval is past the limit and passes when it is wholly "
+              "inside; each stage's interval starts afresh with its data.</p>")]
     for i, history in enumerate(data.guards):
         key = f"guard-{i}"
         parts.append(f'<h3 data-guard="{esc(history.metric)} · {esc(history.guard)}">{esc(history.metric)} · '
@@ -133,10 +133,10 @@ def _latest(data: ReportData) -> str:
     latest = data.latest
     if latest is None:
         return ""
-    parts = [f'<section id="latest"><h2>At the latest evaluation</h2><p>{esc(_when(latest.at))}, stage '
-             f"{esc(latest.stage)}, by {esc(latest.actor)}: verdict "
-             f'<span class="badge {esc(latest.verdict)}">{esc(latest.verdict)}</span>; units baseline '
-             f"{latest.baseline_units}, candidate {latest.candidate_units}.</p>"]
+    parts = [(f'<section id="latest"><h2>At the latest evaluation</h2><p>{esc(_when(latest.at))}, stage '
+              f"{esc(latest.stage)}, by {esc(latest.actor)}: verdict "
+              f'<span class="badge {esc(latest.verdict)}">{esc(latest.verdict)}</span>; units baseline '
+              f"{latest.baseline_units}, candidate {latest.candidate_units}.</p>")]
     parts += [f"<p>Held back: {esc(reason)}</p>" for reason in latest.reasons]
     groups: dict[tuple[str, str], list[CheckRecord]] = {}
     for check in latest.checks:

@@ -191,9 +191,9 @@ def run_demo(directory: Path, *, seed: int = 7, on_tick: Callable[[DemoTick], No
     final = rollout.state()
     runbook = _runbook(plan, plan_path, store, directory)
     hours = (clock - ticks[0].at).total_seconds() / 3600 + TICK_S / 3600 if ticks else 0.0
-    report = write_report(plan, store, directory / "report.html", now=clock).path if ticks else None
+    page = write_report(plan, store, directory / "report.html", now=clock).path if ticks else None
     return DemoSummary(directory, plan_path, final.status, rolled_back_at, caught, drill, ticks,
-                       store.events(plan.name), runbook, hours, report, time.monotonic() - started, notes)
+                       store.events(plan.name), runbook, hours, page, time.monotonic() - started, notes)
 
 
 def _drill(rollout: Rollout) -> str:

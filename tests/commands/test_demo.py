@@ -26,6 +26,8 @@ def test_demo_rolls_back_because_of_the_segment(tmp_path: Path) -> None:
     assert rollback["evidence"]["result"] == "rolled_back"
     assert json.loads((tmp_path / "demo" / "router.json").read_text())["candidate_traffic"] == 0.0
     assert Path(doc["runbook"]).read_text().startswith("#")
+    assert Path(doc["report"]) == tmp_path / "demo" / "report.html"
+    assert Path(doc["report"]).read_text().startswith("<!DOCTYPE html>")
 
 
 def test_demo_refuses_a_used_folder(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from demo_rollout import demo_rollout  # noqa: E402
+from demo_rollout import demo_rollout
 
-from rollout_cli.sim.demo import DemoSummary  # noqa: E402
+from rollout_cli.sim.demo import DemoSummary
 
 
 @pytest.fixture(scope="session")

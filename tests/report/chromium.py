@@ -44,7 +44,7 @@ class Chromium:
             os.dup2(writing, 4)
 
         self.process = subprocess.Popen([chromium_path() or "chromium", *FLAGS, f"--user-data-dir={self.profile}",
-                                         "about:blank"], preexec_fn=wire, close_fds=False,
+                                         "about:blank"], preexec_fn=wire, close_fds=False,  # noqa: PLW1509
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_child)
         os.close(from_child)
