@@ -35,8 +35,9 @@ h1 { font-size: 1.6rem; margin: 0.5rem 0; } h2 { font-size: 1.25rem; margin-top:
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }
 td.num, td:first-child { text-align: right; white-space: nowrap; } td:first-child { text-align: left; }
-figure { margin: 1rem 0; break-inside: avoid; page-break-inside: avoid; }
-svg.chart { width: 100%; height: auto; display: block; }
+figure { margin: 1rem 0; break-inside: avoid; page-break-inside: avoid; overflow-x: auto; }
+svg.chart { width: 100%; min-width: 34rem; height: auto; display: block; }
+@media print { svg.chart { min-width: 0; } }
 figcaption { color: #57606a; font-size: 0.9rem; }
 @media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; } .lead { background: none; } }
 """
