@@ -132,8 +132,8 @@ def prepare(n: int, root: Path) -> tuple[Path, Path]:
     return plan_path, state
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of one child process."""
+def measure(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak resident MB of one child process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -141,7 +141,7 @@ def measure(argv: list[str]) -> tuple[float, float]:
     wall = time.monotonic() - started
     if status != 0:
         raise SystemExit(f"{argv[:4]} failed: {child.stderr.read().decode() if child.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -159,18 +159,20 @@ def main() -> None:
             ours.append(measure([sys.executable, "-m", "rollout_cli", "export", str(plan_path), "--state-dir",
                                  str(state), "--out", str(root / "export.parquet"), "--force"]))
             bare.append(measure([sys.executable, "-c", BARE, str(plan_path), str(state), str(root / "bare.parquet")]))
-        wall_o, wall_b = statistics.median(w for w, _ in ours), statistics.median(w for w, _ in bare)
-        rows.append((n, ours, bare, wall_o, wall_b, max(m for _, m in ours), max(m for _, m in bare)))
-        print(f"{n:,}: export {wall_o:.2f}s / bare {wall_b:.2f}s = {wall_o / wall_b:.2f}x; peak "
-              f"{max(m for _, m in ours):.0f} MB / {max(m for _, m in bare):.0f} MB", file=sys.stderr)
+        rows.append((n, ours, bare))
+        print(f"{n:,}: export {ours} / bare {bare}", file=sys.stderr)
     lines = [(f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
               f"Python {platform.python_version()}; `python benchmarks/bench_export.py`; median of {args.repeat} "
               f"alternating runs, fresh processes; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}."), "",
-             "| requests | wall: export / bare COPY (runs) | ratio | peak memory: export / bare COPY |",
-             "| ---: | --- | ---: | --- |"]
-    for n, ours, bare, wall_o, wall_b, mem_o, mem_b in rows:
-        lines.append(f"| {n:,} | {wall_o:.2f} s / {wall_b:.2f} s ({[round(w, 2) for w, _ in ours]} / "
-                     f"{[round(w, 2) for w, _ in bare]}) | {wall_o / wall_b:.2f}x | {mem_o:.0f} MB / {mem_b:.0f} MB |")
+             ("| requests | wall: export / bare COPY (runs) | wall ratio | CPU: export / bare | CPU ratio "
+              "| peak memory: export / bare COPY |"), "| ---: | --- | ---: | --- | ---: | --- |"]
+    for n, ours, bare in rows:
+        wall_o, wall_b = statistics.median(r[0] for r in ours), statistics.median(r[0] for r in bare)
+        cpu_o, cpu_b = statistics.median(r[1] for r in ours), statistics.median(r[1] for r in bare)
+        mem_o, mem_b = max(r[2] for r in ours), max(r[2] for r in bare)
+        lines.append(f"| {n:,} | {wall_o:.2f} s / {wall_b:.2f} s ({[round(r[0], 2) for r in ours]} / "
+                     f"{[round(r[0], 2) for r in bare]}) | {wall_o / wall_b:.2f}x | {cpu_o:.2f} s / {cpu_b:.2f} s "
+                     f"| {cpu_o / cpu_b:.2f}x | {mem_o:.0f} MB / {mem_b:.0f} MB |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

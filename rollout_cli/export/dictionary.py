@@ -12,7 +12,7 @@ from rollout_cli.units import format_duration
 
 FIXED = {
     "request_id": "the request; the shadow and served answers to one request share it",
-    "ts": "when the request was first answered (UTC)",
+    "ts": "when the request was answered (UTC): its served answer, else its mirrored one",
     "unit_id": "the randomisation unit (usually the user); empty when the log has none",
     "stage": "the stage in force at that moment, from the audit trail; empty before the rollout began and "
              "after a rollback",

@@ -95,9 +95,12 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
     period = _period_case(f"CAST({ts} AS TIMESTAMP)", periods, params)
     keep = f" AND ({period}) IN ({', '.join(str(i) for i in only_periods)})" if only_periods is not None else ""
     q = quote_identifier
+    role_names = [q("r_" + role) for role in roles]
+    # `answers` is scanned where it is used (NOT MATERIALIZED): a materialised copy of every answer
+    # would cost more memory (or spill) than reading the file again with only the needed columns.
     sql = [f"""WITH periods (period, stage, candidate_traffic, shadow, period_end) AS (
   VALUES {_periods_values(periods, params)}
-), answers AS (
+), answers AS NOT MATERIALIZED (
   SELECT {rid} AS request_id, {unit} AS unit_id, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm, {served} AS served,
          {period} AS period
          {''.join(f', {c} AS {q("r_" + role)}' for role, c in role_cols.items())}
@@ -120,24 +123,29 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
 SELECT u.unit_id, p.stage, p.candidate_traffic, p.shadow, u.unit_arm
        {''.join(f', u.{q(out)}' for out in segments)}, u.first_ts, u.last_ts, u.requests, u.crossover{outcome_select}
 FROM units u JOIN periods p ON p.period = u.period{outcome_join}""")
-    else:
-        per_arm = "".join(f", any_value({q('r_' + role)}) FILTER (WHERE arm = '{a}') AS {q(f'{a}_{role}')}"
-                          for role in roles for a in ARMS)
-        sql.append(f""", requests AS (
-  SELECT request_id, min(period) AS period, min(ts) AS ts, any_value(unit_id) AS unit_id,
-         any_value(arm) FILTER (WHERE served) AS served_arm{per_arm}
-         {''.join(f', coalesce(any_value({q(out)}) FILTER (WHERE served), any_value({q(out)})) AS {q(out)}'
-                  for out in segments)}
-  FROM answers WHERE request_id IS NOT NULL GROUP BY request_id  -- NULLs would merge into one giant request
+        return ExportQuery("".join(sql), params, segments, outcomes, roles)
+    # A request is its served answer paired with the mirrored (unserved) answer of the same request_id:
+    # a join whose build side is the mirrored answers only — none at all in a stage without shadow —
+    # instead of grouping every answer by request. Answers without a request_id cannot be paired.
+    per_arm = "".join(f", CASE WHEN s.arm = '{a}' THEN s.{name} WHEN m.arm = '{a}' THEN m.{name} END "
+                      f"AS {q(f'{a}_{role}')}" for role, name in zip(roles, role_names) for a in ARMS)
+    sql.append(f""", unit_facts AS (
+  SELECT u.unit_id, u.period, u.unit_arm, u.first_request, u.crossover{outcome_select}
+  FROM units u{outcome_join}
+), requests AS (
+  SELECT coalesce(s.request_id, m.request_id) AS request_id, coalesce(s.period, m.period) AS period,
+         coalesce(s.ts, m.ts) AS ts, coalesce(s.unit_id, m.unit_id) AS unit_id, s.arm AS served_arm{per_arm}
+         {''.join(f', coalesce(s.{q(out)}, m.{q(out)}) AS {q(out)}' for out in segments)}
+  FROM (SELECT * FROM answers WHERE served AND request_id IS NOT NULL) s
+  FULL JOIN (SELECT * FROM answers WHERE NOT served AND request_id IS NOT NULL) m ON m.request_id = s.request_id
 )
 SELECT r.request_id, r.ts, r.unit_id, p.stage, p.candidate_traffic, p.shadow, r.served_arm
        {''.join(f', r.{q(f"{a}_{role}")}' for role in roles for a in ARMS)}
        {''.join(f', r.{q(out)}' for out in segments)},
-       u.unit_arm, r.request_id IS NOT DISTINCT FROM u.first_request AND u.unit_id IS NOT NULL AS first_exposure,
-       u.crossover{outcome_select}
+       f.unit_arm, r.request_id IS NOT DISTINCT FROM f.first_request AND f.unit_id IS NOT NULL AS first_exposure,
+       f.crossover{''.join(f', f.{q(out)}' for out in outcomes)}
 FROM requests r JOIN periods p ON p.period = r.period
-LEFT JOIN units u ON u.unit_id = r.unit_id AND u.period = r.period{outcome_join.replace('u.unit_id', 'r.unit_id')
-                                                                   .replace('u.period', 'r.period')}""")
+LEFT JOIN unit_facts f ON f.unit_id = r.unit_id AND f.period = r.period""")
     return ExportQuery("".join(sql), params, segments, outcomes, roles)
 
 
