@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from rollout_cli.data.source import Logs, SqlParams, TypeClass, quote_identifier
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass, quote_identifier
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import Metric, Plan
 from rollout_cli.state.timeline import StagePeriod
@@ -43,6 +43,11 @@ class ExportQuery:
 def outcome_metrics(plan: Plan) -> list[Metric]:
     """The plan's metrics counted from outcome events (attributed per unit)."""
     return [m for m in plan.metrics.values() if m.kind in ("proportion", "mean") and m.event is not None]
+
+
+def _has(source: BoundSource, role: str) -> bool:
+    """Whether the source has the column mapped to `role` (optional roles are exported when present)."""
+    return source.roles.get(role, role) in source.columns
 
 
 def _utc_naive(moment: datetime) -> datetime:
@@ -76,7 +81,7 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
     rid, unit = preds.column("request_id", "any"), preds.column("unit_id", "any")
     ts, arm = preds.column("ts", "timestamp"), preds.column("arm", "text")
     served = preds.column("served", "boolean")
-    roles = tuple(role for role, _ in ANSWER_ROLES if preds.has_role(role))
+    roles = tuple(role for role, _ in ANSWER_ROLES if _has(preds, role))
     role_cols = {role: preds.column(role, expect) for role, expect in ANSWER_ROLES if role in roles}
     reserved = {"request_id", "ts", "unit_id", "stage", "candidate_traffic", "shadow", "served_arm", "unit_arm",
                 "first_exposure", "crossover", "first_ts", "last_ts", "requests"}
@@ -89,7 +94,7 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
     bounds = [f"{ts} >= {params.add(_utc_naive(since))}"] if since is not None else []
     bounds += [f"{ts} <= {params.add(until_n)}"] if until_n is not None else []
     window = " AND ".join(bounds) or "TRUE"
-    if outcomes and logs.outcomes is not None and logs.outcomes.has_role("unit_id") \
+    if outcomes and logs.outcomes is not None and _has(logs.outcomes, "unit_id") \
             and logs.outcomes.type_of("unit_id") != preds.type_of("unit_id"):
         unit = f"CAST({unit} AS VARCHAR)"  # join keys of different types meet as text, as in evaluation
     period = _period_case(f"CAST({ts} AS TIMESTAMP)", periods, params)
