@@ -17,6 +17,12 @@ from rollout_cli.sim.demo import DemoSummary
 from rollout_cli.state.store import StateStore
 
 
+def _sql(query: str) -> list[tuple[object, ...]]:
+    """One statement on a connection of its own (the module's default one is shared with other tests)."""
+    with duckdb.connect() as con:
+        return con.execute(query).fetchall()
+
+
 def _export(demo: DemoSummary, *args: str, cwd: Path, state: Path | None = None,
             plan: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rollout_cli", "export", str(plan or demo.plan_path), "--state-dir",
@@ -36,8 +42,8 @@ def test_per_unit_rows_reproduce_the_evaluation_that_rolled_back(demo: DemoSumma
     store = StateStore.open(demo.directory / ".rollout")
     last = store.evaluations("demo-ranker")[-1]
     assert (last.stage, last.verdict) == ("ramp-25", "fail")
-    rows = duckdb.sql(f"SELECT platform, unit_arm, count(*), avg(outcome_conversion) FROM '{units_file}' "
-                      "WHERE stage = 'ramp-25' GROUP BY ALL").fetchall()
+    rows = _sql(f"SELECT platform, unit_arm, count(*), avg(outcome_conversion) FROM '{units_file}' "
+                      "WHERE stage = 'ramp-25' GROUP BY ALL")
     exported = {(platform, arm): (n, mean) for platform, arm, n, mean in rows}
     for check in last.checks:
         platform = check.segment[1] if check.segment else None
@@ -55,17 +61,17 @@ def test_per_request_rows_carry_both_answers_the_stage_and_the_flags(demo: DemoS
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     logs = str(demo.directory / "logs" / "predictions*.parquet")
-    assert doc["rows"] == duckdb.sql(f"SELECT count(DISTINCT request_id) FROM '{logs}'").fetchall()[0][0]
-    by_stage = dict(duckdb.sql(f"SELECT stage, count(*) FILTER (WHERE baseline_prediction IS NOT NULL AND "
-                               f"candidate_prediction IS NOT NULL) FROM '{out}' GROUP BY stage").fetchall())
+    assert doc["rows"] == _sql(f"SELECT count(DISTINCT request_id) FROM '{logs}'")[0][0]
+    by_stage = dict(_sql(f"SELECT stage, count(*) FILTER (WHERE baseline_prediction IS NOT NULL AND "
+                               f"candidate_prediction IS NOT NULL) FROM '{out}' GROUP BY stage"))
     assert by_stage["shadow"] > 0 and by_stage["canary"] == 0  # both answers exist in shadow only
-    splits = duckdb.sql(f"SELECT DISTINCT stage, candidate_traffic, shadow FROM '{out}' ORDER BY 2").fetchall()
+    splits = _sql(f"SELECT DISTINCT stage, candidate_traffic, shadow FROM '{out}' ORDER BY 2")
     assert splits == [("shadow", 0.0, 100.0), ("canary", 20.0, 0.0), ("ramp-25", 25.0, 0.0)]
-    first = duckdb.sql(f"SELECT stage, unit_arm, count(*) FROM '{out}' WHERE first_exposure GROUP BY ALL").fetchall()
-    units = duckdb.sql(f"SELECT stage, unit_arm, count(*) FROM '{units_file}' GROUP BY ALL").fetchall()
+    first = _sql(f"SELECT stage, unit_arm, count(*) FROM '{out}' WHERE first_exposure GROUP BY ALL")
+    units = _sql(f"SELECT stage, unit_arm, count(*) FROM '{units_file}' GROUP BY ALL")
     assert sorted(first) == sorted(units)  # one first exposure per unit and stage
     dictionary = list(csv.DictReader((tmp_path / "requests.dictionary.csv").open()))
-    columns = [d[0] for d in duckdb.sql(f"DESCRIBE SELECT * FROM '{out}'").fetchall()]
+    columns = [d[0] for d in _sql(f"DESCRIBE SELECT * FROM '{out}'")]
     assert [d["column"] for d in dictionary] == columns == [c["column"] for c in doc["columns"]]
     assert all(d["meaning"] and d["type"] for d in dictionary)
     assert {"first_exposure", "crossover", "outcome_conversion", "platform", "stage"} <= set(columns)
