@@ -19,6 +19,9 @@ FIXED = {
     "candidate_traffic": "percent of requests the router served from the candidate at that moment",
     "shadow": "percent of requests the router mirrored to the candidate at that moment",
     "served_arm": "the arm whose answer reached the user (baseline or candidate)",
+    "judged": "the request falls in the window the stage's evaluation judged: from the moment its split was "
+              "verified plus the plan's settling_time (requests in flight under the old split are not judged); "
+              "false before the rollout and after a rollback",
     "unit_arm": "the unit's arm in this stage: the arm of its first served answer there, as the evaluation "
                 "took it",
     "first_exposure": "true for the unit's first served answer in this stage: the request that set its arm "

@@ -7,6 +7,9 @@ plain SELECT, so it can be COPY'd (streamed) or DESCRIBE'd (the data dictionary)
 
 - Period: the index of the stage period (state/timeline.py) a row's time falls in, by a CASE
   over the periods' starts — a projection, no join over the big table; -1 before the first.
+- `judged`: the answer falls in the window the stage's evaluation judged — from the period's
+  start plus the plan's settling time, never after a rollback. Units are built from judged
+  answers only.
 - Units are taken per (unit, period), as the evaluation of that stage took them: the unit's arm
   and segments come from its first served answer in the period (`first_exposure` marks that
   request), `crossover` says it was served by both arms there, and an outcome counts for a
@@ -17,7 +20,7 @@ plain SELECT, so it can be COPY'd (streamed) or DESCRIBE'd (the data dictionary)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass, quote_identifier
@@ -64,6 +67,19 @@ def _period_case(ts: str, periods: list[StagePeriod], params: SqlParams) -> str:
     return f"CASE {arms} ELSE -1 END"
 
 
+def _judged_case(ts: str, periods: list[StagePeriod], settling_s: float, params: SqlParams) -> str:
+    """Whether an answer is in the window its stage's evaluation judged: from the split's start plus
+    the plan's settling time (controller.judged_since), and never after a rollback."""
+    if not periods:
+        return "FALSE"
+    arms = []
+    for i, p in reversed(list(enumerate(periods))):
+        start = _utc_naive(p.start)
+        arms.append(f"WHEN {ts} >= {params.add(start + timedelta(seconds=settling_s))} THEN {'TRUE' if p.stage else 'FALSE'}")
+        arms.append(f"WHEN {ts} >= {params.add(start)} THEN FALSE")
+    return f"CASE {' '.join(arms)} ELSE FALSE END"
+
+
 def _periods_values(periods: list[StagePeriod], params: SqlParams) -> str:
     rows = ["(-1, NULL::VARCHAR, NULL::DOUBLE, NULL::DOUBLE, NULL::TIMESTAMP)"]
     for i, p in enumerate(periods):
@@ -107,7 +123,7 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
   VALUES {_periods_values(periods, params)}
 ), answers AS NOT MATERIALIZED (
   SELECT {rid} AS request_id, {unit} AS unit_id, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm, {served} AS served,
-         {period} AS period
+         {period} AS period, {_judged_case(f"CAST({ts} AS TIMESTAMP)", periods, plan.decision.settling_s, params)} AS judged
          {''.join(f', {c} AS {q("r_" + role)}' for role, c in role_cols.items())}
          {''.join(f', {c} AS {q(out)}' for out, c in seg_cols.items())}
   FROM {preds.from_item(params)}
@@ -117,7 +133,7 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
          arg_min(request_id, ts) AS first_request, count(*) AS requests,
          bool_or(arm = 'candidate') AND bool_or(arm = 'baseline') AS crossover
          {''.join(f', arg_min({q(out)}, ts) AS {q(out)}' for out in segments)}
-  FROM answers WHERE served AND unit_id IS NOT NULL GROUP BY unit_id, period
+  FROM answers WHERE served AND judged AND unit_id IS NOT NULL GROUP BY unit_id, period
 )"""]
     if outcomes:
         sql.append(_outcome_part(logs, outcomes, until_n, params))
@@ -139,7 +155,8 @@ FROM units u JOIN periods p ON p.period = u.period{outcome_join}""")
   FROM units u{outcome_join}
 ), requests AS (
   SELECT coalesce(s.request_id, m.request_id) AS request_id, coalesce(s.period, m.period) AS period,
-         coalesce(s.ts, m.ts) AS ts, coalesce(s.unit_id, m.unit_id) AS unit_id, s.arm AS served_arm{per_arm}
+         coalesce(s.ts, m.ts) AS ts, coalesce(s.unit_id, m.unit_id) AS unit_id, s.arm AS served_arm,
+         coalesce(s.judged, m.judged) AS judged{per_arm}
          {''.join(f', coalesce(s.{q(out)}, m.{q(out)}) AS {q(out)}' for out in segments)}
   FROM (SELECT * FROM answers WHERE served AND request_id IS NOT NULL) s
   FULL JOIN (SELECT * FROM answers WHERE NOT served AND request_id IS NOT NULL) m ON m.request_id = s.request_id
@@ -147,7 +164,8 @@ FROM units u JOIN periods p ON p.period = u.period{outcome_join}""")
 SELECT r.request_id, r.ts, r.unit_id, p.stage, p.candidate_traffic, p.shadow, r.served_arm
        {''.join(f', r.{q(f"{a}_{role}")}' for role in roles for a in ARMS)}
        {''.join(f', r.{q(out)}' for out in segments)},
-       f.unit_arm, r.request_id IS NOT DISTINCT FROM f.first_request AND f.unit_id IS NOT NULL AS first_exposure,
+       r.judged, f.unit_arm,
+       r.request_id IS NOT DISTINCT FROM f.first_request AND f.unit_id IS NOT NULL AS first_exposure,
        f.crossover{''.join(f', f.{q(out)}' for out in outcomes)}
 FROM requests r JOIN periods p ON p.period = r.period
 LEFT JOIN unit_facts f ON f.unit_id = r.unit_id AND f.period = r.period""")

@@ -103,7 +103,7 @@ def test_describe_prints_the_dictionary_and_writes_nothing(demo: DemoSummary, tm
 def test_bad_input_is_a_message_and_no_file(demo: DemoSummary, tmp_path: Path) -> None:
     out = tmp_path / "x.parquet"
     no_state = _export(demo, "--out", str(out), cwd=tmp_path, state=tmp_path / "none")
-    assert no_state.returncode == 2 and "demo-ranker has no state yet" in no_state.stderr
+    assert no_state.returncode == 2 and "no rollout state for demo-ranker: looked in" in no_state.stderr
     never = _export(demo, "--out", str(out), "--stage", "full", cwd=tmp_path)
     assert never.returncode == 2
     assert "stage full never ran in demo-ranker (stages that ran: shadow, canary, ramp-25)" in never.stderr

@@ -115,7 +115,7 @@ def test_the_command_writes_the_report_and_refuses_bad_input(demo: DemoSummary, 
 
     no_state = _report([plan, "--state-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "a.html")], tmp_path)
     assert no_state.returncode == 2
-    assert "demo-ranker has no state yet: there is no state store in" in no_state.stderr
+    assert "no rollout state for demo-ranker: looked in" in no_state.stderr
     assert not (tmp_path / "a.html").exists() and not (tmp_path / "nothing").exists()
 
     (tmp_path / "a-file").write_text("x")
