@@ -1,3 +1,3 @@
 """Suite-wide pytest setup: only plugin registration lives here."""
 
-pytest_plugins = ["fixtures_servers"]
+pytest_plugins = ["fixtures_servers", "fixtures_pg"]

@@ -43,18 +43,15 @@ def parse_moment(value: str, now: datetime, option: str) -> datetime:
         raise UsageError(f"{option}: {value!r} is neither a time (2026-01-05T10:00:00Z) nor a duration (2h)") from None
 
 
-def _stage_from_state(plan: Plan, state_dir: Path | None) -> tuple[Stage, datetime | None, RouterSplit] | None:
+def _stage_from_state(plan: Plan, state_dir: str | None) -> tuple[Stage, datetime | None, RouterSplit] | None:
     """The running rollout's stage, judged-window start and split — only when its state already exists
     (found from the plan, state/location.py; never created here)."""
-    from rollout_cli.state.location import locate
-
-    where = locate(plan, state_dir)
-    if not where.exists():
-        return None
-    from rollout_cli.state.store import StateStore
+    from rollout_cli.state.locate import existing_store
     from rollout_cli.transitions.controller import judged_since
 
-    store = StateStore.open(where.directory)
+    store = existing_store(state_dir, plan)
+    if store is None:
+        return None
     try:
         state = store.get(plan.name)
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,21 +20,22 @@ from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json
 from rollout_cli.cli.plan_state import existing_store, open_rollout
 from rollout_cli.cli.run_view import TickView
-from rollout_cli.errors import ExitCode, RouterError, UsageError
+from rollout_cli.errors import DataError, ExitCode, RouterError, UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.routers.registry import router_for
 from rollout_cli.state import journal
 from rollout_cli.state.clock import utc_now
-from rollout_cli.state.identity import current_actor
 from rollout_cli.state.records import not_started
-from rollout_cli.transitions import controller, manual
+from rollout_cli.transitions import alerts, controller, manual
+from rollout_cli.transitions import pause as pausing
+from rollout_cli.transitions.authority import acting
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.units import parse_duration
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
 
 
-def _open(plan_path: Path, state_dir: Path | None) -> Rollout:
+def _open(plan_path: Path, state_dir: str | None) -> Rollout:
     return open_rollout(plan_path, state_dir, create=False)
 
 
@@ -50,8 +51,9 @@ def start(plan: PlanArg, reason: ReasonOpt = None, adopt: AdoptOpt = False, as_:
     Example: rollout start plans/ranker-v42.yaml --as alice
     """
     rollout = open_rollout(plan, state_dir, create=True)
-    result = manual.start(rollout, actor=current_actor(as_), reason=reason or "start the rollout", now=utc_now(),
-                          adopt=adopt)
+    now = utc_now()
+    result = manual.start(rollout, actor=acting(rollout, as_, action="start", now=now),
+                          reason=reason or "start the rollout", now=now, adopt=adopt)
     doc = {"plan": rollout.plan.name, "action": "start", "stage": result.to_stage, "status": result.state.status,
            **result.split.to_json(), **({"adopted": True} if adopt else {})}
     if json_out:
@@ -81,6 +83,8 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
     interrupted = journal.open_transitions(store, rollout_plan.name) if store else []
     doc = views.status_document(rollout_plan, state, utc_now(), router_split, router_error, interrupted, where,
                                 found=store is not None)
+    doc["state_store"] = store.location if store is not None else str(where.directory)
+    doc["identity"] = views.identity_note(store)
     if json_out:
         print_json(doc)
     else:
@@ -101,7 +105,8 @@ def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="
     if force and not reason:
         raise UsageError("--force needs --reason TEXT: a forced advance must say why in the audit trail")
     rollout = _open(plan, state_dir)
-    report = manual.advance(rollout, actor=current_actor(as_), reason=reason or "", force=force,
+    report = manual.advance(rollout, actor=acting(rollout, as_, action="advance", now=utc_now()),
+                            reason=reason or "", force=force,
                                        now=utc_now())
     _finish_step(rollout, report, json_out)
 
@@ -116,7 +121,7 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
     rollout_plan = load_plan(plan)
     on_step = None if json_out else views.print_step_result
     try:
-        result = manual.roll_back(rollout_plan, state_dir=state_dir, actor=current_actor(as_), reason=reason,
+        result = manual.roll_back(rollout_plan, state_dir=state_dir, requested_actor=as_, reason=reason,
                                   now=utc_now(), on_step=on_step)
     except manual.RollbackNotRun as exc:  # the person at 3am gets the router's manual commands
         views.print_manual_rollback(exc.manual_commands)
@@ -142,7 +147,13 @@ def tick(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, jso
     """
     rollout = _open(plan, state_dir)
     on_step = None if json_out else views.print_step_result
-    report = controller.tick(rollout, run_by=current_actor(as_), now=utc_now(), on_step=on_step)
+    now = utc_now()
+    run_by = acting(rollout, as_, action="tick", now=now)
+    try:
+        report = controller.tick(rollout, run_by=run_by, now=now, on_step=on_step)
+    except (DataError, RouterError) as exc:
+        alerts.controller_error(rollout, exc.message, now=now)
+        raise
     _finish_step(rollout, report, json_out)
 
 
@@ -158,6 +169,8 @@ def _finish_step(rollout: Rollout, report: controller.StepReport, json_out: bool
 def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help="Time between ticks.")] = "1m",
         max_ticks: Annotated[int | None, typer.Option("--max-ticks", min=1, help="Stop after this many ticks.")] = None,
         as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False,
+        metrics_port: Annotated[int | None, typer.Option("--metrics-port", min=0, max=65535, help="Serve the "
+                                "rollout's state for Prometheus on 127.0.0.1:PORT/metrics while running.")] = None,
         json_lines: Annotated[bool, typer.Option("--json-lines", help="One JSON document per tick, on one line, "
                                                  "as it happens (for log collectors).")] = False) -> None:
     """Tick in a loop until the rollout completes or rolls back: a live view in a terminal, one line
@@ -180,6 +193,8 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
         raise UsageError(f"--interval {interval}: the time between ticks must be more than 0s",
                          hint="e.g. --interval 1m (0s is allowed only with --max-ticks N)")
     rollout = _open(plan, state_dir)
+    run_by = acting(rollout, as_, action="run", now=utc_now())
+    exporter = _metrics_server(metrics_port, rollout)
     stop = threading.Event()
     rows: list[dict[str, object]] = []
     mode = "none" if json_out else "json-lines" if json_lines else "live" if console.is_terminal else "lines"
@@ -189,13 +204,20 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
 
             def show(row: controller.RunRow) -> None:
                 rows.append(row.to_json(rollout.plan.name))
+                if exporter is not None:
+                    from rollout_cli.exporter import collect
+
+                    evaluation = row.report.evaluation.to_json() if row.report and row.report.evaluation else None
+                    exporter.update(collect(rollout.plan, rollout.store, utc_now(), evaluation))
                 view.show(rows, row.state)
 
-            result = controller.run_loop(rollout, run_by=current_actor(as_), every_s=every, max_ticks=max_ticks,
+            result = controller.run_loop(rollout, run_by=run_by, every_s=every, max_ticks=max_ticks,
                                          stop=stop, clock=utc_now, on_row=show)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if exporter is not None:
+            exporter.close()
     if json_out:
         print_json(result.to_json(rollout.plan.name))
     else:
@@ -207,6 +229,20 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
             raise result.router_error  # the one handler prints it with its hint, exit 4
     if result.exit_code:
         raise typer.Exit(int(result.exit_code))
+
+
+def _metrics_server(port: int | None, rollout: Rollout) -> Any:
+    if port is None:
+        return None
+    from rollout_cli.exporter import collect, serve
+
+    try:
+        server = serve(port)
+    except OSError as exc:
+        raise UsageError(f"--metrics-port {port}: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+    server.update(collect(rollout.plan, rollout.store, utc_now()))
+    err_console.print(f"metrics on http://127.0.0.1:{server.port}/metrics")
+    return server
 
 
 def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
@@ -232,7 +268,8 @@ def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action"
     events = store.events(rollout_plan.name, action) if store is not None else []
     if json_out:
         print_json({"plan": rollout_plan.name, "events": [e.to_json() for e in events],
-                    "state_dir": str(where.directory), "state_found": store is not None})
+                    "state_dir": store.location if store is not None else str(where.directory),
+                    "state_found": store is not None})
         return
     if store is None:
         err_console.print(f"no state for {rollout_plan.name}: looked in {where.describe()}", soft_wrap=True)
@@ -240,6 +277,36 @@ def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action"
     views.print_history(rollout_plan.name, events)
 
 
+def pause(plan: PlanArg, reason: ReasonOpt = None, as_: ActorOpt = None, state_dir: StateDirOpt = None,
+          json_out: JsonOpt = False) -> None:
+    """Stop the controller from moving the rollout; the router keeps its split, a rollback still works.
+
+    Example: rollout pause plans/ranker-v42.yaml --reason "holiday traffic" --as alice
+    """
+    _switch(pausing.pause, plan, reason, as_, state_dir, json_out)
+
+
+def resume(plan: PlanArg, reason: ReasonOpt = None, as_: ActorOpt = None, state_dir: StateDirOpt = None,
+           json_out: JsonOpt = False) -> None:
+    """Let a paused rollout run again; the stage clock kept running while it was paused.
+
+    Example: rollout resume plans/ranker-v42.yaml --as alice
+    """
+    _switch(pausing.resume, plan, reason, as_, state_dir, json_out)
+
+
+def _switch(action: Any, plan: Path, reason: str | None, as_: str | None, state_dir: str | None,
+            json_out: bool) -> None:
+    rollout = _open(plan, state_dir)
+    now = utc_now()
+    state = action(rollout, actor=acting(rollout, as_, action=action.__name__, now=now), reason=reason or "", now=now)
+    if json_out:
+        print_json({"plan": rollout.plan.name, "action": action.__name__, "status": state.status,
+                    "stage": state.stage, **state.split.to_json()})
+    else:
+        console.print(f"[bold]{state.status}[/] {rollout.plan.name} at stage {state.stage}: {state.split}")
+
+
 def register(app: typer.Typer) -> None:
-    for command in (start, status, advance, rollback, tick, run, history):
+    for command in (start, status, advance, rollback, tick, run, history, pause, resume):
         app.command(name=command.__name__)(command)

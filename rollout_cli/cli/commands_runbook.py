@@ -169,13 +169,11 @@ def drill_command(
     from rich.live import Live
 
     from rollout_cli.runbook.rehearsal import admit, drill_lock, rehearse
-    from rollout_cli.state.identity import current_actor
-    from rollout_cli.state.location import locate
-    from rollout_cli.state.store import StateStore
+    from rollout_cli.state.locate import open_store
 
     plan = load_plan(plan_path)
-    store = StateStore.open(locate(plan, state_dir).directory)
-    who = current_actor(actor)
+    store = open_store(state_dir, plan)
+    who = store.actor(actor)  # self-asserted on SQLite; the database role on PostgreSQL (docs/team.md)
     with drill_lock(plan, store, router):
         spec = admit(plan, store, who, router)
         if json_out:

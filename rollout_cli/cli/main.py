@@ -50,7 +50,8 @@ def _root(
 COMMANDS: dict[str, str] = {
     "plan": "commands_plan",
     "runbook": "commands_runbook",
-    **{name: "commands_rollout" for name in ("start", "status", "advance", "rollback", "tick", "run", "history")},
+    **{name: "commands_rollout" for name in ("start", "status", "advance", "rollback", "tick", "run", "history",
+                                             "pause", "resume")},
     "evaluate": "commands_evaluate",
     "simulate": "commands_evaluate",
     "drill": "commands_runbook",
@@ -58,6 +59,8 @@ COMMANDS: dict[str, str] = {
     "router": "commands_router",
     "export": "commands_report",
     "report": "commands_report",
+    "state": "commands_state",
+    "metrics": "commands_metrics",
 }
 _registered: set[str] = set()
 

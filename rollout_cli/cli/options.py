@@ -10,9 +10,11 @@ import typer
 PlanArg = Annotated[Path, typer.Argument(help="The rollout plan (YAML).", show_default=False, metavar="PLAN")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 StateDirOpt = Annotated[
-    Path | None,
-    typer.Option("--state-dir", envvar="ROLLOUT_STATE_DIR", help="Where state and audit live (default: found from the plan — "
-                 "its state.dir, else .rollout at its repository root; docs/on-call.md)."),
+    str | None,
+    typer.Option("--state", "--state-dir", envvar=["ROLLOUT_STATE_URL", "ROLLOUT_STATE_DIR"], show_envvar=True,
+                 help="Where state and audit live: a folder (SQLite; default: found from the plan — its state.dir, "
+                      "else .rollout at its repository root; docs/on-call.md) or a postgresql:// URL (credentials "
+                      "only from PGPASSWORD, ~/.pgpass or a service file; docs/team.md)."),
 ]
 ActorOpt = Annotated[
     str | None,

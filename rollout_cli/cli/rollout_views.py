@@ -39,6 +39,9 @@ def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
         return "nothing: the rollout was rolled back; every request goes to the baseline"
     if state.status == "completed":
         return "nothing: the rollout is complete"
+    if state.status == "paused":
+        return (f"nothing moves while paused (the router keeps {state.split}): `rollout resume {ref}` lets the "
+                f"controller judge {state.stage} again; `rollout rollback {ref} --reason TEXT` still works")
     stage = plan.stage(state.stage)
     following = plan.next_stage(stage)
     then = (f"then {following.name} ({format_split(following.traffic, following.shadow)})"
@@ -110,6 +113,15 @@ def status_document(plan: Plan, state: RolloutState, now: datetime, router: Rout
     }
 
 
+def identity_note(store: Any) -> str:
+    """How far the recorded actor can be trusted, said plainly (docs/team.md); None: no store yet (SQLite)."""
+    if store is not None and store.identity_verified:
+        return (f"verified: the actor is the authenticated database role {store.role()}; --as may only narrow it; "
+                "the audit trail is append-only in the database")
+    return ("self-asserted: on a SQLite state store the actor is whatever --as, ROLLOUT_ACTOR or the login name "
+            "claims, and anyone who can write the state file can edit the audit trail")
+
+
 def status_panel(doc: dict[str, Any]) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -133,6 +145,8 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("next", escape(doc["next"]))
     found = "" if doc["state_found"] else " — no state there yet"
     grid.add_row("state", escape(f"{doc['state_dir']} ({doc['state_location']}){found}"))
+    if doc.get("identity"):
+        grid.add_row("identity", escape(doc["identity"]))
     return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
 
 

@@ -133,6 +133,22 @@ class Drift:
     max_psi: float = 0.2
 
 
+NOTIFY_EVENTS = ("rollback_started", "rollback_finished", "rollback_failed", "stage_advanced", "held_too_long",
+                 "approval_needed", "drill_failed", "drift_confirmed", "controller_error")
+DEFAULT_HELD_LONGER_THAN_S = 86400.0
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """A webhook of the plan's `notify:` section; url and token are ${env:…} references."""
+
+    url: str
+    token: str | None = None
+    format: str = "json"  # "json" | "slack"
+    events: tuple[str, ...] = NOTIFY_EVENTS
+    held_longer_than_s: float = DEFAULT_HELD_LONGER_THAN_S
+
+
 @dataclass(frozen=True)
 class RollbackStep:
     kind: StepKind
@@ -187,6 +203,7 @@ class Plan:
     source: str  # the file it was loaded from
     state_dir: str | None = None  # `state: {dir}` as written; see state/location.py
     traffic_estimate: float | None = None  # expected units per hour (docs/statistics.md, tuning)
+    notify: tuple[NotifyTarget, ...] = ()
 
     def stage(self, name: str) -> Stage:
         for stage in self.stages:
@@ -258,6 +275,16 @@ def build_plan(doc: LoadedDocument) -> Plan:
         rollback=_rollback(d["rollback"], teams, loc),
         source=doc.file,
         state_dir=(d.get("state") or {}).get("dir"),
+        notify=_notify(d.get("notify") or []),
+    )
+
+
+def _notify(items: list[dict[str, Any]]) -> tuple[NotifyTarget, ...]:
+    return tuple(
+        NotifyTarget(url=n["url"], token=n.get("token"), format=n.get("format", "json"),
+                     events=tuple(n.get("events") or NOTIFY_EVENTS),
+                     held_longer_than_s=parse_duration(n.get("held_longer_than", DEFAULT_HELD_LONGER_THAN_S)))
+        for n in items
     )
 
 

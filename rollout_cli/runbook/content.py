@@ -99,7 +99,9 @@ def _authority(plan: Plan) -> list[str]:
         f"- **approve** gated stages and forced moves (`rollback.approvers`): {approvers}",
         "",
         ("A rollback needs no approval: anyone with authority runs it at once. Who you are is `--as NAME`, "
-        "else `$ROLLOUT_ACTOR`, else your login name; every attempt, allowed or refused, goes into the audit trail."),
+        "else `$ROLLOUT_ACTOR`, else your login name; every attempt, allowed or refused, goes into the audit trail. "
+        "On a SQLite state store that name is self-asserted (taken on trust); on a PostgreSQL store it is your "
+        "database role, and `--as` may only pick another of its names (docs/team.md)."),
         "",
     ]
 

@@ -84,7 +84,19 @@ def rehearse(
         }
         reason = f"drill fail on {spec.label}: the router failed: {error.message}"
         store.record_event(plan, DRILL_ACTION, actor, True, reason, evidence=evidence)
+        _drill_failed(plan, store, actor, reason)
         raise
     reason = f"drill {result.outcome} on {spec.label}" + (f": {result.failure}" if result.failure else "")
     store.record_event(plan, DRILL_ACTION, actor, True, reason, evidence=result.evidence())
+    if result.outcome != "pass":
+        _drill_failed(plan, store, actor, reason)
     return result
+
+
+def _drill_failed(plan: Plan, store: StateStore, actor: str, reason: str) -> None:
+    from rollout_cli.notify import Event, notify
+    from rollout_cli.state.clock import utc_now
+
+    ref = plan.source or plan.name
+    notify(plan, Event("drill_failed", f"a rollback drill of {plan.name} failed", utc_now(), check=reason, actor=actor,
+                       command=f"rollout drill {ref} --router ADAPTER:OPTIONS"), store=store)

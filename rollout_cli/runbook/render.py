@@ -58,17 +58,12 @@ def default_output(plan: Plan) -> Path:
     return Path("runbooks") / f"{plan.name}.md"
 
 
-def existing_store(plan: Plan, state_dir: Path | None) -> DrillEvents | None:
+def existing_store(plan: Plan, state_dir: str | Path | None) -> DrillEvents | None:
     """The plan's state store if one exists (found from the plan: state/location.py); never creates
     one (generating a runbook must not leave state)."""
-    from rollout_cli.state.location import locate
+    from rollout_cli.state.locate import existing_store as find
 
-    where = locate(plan, state_dir)
-    if not where.exists():
-        return None
-    from rollout_cli.state.store import StateStore
-
-    return StateStore.open(where.directory)
+    return find(state_dir, plan)
 
 
 def manual_commands(plan: Plan) -> list[str]:
@@ -190,10 +185,11 @@ def check(plan: Plan, plan_path: str | Path, out: Path | None, store: DrillEvent
     return RunbookCheck(target, "stale", diff, added, removed)
 
 
-def regenerate_command(plan_path: str | Path, out: Path | None, state_dir: Path | None) -> str:
+def regenerate_command(plan_path: str | Path, out: Path | None, state_dir: str | Path | None) -> str:
     command = f"rollout runbook generate {display_path(plan_path)}"
     if out is not None:
         command += f" -o {out.as_posix()}"
     if state_dir is not None:
-        command += f" --state-dir {state_dir.as_posix()}"
+        where = str(state_dir) if str(state_dir).startswith("postgres") else Path(state_dir).as_posix()
+        command += f" --state-dir {where}"
     return command

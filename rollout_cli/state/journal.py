@@ -33,13 +33,20 @@ def begin(conn: sqlite3.Connection, plan_name: str, kind: TransitionKind, *, fro
           to_stage: str | None, from_split: RouterSplit, to_split: RouterSplit, actor: str, reason: str) -> Transition:
     """Journal the intent of a transition owned by this process."""
     now = format_time(utc_now())
-    cursor = conn.execute(
+    # A shared store's connection names its owner itself (state/postgres.py: the server's backend,
+    # whose liveness the server knows across machines) and claims the transition with a lock.
+    owner = getattr(conn, "owner_pid", None) or os.getpid()
+    row = conn.execute(
         "INSERT INTO transitions (plan, kind, phase, from_stage, to_stage, from_traffic, from_shadow, to_traffic, "
-        "to_shadow, actor, reason, owner_pid, created_at, updated_at) VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "to_shadow, actor, reason, owner_pid, created_at, updated_at) VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
         (plan_name, kind, from_stage, to_stage, from_split.candidate_traffic, from_split.shadow,
-         to_split.candidate_traffic, to_split.shadow, actor, reason, os.getpid(), now, now),
-    )
-    return get(conn, int(cursor.lastrowid or 0))
+         to_split.candidate_traffic, to_split.shadow, actor, reason, owner, now, now),
+    ).fetchone()
+    claim = getattr(conn, "claim", None)
+    if claim is not None:
+        claim(int(row["id"]))
+    return get(conn, int(row["id"]))
 
 
 def get(conn: sqlite3.Connection, transition_id: int) -> Transition:

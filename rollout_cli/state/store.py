@@ -65,6 +65,7 @@ STATE_COLUMNS = ("status", "stage", "stage_started_at", "candidate_traffic", "sh
 def secret_templates(plan: Plan) -> list[str]:
     """Every string of the plan that may carry a ${env:…} reference: what redaction scrubs."""
     texts = [str(v) for v in plan.router.options.values()]
+    texts += [t for n in plan.notify for t in (n.url, n.token) if t]
     for step in plan.rollback.steps:
         texts.extend(str(v) for v in step.value) if step.kind == "run" else texts.append(str(step.value))
     return [t for t in texts if "${env:" in t]
@@ -91,12 +92,42 @@ def _time(text: str | None) -> datetime | None:
 
 
 class StateStore:
-    """Rollout state, the transition journal (see journal.py) and the audit trail."""
+    """Rollout state, the transition journal (see journal.py) and the audit trail — in SQLite.
+
+    The contract every store keeps is state/base.py's `Store`; state/postgres.py is the shared
+    one. Open a store through state/locate.py's `open_store`, which picks the kind.
+    """
+
+    kind = "sqlite"
+    # Who acts is whatever --as / ROLLOUT_ACTOR / the login name claims: anyone who can write
+    # the file can claim any name and edit the audit trail (docs/team.md).
+    identity_verified = False
 
     def __init__(self, state_dir: Path, connection: sqlite3.Connection) -> None:
         self.state_dir = state_dir
         self.conn = connection
         self._held: set[str] = set()
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages (never carries a credential)."""
+        return str(self.state_dir)
+
+    def actor(self, requested: str | None) -> str:
+        """The acting person: self-asserted here (--as, ROLLOUT_ACTOR, the login name)."""
+        from rollout_cli.state.identity import current_actor
+
+        return current_actor(requested)
+
+    def owner_alive(self, transition: Any) -> bool:
+        """Whether the process that opened `transition` still runs (one machine: one state dir)."""
+        from rollout_cli.state.journal import owner_alive
+
+        return owner_alive(transition)
+
+    def is_own(self, transition: Any) -> bool:
+        """Whether this process opened `transition`."""
+        return bool(transition.owner_pid == os.getpid())
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> StateStore:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rollout_cli.errors import NotAllowed
+from rollout_cli.state.base import IdentityRefused
 from rollout_cli.transitions.context import Rollout
 
 
@@ -38,3 +39,14 @@ def refuse(rollout: Rollout, *, actor: str, action: str, what: str, listed: str,
     rollout.store.record_event(rollout.plan, action, actor, False, f"{message}; asked: {reason or '(no reason)'}",
                                from_stage, to_stage, None, at=now)
     return NotAllowed(message, hint="run it as someone listed (--as NAME or ROLLOUT_ACTOR), or ask one of them")
+
+
+def acting(rollout: Rollout, requested: str | None, *, action: str, now: datetime) -> str:
+    """Who acts, as the store establishes it (docs/team.md): self-asserted on SQLite; on PostgreSQL
+    the authenticated role, which --as may only narrow. A refused claim is recorded and exits 5."""
+    try:
+        return rollout.store.actor(requested)
+    except IdentityRefused as exc:
+        rollout.store.record_event(rollout.plan, action, exc.role, False, exc.message, None, None,
+                                   {"requested": requested, "role": exc.role}, at=now)
+        raise

@@ -19,7 +19,7 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.transitions import moves
+from rollout_cli.transitions import alerts, moves
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.decide import Action, decide
 from rollout_cli.transitions.history import keep_evaluation
@@ -135,6 +135,8 @@ def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evalu
                                {**evidence, "result": "superseded"}, at=now)
             raise
         new_state = _remember(rollout, evaluation, f"advance:{action.code}:{state.stage}", now)
+        alerts.after_step(rollout, state, "advance", reason=action.reason, to_stage=action.to_stage, now=now,
+                          deduped=False)
         return StepReport(action, evaluation, new_state, reconciled=reconciled)
     if action.kind == "rollback":
         outcome = rollback(rollout, actor=actor, reason=action.reason, now=now, evidence=evidence, on_step=on_step)
@@ -158,6 +160,9 @@ def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evalu
         elif action.kind in ("hold", "await_approval") and not (dedupe_holds and current.last_decision == key):
             store.record_event(plan, "hold", actor, True, action.reason, state.stage, action.to_stage, evidence,
                                at=now, conn=conn)
+    if action.kind in ("hold", "await_approval") and state.status == "running":
+        alerts.after_step(rollout, state, action.kind, reason=action.reason, to_stage=action.to_stage, now=now,
+                          deduped=current.last_decision == key)
     return StepReport(action, evaluation, new_state, reconciled=reconciled)
 
 
@@ -244,6 +249,7 @@ def run_loop(rollout: Rollout, *, run_by: str, every_s: float, max_ticks: int | 
         try:
             report = tick(rollout, run_by=run_by, now=clock())
         except (DataError, RouterError) as exc:
+            alerts.controller_error(rollout, exc.message, now=clock())
             row = RunRow(at=clock(), state=rollout.state(), error=exc)
         else:
             row = RunRow(at=clock(), state=report.state, report=report)

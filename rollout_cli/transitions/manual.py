@@ -16,9 +16,11 @@ from pathlib import Path
 from rollout_cli.errors import DataError, NotAllowed, RolloutError, RouterError, UsageError
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY
+from rollout_cli.state.identity import current_actor
+from rollout_cli.state.locate import folder, open_store
 from rollout_cli.state.location import locate
-from rollout_cli.state.store import StateStore, StateStoreError
-from rollout_cli.transitions.authority import may_approve, may_move, may_roll_back, refuse
+from rollout_cli.state.store import StateStoreError
+from rollout_cli.transitions.authority import acting, may_approve, may_move, may_roll_back, refuse
 from rollout_cli.transitions.context import Rollout, drill_refusal
 from rollout_cli.transitions.controller import StepReport, act, evaluate_current, leaves_shadow
 from rollout_cli.transitions.decide import decide
@@ -59,20 +61,24 @@ class RollbackNotRun(RouterError):
         self.manual_commands = manual_commands
 
 
-def roll_back(plan: Plan, *, state_dir: Path | None, actor: str, reason: str, now: datetime,
-              on_step: Callable[[StepResult], None] | None = None) -> RollbackResult:
+def roll_back(plan: Plan, *, state_dir: str | Path | None, requested_actor: str | None, reason: str,
+              now: datetime, on_step: Callable[[StepResult], None] | None = None) -> RollbackResult:
     """A person's rollback: never held back by a gate, only by authority (exit 5). The state is
     found from the plan (state/location.py) and created if absent: the audit trail starts here.
     A store that cannot be opened or read does not stop it either: the rollback wins over a
     confused state (`_without_state`). A store that fails midway raises RollbackNotRun with the
-    router's manual commands."""
-    where = locate(plan, state_dir)
+    router's manual commands. The actor is established by the store (authority.acting):
+    self-asserted on SQLite, the database role on PostgreSQL (docs/team.md)."""
+    # With a shared store that cannot be reached, the emergency audit file goes where the plan's
+    # own SQLite state would be: beside the plan, where the next person looks.
+    fallback = locate(plan, folder(state_dir)).directory
     try:
-        rollout = Rollout.open(plan, StateStore.open(where.directory))
+        rollout = Rollout.open(plan, open_store(state_dir, plan))
+        actor = acting(rollout, requested_actor, action="rollback", now=now)
         state = rollout.state()
-    except StateStoreError as exc:  # cannot be opened, or damaged where the state lives
-        return _without_state(plan, where.directory, exc.message, actor=actor, reason=reason, now=now,
-                              on_step=on_step)
+    except StateStoreError as exc:  # cannot be opened, or damaged where the state lives, or gone
+        return _without_state(plan, fallback, exc.message, actor=current_actor(requested_actor), reason=reason,
+                              now=now, on_step=on_step)
     if not may_roll_back(rollout, actor):
         raise refuse(rollout, actor=actor, action="rollback", what=f"roll back {plan.name}",
                      listed="authority", reason=reason, from_stage=state.stage, to_stage=None,

@@ -36,7 +36,7 @@ def reconcile(rollout: Rollout, *, actor: str, now: datetime) -> list[str]:
     with store.lock(plan.name):
         for transition in journal.open_transitions(store, plan.name):
             if transition.kind == "rollback":
-                if journal.owner_alive(transition):
+                if store.owner_alive(transition):
                     continue  # a live rollback waiting for the lock; it will finish itself
                 from rollout_cli.transitions.rollback import resume_rollback
 

@@ -14,7 +14,6 @@ steps when the store itself cannot be opened or read.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,6 +25,7 @@ from rollout_cli.routers.base import BASELINE_ONLY, Router, RouterSplit, splits_
 from rollout_cli.state import journal
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
+from rollout_cli.transitions.alerts import RollbackNotices
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.steps import RollbackRun, StepResult, run_rollback_steps
 
@@ -105,7 +105,7 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
         if not current.is_open:
             state = rollout.state()
             verified = current.phase == "done"
-            how = ("finished by another command while this one waited" if intent.owner_pid == os.getpid() else
+            how = ("finished by another command while this one waited" if store.is_own(intent) else
                    f"joined the rollback already in progress (transition {intent.id}, by {intent.actor})")
             store.record_event(plan, "rollback", actor, True, f"{reason} — {how}: {current.phase}", state.stage, None,
                                {"result": "joined", "transition": intent.id}, at=now)
@@ -120,6 +120,7 @@ def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: da
                     superseded: list[int] | None = None) -> RollbackResult:
     """Run the steps of an open rollback transition to its end. The caller holds the plan lock."""
     store, plan = rollout.store, rollout.plan
+    notices = RollbackNotices(rollout, intent, actor=actor, now=now)
 
     def journal_step(result: StepResult) -> None:
         if result.kind == "route":
@@ -131,6 +132,7 @@ def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: da
             _advance_phase(rollout, intent.id, "applied", "verified")
             _advance_phase(rollout, intent.id, "intent", "verified")  # a plan whose route step errored
             kill_point("rollback:after-verified")
+            notices.router_verified()
         if on_step:
             on_step(result)
 
@@ -150,12 +152,13 @@ def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: da
         failed = [s.name for s in run.steps if s.outcome == "fail"]
         words = (("rolled back" if not failed else f"rolled back; failed steps: {', '.join(failed)}")
                  if run.router_verified else "rollback INCOMPLETE: the router is not verified at the baseline")
-        resumed = "" if intent.actor == actor and intent.owner_pid == os.getpid() else f" (resumed; begun by {intent.actor})"
+        resumed = "" if intent.actor == actor and store.is_own(intent) else f" (resumed; begun by {intent.actor})"
         store.record_event(plan, "rollback", actor, True, f"{intent.reason} — {words}{resumed}",
                            intent.from_stage, None,
                            {**(evidence or {}), "result": "rolled_back" if run.router_verified else "incomplete",
                             "transition": intent.id, "superseded": superseded or [], **run.to_json()},
                            at=now, conn=conn)
+    notices.finished(run)  # after the state is recorded: a slow webhook delays nothing that matters
     return RollbackResult(intent.id, intent.from_stage, run, run.router_verified,
                           "rolled_back" if run.router_verified else "incomplete", new_state)
 

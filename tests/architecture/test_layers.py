@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"plan"},
     {"data", "stats"},
     {"evaluation", "state"},
+    {"notify", "exporter"},
     {"transitions"},
     {"runbook"},
     {"export", "report"},

@@ -15,7 +15,8 @@ from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
 
 
 @pytest.fixture()
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> Path:
+    """A folder with the state on each backend in turn (SQLite in .rollout, or a fresh PostgreSQL database)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ROLLOUT_STATE_DIR", str(tmp_path / ".rollout"))
     monkeypatch.setenv("ROLLOUT_NOW", T0.isoformat())

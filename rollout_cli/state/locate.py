@@ -1,0 +1,68 @@
+"""The one place that decides which kind of store a command opens.
+
+`--state` (alias `--state-dir`) takes a folder (SQLite, the embedded default) or a `postgresql://`
+URL; typer fills it from $ROLLOUT_STATE_URL, then $ROLLOUT_STATE_DIR. A URL opens the shared
+PostgreSQL store (state/postgres.py). Anything else is a SQLite folder, found from the plan when
+there is one (state/location.py), else the folder given or ./.rollout (the `state` commands).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rollout_cli.plan.model import Plan
+from rollout_cli.state.location import StateLocation, locate
+from rollout_cli.state.postgres import PostgresStore, is_url
+from rollout_cli.state.store import DEFAULT_STATE_DIR, StateStore
+
+
+def shared_url(given: str | Path | None) -> str | None:
+    """The PostgreSQL URL asked for, or None for a SQLite folder."""
+    text = str(given) if given is not None else os.environ.get("ROLLOUT_STATE_URL")
+    return text if text and is_url(text) else None
+
+
+def folder(given: str | Path | None) -> Path | None:
+    """The SQLite folder given explicitly (None: find it)."""
+    return None if given is None or shared_url(given) else Path(given)
+
+
+def state_location(given: str | Path | None) -> str | Path | None:
+    """A URL (str), a folder (Path), or None for the default folder — for commands without a plan."""
+    return shared_url(given) or folder(given) or (Path(os.environ["ROLLOUT_STATE_DIR"])
+                                                  if os.environ.get("ROLLOUT_STATE_DIR") else None)
+
+
+def where(plan: Plan, given: str | Path | None) -> StateLocation:
+    """Where the plan's state is, for messages: the shared store, or the SQLite folder found from the plan."""
+    url = shared_url(given)
+    if url:
+        from rollout_cli.state.postgres import safe_location
+
+        return StateLocation(Path(safe_location(url)), "the shared PostgreSQL store (--state or ROLLOUT_STATE_URL)")
+    return locate(plan, folder(given))
+
+
+def open_store(given: str | Path | None = None, plan: Plan | None = None) -> StateStore:
+    """The store named by `given` (see the module docstring); a SQLite folder is created if absent."""
+    url = shared_url(given)
+    if url:
+        return PostgresStore.open(url)
+    if plan is not None:
+        return StateStore.open(locate(plan, folder(given)).directory)
+    where_ = state_location(given)
+    return StateStore.open(where_ if isinstance(where_, Path) else None)
+
+
+def existing_store(given: str | Path | None = None, plan: Plan | None = None) -> StateStore | None:
+    """The store if one exists; never creates a SQLite one (reading must not leave state behind).
+    A PostgreSQL store always exists once initialised; one that cannot be opened is an error."""
+    url = shared_url(given)
+    if url:
+        return PostgresStore.open(url)
+    directory = locate(plan, folder(given)).directory if plan is not None else (folder(given) or Path(
+        os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR))
+    if not (directory / "state.db").is_file():
+        return None
+    return StateStore.open(directory)
