@@ -13,7 +13,8 @@ from rollout_cli.cli.options import JsonOpt, StateDirOpt
 from rollout_cli.cli.output import console, print_json
 from rollout_cli.errors import UsageError
 
-state_app = typer.Typer(name="state", help="Create, check and move the state store (SQLite folder or PostgreSQL).",
+state_app = typer.Typer(name="state", help="Create, check and move the state store (SQLite folder or PostgreSQL).\n\n"
+                        "Example: rollout state check --state postgresql://rollout@db.internal/rollout",
                         no_args_is_help=True)
 
 GrantOpt = Annotated[list[str] | None, typer.Option(
