@@ -2,7 +2,7 @@
 
 The copy is a snapshot taken inside the source's write transaction (no other process writes
 meanwhile) and written in one target transaction: all or nothing. Refused while a transition is
-open (an advance in flight finishes in seconds; an abandoned one is reconciled by any command)
+open (an advance in flight finishes in seconds; an abandoned one is reconciled by the next tick)
 and when the target already holds one of the plans. Ids are kept, so the journal's transition
 numbers in audit evidence still point at the right rows. Both audit trails get a `state_copied`
 event, and from then on the team uses the target (docs/team.md).
@@ -51,7 +51,7 @@ def _copy(source: StateStore, target: PostgresStore) -> CopyResult:
         open_ones = src.execute(f"SELECT id, plan FROM transitions WHERE phase IN ({marks})", OPEN_PHASES).fetchall()
         if open_ones:
             raise UsageError(f"cannot copy while a transition is open ({', '.join(f'{r[1]} #{r[0]}' for r in open_ones)})",
-                             hint="run `rollout status PLAN` (it finishes or undoes it), then copy again")
+                             hint="run `rollout tick PLAN` (it finishes or undoes it), then copy again")
         plans = tuple(sorted({r["plan"] for t in TABLES for r in rows[t]}))
         with target.write() as dst:
             taken = [p for p in plans if dst.execute("SELECT 1 FROM rollouts WHERE plan = ? UNION ALL SELECT 1 FROM "
