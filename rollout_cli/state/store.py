@@ -289,21 +289,23 @@ class StateStore:
         Inside a caller's transaction pass `conn`; otherwise it is its own transaction.
         """
         def insert(c: sqlite3.Connection) -> int:
-            cursor = c.execute(
+            row = c.execute(
                 "INSERT INTO evaluations (plan, at, actor, source, stage, verdict, since, until, baseline_units, "
-                "candidate_units, srm_outcome, srm_p_value, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "candidate_units, srm_outcome, srm_p_value, reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (record.plan, format_time(record.at), record.actor, record.source, record.stage, record.verdict,
                  format_time(record.since), format_time(record.until), record.baseline_units,
-                 record.candidate_units, record.srm_outcome, record.srm_p_value, json.dumps(list(record.reasons))))
-            evaluation_id = int(cursor.lastrowid or 0)
-            c.executemany(
-                "INSERT INTO evaluation_checks (evaluation_id, position, metric, guard, segment, segment_value, "
-                "outcome, estimate, low, high, limit_low, limit_high, baseline, candidate, baseline_units, "
-                "candidate_units) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(evaluation_id, i, k.metric, k.guard, k.segment[0] if k.segment else None,
-                  k.segment[1] if k.segment else None, k.outcome, k.estimate, k.low, k.high, k.limit_low,
-                  k.limit_high, k.baseline, k.candidate, k.baseline_units, k.candidate_units)
-                 for i, k in enumerate(record.checks)])
+                 record.candidate_units, record.srm_outcome, record.srm_p_value, json.dumps(list(record.reasons))),
+            ).fetchone()
+            evaluation_id = int(row["id"])
+            for i, k in enumerate(record.checks):  # one statement each: the PostgreSQL store has no executemany
+                c.execute(
+                    "INSERT INTO evaluation_checks (evaluation_id, position, metric, guard, segment, segment_value, "
+                    "outcome, estimate, low, high, limit_low, limit_high, baseline, candidate, baseline_units, "
+                    "candidate_units) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (evaluation_id, i, k.metric, k.guard, k.segment[0] if k.segment else None,
+                     k.segment[1] if k.segment else None, k.outcome, k.estimate, k.low, k.high, k.limit_low,
+                     k.limit_high, k.baseline, k.candidate, k.baseline_units, k.candidate_units))
             return evaluation_id
 
         if conn is not None:

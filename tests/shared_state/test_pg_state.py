@@ -46,7 +46,7 @@ def test_init_check_and_migrations_keep_every_audit_row(here: Path, pg_cluster, 
     code, out, _ = run(capsys, "state", "check", "--state", url, "--json")
     assert code == 2 and json.loads(out)["problems"][0].startswith("the schema is version 1")
     code, out, _ = run(capsys, "state", "init", "--state", url, "--json")
-    assert (code, json.loads(out)["applied"], json.loads(out)["version"]) == (0, [2], pg_schema.LATEST)
+    assert (code, json.loads(out)["applied"], json.loads(out)["version"]) == (0, [2, 3], pg_schema.LATEST)
     code, out, _ = run(capsys, "state", "check", "--state", url, "--json")
     doc = json.loads(out)
     assert code == 0 and doc["problems"] == [] and doc["identity"].startswith("verified")
