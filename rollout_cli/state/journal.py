@@ -11,6 +11,7 @@ import os
 import sqlite3
 
 from rollout_cli.routers.base import RouterSplit
+from rollout_cli.secrets import scrub
 from rollout_cli.state.clock import format_time, parse_time, utc_now
 from rollout_cli.state.records import OPEN_PHASES, Transition, TransitionKind
 from rollout_cli.state.store import StateStore
@@ -37,7 +38,7 @@ def begin(conn: sqlite3.Connection, plan_name: str, kind: TransitionKind, *, fro
         "INSERT INTO transitions (plan, kind, phase, from_stage, to_stage, from_traffic, from_shadow, to_traffic, "
         "to_shadow, actor, reason, owner_pid, created_at, updated_at) VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (plan_name, kind, from_stage, to_stage, from_split.candidate_traffic, from_split.shadow,
-         to_split.candidate_traffic, to_split.shadow, actor, reason, os.getpid(), now, now),
+         to_split.candidate_traffic, to_split.shadow, scrub(actor), scrub(reason), os.getpid(), now, now),
     )
     return get(conn, int(cursor.lastrowid or 0))
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan
-from rollout_cli.secrets import redact
+from rollout_cli.secrets import redact, remember_references, scrub_value
 from rollout_cli.state.clock import format_time, parse_time, utc_now
 from rollout_cli.state.records import AuditEvent, RolloutState
 
@@ -60,10 +60,10 @@ def secret_templates(plan: Plan) -> list[str]:
 
 
 def redact_value(value: Any, templates: list[str]) -> Any:
-    """Plain data (a JSON-able value) with every secret value of `templates` replaced by ***."""
-    if not templates:
-        return value
-    return json.loads(redact(json.dumps(value, default=str), templates))
+    """Plain data (a JSON-able value) with every secret value of `templates` (and every other
+    secret this process knows) replaced by ***."""
+    remember_references(templates)
+    return scrub_value(value)
 
 
 class StateStoreError(UsageError):
