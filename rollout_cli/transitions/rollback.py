@@ -14,7 +14,6 @@ steps when the store itself cannot be opened or read.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -105,7 +104,7 @@ def rollback(rollout: Rollout, *, actor: str, reason: str, now: datetime, eviden
         if not current.is_open:
             state = rollout.state()
             verified = current.phase == "done"
-            how = ("finished by another command while this one waited" if intent.owner_pid == os.getpid() else
+            how = ("finished by another command while this one waited" if journal.owned_by_me(intent) else
                    f"joined the rollback already in progress (transition {intent.id}, by {intent.actor})")
             store.record_event(plan, "rollback", actor, True, f"{reason} — {how}: {current.phase}", state.stage, None,
                                {"result": "joined", "transition": intent.id}, at=now)
@@ -150,7 +149,7 @@ def resume_rollback(rollout: Rollout, intent: Transition, *, actor: str, now: da
         failed = [s.name for s in run.steps if s.outcome == "fail"]
         words = (("rolled back" if not failed else f"rolled back; failed steps: {', '.join(failed)}")
                  if run.router_verified else "rollback INCOMPLETE: the router is not verified at the baseline")
-        resumed = "" if intent.actor == actor and intent.owner_pid == os.getpid() else f" (resumed; begun by {intent.actor})"
+        resumed = "" if intent.actor == actor and journal.owned_by_me(intent) else f" (resumed; begun by {intent.actor})"
         store.record_event(plan, "rollback", actor, True, f"{intent.reason} — {words}{resumed}",
                            intent.from_stage, None,
                            {**(evidence or {}), "result": "rolled_back" if run.router_verified else "incomplete",
