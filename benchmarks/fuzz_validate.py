@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "plan")]
 
-from hostile_yaml import check_outcome, hostile_plan, validate_in_process  # noqa: E402
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
+from hostile_yaml import check_outcome, hostile_plan, validate_in_process
+from hypothesis import HealthCheck, given, seed, settings
 
 
 def main() -> None:

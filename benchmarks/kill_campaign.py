@@ -34,16 +34,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from rollout_support import T0, write_plan  # noqa: E402
-from servers import HAProxyStack  # noqa: E402
+from rollout_support import T0, write_plan
+from servers import HAProxyStack
 
-from rollout_cli.plan import load_plan  # noqa: E402
-from rollout_cli.routers.base import BASELINE_ONLY, splits_match  # noqa: E402
-from rollout_cli.state import journal  # noqa: E402
-from rollout_cli.state.store import StateStore  # noqa: E402
-from rollout_cli.transitions import moves  # noqa: E402
-from rollout_cli.transitions.context import Rollout  # noqa: E402
-from rollout_cli.transitions.reconcile import reconcile  # noqa: E402
+from rollout_cli.plan import load_plan
+from rollout_cli.routers.base import BASELINE_ONLY, splits_match
+from rollout_cli.state import journal
+from rollout_cli.state.store import StateStore
+from rollout_cli.transitions import moves
+from rollout_cli.transitions.context import Rollout
+from rollout_cli.transitions.reconcile import reconcile
 
 COMMANDS = ("advance", "rollback", "tick")
 

@@ -12,8 +12,8 @@ import sqlite3
 
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.secrets import scrub
-from rollout_cli.state.liveness import identity_alive, pid_alive, process_identity
 from rollout_cli.state.clock import format_time, parse_time, utc_now
+from rollout_cli.state.liveness import identity_alive, pid_alive, process_identity
 from rollout_cli.state.records import OPEN_PHASES, Transition, TransitionKind
 from rollout_cli.state.store import StateStore
 

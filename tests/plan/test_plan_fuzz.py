@@ -9,7 +9,6 @@ from pathlib import Path
 
 from hostile_yaml import check_outcome, hostile_plan, validate_in_process
 from hypothesis import HealthCheck, given, seed, settings
-
 from plan_paths import ROOT
 
 TIME_LIMIT_S = 5.0
