@@ -76,8 +76,9 @@ def test_rollback_through_a_corrupted_router_completes_or_says_what_to_do(tmp_pa
     corrupt(router)
     status = cli(["status", str(plan), "--json"], cwd=tmp_path, env=NOW)
     assert (status.returncode, json.loads(status.stdout)["router_agrees"]) == (4, False)
-    tick = cli(["tick", str(plan), "--json"], cwd=tmp_path, env=NOW)  # no logs here: a data error or a router one
-    assert tick.returncode in (2, 4) and "internal error" not in tick.stderr
+    if name == "binary junk":  # tick reads the router the same way; once is enough
+        tick = cli(["tick", str(plan), "--json"], cwd=tmp_path, env=NOW)  # no logs: a data or a router error
+        assert tick.returncode in (2, 4) and "internal error" not in tick.stderr
     result = cli(["rollback", str(plan), "--reason", "harm", "--as", "bob", "--json"], cwd=tmp_path)
     assert "internal error" not in result.stderr
     doc = json.loads(result.stdout)
