@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.routers.base import RouterSplit
 from rollout_cli.data.quality import DataQuality
+from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
 
 

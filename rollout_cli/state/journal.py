@@ -27,7 +27,7 @@ def _transition(row: sqlite3.Row) -> Transition:
         from_split=RouterSplit(row["from_traffic"], row["from_shadow"]),
         to_split=RouterSplit(row["to_traffic"], row["to_shadow"]),
         actor=row["actor"], reason=row["reason"], owner_pid=row["owner_pid"],
-        owner_start=row["owner_start"] if "owner_start" in row.keys() else None,
+        owner_start=row["owner_start"],
         created_at=parse_time(row["created_at"]), updated_at=parse_time(row["updated_at"]),
     )
 

@@ -15,8 +15,8 @@ from rollout_cli.stats.outcome import Outcome
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 END = START + timedelta(hours=6)
-REVENUE = "guards:\n  - {metric: revenue, max_drop: 3%}\n"
-ERRORS_ONLY = "guards:\n  - {metric: error_rate, max: 0.5%}\n"
+REVENUE = [{"metric": "revenue", "max_drop": "3%"}]
+ERRORS_ONLY = [{"metric": "error_rate", "max": "0.5%"}]
 
 
 def _revenue_check(evaluation):  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def _at_full(directory: Path) -> Rollout:
 def _complete(rollout: Rollout) -> controller.StepReport:
     state = rollout.state()
     action = Action("complete", "the final stage passes", "pass", state.stage, None, ExitCode.OK)
-    return controller._act(rollout, state, action, None, actor="controller", now=T0, reconciled=(),
+    return controller.act(rollout, state, action, None, actor="controller", now=T0, reconciled=(),
                            evidence_extra={}, on_step=None, dedupe_holds=False)
 
 
@@ -63,7 +63,7 @@ def test_a_second_completion_loses_with_exit_3_and_records_no_second_complete(tm
     _complete(rollout)
     action = Action("complete", "the final stage passes", "pass", state.stage, None, ExitCode.OK)
     with pytest.raises(LostRace) as caught:  # judged while "running", written after the first completed
-        controller._act(rollout, state, action, None, actor="controller", now=T0, reconciled=(),
+        controller.act(rollout, state, action, None, actor="controller", now=T0, reconciled=(),
                         evidence_extra={}, on_step=None, dedupe_holds=False)
     assert caught.value.exit_code == ExitCode.INCONCLUSIVE
     results = [(e.evidence or {}).get("result") for e in rollout.store.events("ranker", "complete")]
