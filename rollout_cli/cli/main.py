@@ -91,12 +91,14 @@ def _first_word(args: list[str]) -> str | None:
 
 
 def _report(error: RolloutError) -> None:
-    err_console.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+    from rich.markup import escape  # messages quote plans, routers and logs: "[/]" in one is text
+
+    err_console.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True)
     if isinstance(error, PlanError):
         for p in error.problems:
             err_console.print(f"  {p.file}:{p.line}:{p.column}: {p.path}: {p.message}", markup=False, soft_wrap=True)
     if error.hint:
-        err_console.print(f"[bold]what to do:[/] {error.hint}", soft_wrap=True)
+        err_console.print(f"[bold]what to do:[/] {escape(error.hint)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
