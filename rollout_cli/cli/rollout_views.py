@@ -86,9 +86,10 @@ def pending_rollback(plan: Plan, interrupted: list[Transition]) -> tuple[dict[st
     first = rollbacks[0]
     alive = journal.owner_alive(first)
     owner = "its process still runs (waiting for the plan lock)" if alive else "its process is gone"
-    words = (f"ROLLBACK PENDING: rollback transition {first.id} by {first.actor} stopped at phase {first.phase} and "
+    ref = plan.source or plan.name
+    words = (f"ROLLBACK PENDING: an interrupted rollback (transition {first.id}, phase {first.phase}, by {first.actor}); "
              f"{owner}; the state above may still show the candidate serving — finish it with "
-             f"`rollout rollback {plan.source or plan.name} --reason TEXT`")
+             f"`rollout rollback {ref} --reason TEXT` (the next `rollout tick` or `advance` finishes it too)")
     return {"transition": first.id, "actor": first.actor, "phase": first.phase, "owner_alive": alive}, words
 
 

@@ -73,7 +73,8 @@ def test_status_names_a_pending_rollback_whose_owner_still_runs(tmp_path: Path) 
     doc = json.loads(result.stdout)
     assert result.returncode == 4
     assert doc["pending_rollback"] == {"transition": intent.id, "actor": "bob", "phase": "intent", "owner_alive": True}
-    assert doc["next"].startswith(f"ROLLBACK PENDING: rollback transition {intent.id} by bob stopped at phase intent")
+    assert doc["next"].startswith(f"ROLLBACK PENDING: an interrupted rollback (transition {intent.id}, phase intent, "
+                                  "by bob); its process still runs")
     text = cli(["status", str(plan)], cwd=tmp_path, env=NOW)
     assert "ROLLBACK PENDING" in text.stdout
 
