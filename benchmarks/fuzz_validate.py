@@ -34,6 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     counts: Counter[str] = Counter()
     slowest = 0.0
+    slowest_cpu, slowest_input = 0.0, b""
     peak = 0
     examples: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -44,8 +45,9 @@ def main() -> None:
         @settings(max_examples=args.inputs, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(hostile_plan())
         def one(raw: bytes) -> None:
-            nonlocal slowest, peak
+            nonlocal slowest, peak, slowest_cpu, slowest_input
             plan.write_bytes(raw)
+            cpu_start = time.process_time()
             measure = counts["inputs"] % 50 == 0
             if measure:
                 tracemalloc.start()
@@ -56,6 +58,9 @@ def main() -> None:
             counts["inputs"] += 1
             counts[f"exit {code}"] += 1
             slowest = max(slowest, seconds)
+            cpu = time.process_time() - cpu_start
+            if cpu > slowest_cpu:
+                slowest_cpu, slowest_input = cpu, raw
             wrong = check_outcome(paths, code, stdout)
             if wrong:
                 counts["broken"] += 1
@@ -71,7 +76,9 @@ def main() -> None:
     print(f"inputs: {counts['inputs']} (seed {args.seed}) in {elapsed:.0f} s")
     print(f"exit codes: 0 x{counts['exit 0']}, 2 x{counts['exit 2']}, other x{counts['inputs'] - counts['exit 0'] - counts['exit 2']}")
     print(f"broken promises: {counts['broken']} (internal errors: {counts['internal errors']})")
-    print(f"slowest input: {slowest:.2f} s; peak traced memory: {peak / 1e6:.1f} MB")
+    print(f"slowest input: {slowest:.2f} s wall, {slowest_cpu:.2f} s CPU (a busy machine stretches wall time); "
+          f"peak traced memory: {peak / 1e6:.1f} MB")
+    print(f"the input that took the most CPU starts {slowest_input[:120]!r}")
     for example in examples:
         print("  " + example)
     sys.exit(1 if counts["broken"] else 0)
