@@ -9,13 +9,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rollout_cli.errors import UsageError
+from rollout_cli.secrets import scrub
 
 
 def write_text(target: Path, text: str) -> None:
-    """Write `text` (UTF-8) to `target`, creating its folder; UsageError (exit 2) on failure."""
+    """Write `text` (UTF-8, every known secret scrubbed) to `target`, creating its folder;
+    UsageError (exit 2) on failure."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        target.write_text(scrub(text), encoding="utf-8")
     except OSError as error:
         why = f"{error.filename} is a file, not a folder" if isinstance(error, FileExistsError) else error.strerror
         raise UsageError(f"cannot write {target}: {why or error}") from None

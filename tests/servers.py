@@ -360,7 +360,7 @@ class SplitService:
                     return self._answer(service.fail_status, {"error": "router unavailable"})
                 if service.token and self.headers.get("Authorization") != f"Bearer {service.token}":
                     return self._answer(401, {"error": "bad token"})
-                if self.path != "/split":
+                if self.path.split("?")[0] != "/split":  # a query may carry a key
                     return self._answer(404, {"error": "no such path"})
                 if method == "PUT":
                     document = json.loads(payload)

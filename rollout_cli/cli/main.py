@@ -14,6 +14,7 @@ from rollout_cli import __version__
 from rollout_cli.cli.help_format import plain_help
 from rollout_cli.cli.output import err_console
 from rollout_cli.errors import ExitCode, PlanError, RolloutError
+from rollout_cli.secrets import ScrubbedStream
 
 app = typer.Typer(
     name="rollout",
@@ -95,12 +96,14 @@ def _first_word(args: list[str]) -> str | None:
 
 
 def _report(error: RolloutError) -> None:
-    err_console.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True)
+    from rich.markup import escape  # messages quote plans, routers and logs: "[/]" in one is text
+
+    err_console.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True)
     if isinstance(error, PlanError):
         for p in error.problems:
             err_console.print(f"  {p.file}:{p.line}:{p.column}: {p.path}: {p.message}", markup=False, soft_wrap=True)
     if error.hint:
-        err_console.print(f"[bold]what to do:[/] {error.hint}", soft_wrap=True)
+        err_console.print(f"[bold]what to do:[/] {escape(error.hint)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     first = _first_word(args) or ""
     module = COMMANDS.get(first)
     register_commands(module)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)  # docs/operations.md, "Secrets"
+    try:
+        code = _main(args, debug, module)
+    finally:
+        sys.stdout, sys.stderr = streams
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _main(args: list[str], debug: bool, module: str | None) -> int:
     try:
         result = _run_fast_path(module, args)
         if result is None:
@@ -138,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the one place that turns surprises into a message
         if debug:
             traceback.print_exc()
+        from rich.markup import escape
+
         err_console.print(
-            f"[bold red]internal error:[/] {type(error).__name__}: {error} (run with --debug for the traceback)",
+            f"[bold red]internal error:[/] {type(error).__name__}: {escape(str(error))} (run with --debug for the traceback)",
             soft_wrap=True,
         )
         code = int(ExitCode.USAGE)
-    if argv is None:
-        sys.exit(code)
     return code

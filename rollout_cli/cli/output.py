@@ -7,9 +7,30 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.segment import Segment
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+from rollout_cli.inert import terminal
+
+
+class InertConsole(Console):
+    """A console on which no string from a plan or a log can act on the terminal: control
+    characters (an ANSI/OSC sequence that clears the screen or sets the title) are shown as
+    escapes (rollout_cli/inert.py), in the text before layout and again in the rendered segments,
+    so no print call, table cell or markup=False line can forget it. Only rich's own styling and
+    control segments reach the terminal as codes."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(terminal(text), **kwargs)
+
+    def _render_buffer(self, buffer: Any) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(terminal(segment.text), segment.style, segment.control)
+            for segment in buffer
+        )
+
+
+console = InertConsole(highlight=False)
+err_console = InertConsole(stderr=True, highlight=False)
 
 
 def print_json(doc: Any) -> None:

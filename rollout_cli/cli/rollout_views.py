@@ -79,6 +79,23 @@ def router_disagreement(plan: Plan, state: RolloutState, router: RouterSplit | N
             f"outside rollout; {stop}, or set the router back by hand")
 
 
+def pending_rollback(plan: Plan, interrupted: list[Transition]) -> tuple[dict[str, Any] | None, str | None]:
+    """The first unfinished rollback transition, as JSON and in words for `next`; (None, None)."""
+    from rollout_cli.state import journal
+
+    rollbacks = [t for t in interrupted if t.kind == "rollback"]
+    if not rollbacks:
+        return None, None
+    first = rollbacks[0]
+    alive = journal.owner_alive(first)
+    owner = "its process still runs (waiting for the plan lock)" if alive else "its process is gone"
+    ref = plan.source or plan.name
+    words = (f"ROLLBACK PENDING: an interrupted rollback (transition {first.id}, phase {first.phase}, by {first.actor}); "
+             f"{owner}; the state above may still show the candidate serving — finish it with "
+             f"`rollout rollback {ref} --reason TEXT` (the next `rollout tick` or `advance` finishes it too)")
+    return {"transition": first.id, "actor": first.actor, "phase": first.phase, "owner_alive": alive}, words
+
+
 def status_document(plan: Plan, state: RolloutState, now: datetime, router: RouterSplit | None,
                     router_error: str | None, interrupted: list[Transition], where: StateLocation,
                     *, found: bool) -> dict[str, Any]:
@@ -93,6 +110,9 @@ def status_document(plan: Plan, state: RolloutState, now: datetime, router: Rout
     if waiting and not disagreement:
         next_words = (f"{'; '.join(waiting)} — the next `rollout tick`, `advance` or `rollback {ref}` reconciles "
                       "it with the router (status changes nothing)")
+    # An unfinished rollback is named whatever else is true (docs/operations.md, "Reconciliation").
+    pending, pending_words = pending_rollback(plan, interrupted)
+    next_words = pending_words or next_words
     return {
         "plan": plan.name, "stage": state.stage, "status": state.status,
         "candidate_traffic": state.candidate_traffic, "shadow": state.shadow,
@@ -110,6 +130,7 @@ def status_document(plan: Plan, state: RolloutState, now: datetime, router: Rout
         else disagreement is None,
         "state_dir": str(where.directory), "state_found": found, "state_location": where.how,
         "interrupted": [t.id for t in interrupted],
+        "pending_rollback": pending,
     }
 
 
@@ -127,6 +148,7 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     status = doc["status"] + (" (ROLLBACK INCOMPLETE)" if doc["rollback_incomplete"] else "")
+    status += " (ROLLBACK PENDING)" if doc.get("pending_rollback") else ""
     grid.add_row("status", f"[{STATUS_STYLE.get(doc['status'], 'bold')}]{status}[/]")
     grid.add_row("stage", str(doc["stage"] or "-"))
     grid.add_row("state split", f"{format_share(doc['candidate_traffic'])} served by the candidate, "

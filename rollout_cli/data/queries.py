@@ -287,8 +287,8 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
     return f""", outcome_units AS (
   SELECT u.unit, {', '.join(aggs)}
   FROM units u JOIN (
-    SELECT {o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
-    FROM {outs.from_item(params)}
+    SELECT DISTINCT {o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
+    FROM {outs.from_item(params)}  -- DISTINCT: an outcome row logged twice counts once (data/quality.py)
     WHERE {o_event} IN ({events}) AND {ts_filter(o_ts, since, until, params)}
   ) o ON o.unit = u.unit AND o.ts >= u.first_ts{reach}
   GROUP BY u.unit

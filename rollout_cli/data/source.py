@@ -109,6 +109,10 @@ class BoundSource:
             return self.relation
         return self.relation.replace("?", params.add(self.params[0]))
 
+    def has_role(self, role: str) -> bool:
+        """Whether the source has the column of an optional role (request_id, outcome value)."""
+        return self.roles.get(role, role) in self.columns
+
     def column(self, role: str, expect: TypeClass = "any", *, column: str | None = None) -> str:
         """The quoted column for `role` (or a named plan column), checked against the source."""
         name = column if column is not None else self.roles.get(role, role)

@@ -21,10 +21,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from rollout_cli.data.quality import DataQuality, data_quality
 from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage_aggregates
 from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
 from rollout_cli.data.source import Logs, open_logs
 from rollout_cli.errors import DataError
+from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests, stage_measures
 from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
@@ -80,7 +82,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     needs = stage_measures(plan, stage)
     segments = list(plan.segments) if any(g.per_segment for g in needs.guards) else []
 
-    facts, agg = _measure(plan, stage, needs, segments, since_n, until_n)
+    facts, agg, quality = _measure(plan, stage, needs, segments, since_n, until_n)
     window_rows, last_upto = facts.window_rows, facts.last_upto
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
@@ -93,6 +95,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     reasons += _stale(freshness, now_n, until_n)
     rows_without_unit = _rows_without_unit(facts)
     reasons += _missing_units(plan, facts, rows_without_unit)
+    reasons += quality_reasons(plan, quality)
     if stage_started is not None:  # the controller: time in stage, from when its split was verified
         in_stage_s = max(0.0, (until_n - utc_naive(stage_started)).total_seconds())
         if in_stage_s < stage.min_duration_s:
@@ -115,12 +118,18 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
                                "shadow coverage is checked instead")
         coverage = _shadow_coverage(agg, split, _agreement_summary(plan, needs, agg))
         reasons += _coverage_reasons(coverage)
+    elif unknown_arms_hold(quality):  # the arms' counts are not the router's split: not a mismatch
+        srm = SrmResult(outcome=Outcome.INCONCLUSIVE, p_value=None, expected_share=split.candidate_traffic / 100.0,
+                        reason="not judged: " + unknown_arm_words(plan, quality))
+        crossover = _crossover(plan, agg, units)
+        reasons += _crossover_reasons(crossover)
     else:
         srm = srm_result(units, split)
         crossover = _crossover(plan, agg, units)
         reasons += _crossover_reasons(crossover)
     if stage.min_units and units["candidate"] < stage.min_units:
-        reasons.append(f"the candidate has {units['candidate']} units; the stage needs {stage.min_units}")
+        unknown = f" ({quality.unknown_arm_rows} rows have an unrecognised arm value)" if quality.unknown_arm_rows else ""
+        reasons.append(f"the candidate has {units['candidate']} units{unknown}; the stage needs {stage.min_units}")
 
     non_finite = non_finite_values(agg)
     reasons += [f"{bad.what.removeprefix('column ')}: {_share_words(bad)} of the values are not finite (NaN or "
@@ -134,7 +143,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
                       until=_aware(until_n), units=units, srm=srm, checks=tuple(checks), reasons=tuple(reasons),
                       duration_s=duration_s, split=split, not_judged=tuple(needs.not_judged), freshness=freshness,
                       rows_without_unit=rows_without_unit, shadow=coverage, crossover=crossover,
-                      skipped_segments=tuple(skipped), non_finite=non_finite)
+                      skipped_segments=tuple(skipped), non_finite=non_finite, data_quality=quality)
 
 
 def non_finite_values(agg: Aggregates) -> tuple[NonFinite, ...]:
@@ -159,7 +168,7 @@ def _share_words(bad: NonFinite) -> str:
 
 
 def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
-             until: datetime) -> tuple[WindowFacts, Aggregates]:
+             until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts),
     the main statement, and — only for per-segment relative quantile guards — the bound levels."""
     with open_logs(plan.data) as logs:
@@ -183,7 +192,9 @@ def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], s
                                quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
                                quantile_segments=per_segment_quantiles)
         _read_quantile_levels(logs, plan, stage, needs, agg, segments, since, until)
-    return facts, agg
+        events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
+        quality = data_quality(logs, since=since, until=until, outcome_events=events)
+    return facts, agg, quality
 
 
 def _bounded_quantiles(needs: StageNeeds) -> set[str]:

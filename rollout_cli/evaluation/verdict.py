@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollout_cli.data.quality import DataQuality
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
 
@@ -184,6 +185,7 @@ class Evaluation:
     crossover: Crossover | None = None
     skipped_segments: tuple[SkippedSegment, ...] = ()
     non_finite: tuple[NonFinite, ...] = ()  # only kinds of values that had some
+    data_quality: DataQuality | None = None  # duplicates and unknown arm values (data/quality.py)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -213,4 +215,6 @@ class Evaluation:
             doc["skipped_segments"] = [skipped.to_json() for skipped in self.skipped_segments]
         if self.non_finite:
             doc["non_finite"] = [bad.to_json() for bad in self.non_finite]
+        if self.data_quality is not None:
+            doc["data_quality"] = self.data_quality.to_json()
         return doc

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from rollout_cli.errors import PlanError
 from rollout_cli.plan.load import LoadError, load_plan_file
 from rollout_cli.plan.model import Plan, build_plan
+from rollout_cli.secrets import remember_references
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -20,4 +22,18 @@ def load_plan(path: str | Path) -> Plan:
     problems = validate_document(doc)
     if problems:
         raise PlanError(f"{path}: invalid plan ({len(problems)} problems)", problems)
+    # From here on every output of this process scrubs the values the plan's ${env:…} references
+    # hold, whether or not a command resolves them (a token pasted into --reason, say).
+    remember_references(list(_texts(doc.data)))
     return build_plan(doc)
+
+
+def _texts(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 64  # nesting levels; a plan needs about 5
-MAX_NODES = 20_000  # values after alias expansion (a plan has a few hundred); a "billion laughs" file hits this in ~0.1 s
+MAX_NUMBER_CHARS = 100  # digits of an int or float; Python refuses to convert past 4,300
+MAX_NODES = 100_000  # values after alias expansion: room for 10,000 metrics and guards; a "billion laughs" file hits this in ~0.5 s
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -30,9 +31,22 @@ _PLAIN_TAGS = {
 }
 
 
-@dataclass(frozen=True)
-class Location:
-    """1-based line and column in a file."""
+_TAG_WORDS = {
+    "tag:yaml.org,2002:int": "integer",
+    "tag:yaml.org,2002:float": "number",
+    "tag:yaml.org,2002:bool": "boolean",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:str": "string",
+}
+
+
+def _shown(value: str) -> str:
+    """A scalar's text for a message: quoted, and cut when long."""
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+class Location(NamedTuple):
+    """1-based line and column in a file (a tuple: a big plan records 100,000 of them)."""
 
     file: str
     line: int
@@ -126,8 +140,23 @@ def load_plan_file(path: str | Path) -> LoadedDocument:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise LoadError(Problem(name, 1, 1, "$", f"file is not UTF-8 text ({exc.reason})")) from None
+        line, column = _byte_position(raw, exc.start)
+        message = f"file is not UTF-8 text ({exc.reason}: byte 0x{raw[exc.start]:02x})"
+        raise LoadError(Problem(name, line, column, "$", message)) from None
     return load_plan_text(text, name)
+
+
+def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of byte `offset` of a file valid up to there."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return raw.count(b"\n", 0, offset) + 1, column
+
+
+def _text_position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character `index` of `text`."""
+    index = max(0, min(index, len(text)))
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def load_plan_text(text: str, file: str = "<plan>") -> LoadedDocument:
@@ -144,6 +173,12 @@ def load_plan_text(text: str, file: str = "<plan>") -> LoadedDocument:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             message = f"YAML syntax error: {exc.problem or exc}"
+            raise LoadError(Problem(file, line, col, "$", message)) from None
+        except yaml.reader.ReaderError as exc:
+            # A control character or a non-printable one: the reader knows where it is.
+            line, col = _text_position(text, exc.position)
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+            message = f"YAML error: character #x{code:04x} is not allowed ({exc.reason})"
             raise LoadError(Problem(file, line, col, "$", message)) from None
         except yaml.YAMLError as exc:
             raise LoadError(Problem(file, 1, 1, "$", f"YAML error: {exc}")) from None
@@ -185,6 +220,7 @@ class _Builder:
         self.loader = loader
         self.doc = doc
         self.count = 0
+        self.open_nodes: set[int] = set()  # collections being built, outermost first
 
     def _loc(self, node: yaml.Node) -> Location:
         return Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -200,14 +236,37 @@ class _Builder:
         if node.tag not in _PLAIN_TAGS:
             raise self._fail(node, path, f"YAML tag {node.tag!r} is not allowed; plans hold plain data only")
         self.doc.locations.setdefault(path, self._loc(node))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        # Aliases share nodes: a node inside itself is a recursive alias (`a: &a [*a]`), and a
+        # chain of anchors nests deeper than the text shows, so both are checked here, on the
+        # built value, not only on the parser's events.
+        if id(node) in self.open_nodes:
+            raise self._fail(node, path, "a recursive alias: this value contains itself")
+        if len(self.open_nodes) >= MAX_DEPTH:
+            raise self._fail(node, path, f"the document nests deeper than {MAX_DEPTH} levels (through aliases)")
+        self.open_nodes.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, child_path(path, i)) for i, item in enumerate(node.value)]
-        value = self.loader.construct_object(node)
+        finally:
+            self.open_nodes.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        """The scalar's value, or a located problem when its text does not fit its tag
+        (`!!int abc`, `!!bool maybe`, an integer longer than Python converts)."""
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value  # what the constructor would return, minus its per-call cost
+        word = _TAG_WORDS.get(node.tag, node.tag)
         if node.tag == "tag:yaml.org,2002:timestamp":
             return str(node.value)  # plans have no timestamps; keep the text for a clear type error
-        return value
+        if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and len(node.value) > MAX_NUMBER_CHARS:
+            raise self._fail(node, path, f"{word} of {len(node.value)} characters; a plan's numbers have at most {MAX_NUMBER_CHARS}")
+        try:
+            return self.loader.construct_object(node)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError, yaml.YAMLError):
+            raise self._fail(node, path, f"{_shown(node.value)} is not a valid {word}") from None
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -217,7 +276,7 @@ class _Builder:
                 raise self._fail(key_node, path, "YAML merge keys (<<) are not allowed in plans")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _PLAIN_TAGS:
                 raise self._fail(key_node, path, "mapping keys must be plain scalars")
-            key = self.loader.construct_object(key_node)
+            key = self._scalar(key_node, path)
             key = key if isinstance(key, str) else str(key)
             sub = child_path(path, key)
             if key in first_seen:

@@ -14,7 +14,7 @@ from rollout_cli.plan.rules_common import (
     metric_names,
     parsed,
 )
-from rollout_cli.plan.suggest import did_you_mean
+from rollout_cli.plan.suggest import Vocabulary
 from rollout_cli.units import format_duration, format_share, parse_duration, parse_share, parse_threshold
 
 RELATIVE_KINDS = ("proportion", "mean", "quantile")
@@ -135,7 +135,7 @@ def _rule_gates(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
 
 
 def rule_guards(ctx: RuleContext) -> None:
-    names = metric_names(ctx)
+    names = Vocabulary(metric_names(ctx))  # built once: many guards may name unknown metrics
     has_segments = bool(as_list(ctx.root.get("segments")))
     stages = as_list(ctx.root.get("stages"))
     for list_path, guards, stage_index in guard_lists(ctx):
@@ -149,7 +149,7 @@ def rule_guards(ctx: RuleContext) -> None:
             if not isinstance(metric, str):
                 continue
             if metric not in names:
-                ctx.report(f"{path}.metric", f"unknown metric {metric!r}{did_you_mean(metric, names)}")
+                ctx.report(f"{path}.metric", f"unknown metric {metric!r}{names.hint(metric)}")
                 continue
             _rule_guard_fits_kind(ctx, path, guard, metric, metric_kind(ctx, metric))
             if metric_kind(ctx, metric) == "agreement" and not in_shadow:

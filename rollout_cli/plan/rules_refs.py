@@ -16,7 +16,7 @@ from typing import Any
 from rollout_cli.plan.load import child_path
 from rollout_cli.plan.model import OUTCOME_ROLES, PREDICTION_ROLES
 from rollout_cli.plan.rules_common import RuleContext, as_list, as_mapping, leaves, parsed
-from rollout_cli.plan.suggest import did_you_mean
+from rollout_cli.plan.suggest import Vocabulary, did_you_mean
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.routers.registry import BUILTIN_ROUTERS, known_adapters, options_problems, split_problems
 from rollout_cli.secrets import is_reference, malformed_references
@@ -147,12 +147,12 @@ def _rule_stage_splits(ctx: RuleContext, adapter: str, options: dict[str, Any]) 
             ctx.report(path, f"router {adapter}: {message}")
 
 
-def _rule_people(ctx: RuleContext, key: str, teams: dict[str, Any]) -> None:
+def _rule_people(ctx: RuleContext, key: str, teams: Vocabulary) -> None:
     for i, entry in enumerate(as_list(ctx.section("rollback").get(key))):
         if isinstance(entry, str) and entry.startswith("team:"):
             team = entry[len("team:") :]
             if team not in teams:
-                hint = did_you_mean(team, teams) if teams else " (the plan defines no teams)"
+                hint = teams.hint(team) if teams.names else " (the plan defines no teams)"
                 ctx.report(f"$.rollback.{key}[{i}]", f"team {team!r} is not defined in teams{hint}")
 
 
@@ -161,7 +161,7 @@ def _is_webhook(value: str) -> bool:
 
 
 def rule_rollback(ctx: RuleContext) -> None:
-    teams = ctx.section("teams")
+    teams = Vocabulary(str(name) for name in ctx.section("teams"))  # once: references may be many
     _rule_people(ctx, "authority", teams)
     _rule_people(ctx, "approvers", teams)
     rollback = ctx.section("rollback")

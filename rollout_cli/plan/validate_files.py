@@ -48,19 +48,28 @@ def link_out_of(folder: Path, plan: Path) -> str | None:
     a credentials file), and error messages quote what they read."""
     if not plan.is_symlink():
         return None
-    if plan.resolve().is_relative_to(folder.resolve()):
+    try:
+        target = plan.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
+        return "is a symbolic link that leads nowhere (a loop, or a missing file)"
+    if target.is_relative_to(folder.resolve()):
         return None
     return f"is a symbolic link to a file outside {folder}; plans found in a folder must live in it"
 
 
 def validate_file(path: Path) -> FileReport:
-    """Load and validate one plan file; never raises for a bad plan."""
+    """Load and validate one plan file; never raises, whatever the file holds.
+
+    A fault of our own on one file must not cost the other files their reports (CI
+    annotations, the JSON document), so it becomes that file's one problem instead."""
     name = str(path)
     try:
         doc = load_plan_file(path)
+        return FileReport(name, tuple(validate_document(doc)))
     except LoadError as error:
         return FileReport(name, (error.problem,))
-    return FileReport(name, tuple(validate_document(doc)))
+    except (Exception, RecursionError, MemoryError) as error:  # noqa: BLE001 - reported per file
+        return _problem(name, f"internal error while checking this file: {type(error).__name__}: {error}"[:500])
 
 
 def validate_paths(paths: Iterable[str | Path]) -> list[FileReport]:
@@ -68,7 +77,9 @@ def validate_paths(paths: Iterable[str | Path]) -> list[FileReport]:
     reports: list[FileReport] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
+        if path.is_symlink() and not path.exists():
+            reports.append(_problem(str(path), "is a symbolic link that leads nowhere (a loop, or a missing file)"))
+        elif path.is_dir():
             plans = folder_plans(path)
             if not plans:
                 reports.append(_problem(str(path), "no plan files (*.yaml, *.yml) in this folder"))

@@ -10,8 +10,13 @@ Choices:
 - writes are atomic: a temporary file in the same folder, fsync, os.replace, fsync of the
   folder — a reader sees the old split or the new one, never half a file.
 - `apply` of the split already in the file writes nothing (idempotent, mtime unchanged).
-- a file that is not a JSON object is replaced by `apply` (a rollback must be able to win over
-  a corrupted file); its keys cannot be kept because none can be read.
+- a file that is not a JSON object — binary junk, another encoding, a JSON list — is replaced by
+  `apply` (a rollback must be able to win over a corrupted file); its keys cannot be kept because
+  none can be read. Reading one is a RouterError, never a crash.
+- a symbolic link is followed: the serving system reads the link's target, so the target is
+  what `apply` replaces (atomically, in the target's folder) and what `verify` reads back.
+  Replacing the link itself would leave the served file unchanged and "verify" the new one.
+  A link that leads nowhere (a loop, a missing target) is a RouterError.
 """
 
 from __future__ import annotations
@@ -73,9 +78,21 @@ class FileRouter:
             router = cls(Path(opts.text("path")))
         return router
 
+    def _target(self) -> Path:
+        """The file the serving system reads: the path, or where its symbolic link(s) lead."""
+        if not self.path.is_symlink():
+            return self.path
+        try:
+            return self.path.resolve(strict=True)
+        except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
+            raise RouterError(
+                f"router file {self.path} is a symbolic link that leads nowhere (a loop, or a missing file)",
+                hint=f"point {self.path} at the file the serving system reads, or replace it with that file",
+            ) from None
+
     def _document(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self._target().read_bytes()
         except FileNotFoundError:
             raise RouterError(
                 f"router file {self.path} does not exist",
@@ -83,13 +100,22 @@ class FileRouter:
             ) from None
         except OSError as error:
             raise RouterError(f"router file {self.path} cannot be read: {error.strerror}") from None
+        hint = f"write {{\"candidate_traffic\": 0.0, \"shadow\": 0.0}} into {self.path} to serve the baseline only"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RouterError(
+                f"router file {self.path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start})",
+                hint=hint,
+            ) from None
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise RouterError(
-                f"router file {self.path} is not valid JSON ({error.msg} at line {error.lineno})",
-                hint=f"write {{\"candidate_traffic\": 0.0, \"shadow\": 0.0}} into {self.path} to serve the baseline only",
+                f"router file {self.path} is not valid JSON ({error.msg} at line {error.lineno})", hint=hint
             ) from None
+        except RecursionError:  # "[[[[…" nested past Python's stack
+            raise RouterError(f"router file {self.path} is not a JSON object (nested too deeply)", hint=hint) from None
         if not isinstance(document, dict):
             raise RouterError(f"router file {self.path} holds a JSON {type(document).__name__}, not an object")
         return document
@@ -104,7 +130,8 @@ class FileRouter:
 
     def apply(self, split: RouterSplit) -> None:
         ensure_split_in_range(split)
-        if not self.path.exists():
+        target = self._target()
+        if not target.exists():
             where = "" if self.path.is_absolute() else f" in {Path.cwd()} (a relative path starts at the working directory)"
             raise RouterError(
                 f"router file {self.path} does not exist{where}: no serving system reads it, so it is not created",
@@ -113,8 +140,8 @@ class FileRouter:
         try:
             document = self._document()
         except RouterError:
-            if not self.path.is_file():
-                raise RouterError(f"router file {self.path} is not a regular file") from None
+            if not target.is_file():
+                raise RouterError(f"router file {self.path} is not a regular file (a folder?)") from None
             document = {}  # unreadable: replaced by the split alone (a rollback must win)
         try:
             if splits_match(self._split_in(document), split):
@@ -122,15 +149,16 @@ class FileRouter:
         except RouterError:  # a malformed split in the file is overwritten by the one asked for
             pass
         document.update(candidate_traffic=float(split.candidate_traffic), shadow=float(split.shadow))
-        self._write(document)
+        self._write(document, target)
 
-    def _write(self, document: dict[str, Any]) -> None:
+    def _write(self, document: dict[str, Any], target: Path | None = None) -> None:
+        target = target or self.path
         try:
-            write_atomically(self.path, json.dumps(document, indent=2) + "\n")
+            write_atomically(target, json.dumps(document, indent=2) + "\n")
         except OSError as error:
             raise RouterError(
-                f"cannot write router file {self.path}: {error.strerror or error}",
-                hint=f"check the folder {self.path.parent} exists and is writable",
+                f"cannot write router file {target}: {error.strerror or error}",
+                hint=f"check the folder {target.parent} exists and is writable",
             ) from None
 
     def _split_in(self, document: dict[str, Any]) -> RouterSplit:
@@ -144,8 +172,11 @@ class FileRouter:
 
     def explain(self, split: RouterSplit) -> list[str]:
         path = shlex.quote(str(self.path))
+        # realpath: through a symbolic link, replace the file the serving system reads; a file
+        # that is not a JSON object (corrupted) is replaced by the split alone.
         script = (
-            "import json,os,sys; p=sys.argv[1]; d=json.load(open(p)); "
+            "import json,os,sys; p=os.path.realpath(sys.argv[1]); t=open(p,'rb').read().decode('utf-8','replace'); "
+            "d=json.loads(t) if t.strip().startswith('{') and t.strip().endswith('}') else {}; "
             f"d.update(candidate_traffic={float(split.candidate_traffic)!r}, shadow={float(split.shadow)!r}); "
             "open(p+'.tmp','w').write(json.dumps(d, indent=2)); os.replace(p+'.tmp', p)"
         )

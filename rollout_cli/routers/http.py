@@ -31,6 +31,14 @@ from rollout_cli.secrets import redact, resolve
 _USERINFO = re.compile(r"//[^/@\s]+@")
 
 
+def _share(value: Any) -> float:
+    """A percentage from the router's JSON: a number from 0 to 100. `false`, `"0"` or null are not
+    shares (float() would take `false` as 0, the baseline, and "verify" a rollback on it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ValueError(f"not a share: {value!r}")
+    return float(value)
+
+
 class HttpRouter:
     """Options: {url, token?: "${env:NAME}", timeout?: 5s, retries?: 2}."""
 
@@ -56,6 +64,11 @@ class HttpRouter:
         text = _USERINFO.sub("//***@", text)  # credentials written into a URL are secrets too
         return redact(text, [t for t in (self.url, self.token) if t])
 
+    def _body(self, payload: bytes) -> str:
+        """The start of an answer's body for a message: scrubbed before it is cut, so a secret
+        the router echoes cannot leak half of itself."""
+        return self._redact(payload.decode(errors="replace"))[:200]
+
     def _call(self, method: str, body: bytes | None = None) -> tuple[int, bytes]:
         """One request with bounded retries (routers/http_client.py); RouterError (secrets redacted) when all fail."""
         from rollout_cli.routers.http_client import HttpFailure, call
@@ -78,13 +91,13 @@ class HttpRouter:
     def read(self) -> RouterSplit:
         status, payload = self._call("GET")
         if status != 200:
-            raise RouterError(self._redact(f"GET {self.url} answered HTTP {status}: {payload[:200].decode(errors='replace')}"))
+            raise RouterError(self._redact(f"GET {self.url} answered HTTP {status}: ") + self._body(payload))
         try:
             document = json.loads(payload)
-            split = RouterSplit(float(document["candidate_traffic"]), float(document["shadow"]))
-        except (ValueError, KeyError, TypeError):
+            split = RouterSplit(_share(document["candidate_traffic"]), _share(document["shadow"]))
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise RouterError(
-                self._redact(f"GET {self.url} did not answer a JSON split: {payload[:200].decode(errors='replace')!r}"),
+                self._redact(f"GET {self.url} did not answer a JSON split: ") + repr(self._body(payload)),
                 hint='the router must answer {"candidate_traffic": <percent>, "shadow": <percent>}',
             ) from None
         return split
@@ -96,8 +109,7 @@ class HttpRouter:
         status, payload = self._call("PUT", json.dumps(split.to_json()).encode())
         if not 200 <= status < 300:
             raise RouterError(
-                self._redact(f"PUT {self.url} refused the split ({split}): HTTP {status} "
-                             f"{payload[:200].decode(errors='replace')}")
+                self._redact(f"PUT {self.url} refused the split ({split}): HTTP {status} ") + self._body(payload)
             )
 
     def verify(self, split: RouterSplit) -> bool:

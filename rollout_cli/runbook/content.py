@@ -6,6 +6,7 @@ file can live in git and `rollout runbook check` can tell when it went stale.
 
 from __future__ import annotations
 
+from rollout_cli.inert import markdown, markdown_block, markdown_code
 from rollout_cli.plan.model import Plan, RollbackStep
 from rollout_cli.runbook.words import (
     automatic_policy,
@@ -37,8 +38,8 @@ def _step_words(step: RollbackStep, adapter: str) -> str:
         return f"`verify: {step.value}` — read the router back until it reports the baseline alone"
     if step.kind == "run":
         timeout = f" (timeout {format_duration(step.timeout_s, weeks=False)})" if step.timeout_s else ""
-        return f"`run: {' '.join(str(a) for a in step.value)}`{timeout}"
-    return f"`notify: {step.value}` — POST the rollback to the webhook"
+        return f"{markdown_code('run: ' + ' '.join(str(a) for a in step.value))}{timeout}"
+    return f"{markdown_code(f'notify: {step.value}')} — POST the rollback to the webhook"
 
 
 def _people(plan: Plan, entries: tuple[str, ...]) -> list[str]:
@@ -50,7 +51,7 @@ def _people(plan: Plan, entries: tuple[str, ...]) -> list[str]:
             members = ", ".join(sorted(plan.teams.get(team, ()))) or "nobody (the team has no members)"
             lines.append(f"{members} (team `{team}`)")
         else:
-            lines.append(entry)
+            lines.append(markdown(entry))
     return lines
 
 
@@ -112,9 +113,7 @@ def _commands(plan: Plan, path: str, manual: list[str]) -> list[str]:
     out = [
         "## 3. How to roll back",
         "",
-        "```sh",
-        f'rollout rollback {path} --reason "WHAT YOU SAW" --as YOUR_NAME',
-        "```",
+        *markdown_block(f'rollout rollback {path} --reason "WHAT YOU SAW" --as YOUR_NAME', "sh"),
         "",
         (f"The commands here work from any directory once `{REPO_VARIABLE}` names your checkout of the repository "
          f"that holds this plan (`export {REPO_VARIABLE}=~/src/REPOSITORY`); without it, run them from the "
@@ -133,16 +132,13 @@ def _commands(plan: Plan, path: str, manual: list[str]) -> list[str]:
         "",
         f"Send every request to the baseline by hand ({adapter} router):",
         "",
-        "```sh",
-        *manual,
-        "```",
+        *markdown_block("\n".join(manual), "sh"),
         "",
     ]
     runs = [s for s in steps if s.kind == "run"]
     if runs:
-        out += ["Then run the plan's own steps by hand:", "", "```sh"]
-        out += [shell_line(s.value) for s in runs]
-        out += ["```", ""]
+        out += ["Then run the plan's own steps by hand:", ""]
+        out += [*markdown_block("\n".join(shell_line(s.value) for s in runs), "sh"), ""]
     if any(s.kind == "notify" for s in steps):
         out += ["The webhook has not fired: tell the contacts of section 7 yourself.", ""]
     return out
@@ -158,14 +154,14 @@ def _drill_block(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
     else:
         when = drill.at.strftime("%Y-%m-%d %H:%M UTC")
         out += [
-            (f"Last passing drill: {when} by {drill.actor}, against `{drill.router}` — "
+            (f"Last passing drill: {when} by {markdown(drill.actor)}, against {markdown_code(drill.router)} — "
             f"{_seconds(drill.duration_s)} of the {format_duration(drill.budget_s, weeks=False)} budget "
             f"(rollback section `{drill.rollback_digest}`)."),
             "",
             "| step | measured | outcome |",
             "| --- | --- | --- |",
         ]
-        out += [f"| `{s.name}` | {_seconds(s.duration_s)} | {s.outcome} |" for s in drill.steps]
+        out += [f"| {markdown_code(s.name)} | {_seconds(s.duration_s)} | {markdown(s.outcome)} |" for s in drill.steps]
     out.append(DRILL_END)
     return out
 
@@ -190,7 +186,7 @@ def _duration(plan: Plan, path: str, drill: DrillRecord | None) -> list[str]:
 
 
 def _impact_and_verify(plan: Plan, path: str) -> list[str]:
-    impact = plan.rollback.user_impact or "The plan does not say (`rollback.user_impact` is empty)."
+    impact = markdown(plan.rollback.user_impact) or "The plan does not say (`rollback.user_impact` is empty)."
     predictions = plan.data.predictions.describe()
     arm, served = plan.data.column("arm"), plan.data.column("served")
     return [
@@ -203,7 +199,7 @@ def _impact_and_verify(plan: Plan, path: str) -> list[str]:
         (f"1. `rollout status {path}` reports status `rolled_back`, candidate traffic 0% and shadow 0% — "
         "read back from the router, not from what was written."),
         f"2. `rollout history {path}` shows the rollback: who, when, why, and each step's time and outcome.",
-        (f"3. In the prediction log (`{predictions}`), rows with `{arm} = 'candidate'` and `{served}` true "
+        (f"3. In the prediction log ({markdown_code(predictions)}), rows with {markdown_code(arm + ' = ' + repr('candidate'))} and {markdown_code(served)} true "
         "stop from the moment of the rollback."),
         "",
     ]
@@ -211,15 +207,15 @@ def _impact_and_verify(plan: Plan, path: str) -> list[str]:
 
 def _contacts(plan: Plan) -> list[str]:
     out = ["## 7. Whom to call", ""]
-    out += [f"- {c}" for c in plan.rollback.contacts] or ["- the plan lists no contacts (`rollback.contacts`)"]
+    out += [f"- {markdown(c)}" for c in plan.rollback.contacts] or ["- the plan lists no contacts (`rollback.contacts`)"]
     if plan.owner:
-        out.append(f"- the plan's owner: {plan.owner}")
+        out.append(f"- the plan's owner: {markdown(plan.owner)}")
     return out + [""]
 
 
 def render_runbook(plan: Plan, path: str, manual: list[str], drill: DrillRecord | None) -> str:
     """The whole runbook for `plan`, loaded from `path` (as written in the commands)."""
-    models = f"Candidate `{plan.candidate}` replaces baseline `{plan.baseline}`"
+    models = f"Candidate {markdown_code(plan.candidate)} replaces baseline {markdown_code(plan.baseline)}"
     plain = shell_word(path)  # pasted into a shell at 3am: a path with a space stays one word
     # From any directory: the plan's path from the repository root, under $ROLLOUT_REPO when set
     # (the state is found from the plan itself, docs/on-call.md).
@@ -229,10 +225,10 @@ def render_runbook(plan: Plan, path: str, manual: list[str], drill: DrillRecord 
         "",
         f"<!-- Generated by `rollout runbook generate {plain}`. Do not edit: change the plan and regenerate. -->",
         "",
-        (f"{plan.description.strip().rstrip('.')}. " if plan.description.strip() else "")
-        + f"{models}. Plan: `{path}`. Router: `{plan.router.adapter}`.",
+        (f"{markdown(plan.description.strip().rstrip('.'))}. " if plan.description.strip() else "")
+        + f"{models}. Plan: {markdown_code(path)}. Router: `{plan.router.adapter}`.",
         "",
-        f"A rollback sends every request to the baseline `{plan.baseline}` and stops mirroring to the candidate.",
+        f"A rollback sends every request to the baseline {markdown_code(plan.baseline)} and stops mirroring to the candidate.",
         "",
     ]
     lines += _triggers(plan, command_path)

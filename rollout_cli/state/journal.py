@@ -11,7 +11,9 @@ import os
 import sqlite3
 
 from rollout_cli.routers.base import RouterSplit
+from rollout_cli.secrets import scrub
 from rollout_cli.state.clock import format_time, parse_time, utc_now
+from rollout_cli.state.liveness import identity_alive, pid_alive, process_identity
 from rollout_cli.state.records import OPEN_PHASES, Transition, TransitionKind
 from rollout_cli.state.store import StateStore
 
@@ -25,6 +27,7 @@ def _transition(row: sqlite3.Row) -> Transition:
         from_split=RouterSplit(row["from_traffic"], row["from_shadow"]),
         to_split=RouterSplit(row["to_traffic"], row["to_shadow"]),
         actor=row["actor"], reason=row["reason"], owner_pid=row["owner_pid"],
+        owner_start=row["owner_start"],
         created_at=parse_time(row["created_at"]), updated_at=parse_time(row["updated_at"]),
     )
 
@@ -38,10 +41,11 @@ def begin(conn: sqlite3.Connection, plan_name: str, kind: TransitionKind, *, fro
     owner = getattr(conn, "owner_pid", None) or os.getpid()
     row = conn.execute(
         "INSERT INTO transitions (plan, kind, phase, from_stage, to_stage, from_traffic, from_shadow, to_traffic, "
-        "to_shadow, actor, reason, owner_pid, created_at, updated_at) VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING id",
+        "to_shadow, actor, reason, owner_pid, owner_start, created_at, updated_at) "
+        "VALUES (?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (plan_name, kind, from_stage, to_stage, from_split.candidate_traffic, from_split.shadow,
-         to_split.candidate_traffic, to_split.shadow, actor, reason, owner, now, now),
+         to_split.candidate_traffic, to_split.shadow, scrub(actor), scrub(reason), owner,
+         process_identity() if owner == os.getpid() else None, now, now),
     ).fetchone()
     claim = getattr(conn, "claim", None)
     if claim is not None:
@@ -87,13 +91,19 @@ def all_transitions(store: StateStore, plan_name: str) -> list[Transition]:
 
 
 def owner_alive(transition: Transition) -> bool:
-    """Whether the process that opened the transition still runs (same machine: one state dir)."""
-    if transition.owner_pid == os.getpid():
-        return True
-    try:
-        os.kill(transition.owner_pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether the process that opened the transition still runs (same machine: one state dir):
+    by PID and start time, so a reused PID or a PID 1 of another namespace is not taken for it
+    (state/liveness.py)."""
+    if transition.owner_start:
+        alive = identity_alive(transition.owner_start)
+        if alive is not None:
+            return alive
+    return pid_alive(transition.owner_pid)
+
+
+def owned_by_me(transition: Transition) -> bool:
+    """Whether this process opened the transition (PID 1 here is not PID 1 of another namespace)."""
+    mine = process_identity()
+    if transition.owner_start and mine:
+        return transition.owner_start == mine
+    return transition.owner_pid == os.getpid()

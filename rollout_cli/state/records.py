@@ -70,6 +70,7 @@ class Transition:
     owner_pid: int
     created_at: datetime
     updated_at: datetime
+    owner_start: str | None = None  # "PID:START:BOOT" as /proc shows the owner (state/liveness.py)
 
     @property
     def is_open(self) -> bool:

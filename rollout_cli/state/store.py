@@ -22,7 +22,7 @@ from typing import Any
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan
-from rollout_cli.secrets import redact
+from rollout_cli.secrets import redact, remember_references, scrub_value
 from rollout_cli.state.clock import format_time, parse_time, utc_now
 from rollout_cli.state.records import AuditEvent, CheckRecord, EvaluationRecord, RolloutState
 
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS transitions (
   id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL, kind TEXT NOT NULL, phase TEXT NOT NULL,
   from_stage TEXT, to_stage TEXT, from_traffic REAL NOT NULL, from_shadow REAL NOT NULL,
   to_traffic REAL NOT NULL, to_shadow REAL NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
-  owner_pid INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+  owner_pid INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, owner_start TEXT);
 CREATE INDEX IF NOT EXISTS transitions_open ON transitions (plan, phase);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
@@ -72,10 +72,10 @@ def secret_templates(plan: Plan) -> list[str]:
 
 
 def redact_value(value: Any, templates: list[str]) -> Any:
-    """Plain data (a JSON-able value) with every secret value of `templates` replaced by ***."""
-    if not templates:
-        return value
-    return json.loads(redact(json.dumps(value, default=str), templates))
+    """Plain data (a JSON-able value) with every secret value of `templates` (and every other
+    secret this process knows) replaced by ***."""
+    remember_references(templates)
+    return scrub_value(value)
 
 
 class StateStoreError(UsageError):
@@ -151,6 +151,9 @@ class StateStore:
                 with store.write() as c:  # not executescript: it would commit outside the write lock
                     for statement in filter(str.strip, SCHEMA.split(";")):
                         c.execute(statement)
+                    columns = {row["name"] for row in c.execute("PRAGMA table_info(transitions)")}
+                    if "owner_start" not in columns:  # a store written before owners had a start time
+                        c.execute("ALTER TABLE transitions ADD COLUMN owner_start TEXT")
         except (OSError, sqlite3.Error) as exc:
             raise StateStoreError(f"cannot open the state store in {directory}: {exc}") from None
         return store

@@ -19,6 +19,13 @@ class Superseded(RolloutError):
     exit_code = ExitCode.FAILED
 
 
+class LostRace(Superseded):
+    """An advance or a completion found that another one moved the rollout first: nothing changed
+    here, so it exits like a hold (3), not like a failing stage (1); docs/operations.md."""
+
+    exit_code = ExitCode.INCONCLUSIVE
+
+
 @dataclass(frozen=True)
 class Rollout:
     plan: Plan

@@ -16,6 +16,7 @@ from typing import Any
 from rollout_cli.errors import DataError, ExitCode, RouterError
 from rollout_cli.evaluation.verdict import Evaluation, SrmResult
 from rollout_cli.plan.model import Plan
+from rollout_cli.state import journal
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
 from rollout_cli.stats.outcome import Outcome
@@ -144,8 +145,27 @@ def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evalu
         return StepReport(action, evaluation, new_state, rollback=replace(outcome, state=new_state),
                           reconciled=reconciled)
     key = f"{action.kind}:{action.code}:{state.stage}"
+    try:
+        return _record_decision(rollout, state, action, evaluation, key, evidence, actor=actor, now=now,
+                                reconciled=reconciled, dedupe_holds=dedupe_holds)
+    except Superseded as exc:  # a completion that lost: recorded, and nothing changed
+        store.record_event(plan, "complete", actor, True, exc.message, state.stage, None,
+                           {**evidence, "result": "superseded"}, at=now)
+        raise
+
+
+def _record_decision(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evaluation | None, key: str,
+                     evidence: dict[str, Any], *, actor: str, now: datetime, reconciled: tuple[str, ...],
+                     dedupe_holds: bool) -> StepReport:
+    plan, store = rollout.plan, rollout.store
     with store.write() as conn:
         current = rollout.state()
+        if action.kind == "complete":
+            # Re-checked in the transaction that writes `completed`: a rollback (or another
+            # completion) that finished since the router check above must not be overwritten.
+            if any(t.kind == "rollback" for t in journal.open_transitions(store, plan.name, conn)):
+                raise Superseded(f"completion of {plan.name} aborted: a rollback is in progress")
+            moves.check_still_running(rollout, current, state.stage, "completion")
         updates: dict[str, Any] = {"last_decision": key}
         if evaluation is not None:
             updates.update(last_verdict=evaluation.verdict.value, last_evaluated_at=now)

@@ -24,7 +24,7 @@ from rollout_cli.state import journal
 from rollout_cli.state.clock import utc_now
 from rollout_cli.state.killpoints import kill_point
 from rollout_cli.state.records import RolloutState, Transition
-from rollout_cli.transitions.context import Rollout, Superseded
+from rollout_cli.transitions.context import LostRace, Rollout, Superseded
 from rollout_cli.transitions.reconcile import reconcile
 
 MoveKind = Literal["start", "advance"]
@@ -58,15 +58,26 @@ def advance(rollout: Rollout, from_stage: str, to: Stage, *, actor: str, reason:
     """Move from `from_stage` to the stage `to`; Superseded if the rollout moved or a rollback began."""
 
     def check(state: RolloutState) -> None:
-        if state.status != "running" or state.rollback_incomplete:
-            what = "rollback incomplete" if state.rollback_incomplete else state.status.replace("_", " ")
-            raise Superseded(f"advance of {rollout.plan.name} aborted: the rollout is {what}")
-        if state.stage != from_stage:
-            raise Superseded(f"advance of {rollout.plan.name} aborted: the rollout moved to {state.stage} "
-                             f"while {from_stage} was being judged")
+        check_still_running(rollout, state, from_stage, "advance")
 
     return _move(rollout, "advance", from_stage, to, actor=actor, reason=reason, now=now, check=check,
                  evidence=evidence)
+
+
+def check_still_running(rollout: Rollout, state: RolloutState, from_stage: str | None, what: str) -> None:
+    """Refuse to build on a rollout that changed since `from_stage` was judged: Superseded (exit 1)
+    when a rollback took over, LostRace (exit 3, nothing changed) when another advance or
+    completion moved it first. Called inside the write transaction that records the move."""
+    name = rollout.plan.name
+    if state.rollback_incomplete or state.status == "rolled_back":
+        what_now = "rollback incomplete" if state.rollback_incomplete else "rolled back"
+        raise Superseded(f"{what} of {name} aborted: the rollout is {what_now}")
+    if state.status != "running":
+        raise LostRace(f"{what} of {name} aborted: the rollout is {state.status.replace('_', ' ')}; another "
+                       "command moved it first", hint=f"see `rollout status {rollout.ref}`")
+    if state.stage != from_stage:
+        raise LostRace(f"{what} of {name} aborted: the rollout moved to {state.stage} while {from_stage} was being "
+                       "judged; another command moved it first", hint=f"see `rollout status {rollout.ref}`")
 
 
 def _router_split_or_baseline(rollout: Rollout) -> RouterSplit:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from rollout_cli.errors import RolloutError
 from rollout_cli.plan.model import Plan, RollbackStep
 from rollout_cli.routers.base import BASELINE_ONLY, Router
-from rollout_cli.secrets import redact, resolve
+from rollout_cli.secrets import redact, remember_references, resolve, scrub_then_cut, scrub_value
 from rollout_cli.state.store import secret_templates
 
 DEFAULT_RUN_TIMEOUT_S = 60.0
@@ -93,6 +93,8 @@ def _baseline_problem(router: Router) -> str:
         return f"the router reports {router.read()}, not the baseline alone"
     except RolloutError as exc:
         return exc.message
+    except Exception as exc:  # noqa: BLE001 - an adapter's bug: not verified, and said so
+        return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def _route(router: Router) -> str:
@@ -122,7 +124,7 @@ def _run(step: RollbackStep) -> str:
             _kill_group(process)
             raise
     if process.returncode != 0:
-        tail = (stderr or stdout).strip()[-300:]
+        tail = scrub_then_cut((stderr or stdout).strip(), 300)  # scrubbed first: a cut secret is still found
         raise _StepFailed(f"exited {process.returncode}" + (f": {tail}" if tail else ""))
     return "exited 0"
 
@@ -141,7 +143,8 @@ def _notify(step: RollbackStep, payload: dict[str, Any]) -> str:
 
     url = resolve(str(step.value))
     try:
-        response = requests.post(url, json=payload, timeout=NOTIFY_TIMEOUT_S)
+        # The body carries the --reason and step details a person typed: scrubbed like every output.
+        response = requests.post(url, json=scrub_value(payload), timeout=NOTIFY_TIMEOUT_S)
     except requests.RequestException as exc:
         # Only the error's kind: its text quotes the URL's path, which may carry the secret token.
         raise _StepFailed(f"webhook {url} did not answer ({type(exc).__name__})") from None
@@ -183,6 +186,7 @@ class _StepRun:
                  on_step: Callable[[StepResult], None] | None) -> None:
         self.plan, self.router, self.context, self.on_step = plan, router, context, on_step
         self.templates = secret_templates(plan)
+        remember_references(self.templates)
         self.results: list[StepResult] = []
         self.router_ok = True  # no route or verify step failed
         self.verified = False  # read back at the baseline alone
@@ -201,9 +205,11 @@ class _StepRun:
                 outcome, detail = "skipped", "skipped: the router is not verified at the baseline"
             else:
                 detail = self._perform(step)
-        except (_StepFailed, RolloutError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a router's own bug is a failed step, never an unfinished rollback
             outcome = "fail"
             detail = exc.message if isinstance(exc, RolloutError) else str(exc)
+            if not isinstance(exc, (_StepFailed, RolloutError, OSError)):
+                detail = f"internal error: {type(exc).__name__}: {exc}"
             if step.kind in ("route", "verify"):
                 self.router_ok = False
         return StepResult(redact(step.describe(), self.templates), step.kind, time.monotonic() - t0, outcome,

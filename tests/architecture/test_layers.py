@@ -16,7 +16,7 @@ PACKAGE = Path(rollout_cli.__file__).parent
 # Lowest first. A module may import its own layer and any layer below it, never one above.
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"secrets", "files", "units"},
+    {"secrets", "files", "units", "inert"},
     {"routers"},
     {"plan"},
     {"data", "stats"},

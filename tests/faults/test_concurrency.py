@@ -66,7 +66,8 @@ def test_concurrent_advances_and_rollbacks(tmp_path: Path, backend: str, request
         codes = [p.wait(timeout=90) for p in procs]
         for p in procs:
             p.communicate()
-        assert all(code in (0, 1, 2) for code in codes), codes  # 1: an advance that gave way; 2: nothing to advance
+        # 1: an advance that gave way to a rollback; 2: nothing to advance; 3: another advance moved it first
+        assert all(code in (0, 1, 2, 3) for code in codes), codes
         store = open_store(location)
         state = store.get("ranker")
         assert state is not None and (state.status, state.rollback_incomplete) == ("rolled_back", False)

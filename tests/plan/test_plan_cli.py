@@ -135,12 +135,13 @@ def test_unsafe_files_are_problems_not_crashes(tmp_path: Path, capsys: pytest.Ca
     laughs = BAD / "billion-laughs.yaml"
     code, out, _ = run(capsys, "plan", "validate", "-f", "json", str(latin1), str(huge), str(laughs))
     assert code == 2
-    messages = [f["errors"][0]["message"] for f in json.loads(out)["files"]]
-    assert messages == [
-        "file is not UTF-8 text (invalid continuation byte)",
+    errors = [f["errors"][0] for f in json.loads(out)["files"]]
+    assert [e["message"] for e in errors] == [
+        "file is not UTF-8 text (invalid continuation byte: byte 0xe9)",
         "file is 1100000 bytes; a plan may be at most 1000000",
-        "the document expands to more than 20000 values (alias bomb?)",
+        "the document expands to more than 100000 values (alias bomb?)",
     ]
+    assert (errors[0]["line"], errors[0]["column"]) == (1, 10)  # the byte after "name: caf"
 
 
 def test_fast_path_and_typer_give_the_same_answer(capsys: pytest.CaptureFixture[str]) -> None:

@@ -137,3 +137,15 @@ def test_credentials_written_into_the_url_never_reach_a_message() -> None:
         router.read()
     assert "hunter2" not in caught.value.message and "ops:" not in caught.value.message
     assert "http://***@127.0.0.1:1/splits/ranker" in caught.value.message
+
+
+@pytest.mark.parametrize("share", [False, True, "0", "5", None, [], -1, 100.5, float("nan")])
+def test_a_share_that_is_not_a_number_from_0_to_100_is_refused(split_service: SplitService, share: object) -> None:
+    """`false` or "0" read through float() looked like the baseline: a rollback "verified" on them."""
+    split_service.split["candidate_traffic"] = share
+    router = router_for("http", {"url": split_service.url})
+    with pytest.raises(RouterError) as caught:
+        router.read()
+    assert "did not answer a JSON split" in caught.value.message
+    with pytest.raises(RouterError):  # never True: the rollback is not reported verified
+        router.verify(BASELINE_ONLY)

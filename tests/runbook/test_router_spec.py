@@ -36,7 +36,7 @@ def test_file_spec_takes_a_router_section_or_a_whole_plan(tmp_path) -> None:
         ("staging", "--router 'staging' is neither ADAPTER:KEY=VALUE,… nor an existing file"),
         ("file:path", "--router: 'path' is not KEY=VALUE"),
         ("missing.yaml", "--router: missing.yaml: cannot read file: No such file or directory"),
-        ("latin1.yaml", "--router: latin1.yaml: file is not UTF-8 text (invalid continuation byte)"),
+        ("latin1.yaml", "--router: latin1.yaml:1:10: file is not UTF-8 text (invalid continuation byte: byte 0xe9)"),
         ("folder.yaml", "--router: folder.yaml: is a folder, not a plan file"),
         ("pipe.yaml", "--router: pipe.yaml: is not a regular file (a pipe or a device?); a plan is a YAML file"),
         ("tagged.yaml", "--router: tagged.yaml:1:10: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed; plans hold plain data only"),

@@ -24,7 +24,7 @@ def _interrupted_advance(tmp_path: Path) -> Rollout:
     with rollout.store.write() as conn:
         intent = journal.begin(conn, "ranker", "advance", from_stage="shadow", to_stage="canary",
                                from_split=RouterSplit(0, 100), to_split=RouterSplit(5, 0), actor="bob", reason="r")
-        conn.execute("UPDATE transitions SET owner_pid = ? WHERE id = ?", (DEAD_PID, intent.id))
+        conn.execute("UPDATE transitions SET owner_pid = ?, owner_start = NULL WHERE id = ?", (DEAD_PID, intent.id))
     return rollout
 
 

@@ -6,7 +6,6 @@ Each test is a case the statistics audit found undecided or wrongly decided
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from rollout_cli.stats import judge_relative, mean_stats, proportion_stats, ratio_stats
 from rollout_cli.stats.outcome import Outcome

@@ -1,0 +1,86 @@
+"""Bad rows that would bias a verdict silently: duplicates and arm values nobody recognises.
+
+One light scan per source over the window (docs/data.md, "Duplicates and unknown arms"):
+- predictions: rows whose `request_id` (when the column exists) was logged before for the same
+  arm (a shadow request has one row per arm); without a `request_id`, rows repeating another
+  row's unit, time and arm;
+- outcomes: rows repeating another row's unit, time, event and value exactly (a log shipped
+  twice). Those are also dropped by the main statement (queries.py), so a candidate's outcomes
+  logged three times count once; the count is still reported, and many of them hold the stage;
+- arm values other than `baseline` and `candidate` (`CANDIDATE`, `treatment`, NULL): counted and
+  named, the five most frequent first, because those rows are in no arm at all.
+Same rules as queries.py: user values are parameters, columns are checked quoted identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rollout_cli.data.queries import ts_filter
+from rollout_cli.data.source import Logs, SqlParams
+
+SHOWN_ARMS = 5
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What the quality scan found in the window."""
+
+    prediction_rows: int
+    duplicate_predictions: int  # rows beyond the first with the same key
+    duplicate_key: str  # "request_id and arm" or "unit, ts, arm"
+    outcome_rows: int = 0
+    duplicate_outcomes: int = 0  # exact repeats (unit, ts, event, value)
+    unknown_arm_rows: int = 0
+    unknown_arms: tuple[tuple[str | None, int], ...] = field(default=())  # most frequent first
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prediction_rows": self.prediction_rows, "duplicate_predictions": self.duplicate_predictions,
+                "duplicate_key": self.duplicate_key, "outcome_rows": self.outcome_rows,
+                "duplicate_outcomes": self.duplicate_outcomes, "unknown_arm_rows": self.unknown_arm_rows,
+                "unknown_arms": [{"value": value, "rows": rows} for value, rows in self.unknown_arms]}
+
+
+def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome_events: tuple[str, ...] = ()
+                 ) -> DataQuality:
+    """Scan the window's predictions (and the outcomes of `outcome_events`) for bad rows."""
+    preds = logs.predictions
+    ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
+    params = SqlParams()
+    window = ts_filter(ts, since, until, params)
+    if preds.has_role("request_id"):  # with the arm: a mirrored request has a row per arm
+        request = preds.column("request_id", "any")
+        key, key_words = f"({request}, {arm})", "request_id and arm"
+        keyed = f"{request} IS NOT NULL"
+    else:
+        key, key_words = f"({unit}, {ts}, {arm})", "unit, ts, arm"
+        keyed = f"{unit} IS NOT NULL"
+    row = logs.query(
+        f"SELECT count(*), count(*) FILTER (WHERE {keyed}) - count(DISTINCT {key}) FILTER (WHERE {keyed}), "
+        f"count(*) FILTER (WHERE {arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')) "
+        f"FROM {preds.from_item(params)} WHERE {window}", params)[0]
+    rows, duplicates, unknown = int(row[0]), int(row[1] or 0), int(row[2] or 0)
+    arms: tuple[tuple[str | None, int], ...] = ()
+    if unknown:
+        params = SqlParams()
+        window = ts_filter(ts, since, until, params)
+        found = logs.query(
+            f"SELECT CAST({arm} AS VARCHAR) AS value, count(*) AS n FROM {preds.from_item(params)} "
+            f"WHERE {window} AND ({arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')) "
+            f"GROUP BY ALL ORDER BY n DESC, value LIMIT {SHOWN_ARMS}", params)
+        arms = tuple((value, int(n)) for value, n in found)
+    outcome_rows = duplicate_outcomes = 0
+    outs = logs.outcomes
+    if outcome_events and outs is not None:
+        params = SqlParams()
+        o_ts, o_unit, o_event = outs.column("ts", "timestamp"), outs.column("unit_id", "any"), outs.column("event", "text")
+        o_value = outs.column("value", "any") if outs.has_role("value") else "NULL"
+        events = ", ".join(params.add(e) for e in outcome_events)
+        o_window = ts_filter(o_ts, since, until, params)
+        row = logs.query(
+            f"SELECT count(*), count(*) - count(DISTINCT ({o_unit}, {o_ts}, {o_event}, {o_value})) "
+            f"FROM {outs.from_item(params)} WHERE {o_event} IN ({events}) AND {o_window}", params)[0]
+        outcome_rows, duplicate_outcomes = int(row[0]), int(row[1] or 0)
+    return DataQuality(rows, duplicates, key_words, outcome_rows, duplicate_outcomes, unknown, arms)
