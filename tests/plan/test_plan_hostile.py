@@ -11,7 +11,7 @@ import pytest
 from plan_paths import ROOT
 
 from rollout_cli.cli.main import main
-from rollout_cli.plan import check_files
+from rollout_cli.plan import validate_files
 
 RANKER = str(ROOT / "plans" / "ranker-v42.yaml")
 
@@ -89,14 +89,14 @@ def test_a_fault_on_one_file_keeps_every_other_report(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(Path(RANKER).read_text(encoding="utf-8"))
-    real = check_files.validate_document
+    real = validate_files.validate_document
 
     def faulty(doc):  # type: ignore[no-untyped-def]
         if doc.file == str(bad):
             raise RecursionError("maximum recursion depth exceeded")
         return real(doc)
 
-    monkeypatch.setattr(check_files, "validate_document", faulty)
+    monkeypatch.setattr(validate_files, "validate_document", faulty)
     code, files = _validate(capsys, RANKER, str(bad), RANKER)
     assert code == 2
     assert [(f["path"], f["valid"]) for f in files] == [(RANKER, True), (str(bad), False), (RANKER, True)]
