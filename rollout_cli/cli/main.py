@@ -53,6 +53,7 @@ COMMANDS: dict[str, str] = {
     **{name: "commands_rollout" for name in ("start", "status", "advance", "rollback", "tick", "run", "history")},
     "evaluate": "commands_evaluate",
     "simulate": "commands_evaluate",
+    "shadow": "commands_shadow",
     "drill": "commands_runbook",
     "demo": "commands_demo",
     "router": "commands_router",
