@@ -17,6 +17,7 @@ Contract of `evaluate_stage`:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests, stage_measures
 from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.paired import paired_checks
+from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
     Check,

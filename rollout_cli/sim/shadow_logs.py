@@ -23,7 +23,7 @@ from typing import Any
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan
-from rollout_cli.sim.logs import DEFAULT_START, SimulatedLogs, _feature, _segment_values
+from rollout_cli.sim.logs import DEFAULT_START, SimulatedLogs, _feature, segment_values
 
 LABELS = ("low", "mid", "high")
 
@@ -62,7 +62,7 @@ def shadow_scenario(plan: Plan, name: str, **overrides: Any) -> ShadowScenario:
     if found is not None and not found[0]:
         if not plan.segments:
             raise UsageError("the shadow-segment scenario needs a plan with segments")
-        values["segment_disagreement"] = (plan.segments[0], _segment_values(plan.segments[0])[0][1], found[2])
+        values["segment_disagreement"] = (plan.segments[0], segment_values(plan.segments[0])[0][1], found[2])
     return ShadowScenario(**values)
 
 
@@ -92,7 +92,7 @@ def simulate_shadow(plan: Plan, out_dir: Path, *, scenario: ShadowScenario, seed
     far = np.where(score < 0.5, np.clip(score + 0.5, 0, 1), np.clip(score - 0.5, 0, 1))  # a clear disagreement
     segments = {}
     for name in plan.segments:
-        values, weights = _segment_values(name)
+        values, weights = segment_values(name)
         segments[name] = np.array(values, dtype=object)[rng.choice(len(values), n, p=weights)][owner]
     if scenario.segment_disagreement is not None:
         segment, value, share = scenario.segment_disagreement
@@ -147,7 +147,7 @@ def simulate_shadow(plan: Plan, out_dir: Path, *, scenario: ShadowScenario, seed
     if plan.drift.features:
         train_path = out_dir / "training.parquet"
         reference = {f: (_feature(np.random.default_rng(seed + 1), f, 20_000, 0.0) if f not in segments
-                         else np.array(_segment_values(f)[0], dtype=object)[rng.integers(0, 3, 20_000)])
+                         else np.array(segment_values(f)[0], dtype=object)[rng.integers(0, 3, 20_000)])
                      for f in plan.drift.features}
         pq.write_table(pa.table(reference), train_path)
     return SimulatedLogs(predictions=pred_path, outcomes=out_path, training=train_path, start=scenario.start,
