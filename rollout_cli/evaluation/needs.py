@@ -18,7 +18,6 @@ from rollout_cli.data.scans import LevelRequest
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
 from rollout_cli.stats.quantile import quantile_levels
 
-
 PAIRED_KINDS = ("coverage", "score_shift")  # guards judged on the paired answers (rollout_cli.shadow)
 
 

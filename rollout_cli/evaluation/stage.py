@@ -28,7 +28,6 @@ from rollout_cli.data.source import Logs, open_logs
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests, stage_measures
-from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.paired import paired_checks
 from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.verdict import (
