@@ -271,7 +271,8 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory to write p
 ScenarioOpt = Annotated[
     str,
     typer.Option("--scenario", help="healthy, harm, segment-harm, srm, slow, shadow-disagree, stale, drift, "
-                 "crossover."),
+                 "crossover; for `rollout shadow`: shadow-healthy, shadow-segment, shadow-shift, shadow-load, "
+                 "shadow-missing, shadow-unusual, shadow-labels."),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")]
 UnitsOpt = Annotated[int | None, typer.Option("--units", help="Units (users) to simulate.")]
@@ -328,15 +329,23 @@ def simulate(plan: PlanArg, out: OutOpt = None, scenario: ScenarioOpt = "healthy
         }
     except ValueError as error:
         raise UsageError(str(error)) from None
-    chosen = scenario_named(scenario, **overrides)
-    if start is None:  # end the logs now: a default date in the past reads as stale at once
-        chosen = replace(chosen, start=(utc_now() - timedelta(seconds=chosen.duration_s)).replace(microsecond=0))
-    if out is None:
-        from rollout_cli.sim.layout import simulate_into_plan
+    if scenario.startswith("shadow-") and scenario != "shadow-disagree":  # the shadow comparison's scenarios
+        from rollout_cli.sim.shadow_logs import shadow_scenario, simulate_shadow
 
-        logs = simulate_into_plan(loaded, scenario=chosen, seed=seed, part=part)
+        if out is None:
+            raise UsageError("the shadow scenarios need --out DIR")
+        logs = simulate_shadow(loaded, out, seed=seed, scenario=shadow_scenario(
+            loaded, scenario, units=units, duration_s=overrides["duration_s"], start=overrides["start"]))
     else:
-        logs = simulate_stage(loaded, out, scenario=chosen, seed=seed, part=part)
+        chosen = scenario_named(scenario, **overrides)
+        if start is None:  # end the logs now: a default date in the past reads as stale at once
+            chosen = replace(chosen, start=(utc_now() - timedelta(seconds=chosen.duration_s)).replace(microsecond=0))
+        if out is None:
+            from rollout_cli.sim.layout import simulate_into_plan
+
+            logs = simulate_into_plan(loaded, scenario=chosen, seed=seed, part=part)
+        else:
+            logs = simulate_stage(loaded, out, scenario=chosen, seed=seed, part=part)
     doc = {"predictions": str(logs.predictions), "outcomes": str(logs.outcomes),
            "training": str(logs.training) if logs.training else None, "start": logs.start.isoformat(),
            "end": logs.end.isoformat(), "units": logs.units, "rows": logs.rows, "scenario": scenario, "seed": seed}

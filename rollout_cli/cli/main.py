@@ -55,6 +55,7 @@ COMMANDS: dict[str, str] = {
                                              "pause", "resume")},
     "evaluate": "commands_evaluate",
     "simulate": "commands_evaluate",
+    "shadow": "commands_shadow",
     "drill": "commands_runbook",
     "demo": "commands_demo",
     "router": "commands_router",

@@ -18,6 +18,8 @@ from rollout_cli.data.scans import LevelRequest
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
 from rollout_cli.stats.quantile import quantile_levels
 
+PAIRED_KINDS = ("coverage", "score_shift")  # guards judged on the paired answers (rollout_cli.shadow)
+
 
 @dataclass(frozen=True)
 class StageNeeds:
@@ -64,8 +66,10 @@ def stage_measures(plan: Plan, stage: Stage) -> StageNeeds:
         if stage.is_shadow and is_outcome_metric(metric):
             not_judged.append(f"{metric.name}: not judged in a shadow stage (users see only baseline answers)")
             continue
-        if not stage.is_shadow and metric.kind == "agreement":
-            not_judged.append(f"{metric.name}: agreement is judged only in shadow stages")
+        if not stage.is_shadow and metric.kind in PAIRED_KINDS + ("agreement",):
+            not_judged.append(f"{metric.name}: {metric.kind} is judged only in shadow stages")
+            continue
+        if metric.kind in PAIRED_KINDS:  # judged on the pairs by rollout_cli.shadow (stage.py adds them)
             continue
         guards.append(guard)
         if metric.kind == "quantile":

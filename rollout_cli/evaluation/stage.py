@@ -17,6 +17,7 @@ Contract of `evaluate_stage`:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ from rollout_cli.errors import DataError
 from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests, stage_measures
+from rollout_cli.evaluation.paired import paired_checks
 from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
@@ -135,7 +137,8 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     reasons += [f"{bad.what.removeprefix('column ')}: {_share_words(bad)} of the values are not finite (NaN or "
                 f"infinite; tolerated: {format_fraction(NON_FINITE_TOLERANCE)}); they are left out of every statistic"
                 for bad in non_finite if max(bad.shares.values()) > NON_FINITE_TOLERANCE]
-    checks, skipped = judge_checks(plan, stage, needs, agg, segments)
+    paired = paired_checks(plan, stage, since=since_n, until=until_n) if window_rows else []
+    checks, skipped = judge_checks(plan, stage, needs, agg, segments, paired=paired)
     if not checks and window_rows:
         reasons.append("the stage has no guards that can be judged")
     verdict = stage_verdict(checks, srm, reasons)
@@ -241,12 +244,12 @@ def stage_verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Ou
     return Outcome.PASS if all(c.outcome is Outcome.PASS for c in checks) else Outcome.INCONCLUSIVE
 
 
-def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
-                 segments: list[str]) -> tuple[list[Check], list[SkippedSegment]]:
+def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str], *,
+                 paired: Sequence[tuple[Check, GuardResult]] = ()) -> tuple[list[Check], list[SkippedSegment]]:
     """Every check of the stage, Holm-adjusted, and the segments with too few units to judge."""
     alpha = 1.0 - plan.decision.confidence
     min_units = plan.decision.min_units_per_check
-    pairs: list[tuple[Check, GuardResult]] = []
+    pairs: list[tuple[Check, GuardResult]] = list(paired)
     skipped: list[SkippedSegment] = []
     for guard in needs.guards:
         common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units}

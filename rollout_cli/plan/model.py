@@ -18,7 +18,7 @@ from rollout_cli.plan.load import LoadedDocument, Location
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.units import parse_duration, parse_fraction, parse_rate, parse_share, parse_threshold
 
-MetricKind = Literal["proportion", "mean", "quantile", "agreement"]
+MetricKind = Literal["proportion", "mean", "quantile", "agreement", "coverage", "score_shift"]
 StepKind = Literal["route", "verify", "run", "notify"]
 
 # The column roles of docs/data.md; `data.columns` maps them to the user's column names.
@@ -70,6 +70,7 @@ class Metric:
     q: float | None = None  # quantile level
     tolerance: float | None = None  # agreement: |candidate - baseline| <= tolerance agrees
     cap: float | None = None  # mean: each unit's value is capped at this before averaging
+    timeout_s: float | None = None  # coverage: a candidate answer slower than this is late (docs/shadow.md)
     location: Location | None = field(default=None, compare=False)
 
 
@@ -302,6 +303,7 @@ def _metrics(items: dict[str, Any], loc: Locate) -> dict[str, Metric]:
             q=float(m["q"]) if "q" in m else None,
             tolerance=float(m["tolerance"]) if "tolerance" in m else None,
             cap=float(m["cap"]) if "cap" in m else None,
+            timeout_s=parse_duration(m["timeout"]) if "timeout" in m else None,
             location=loc(f"$.metrics.{name}"),
         )
         for name, m in items.items()

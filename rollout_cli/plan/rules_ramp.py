@@ -18,6 +18,7 @@ from rollout_cli.plan.suggest import Vocabulary
 from rollout_cli.units import format_duration, format_share, parse_duration, parse_share, parse_threshold
 
 RELATIVE_KINDS = ("proportion", "mean", "quantile")
+SHADOW_KINDS = ("agreement", "coverage", "score_shift")  # judged on paired shadow answers only
 
 
 def _share(stage: dict[str, Any], key: str) -> float | None:
@@ -152,14 +153,17 @@ def rule_guards(ctx: RuleContext) -> None:
                 ctx.report(f"{path}.metric", f"unknown metric {metric!r}{names.hint(metric)}")
                 continue
             _rule_guard_fits_kind(ctx, path, guard, metric, metric_kind(ctx, metric))
-            if metric_kind(ctx, metric) == "agreement" and not in_shadow:
+            if metric_kind(ctx, metric) in SHADOW_KINDS and not in_shadow:
                 where = (
                     "plan-level guards apply to traffic stages; move it into the shadow stage's guards"
                     if stage_index is None
                     else f"stage {stage.get('name')!r} serves traffic"
                 )
+                kind_words = {"agreement": "an agreement", "coverage": "a coverage", "score_shift": "a score_shift"}
                 ctx.report(
-                    f"{path}.metric", f"{metric!r} is an agreement metric, which exists only in shadow stages; {where}"
+                    f"{path}.metric",
+                    f"{metric!r} is {kind_words[str(metric_kind(ctx, metric))]} metric, which exists only in shadow "
+                    f"stages; {where}",
                 )
             if in_shadow and counts_events(ctx, metric):
                 ctx.report(
@@ -172,21 +176,29 @@ def rule_guards(ctx: RuleContext) -> None:
 
 
 def _rule_guard_fits_kind(ctx: RuleContext, path: str, guard: dict[str, Any], metric: str, kind: str | None) -> None:
-    if kind == "agreement":
+    if kind in ("agreement", "coverage"):
         for key in ("max_drop", "max_increase", "max"):
             if key in guard:
                 ctx.report(
-                    f"{path}.{key}", f"an agreement guard takes min (e.g. min: 90%); {key} does not apply to {metric!r}"
+                    f"{path}.{key}", f"{'an' if kind == 'agreement' else 'a'} {kind} guard takes min (e.g. min: 90%); "
+                    f"{key} does not apply to {metric!r}"
                 )
+    elif kind == "score_shift":
+        for key in ("max_drop", "max_increase", "min"):
+            if key in guard:
+                ctx.report(f"{path}.{key}", f"a score_shift guard takes max (e.g. max: 0.1); {key} does not apply "
+                                            f"to {metric!r}")
     elif kind == "quantile" and "min" in guard:
         ctx.report(
             f"{path}.min", f"a quantile guard takes max, max_increase or max_drop; min does not apply to {metric!r}"
         )
-    if kind not in RELATIVE_KINDS and kind != "agreement":
+    if kind not in RELATIVE_KINDS and kind not in ("agreement", "coverage", "score_shift"):
         return
     low = parsed(parse_threshold, guard["min"]) if "min" in guard else None
     high = parsed(parse_threshold, guard["max"]) if "max" in guard else None
-    if kind in ("proportion", "agreement"):
+    if kind == "score_shift" and high is not None and high <= 0:
+        ctx.report(f"{path}.max", f"{metric!r} is a PSI; its max must be above 0 (e.g. 0.1), not {guard['max']!r}")
+    if kind in ("proportion", "agreement", "coverage"):
         for key, bound in (("min", low), ("max", high)):
             if bound is not None and not 0 <= bound <= 1:
                 ctx.report(

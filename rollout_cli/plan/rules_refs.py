@@ -31,6 +31,8 @@ _KIND_KEYS = {
     "mean": {"event", "column", "window", "cap"},
     "quantile": {"column", "q"},
     "agreement": {"tolerance"},
+    "coverage": {"timeout"},
+    "score_shift": set(),
 }
 
 
@@ -45,8 +47,10 @@ def rule_metrics(ctx: RuleContext) -> None:
         if isinstance(kind, str) and allowed is not None:
             takes = ", ".join(sorted(allowed))
             for key in metric:
-                if key != "kind" and key not in allowed and key in {"event", "column", "window", "q", "tolerance", "cap"}:
-                    message = f"{key!r} does not apply to {_article(kind)} {kind} metric (it takes: {takes})"
+                if key != "kind" and key not in allowed and key in {"event", "column", "window", "q", "tolerance", "cap",
+                                                                     "timeout"}:
+                    said = f"it takes: {takes}" if takes else "it takes nothing besides kind"
+                    message = f"{key!r} does not apply to {_article(kind)} {kind} metric ({said})"
                     ctx.report(child_path(path, key), message, key=True)
         if "window" in metric and "column" in metric and "event" not in metric and kind in ("proportion", "mean"):
             ctx.report(

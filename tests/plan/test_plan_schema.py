@@ -62,7 +62,7 @@ def test_every_object_refuses_unknown_keys() -> None:
 def test_units_and_roles_come_from_the_code() -> None:
     assert SCHEMA["$defs"]["duration"]["oneOf"][0]["pattern"] == DURATION_PATTERN
     assert set(SCHEMA["properties"]["data"]["properties"]["columns"]["properties"]) == set(ROLES)
-    assert SCHEMA["$defs"]["metric"]["properties"]["kind"]["enum"] == ["proportion", "mean", "quantile", "agreement"]
+    assert SCHEMA["$defs"]["metric"]["properties"]["kind"]["enum"] == ["proportion", "mean", "quantile", "agreement", "coverage", "score_shift"]
 
 
 def test_the_command_prints_the_file_and_the_repository_copy_matches() -> None:

@@ -1,0 +1,180 @@
+"""The aggregates of `rollout shadow`, each one pass over the in-memory `pairs` table.
+
+Contract:
+- `unit_sums(con, ...)`: per unit first (a unit's segment values are those of its first request),
+  then per population (everyone, and each value of each segment column) the unit count and, for
+  every named ratio (x over y per request), the sums Σx, Σy, Σx², Σy², Σxy over units — what
+  `stats.sequential.ratio_stats` needs for a delta-method, always-valid interval.
+- `score_summary`, `score_bins`: the difference distribution and both score distributions
+  (quantiles, and joint counts in bins at the baseline's quantiles).
+- `load_buckets`: minutes ranked by their baseline requests into five buckets, with each arm's
+  latency quantiles and the paired log-latency ratio (mean, variance, n) per bucket.
+- `confusion`, `examples`: polars frames (rows handled in Python).
+- `request_groups`: agreement counts of requests flagged by a boolean SQL expression against the rest.
+SQL texts are built from fixed fragments; user values (timeouts, edges) are parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+Population = tuple[str, Any] | None
+LOAD_BUCKETS = 5
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """Execute with just the parameters the statement names (DuckDB refuses extra ones)."""
+    used = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
+    return con.execute(sql, used)
+
+
+@dataclass(frozen=True)
+class RatioSums:
+    n: int
+    sx: float
+    sy: float
+    sxx: float
+    syy: float
+    sxy: float
+
+
+def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: dict[str, tuple[str, str]],
+              params: dict[str, Any]) -> dict[Population, dict[str, RatioSums]]:
+    """Per population, per ratio name: sums over units (see the module contract)."""
+    k = len(segments)
+    # one per-unit column per distinct expression (ratios share their denominators), then per cell
+    # the sums, squares and cross products each ratio needs
+    exprs = list(dict.fromkeys(e for pair in ratios.values() for e in pair))
+    col = {e: f"e{i}" for i, e in enumerate(exprs)}
+    per_unit = ", ".join(("count(*)" if e == "1" else f"sum(CAST({e} AS DOUBLE))") + f" AS {col[e]}" for e in exprs)
+    first = "".join(f", arg_min(s{i}, ts) AS s{i}" for i in range(k))
+    terms: dict[str, str] = {}
+    for name, (x, y) in ratios.items():
+        cx, cy = col[x], col[y]
+        for suffix, expr in (("sx", cx), ("sy", cy), ("sxx", f"{cx} * {cx}"), ("syy", f"{cy} * {cy}"),
+                             ("sxy", f"{cx} * {cy}")):
+            terms[f"{name}_{suffix}"] = expr
+    distinct = list(dict.fromkeys(terms.values()))
+    alias = {expr: f"t{i}" for i, expr in enumerate(distinct)}
+    stats = ", ".join(f"sum({expr}) AS {alias[expr]}" for expr in distinct)
+    rolled = ", ".join(f"sum({alias[expr]}) AS {alias[expr]}" for expr in distinct)
+    segs = "".join(f", s{i}" for i in range(k))
+    sets = ", ".join(["()"] + [f"(s{i})" for i in range(k)])
+    grouping = "".join(f", GROUPING(s{i}) AS g{i}" for i in range(k))
+    sql = (f"WITH units AS (SELECT unit{first}, {per_unit} FROM pairs GROUP BY unit), "
+           f"cells AS (SELECT count(*) AS n{segs}, {stats} FROM units GROUP BY ALL) "
+           f"SELECT sum(n) AS n{segs}{grouping}, {rolled} FROM cells GROUP BY GROUPING SETS ({sets})")
+    cursor = _run(con, sql, params)
+    names = [d[0] for d in cursor.description]
+    out: dict[Population, dict[str, RatioSums]] = {}
+    for raw in cursor.fetchall():
+        row = dict(zip(names, raw))
+        population: Population = None
+        for i, segment in enumerate(segments):
+            if row[f"g{i}"] == 0:
+                population = (segment, row[f"s{i}"])
+        out[population] = {n: RatioSums(int(row["n"] or 0), *(float(row[alias[terms[f"{n}_{s}"]]] or 0.0)
+                                                              for s in ("sx", "sy", "sxx", "syy", "sxy")))
+                           for n in ratios}
+    return out
+
+
+DIFF_QUANTILES = (0.5, 0.9, 0.99)
+SCORE_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def score_summary(con: duckdb.DuckDBPyConnection, bins: int) -> dict[str, Any]:
+    """Paired scores: mean difference, |difference| quantiles, correlation, both sides' quantiles and
+    the baseline's bin edges (quantiles at k / bins)."""
+    edges = [k / bins for k in range(1, bins)]
+    levels = sorted(set(SCORE_QUANTILES) | set(edges))  # one pass over the baseline's scores for both
+    row = con.execute(
+        "SELECT count(*), avg(c_pred - b_pred), quantile_cont(abs(c_pred - b_pred), $dq), max(abs(c_pred - b_pred)),"
+        " corr(b_pred, c_pred), quantile_cont(b_pred, $bq), quantile_cont(c_pred, $sq), avg(b_pred), avg(c_pred)"
+        " FROM pairs WHERE paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL",
+        {"dq": list(DIFF_QUANTILES), "sq": list(SCORE_QUANTILES), "bq": levels}).fetchone()
+    assert row is not None
+    base = dict(zip(levels, row[5] or []))
+    return {"n": int(row[0] or 0), "mean_difference": row[1], "abs_difference_quantiles": row[2] or [],
+            "max_abs_difference": row[3], "pearson": row[4],
+            "baseline_quantiles": [base[q] for q in SCORE_QUANTILES] if base else [],
+            "candidate_quantiles": row[6] or [], "edges": sorted({base[q] for q in edges}) if base else [],
+            "baseline_mean": row[7], "candidate_mean": row[8]}
+
+
+def _bin_expr(column: str, edges: Sequence[float]) -> str:
+    """The bin index of `column` for sorted `edges`: (-inf, e0], (e0, e1], ..., (e_last, inf)."""
+    if not edges:
+        return "0"
+    cases = " ".join(f"WHEN {column} <= $e{i} THEN {i}" for i in range(len(edges)))
+    return f"CASE {cases} ELSE {len(edges)} END"
+
+
+def score_bins(con: duckdb.DuckDBPyConnection, edges: Sequence[float]) -> list[tuple[int, int, int]]:
+    """(baseline bin, candidate bin, paired requests) on the baseline's edges."""
+    params = {f"e{i}": float(e) for i, e in enumerate(edges)}
+    return [(int(b), int(c), int(n)) for b, c, n in con.execute(
+        f"SELECT {_bin_expr('b_pred', edges)} AS bb, {_bin_expr('c_pred', edges)} AS cb, count(*) FROM pairs "
+        "WHERE paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL GROUP BY ALL", params).fetchall()]
+
+
+def load_buckets(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per load bucket (1 = quietest minutes): minutes, requests per minute, each arm's p50/p99 and
+    error count, and the paired log-latency ratio's n, mean and variance (per request)."""
+    rows = con.execute(f"""
+WITH minutes AS (SELECT date_trunc('minute', ts) AS minute, count(*) AS load FROM pairs GROUP BY 1),
+ranked AS (SELECT minute, load, ntile({LOAD_BUCKETS}) OVER (ORDER BY load, minute) AS bucket FROM minutes)
+SELECT r.bucket, count(DISTINCT r.minute), min(r.load), max(r.load), count(*),
+       quantile_cont(p.b_lat, [0.5, 0.99]), quantile_cont(p.c_lat, [0.5, 0.99]),
+       count(*) FILTER (WHERE p.b_err), count(*) FILTER (WHERE p.paired), count(*) FILTER (WHERE p.c_err),
+       count(ln(p.c_lat / p.b_lat)) FILTER (WHERE p.b_lat > 0 AND p.c_lat > 0),
+       avg(ln(p.c_lat / p.b_lat)) FILTER (WHERE p.b_lat > 0 AND p.c_lat > 0),
+       var_samp(ln(p.c_lat / p.b_lat)) FILTER (WHERE p.b_lat > 0 AND p.c_lat > 0)
+FROM pairs p JOIN ranked r ON date_trunc('minute', p.ts) = r.minute
+GROUP BY r.bucket ORDER BY r.bucket""").fetchall()
+    keys = ("bucket", "minutes", "min_load", "max_load", "requests", "baseline_latency", "candidate_latency",
+            "baseline_errors", "paired", "candidate_errors", "ratio_n", "ratio_mean", "ratio_var")
+    return [dict(zip(keys, row)) for row in rows]
+
+
+def request_groups(con: duckdb.DuckDBPyConnection, flag: str, agree: str, params: dict[str, Any]) -> dict[str, int]:
+    """Paired and agreeing requests where `flag` holds, and elsewhere."""
+    row = _run(
+        con, f"SELECT count(*) FILTER (WHERE paired AND ({flag})), count(*) FILTER (WHERE paired AND ({flag}) AND ({agree})),"
+        f" count(*) FILTER (WHERE paired AND NOT ({flag})),"
+        f" count(*) FILTER (WHERE paired AND NOT ({flag}) AND ({agree})), count(*) FILTER (WHERE {flag}) FROM pairs",
+        params).fetchone()
+    assert row is not None
+    return {"flagged_paired": int(row[0] or 0), "flagged_agree": int(row[1] or 0), "rest_paired": int(row[2] or 0),
+            "rest_agree": int(row[3] or 0), "flagged_requests": int(row[4] or 0)}
+
+
+def confusion(con: duckdb.DuckDBPyConnection) -> Any:
+    """Paired label answers: a polars frame (baseline, candidate, n)."""
+    return _frame(con.execute("SELECT b_pred AS baseline, c_pred AS candidate, count(*) AS n FROM pairs WHERE paired "
+                       "GROUP BY ALL ORDER BY n DESC, baseline, candidate"))
+
+
+def examples(con: duckdb.DuckDBPyConnection, segments: Sequence[str], limit: int) -> Any:
+    """`limit` disagreeing requests, chosen by the hash of the request id (deterministic, spread out)."""
+    segs = "".join(f", s{i} AS {_alias(i)}" for i in range(len(segments)))
+    return _frame(con.execute(
+        f"SELECT drid AS request_id, ts, b_pred AS baseline, c_pred AS candidate{segs} FROM pairs "
+        f"WHERE drid IS NOT NULL ORDER BY rh, drid LIMIT {int(limit)}"))
+
+
+def _frame(cursor: duckdb.DuckDBPyConnection) -> Any:
+    """The (small) result as a polars frame."""
+    import polars as pl
+
+    names = [d[0] for d in cursor.description or []]
+    return pl.DataFrame(cursor.fetchall(), schema=names, orient="row")
+
+
+def _alias(i: int) -> str:
+    return f"segment_{i}"
