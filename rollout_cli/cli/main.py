@@ -56,6 +56,7 @@ COMMANDS: dict[str, str] = {
     "drill": "commands_runbook",
     "demo": "commands_demo",
     "router": "commands_router",
+    "drift": "commands_drift",
 }
 _registered: set[str] = set()
 

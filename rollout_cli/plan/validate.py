@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rollout_cli.plan.load import LoadedDocument, Problem
 from rollout_cli.plan.rules_common import RuleContext
+from rollout_cli.plan.rules_drift import check_drift
 from rollout_cli.plan.rules_ramp import check_guards, check_stages
 from rollout_cli.plan.rules_refs import (
     check_basics,
@@ -31,6 +32,7 @@ RULES = (
     check_stages,
     check_guards,
     check_rollback,
+    check_drift,
     check_secrets,
     check_router,  # after check_secrets: an inline secret among the options is reported once
 )

@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"routers"},
     {"plan"},
     {"data", "stats"},
+    {"drift"},
     {"evaluation", "state"},
     {"transitions"},
     {"runbook"},
