@@ -17,13 +17,14 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
 from rollout_cli.state.location import StateLocation
 from rollout_cli.state.records import AuditEvent, RolloutState, Transition
+from rollout_cli.state.store import StateStore
 from rollout_cli.transitions.controller import StepReport
 from rollout_cli.transitions.rollback import RollbackResult
 from rollout_cli.transitions.steps import StepResult
 from rollout_cli.units import format_duration, format_share, format_split
 
 STATUS_STYLE = {"running": "bold cyan", "completed": "bold green", "rolled_back": "bold red",
-                "not_started": "bold", "paused": "bold yellow"}
+                "not_started": "bold", "paused": "bold yellow", "monitoring": "bold blue"}
 
 
 def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
@@ -39,6 +40,11 @@ def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
         return "nothing: the rollout was rolled back; every request goes to the baseline"
     if state.status == "completed":
         return "nothing: the rollout is complete"
+    if state.status == "monitoring":
+        started = state.stage_started_at or now
+        left = (plan.drift.monitor_for_s or 0.0) - (now - started).total_seconds()
+        return (f"monitoring drift at 100%: each tick checks the last complete window; complete in "
+                f"{human_duration(max(left, 0.0))} (drift.monitor_for {format_duration(plan.drift.monitor_for_s or 0)})")
     stage = plan.stage(state.stage)
     following = plan.next_stage(stage)
     then = (f"then {following.name} ({format_split(following.traffic, following.shadow)})"
@@ -78,7 +84,7 @@ def router_disagreement(plan: Plan, state: RolloutState, router: RouterSplit | N
 
 def status_document(plan: Plan, state: RolloutState, now: datetime, router: RouterSplit | None,
                     router_error: str | None, interrupted: list[Transition], where: StateLocation,
-                    *, found: bool) -> dict[str, Any]:
+                    *, found: bool, drift: dict[str, Any] | None = None) -> dict[str, Any]:
     # Time in stage counts only while the stage runs: after a rollback or a completion it would mislead.
     running = state.status == "running" and state.stage_started_at is not None
     in_stage = (now - state.stage_started_at).total_seconds() if running and state.stage_started_at else None
@@ -107,7 +113,21 @@ def status_document(plan: Plan, state: RolloutState, now: datetime, router: Rout
         else disagreement is None,
         "state_dir": str(where.directory), "state_found": found, "state_location": where.how,
         "interrupted": [t.id for t in interrupted],
+        "drift": drift,
     }
+
+
+def drift_status(plan: Plan, store: StateStore | None) -> dict[str, Any] | None:
+    """The last drift event of the audit trail (the tick that started or ended an episode)."""
+    if not plan.drift.enabled:
+        return None
+    if store is None:
+        return {"episode_open": False, "last_event": None, "at": None}
+    events = [e for action in ("drift", "drift_cleared") for e in store.events(plan.name, action)]
+    if not events:
+        return {"episode_open": False, "last_event": None, "at": None}
+    last = max(events, key=lambda e: (e.at, e.id))
+    return {"episode_open": last.action == "drift", "last_event": last.reason, "at": last.at.isoformat()}
 
 
 def status_panel(doc: dict[str, Any]) -> Panel:
@@ -133,6 +153,7 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("next", escape(doc["next"]))
     found = "" if doc["state_found"] else " — no state there yet"
     grid.add_row("state", escape(f"{doc['state_dir']} ({doc['state_location']}){found}"))
+        "drift": drift,
     return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
 
 
@@ -145,6 +166,8 @@ def print_step(report: StepReport) -> None:
         console.print(f"stage {report.evaluation.stage}: verdict {styled_outcome(report.evaluation.verdict.value)}")
     move = f" {action.from_stage} -> {action.to_stage}" if action.kind == "advance" else ""
     console.print(f"[{style}]{action.kind}[/]{move}: {escape(action.reason)}", soft_wrap=True)
+    if report.drift is not None and action.code != "drift":
+        console.print(f"drift: {escape(report.drift.summary())}", soft_wrap=True)
     if report.rollback is not None:
         print_rollback(report.rollback, steps_already_shown=True)
 

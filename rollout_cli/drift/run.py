@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from rollout_cli.data.source import open_logs
+from rollout_cli.drift.check import DriftCheck, last_complete_window, summarize
 from rollout_cli.drift.measure import DriftReport, measure_drift
-from rollout_cli.errors import UsageError
+from rollout_cli.errors import RolloutError, UsageError
 from rollout_cli.plan.model import Plan
 
 
@@ -22,3 +23,14 @@ def drift_report(plan: Plan, *, until: datetime, since: datetime | None = None,
     needs_training = bool(plan.drift.features) and plan.drift.reference_first_s is None
     with open_logs(plan.data, with_training=needs_training) as logs:
         return measure_drift(plan, logs, until=until, since=since, window_s=window_s)
+
+
+def check_drift(plan: Plan, now: datetime) -> DriftCheck:
+    """The drift a tick acts on: the last complete window before `now`. A data problem becomes
+    `DriftCheck.error` (the tick goes on, and the plan's action decides what an error blocks)."""
+    start, end = last_complete_window(now, plan.drift.window_s)
+    try:
+        report = drift_report(plan, since=start, until=end)
+    except RolloutError as error:
+        return DriftCheck(start, end, error=error.message)
+    return summarize(report, start, end)

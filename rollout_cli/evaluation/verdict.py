@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollout_cli.drift.check import DriftCheck
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
 
@@ -184,6 +185,7 @@ class Evaluation:
     crossover: Crossover | None = None
     skipped_segments: tuple[SkippedSegment, ...] = ()
     non_finite: tuple[NonFinite, ...] = ()  # only kinds of values that had some
+    drift: DriftCheck | None = None  # the plan's drift on its last complete window; never changes the verdict
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -213,4 +215,6 @@ class Evaluation:
             doc["skipped_segments"] = [skipped.to_json() for skipped in self.skipped_segments]
         if self.non_finite:
             doc["non_finite"] = [bad.to_json() for bad in self.non_finite]
+        if self.drift is not None:
+            doc["drift"] = self.drift.to_json()
         return doc
