@@ -91,12 +91,13 @@ def _categories(logs: Logs, name: str, column: str, rows: Rows) -> ColumnBins:
                       capped=len(values) > MAX_CATEGORIES)
 
 
-def _binned(bins: Sequence[ColumnBins], conditions: Sequence[Rows], params: SqlParams) -> list[str]:
-    """Each column's bin index, or -1 for a row the column does not read."""
+def _binned(bins: Sequence[ColumnBins], conditions: Sequence[Rows], params: SqlParams, *, shared: bool) -> list[str]:
+    """Each column's bin index, or -1 for a row the column does not read (unless every column
+    reads the same rows: then the caller filters once in WHERE)."""
     exprs = []
     for i, (column, rows) in enumerate(zip(bins, conditions, strict=True)):
         expr = column.expression(quote_identifier(column.column), params)
-        exprs.append(f"CASE WHEN {rows.condition(params)} THEN {expr} ELSE -1 END AS b{i}")
+        exprs.append(f"{expr} AS b{i}" if shared else f"CASE WHEN {rows.condition(params)} THEN {expr} ELSE -1 END AS b{i}")
     return exprs
 
 
@@ -108,11 +109,14 @@ def _counts(logs: Logs, bins: Sequence[ColumnBins], conditions: Sequence[Rows], 
         return {}
     params = SqlParams()
     where = span.condition(params) if span is not None else "TRUE"
+    shared = all(rows == conditions[0] for rows in conditions)  # e.g. every feature reads served requests
+    if shared:
+        where = f"{where} AND {conditions[0].condition(params)}"
     key = "0"
     if window_s is not None:
         ts = source.column("ts", "timestamp")
         key = f"CAST(floor(epoch({ts}) / {params.add(window_s)}) AS BIGINT)"
-    exprs = _binned(bins, conditions, params)
+    exprs = _binned(bins, conditions, params, shared=shared)
     sets = ", ".join(f"(w, b{i})" for i in range(len(bins)))
     picks = ", ".join(f"b{i}" for i in range(len(bins)))
     sql = (f"SELECT w, {picks}, count(*) FROM (SELECT {key} AS w, {', '.join(exprs)} "
