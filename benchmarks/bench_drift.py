@@ -214,9 +214,9 @@ def _median(values: list[tuple[float, float, float]], i: int) -> float:
 def write_results(stats_rows: list[dict[str, object]] | None, speed: dict[str, object] | None) -> None:
     import duckdb
 
-    lines = [f"# Drift benchmark\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, DuckDB "
-             f"{duckdb.__version__}; `python benchmarks/bench_drift.py`. Other work shared the machine.\n"]
+    lines = [(f"# Drift benchmark\n\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+              f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, DuckDB "
+              f"{duckdb.__version__}; `python benchmarks/bench_drift.py`. Other work shared the machine.\n")]
     if stats_rows:
         lines.append(f"## Share of windows called drifted (threshold PSI {THRESHOLD}, 95%, ten decile bins)\n")
         lines.append("| true PSI | window rows | windows | interval (ours) | fixed PSI > 0.1 | KS p < 0.05 |")

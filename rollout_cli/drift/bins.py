@@ -10,6 +10,7 @@ the reference never had share the last bin, "unseen" or "other or unseen").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 from rollout_cli.data.source import BoundSource, SqlParams, type_class
@@ -37,7 +38,7 @@ class ColumnBins:
             e = [f"{x:.4g}" for x in self.edges]
             if not e:
                 return ("missing", "all values")
-            middle = [f"({a}, {b}]" for a, b in zip(e, e[1:], strict=False)]
+            middle = [f"({a}, {b}]" for a, b in pairwise(e)]
             return ("missing", f"<= {e[0]}", *middle, f"> {e[-1]}")
         return ("missing", *self.categories, "other or unseen" if self.capped else "unseen")
 

@@ -121,7 +121,7 @@ def _specs(plan: Plan, logs: Logs, window_s: float) -> tuple[list[_Spec], list[C
     if drift.outputs:
         column = plan.data.column("prediction")
         preds.column("prediction")  # a clear error when the column is missing
-        kind: Kind = "numeric" if type_class(preds.columns[column]) == "number" else "categorical"
+        output_kind: Kind = "numeric" if type_class(preds.columns[column]) == "number" else "categorical"
         span = drift.reference_first_s or window_s
         for model in ("baseline", "candidate"):
             name = f"{column} ({model})"
@@ -130,7 +130,7 @@ def _specs(plan: Plan, logs: Logs, window_s: float) -> tuple[list[_Spec], list[C
                 empty.append(ColumnDrift(name, "output", None, drift.max_psi, (), (), note=f"no {model} answers yet"))
                 continue
             first = Rows(preds, arm=model, since=start, until=start + timedelta(seconds=span))
-            specs.append(_Spec(name, column, kind, first, Rows(preds, arm=model), drift.max_psi, "output",
+            specs.append(_Spec(name, column, output_kind, first, Rows(preds, arm=model), drift.max_psi, "output",
                                f"the {model}'s first answers"))
     return specs, empty, described
 

@@ -40,8 +40,8 @@ def state_at(stage: str, status: str = "running", traffic: float = 5.0) -> Rollo
 @pytest.mark.parametrize(("action", "drift", "verdict", "kind", "code", "reason"), [
     ("hold", DRIFTED, "pass", "hold", "drift",
      f"stage canary may not advance on shifted traffic (on_drift: hold): {DRIFT_WORDS}"),
-    ("hold", UNREADABLE, "pass", "hold", "drift", "stage canary may not advance on shifted traffic (on_drift: hold): "
-     "drift could not be checked: feature 'price' is missing from predictions (p.parquet)"),
+    ("hold", UNREADABLE, "pass", "hold", "drift", ("stage canary may not advance on shifted traffic (on_drift: hold): "
+     "drift could not be checked: feature 'price' is missing from predictions (p.parquet)")),
     ("hold", None, "pass", "hold", "drift",
      "stage canary may not advance on shifted traffic (on_drift: hold): drift has not been checked"),
     ("hold", STABLE, "pass", "advance", "passes", "stage canary passes: advancing to ramp (50% served, 0% mirrored)"),
@@ -65,8 +65,8 @@ def test_an_approver_can_force_past_a_drift_hold(base) -> None:
 
 @pytest.mark.parametrize(("monitor_for", "kind", "spec", "reason"), [
     (None, "complete", "complete", "final stage full passes: the rollout is complete"),
-    (30 * 86400.0, "monitor", "complete", "final stage full passes: monitoring drift for 30d before the rollout is "
-     "complete"),
+    (30 * 86400.0, "monitor", "complete", ("final stage full passes: monitoring drift for 30d before the rollout is "
+     "complete")),
 ])
 def test_the_final_stage_enters_monitoring_when_the_plan_asks(base, monitor_for, kind, spec, reason) -> None:
     plan = with_drift(base, monitor_for_s=monitor_for)
@@ -86,8 +86,8 @@ def test_the_final_stage_holds_on_drift_before_monitoring(base) -> None:
     (5, STABLE, "none", "monitoring", ExitCode.OK,
      "monitoring (19h left): no drift: every column is below its threshold"),
     (5, DRIFTED, "none", "drift", ExitCode.FAILED, f"monitoring (19h left): {DRIFT_WORDS}"),
-    (5, UNREADABLE, "none", "drift", ExitCode.FAILED, "monitoring (19h left): drift could not be checked: "
-     "feature 'price' is missing from predictions (p.parquet)"),
+    (5, UNREADABLE, "none", "drift", ExitCode.FAILED, ("monitoring (19h left): drift could not be checked: "
+     "feature 'price' is missing from predictions (p.parquet)")),
     (28, DRIFTED, "complete", "monitored", ExitCode.OK, "monitored drift for 1d: the rollout is complete"),
 ])
 def test_monitoring_after_full_traffic(base, hours, drift, kind, code, exit_code, reason) -> None:
