@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
-from rollout_cli.cli.commands_evaluate import SinceOpt, UntilOpt, parse_moment
+from rollout_cli.cli.commands_evaluate import UntilOpt, parse_moment
 from rollout_cli.cli.options import JsonOpt, PlanArg
 from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.units import parse_duration
 
+SinceOpt = Annotated[str | None, typer.Option("--since", help="First window: a time, or a duration ago (7d) "
+                                             "\\[default: all data].")]
 WindowOpt = Annotated[str | None, typer.Option("--window", help="Window length (1h, 1d) \\[default: drift.window].")]
 
 
