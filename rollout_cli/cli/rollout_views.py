@@ -44,7 +44,7 @@ def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
         started = state.stage_started_at or now
         left = (plan.drift.monitor_for_s or 0.0) - (now - started).total_seconds()
         return (f"monitoring drift at 100%: each tick checks the last complete window; complete in "
-                f"{human_duration(max(left, 0.0))} (drift.monitor_for {format_duration(plan.drift.monitor_for_s or 0)})")
+                f"{format_duration(max(left, 0.0), style='clock')} (drift.monitor_for {format_duration(plan.drift.monitor_for_s or 0)})")
     stage = plan.stage(state.stage)
     following = plan.next_stage(stage)
     then = (f"then {following.name} ({format_split(following.traffic, following.shadow)})"
