@@ -41,10 +41,10 @@ def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
     if state.status == "completed":
         return "nothing: the rollout is complete"
     if state.status == "monitoring":
-        started = state.stage_started_at or now
-        left = (plan.drift.monitor_for_s or 0.0) - (now - started).total_seconds()
+        limit = plan.drift.monitor_for_s or 0.0
+        remaining = max(limit - (now - (state.stage_started_at or now)).total_seconds(), 0.0)
         return (f"monitoring drift at 100%: each tick checks the last complete window; complete in "
-                f"{format_duration(max(left, 0.0), style='clock')} (drift.monitor_for {format_duration(plan.drift.monitor_for_s or 0)})")
+                f"{format_duration(remaining, style='clock')} (drift.monitor_for {format_duration(limit)})")
     stage = plan.stage(state.stage)
     following = plan.next_stage(stage)
     then = (f"then {following.name} ({format_split(following.traffic, following.shadow)})"
