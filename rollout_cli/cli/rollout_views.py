@@ -153,7 +153,10 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("next", escape(doc["next"]))
     found = "" if doc["state_found"] else " — no state there yet"
     grid.add_row("state", escape(f"{doc['state_dir']} ({doc['state_location']}){found}"))
-        "drift": drift,
+    drift = doc.get("drift")
+    if drift is not None:
+        words = drift["last_event"] or "no drift recorded"
+        grid.add_row("drift", ("[bold red]DRIFT: [/]" if drift["episode_open"] else "") + escape(words))
     return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
 
 
