@@ -137,6 +137,12 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
     window_since = parse_moment(since, now, "--since") if since else start
     window_until = parse_moment(until, now, "--until") if until else None
     evaluation = evaluate_stage(loaded, chosen, since=window_since, until=window_until, now=now, split=split)
+    if loaded.drift.enabled:  # shown beside the verdict; drift never changes it (docs/plan.md `drift`)
+        from dataclasses import replace
+
+        from rollout_cli.drift.run import check_drift
+
+        evaluation = replace(evaluation, drift=check_drift(loaded, window_until or now))
     _keep(loaded, evaluation, state_dir, now)
     if json_out:
         print_json(evaluation.to_json())
@@ -194,6 +200,9 @@ def print_evaluation(evaluation: Evaluation) -> None:
         console.print(line, soft_wrap=True, markup=False)
     for reason in evaluation.reasons:
         console.print(f"[yellow]held back:[/] {escape(reason)}", soft_wrap=True)
+    if evaluation.drift is not None:
+        style = "bold red" if evaluation.drift.drifted or evaluation.drift.error else "green"
+        console.print(f"[{style}]drift:[/] {escape(evaluation.drift.summary())}", soft_wrap=True)
     for note in evaluation.not_judged:
         console.print(f"[dim]not judged: {escape(note)}[/]", soft_wrap=True)
     rows = [_check_row(check) for check in evaluation.checks]

@@ -82,7 +82,7 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
     state = store.get(rollout_plan.name) or not_started(rollout_plan.name) if store else not_started(rollout_plan.name)
     interrupted = journal.open_transitions(store, rollout_plan.name) if store else []
     doc = views.status_document(rollout_plan, state, utc_now(), router_split, router_error, interrupted, where,
-                                found=store is not None)
+                                found=store is not None, drift=views.drift_status(rollout_plan, store))
     doc["state_store"] = store.location if store is not None else str(where.directory)
     doc["identity"] = views.identity_note(store)
     if json_out:

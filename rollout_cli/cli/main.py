@@ -63,6 +63,7 @@ COMMANDS: dict[str, str] = {
     "report": "commands_report",
     "state": "commands_state",
     "metrics": "commands_metrics",
+    "drift": "commands_drift",
 }
 _registered: set[str] = set()
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rollout_cli.cli.output import console
 from rollout_cli.plan.describe import (
     TimelineEntry,
+    describe_drift,
     describe_guard,
     fastest_to_full_s,
     guard_limits,
@@ -96,6 +97,7 @@ def show_json(plan: Plan) -> dict[str, Any]:
         ],
         "fastest_to_full_s": fastest,
         "fastest_to_full": format_duration(fastest, style="span") if fastest is not None else None,
+        "drift": describe_drift(plan),
     }
 
 
@@ -188,6 +190,11 @@ def print_show(plan: Plan) -> None:
         console.print(f"  {escape(', '.join(users))}:", soft_wrap=True, emoji=False)
         for guard in e.stage.guards:
             console.print(f"    - {escape(describe_guard(guard))}", soft_wrap=True, emoji=False)
+    drift_lines = describe_drift(plan)
+    if drift_lines:
+        console.print("[bold]Drift[/]")
+        for line in drift_lines:
+            console.print(f"  - {escape(line)}", soft_wrap=True, emoji=False)
     d, rb = plan.decision, plan.rollback
     no_verdict = (
         f"after {format_duration(d.max_duration_s)} without a verdict: {d.on_inconclusive}"

@@ -17,13 +17,14 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit, splits_match
 from rollout_cli.state.location import StateLocation
 from rollout_cli.state.records import AuditEvent, EvaluationRecord, RolloutState, Transition
+from rollout_cli.state.store import StateStore
 from rollout_cli.transitions.controller import StepReport
 from rollout_cli.transitions.rollback import RollbackResult
 from rollout_cli.transitions.steps import StepResult
 from rollout_cli.units import format_duration, format_share, format_split
 
 STATUS_STYLE = {"running": "bold cyan", "completed": "bold green", "rolled_back": "bold red",
-                "not_started": "bold", "paused": "bold yellow"}
+                "not_started": "bold", "paused": "bold yellow", "monitoring": "bold blue"}
 
 
 def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
@@ -42,6 +43,11 @@ def describe_next(plan: Plan, state: RolloutState, now: datetime) -> str:
     if state.status == "paused":
         return (f"nothing moves while paused (the router keeps {state.split}): `rollout resume {ref}` lets the "
                 f"controller judge {state.stage} again; `rollout rollback {ref} --reason TEXT` still works")
+    if state.status == "monitoring":
+        limit = plan.drift.monitor_for_s or 0.0
+        remaining = max(limit - (now - (state.stage_started_at or now)).total_seconds(), 0.0)
+        return (f"monitoring drift at 100%: each tick checks the last complete window; complete in "
+                f"{format_duration(remaining, style='clock')} (drift.monitor_for {format_duration(limit)})")
     stage = plan.stage(state.stage)
     following = plan.next_stage(stage)
     then = (f"then {following.name} ({format_split(following.traffic, following.shadow)})"
@@ -98,7 +104,7 @@ def pending_rollback(plan: Plan, interrupted: list[Transition]) -> tuple[dict[st
 
 def status_document(plan: Plan, state: RolloutState, now: datetime, router: RouterSplit | None,
                     router_error: str | None, interrupted: list[Transition], where: StateLocation,
-                    *, found: bool) -> dict[str, Any]:
+                    *, found: bool, drift: dict[str, Any] | None = None) -> dict[str, Any]:
     # Time in stage counts only while the stage runs: after a rollback or a completion it would mislead.
     running = state.status == "running" and state.stage_started_at is not None
     in_stage = (now - state.stage_started_at).total_seconds() if running and state.stage_started_at else None
@@ -131,6 +137,7 @@ def status_document(plan: Plan, state: RolloutState, now: datetime, router: Rout
         "state_dir": str(where.directory), "state_found": found, "state_location": where.how,
         "interrupted": [t.id for t in interrupted],
         "pending_rollback": pending,
+        "drift": drift,
     }
 
 
@@ -141,6 +148,19 @@ def identity_note(store: Any) -> str:
                 "the audit trail is append-only in the database")
     return ("self-asserted: on a SQLite state store the actor is whatever --as, ROLLOUT_ACTOR or the login name "
             "claims, and anyone who can write the state file can edit the audit trail")
+
+
+def drift_status(plan: Plan, store: StateStore | None) -> dict[str, Any] | None:
+    """The last drift event of the audit trail (the tick that started or ended an episode)."""
+    if not plan.drift.enabled:
+        return None
+    if store is None:
+        return {"episode_open": False, "last_event": None, "at": None}
+    events = [e for action in ("drift", "drift_cleared") for e in store.events(plan.name, action)]
+    if not events:
+        return {"episode_open": False, "last_event": None, "at": None}
+    last = max(events, key=lambda e: (e.at, e.id))
+    return {"episode_open": last.action == "drift", "last_event": last.reason, "at": last.at.isoformat()}
 
 
 def status_panel(doc: dict[str, Any]) -> Panel:
@@ -169,6 +189,10 @@ def status_panel(doc: dict[str, Any]) -> Panel:
     grid.add_row("state", escape(f"{doc['state_dir']} ({doc['state_location']}){found}"))
     if doc.get("identity"):
         grid.add_row("identity", escape(doc["identity"]))
+    drift = doc.get("drift")
+    if drift is not None:
+        words = drift["last_event"] or "no drift recorded"
+        grid.add_row("drift", ("[bold red]DRIFT: [/]" if drift["episode_open"] else "") + escape(words))
     return Panel(grid, title=f"rollout {doc['plan']}", expand=False)
 
 
@@ -181,6 +205,8 @@ def print_step(report: StepReport) -> None:
         console.print(f"stage {report.evaluation.stage}: verdict {styled_outcome(report.evaluation.verdict.value)}")
     move = f" {action.from_stage} -> {action.to_stage}" if action.kind == "advance" else ""
     console.print(f"[{style}]{action.kind}[/]{move}: {escape(action.reason)}", soft_wrap=True)
+    if report.drift is not None and action.code != "drift":
+        console.print(f"drift: {escape(report.drift.summary())}", soft_wrap=True)
     if report.rollback is not None:
         print_rollback(report.rollback, steps_already_shown=True)
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout_cli.data.quality import DataQuality
+from rollout_cli.drift.check import DriftCheck
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
 
@@ -186,6 +187,7 @@ class Evaluation:
     skipped_segments: tuple[SkippedSegment, ...] = ()
     non_finite: tuple[NonFinite, ...] = ()  # only kinds of values that had some
     data_quality: DataQuality | None = None  # duplicates and unknown arm values (data/quality.py)
+    drift: DriftCheck | None = None  # the plan's drift on its last complete window; never changes the verdict
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -217,4 +219,6 @@ class Evaluation:
             doc["non_finite"] = [bad.to_json() for bad in self.non_finite]
         if self.data_quality is not None:
             doc["data_quality"] = self.data_quality.to_json()
+        if self.drift is not None:
+            doc["drift"] = self.drift.to_json()
         return doc

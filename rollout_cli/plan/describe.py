@@ -113,3 +113,29 @@ def fastest_to_full_s(plan: Plan) -> float | None:
         if entry.stage.traffic >= 100:
             return entry.earliest_start_s
     return None
+
+
+def describe_drift(plan: Plan) -> list[str]:
+    """The drift section in sentences (empty when the plan checks no drift)."""
+    drift = plan.drift
+    if not drift.enabled:
+        return []
+    reference = ("the training data (data.training)" if drift.reference_first_s is None
+                 else f"the baseline's first {format_duration(drift.reference_first_s, style='span')} of predictions")
+    lines = []
+    for feature in drift.features:
+        kind = feature.kind or "kind from the reference's type"
+        lines.append(f"feature {feature.name} ({kind}) is drifted when its PSI against {reference} is above "
+                     f"{drift.threshold(feature):g} with {plan.decision.confidence * 100:g}% confidence")
+    if drift.outputs:
+        lines.append(f"each model's {plan.data.column('prediction')} column is compared the same way with "
+                     f"{'its answers in the reference window' if drift.reference_first_s else 'its own first window'}"
+                     f" (PSI above {drift.max_psi:g})")
+    action = {"alert": "is recorded in the audit trail",
+              "hold": "is recorded and holds the ramp: a stage may not advance on shifted traffic",
+              "run": "is recorded and runs " + " ".join(drift.run) + " once per drift episode"}[drift.action]
+    lines.append(f"checked every {format_duration(drift.window_s, style='span')} window at each tick; a confirmed drift {action}")
+    if drift.monitor_for_s:
+        lines.append(f"after 100%, monitoring continues for {format_duration(drift.monitor_for_s, style='span')} "
+                     "before the rollout is complete")
+    return lines

@@ -128,10 +128,39 @@ class Decision:
     settling_s: float = DEFAULT_SETTLING_S  # a new split is judged from this long after it was verified
 
 
+DriftAction = Literal["alert", "hold", "run"]
+
+
+@dataclass(frozen=True)
+class DriftFeature:
+    name: str
+    kind: Literal["numeric", "categorical"] | None = None  # None: inferred from the reference's type
+    max_psi: float | None = None  # None: drift.max_psi
+
+
 @dataclass(frozen=True)
 class Drift:
-    features: tuple[str, ...] = ()
+    """The `drift` section (docs/plan.md). `reference_first_s` None means data.training."""
+
+    features: tuple[DriftFeature, ...] = ()
     max_psi: float = 0.2
+    outputs: bool = False
+    reference_first_s: float | None = None  # the baseline's first this-many seconds of the predictions
+    window_s: float = 3600.0
+    action: DriftAction = "alert"
+    run: tuple[str, ...] = ()  # the command of action "run"
+    monitor_for_s: float | None = None
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.features) or self.outputs
+
+    def threshold(self, feature: DriftFeature) -> float:
+        return feature.max_psi if feature.max_psi is not None else self.max_psi
 
 
 NOTIFY_EVENTS = ("rollback_started", "rollback_finished", "rollback_failed", "stage_advanced", "held_too_long",
@@ -255,7 +284,6 @@ def build_plan(doc: LoadedDocument) -> Plan:
     metrics = _metrics(d.get("metrics") or {}, loc)
     default_guards = _guards(d.get("guards") or [], "$.guards", metrics, loc)
     teams = {name: tuple(members) for name, members in (d.get("teams") or {}).items()}
-    drift = d.get("drift") or {}
     return Plan(
         name=d["name"],
         version=int(d["version"]),
@@ -271,7 +299,7 @@ def build_plan(doc: LoadedDocument) -> Plan:
         guards=default_guards,
         stages=_stages(d["stages"], default_guards, metrics, loc),
         decision=_decision(d.get("decision") or {}),
-        drift=Drift(features=tuple(drift.get("features") or ()), max_psi=float(drift.get("max_psi", 0.2))),
+        drift=_drift(d.get("drift") or {}),
         teams=MappingProxyType(teams),
         rollback=_rollback(d["rollback"], teams, loc),
         source=doc.file,
@@ -395,4 +423,24 @@ def _rollback(rb: dict[str, Any], teams: dict[str, tuple[str, ...]], loc: Locate
         user_impact=str(rb.get("user_impact", "")).strip(),
         contacts=tuple(rb.get("contacts") or ()),
         digest=digest(rb),
+    )
+
+
+def _drift(d: Mapping[str, Any]) -> Drift:
+    features = tuple(
+        DriftFeature(name=f) if isinstance(f, str)
+        else DriftFeature(name=f["name"], kind=f.get("kind"),
+                          max_psi=float(f["max_psi"]) if "max_psi" in f else None)
+        for f in d.get("features") or ())
+    reference = d.get("reference", "training")
+    action = d.get("on_drift", "alert")
+    return Drift(
+        features=features,
+        max_psi=float(d.get("max_psi", 0.2)),
+        outputs=bool(d.get("outputs", False)),
+        reference_first_s=parse_duration(reference["baseline_first"]) if isinstance(reference, dict) else None,
+        window_s=parse_duration(d["window"]) if "window" in d else 3600.0,
+        action="run" if isinstance(action, dict) else action,
+        run=tuple(action["run"]) if isinstance(action, dict) else (),
+        monitor_for_s=parse_duration(d["monitor_for"]) if "monitor_for" in d else None,
     )

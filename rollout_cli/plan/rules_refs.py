@@ -107,11 +107,6 @@ def rule_data(ctx: RuleContext) -> None:
                 f"$.segments[{i}]",
                 f"segment {segment!r} is the {role_of[segment]} column; segment by attributes such as country or platform",
             )
-    features = as_mapping(ctx.root.get("drift")).get("features")
-    if isinstance(features, list) and features and "training" not in data:
-        ctx.report(
-            "$.drift.features", "drift.features needs data.training, the reference the features are compared with"
-        )
 
 
 def rule_router(ctx: RuleContext) -> None:
@@ -220,6 +215,9 @@ def _durations(ctx: RuleContext) -> Iterator[tuple[str, Any]]:
     for i, step in enumerate(as_list(ctx.section("rollback").get("steps"))):
         if isinstance(step, dict) and "timeout" in step:
             yield f"$.rollback.steps[{i}].timeout", step["timeout"]
+    for key in ("window", "monitor_for"):
+        if key in ctx.section("drift"):
+            yield f"$.drift.{key}", ctx.section("drift")[key]
 
 
 def rule_durations(ctx: RuleContext) -> None:

@@ -262,8 +262,21 @@ class _Translator:
                 yield self.problem(
                     path, f"a {kind} metric needs 'event' (an outcome event) or 'column' (a prediction-log column)"
                 )
+        elif (matching := _alternative_of_type(schema, value)) is not None:
+            # One alternative has the value's type (drift.reference, drift.on_drift, a feature):
+            # what is wrong with that one is the useful message.
+            for sub in error.context:
+                if sub.relative_schema_path and sub.relative_schema_path[0] == matching:
+                    yield from self.translate(sub)
         else:
             yield self.problem(path, error.message)
+
+
+def _alternative_of_type(schema: dict[str, Any], value: Any) -> int | None:
+    """The index of the only oneOf alternative declaring the JSON type of `value`, if exactly one does."""
+    wanted = "object" if isinstance(value, dict) else "string" if isinstance(value, str) else None
+    found = [i for i, alt in enumerate(schema.get("oneOf", [])) if isinstance(alt, dict) and alt.get("type") == wanted]
+    return found[0] if wanted and len(found) == 1 else None
 
 
 def schema_problems(doc: LoadedDocument) -> list[Problem]:

@@ -252,7 +252,7 @@ def _prediction_rows(rng: Any, plan: Plan, scenario: Scenario, units: _Units, re
     }
     for name, codes in units.segments.items():
         rows[name] = codes.filter(requests.owner)
-    for name in plan.drift.features:
+    for name in plan.drift.feature_names:
         if name not in rows:  # a feature that is also a segment keeps the segment's values
             rows[name] = _feature(rng, name, m, scenario.drift)
     for name, kind in _plan_columns(plan, rows):  # the plan's own metric columns (approved, ...)
@@ -357,7 +357,7 @@ def simulate_stage(plan: Plan, out_dir: Path, *, scenario: Scenario, seed: int, 
     if training and plan.drift.features:
         size = min(50_000, max(1_000, requests.owner.size))
         train_path = out_dir / "training.parquet"
-        written["training"] = _write({f: _reference(rng, plan, f, size) for f in plan.drift.features}, train_path)
+        written["training"] = _write({f: _reference(rng, plan, f, size) for f in plan.drift.feature_names}, train_path)
     candidates = int(units.is_candidate.sum())
     return SimulatedLogs(
         predictions=pred_path, outcomes=out_path, training=train_path, start=scenario.start,

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from rollout_cli.routers.base import RouterSplit
 
 # The status enum of docs/commands.md; an incomplete rollback is the separate flag `rollback_incomplete`.
-Status = Literal["not_started", "running", "paused", "rolled_back", "completed"]
+# "monitoring": the ramp reached 100% and drift is still checked for drift.monitor_for.
+Status = Literal["not_started", "running", "paused", "rolled_back", "completed", "monitoring"]
 TERMINAL_STATUSES = ("rolled_back", "completed")
 
 TransitionKind = Literal["start", "advance", "rollback"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from rollout_cli.drift.check import DriftCheck
 from rollout_cli.errors import DataError, ExitCode, RouterError
 from rollout_cli.evaluation.verdict import Evaluation, SrmResult
 from rollout_cli.plan.model import Plan
@@ -24,6 +25,7 @@ from rollout_cli.transitions import alerts, moves
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.decide import Action, decide
 from rollout_cli.transitions.history import keep_evaluation
+from rollout_cli.transitions.drift_actions import act_on_drift
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
 from rollout_cli.transitions.steps import StepResult
@@ -39,6 +41,7 @@ class StepReport:
     state: RolloutState
     rollback: RollbackResult | None = None
     reconciled: tuple[str, ...] = ()
+    drift: DriftCheck | None = None  # the last complete window's drift, when the plan checks it
 
     @property
     def exit_code(self) -> ExitCode:
@@ -54,6 +57,7 @@ class StepReport:
             "evaluation": self.evaluation.to_json() if self.evaluation else None,
             "rollback": self.rollback.run.to_json() if self.rollback and self.rollback.run else None,
             "reconciled": list(self.reconciled),
+            "drift": self.drift.to_json() if self.drift else None,
         }
 
 
@@ -94,6 +98,15 @@ def settling(plan: Plan, stage: str, since: datetime, now: datetime) -> Evaluati
                       srm=SrmResult(Outcome.INCONCLUSIVE, None, None, reason="settling"), checks=(), reasons=(why,))
 
 
+def current_drift(rollout: Rollout, state: RolloutState, now: datetime) -> DriftCheck | None:
+    """The drift of the last complete window, when the plan checks drift and the rollout is live."""
+    if not rollout.plan.drift.enabled or state.status not in ("running", "monitoring") or state.rollback_incomplete:
+        return None
+    from rollout_cli.drift.run import check_drift
+
+    return check_drift(rollout.plan, now)
+
+
 def leaves_shadow(rollout: Rollout, state: RolloutState) -> bool:
     if state.stage is None:
         return False
@@ -107,20 +120,24 @@ def tick(rollout: Rollout, *, run_by: str, now: datetime,
     """One controller step, honouring auto_advance/auto_rollback and the stage's limits."""
     reconciled = tuple(reconcile(rollout, actor=CONTROLLER, now=now))
     state = rollout.state()
+    drift = current_drift(rollout, state, now)
     evaluation = None
     if state.status == "running" and not state.rollback_incomplete:
-        evaluation = evaluate_current(rollout, state, now, actor=CONTROLLER, source="tick")
+        evaluation = replace(evaluate_current(rollout, state, now, actor=CONTROLLER, source="tick"), drift=drift)
+    act_on_drift(rollout, state, drift, actor=CONTROLLER, now=now)
     refusal = drill_refusal(rollout, now) if leaves_shadow(rollout, state) else None
-    action = decide(rollout.plan, state, evaluation, now, drill_refusal=refusal)
-    return act(rollout, state, action, evaluation, actor=CONTROLLER, now=now, reconciled=reconciled,
-                evidence_extra={"run_by": run_by}, on_step=on_step, dedupe_holds=True)
+    action = decide(rollout.plan, state, evaluation, now, drill_refusal=refusal, drift=drift)
+    report = act(rollout, state, action, evaluation, actor=CONTROLLER, now=now, reconciled=reconciled,
+                 evidence_extra={"run_by": run_by, "drift": drift.to_json() if drift else None}, on_step=on_step,
+                 dedupe_holds=True)
+    return replace(report, drift=drift)
 
 
 def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evaluation | None, *, actor: str,
          now: datetime, reconciled: tuple[str, ...], evidence_extra: dict[str, Any],
          on_step: Callable[[StepResult], None] | None, dedupe_holds: bool) -> StepReport:
     plan, store = rollout.plan, rollout.store
-    if action.kind == "complete":  # an advance checks the same under the plan lock (moves.py)
+    if action.kind in ("complete", "monitor"):  # an advance checks the same under the plan lock (moves.py)
         problem = moves.router_problem(rollout, state)
         if problem is not None:  # never call a rollout complete on a router the state does not describe
             action = Action("hold", f"not completing: {problem}; see `rollout status`, or roll back", "router",
@@ -171,11 +188,13 @@ def _record_decision(rollout: Rollout, state: RolloutState, action: Action, eval
             updates.update(last_verdict=evaluation.verdict.value, last_evaluated_at=now)
         if action.kind == "complete":
             updates["status"] = "completed"
+        if action.kind == "monitor":  # monitoring starts now: stage_started_at times drift.monitor_for
+            updates.update(status="monitoring", stage_started_at=now)
         new_state = replace(current, **updates)
-        if current.status == "running" or action.kind == "complete":
+        if current.status in ("running", "monitoring") or action.kind == "complete":
             store.put(conn, new_state)
-        if action.kind == "complete":
-            store.record_event(plan, "complete", actor, True, action.reason, state.stage, None, evidence,
+        if action.kind in ("complete", "monitor"):
+            store.record_event(plan, action.kind, actor, True, action.reason, state.stage, None, evidence,
                                at=now, conn=conn)
         elif action.kind in ("hold", "await_approval") and not (dedupe_holds and current.last_decision == key):
             store.record_event(plan, "hold", actor, True, action.reason, state.stage, action.to_stage, evidence,

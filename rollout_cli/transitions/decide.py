@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from rollout_cli.drift.check import DriftCheck
 from rollout_cli.errors import ExitCode
 from rollout_cli.evaluation.verdict import Check, Evaluation
 from rollout_cli.plan.model import Plan, Stage
@@ -18,12 +19,13 @@ from rollout_cli.state.records import RolloutState
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.units import format_duration, format_split
 
-ActionKind = Literal["advance", "hold", "rollback", "complete", "await_approval", "none"]
+ActionKind = Literal["advance", "hold", "rollback", "complete", "await_approval", "none", "monitor"]
 
 # The tick/advance JSON names four actions (docs/commands.md); the two finer kinds show as "hold"
-# there, with the precise kind in the document's "decision" field.
+# there, with the precise kind in the document's "decision" field. "monitor" (the ramp is done;
+# drift is watched for drift.monitor_for) shows as "complete".
 JSON_ACTION = {"advance": "advance", "hold": "hold", "rollback": "rollback", "complete": "complete",
-               "await_approval": "hold", "none": "hold"}
+               "await_approval": "hold", "none": "hold", "monitor": "complete"}
 
 
 @dataclass(frozen=True)
@@ -62,21 +64,26 @@ def _inconclusive_reasons(evaluation: Evaluation) -> str:
 
 
 def decide(plan: Plan, state: RolloutState, evaluation: Evaluation | None, now: datetime, *,
-           drill_refusal: str | None = None, manual: bool = False, forced: bool = False) -> Action:
+           drill_refusal: str | None = None, manual: bool = False, forced: bool = False,
+           drift: DriftCheck | None = None) -> Action:
     """The next action for `state` given the current stage's `evaluation` at time `now`.
 
     manual: a person ran `advance` (auto_advance/auto_rollback do not apply; a failing stage is
     reported, not rolled back). forced: an approver's `advance --force` (the verdict, min_duration
     and min_units are overridden; the drill requirement is not). drill_refusal: the drill gate's
-    message when the plan requires a drill and none on record allows leaving shadow.
+    message when the plan requires a drill and none on record allows leaving shadow. drift: the
+    last complete window's drift (docs/plan.md `drift`); with on_drift: hold it keeps a stage from
+    being left, and in the monitoring status it is what the tick reports.
 
     In order: a rollout that is not running; a forced advance; no evaluation; a failing stage;
-    a stage younger than min_duration or short of min_units; an inconclusive stage; else the
-    stage may be left (`_leave`).
+    a stage younger than min_duration or short of min_units; an inconclusive stage; a drift hold;
+    else the stage may be left (`_leave`). After 100%, the monitoring status (`_monitoring`).
     """
     not_running = _not_running(plan, state)
     if not_running is not None:
         return not_running
+    if state.status == "monitoring":
+        return _monitoring(plan, state, drift, now)
     stage = plan.stage(state.stage or "")  # running: always at a stage
     following = plan.next_stage(stage)
     if forced:
@@ -88,6 +95,7 @@ def decide(plan: Plan, state: RolloutState, evaluation: Evaluation | None, now: 
     return (_on_fail(plan, state, stage, evaluation, manual=manual)
             or _too_early(state, stage, evaluation, elapsed)
             or _on_inconclusive(plan, state, stage, following, evaluation, elapsed, manual=manual)
+            or _drift_hold(plan, state, stage, following, drift)
             or _leave(plan, state, stage, following, drill_refusal, manual=manual))
 
 
@@ -171,10 +179,50 @@ def _on_inconclusive(plan: Plan, state: RolloutState, stage: Stage, following: S
                    f"back with {rollback_hint}", None, ExitCode.INCONCLUSIVE)
 
 
+def drift_hold(plan: Plan, drift: DriftCheck | None) -> str | None:
+    """Why drift holds the ramp (plan on_drift: hold), or None. Unchecked or unreadable drift holds
+    too: "could not tell" is never "no drift"."""
+    if plan.drift.action != "hold" or not plan.drift.enabled:
+        return None
+    if drift is None:
+        return "drift has not been checked"
+    if drift.error or drift.drifted:
+        return drift.summary()
+    return None
+
+
+def _drift_hold(plan: Plan, state: RolloutState, stage: Stage, following: Stage | None,
+                drift: DriftCheck | None) -> Action | None:
+    """on_drift: hold — a stage may not be left (nor the final one completed) on shifted traffic."""
+    held = drift_hold(plan, drift)
+    if held is None:
+        return None
+    return _action(state, "hold", "drift", f"stage {stage.name} may not advance on shifted traffic "
+                   f"(on_drift: hold): {held}", following.name if following else None, ExitCode.INCONCLUSIVE)
+
+
+def _monitoring(plan: Plan, state: RolloutState, drift: DriftCheck | None, now: datetime) -> Action:
+    """After 100%: watch drift until drift.monitor_for has passed (timed from stage_started_at,
+    which entering monitoring resets), then complete."""
+    elapsed = (now - (state.stage_started_at or now)).total_seconds()
+    limit = plan.drift.monitor_for_s or 0.0
+    if elapsed >= limit:
+        return _action(state, "complete", "monitored", f"monitored drift for {format_duration(limit)}: the "
+                       "rollout is complete", None, ExitCode.OK)
+    left = format_duration(limit - elapsed, style="clock")
+    words = drift.summary() if drift is not None else "drift not checked this tick"
+    confirmed = drift is not None and bool(drift.drifted or drift.error)
+    return _action(state, "none", "drift" if confirmed else "monitoring", f"monitoring ({left} left): {words}",
+                   None, ExitCode.FAILED if confirmed else ExitCode.OK)
+
+
 def _leave(plan: Plan, state: RolloutState, stage: Stage, following: Stage | None, drill_refusal: str | None, *,
            manual: bool) -> Action:
     """The stage may be left: complete, advance, or say what still stands in the way."""
     plan_ref = plan.source or plan.name
+    if following is None and plan.drift.monitor_for_s and plan.drift.enabled:
+        return _action(state, "monitor", "final", f"final stage {stage.name} passes: monitoring drift for "
+                       f"{format_duration(plan.drift.monitor_for_s)} before the rollout is complete", None, ExitCode.OK)
     if following is None:
         return _action(state, "complete", "final", f"final stage {stage.name} passes: the rollout is complete",
                        None, ExitCode.OK)

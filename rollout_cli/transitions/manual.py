@@ -22,7 +22,7 @@ from rollout_cli.state.location import locate
 from rollout_cli.state.store import StateStoreError
 from rollout_cli.transitions.authority import acting, may_approve, may_move, may_roll_back, refuse
 from rollout_cli.transitions.context import Rollout, drill_refusal
-from rollout_cli.transitions.controller import StepReport, act, evaluate_current, leaves_shadow
+from rollout_cli.transitions.controller import StepReport, act, current_drift, evaluate_current, leaves_shadow
 from rollout_cli.transitions.decide import decide
 from rollout_cli.transitions.moves import MoveResult
 from rollout_cli.transitions.moves import adopt as adopt_move
@@ -165,13 +165,14 @@ def advance(rollout: Rollout, *, actor: str, reason: str, force: bool, now: date
             rollout.store.record_event(plan, "approve", actor, True, reason or f"approved entering {following.name}",
                                        state.stage, following.name, None, at=now, conn=conn)
     evaluation = None
+    drift = current_drift(rollout, state, now)
     try:
-        evaluation = evaluate_current(rollout, state, now, actor=actor, source="advance")
+        evaluation = replace(evaluate_current(rollout, state, now, actor=actor, source="advance"), drift=drift)
     except DataError:
         if not force:
             raise  # without --force, no evidence means no move
     refusal = drill_refusal(rollout, now) if leaves_shadow(rollout, state) else None
-    action = decide(plan, state, evaluation, now, drill_refusal=refusal, manual=True, forced=force)
+    action = decide(plan, state, evaluation, now, drill_refusal=refusal, manual=True, forced=force, drift=drift)
     if force and action.kind == "advance":
         action = replace(action, reason=f"forced by {actor}: {reason}")
     elif reason and action.kind in ("advance", "complete"):

@@ -246,3 +246,17 @@ class _StepRun:
             return tuple(redact(c, self.templates) for c in self.router.explain(BASELINE_ONLY))
         except Exception as exc:  # noqa: BLE001 - explaining must never hide the failure it explains
             return (f"(the router could not explain its manual commands: {exc})",)
+
+
+def run_command(plan: Plan, argv: tuple[str, ...], timeout_s: float | None = None) -> StepResult:
+    """One command outside a rollback (drift's `on_drift: run`), run and reported like a `run` step."""
+    templates = secret_templates(plan)
+    step = RollbackStep(kind="run", value=argv, timeout_s=timeout_s)
+    t0 = time.monotonic()
+    outcome: StepOutcome = "pass"
+    try:
+        detail = _run(step)
+    except (_StepFailed, RolloutError, OSError) as exc:
+        outcome, detail = "fail", exc.message if isinstance(exc, RolloutError) else str(exc)
+    return StepResult(redact(step.describe(), templates), "run", time.monotonic() - t0, outcome,
+                      redact(detail, templates))

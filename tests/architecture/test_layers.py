@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"routers"},
     {"plan"},
     {"data", "stats"},
+    {"drift"},
     {"evaluation", "state", "shadow"},  # evaluation uses shadow for paired guards; never the reverse
     {"notify", "exporter"},
     {"transitions"},
