@@ -182,7 +182,7 @@ def _record_decision(rollout: Rollout, state: RolloutState, action: Action, eval
             # completion) that finished since the router check above must not be overwritten.
             if any(t.kind == "rollback" for t in journal.open_transitions(store, plan.name, conn)):
                 raise Superseded(f"completion of {plan.name} aborted: a rollback is in progress")
-            moves.check_still_running(rollout, current, state.stage, "completion")
+            moves.check_still_running(rollout, current, state.stage, "completion", ("running", "monitoring"))
         updates: dict[str, Any] = {"last_decision": key}
         if evaluation is not None:
             updates.update(last_verdict=evaluation.verdict.value, last_evaluated_at=now)

@@ -64,15 +64,17 @@ def advance(rollout: Rollout, from_stage: str, to: Stage, *, actor: str, reason:
                  evidence=evidence)
 
 
-def check_still_running(rollout: Rollout, state: RolloutState, from_stage: str | None, what: str) -> None:
+def check_still_running(rollout: Rollout, state: RolloutState, from_stage: str | None, what: str,
+                        live: tuple[str, ...] = ("running",)) -> None:
     """Refuse to build on a rollout that changed since `from_stage` was judged: Superseded (exit 1)
     when a rollback took over, LostRace (exit 3, nothing changed) when another advance or
-    completion moved it first. Called inside the write transaction that records the move."""
+    completion moved it first. Called inside the write transaction that records the move; a
+    completion also finishes a `monitoring` rollout (`live`)."""
     name = rollout.plan.name
     if state.rollback_incomplete or state.status == "rolled_back":
         what_now = "rollback incomplete" if state.rollback_incomplete else "rolled back"
         raise Superseded(f"{what} of {name} aborted: the rollout is {what_now}")
-    if state.status != "running":
+    if state.status not in live:
         raise LostRace(f"{what} of {name} aborted: the rollout is {state.status.replace('_', ' ')}; another "
                        "command moved it first", hint=f"see `rollout status {rollout.ref}`")
     if state.stage != from_stage:

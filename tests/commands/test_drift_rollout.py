@@ -66,7 +66,9 @@ def logs(path: Path, hour: int, *, candidate: float, shadow: float, drift: float
 def run(capsys, monkeypatch, hours: float, *args: str) -> tuple[int, dict]:
     monkeypatch.setenv("ROLLOUT_NOW", (T0 + timedelta(hours=hours)).isoformat())
     code = main([*args, "--json"])
-    return code, json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert captured.out, captured.err
+    return code, json.loads(captured.out)
 
 
 def test_on_drift_hold_keeps_the_stage_and_says_why(here: Path, capsys, monkeypatch) -> None:

@@ -72,7 +72,7 @@ def test_the_final_stage_enters_monitoring_when_the_plan_asks(base, monitor_for,
     plan = with_drift(base, monitor_for_s=monitor_for)
     got = decide(plan, state_at("full", traffic=100.0), evaluation("pass", stage="full"), T0 + timedelta(hours=2),
                  drift=STABLE)
-    assert (got.kind, got.spec_action, got.reason, got.exit_code) == (kind, spec, reason, ExitCode.OK)
+    assert (got.kind, got.json_action, got.reason, got.exit_code) == (kind, spec, reason, ExitCode.OK)
 
 
 def test_the_final_stage_holds_on_drift_before_monitoring(base) -> None:
