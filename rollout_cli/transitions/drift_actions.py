@@ -1,5 +1,6 @@
 """What a confirmed drift does besides holding (docs/plan.md `drift.on_drift`): an audit event
-once per episode, and the `run:` command (the retraining trigger) once per episode.
+once per episode, a `drift_confirmed` notification (rollout_cli.notify) once per episode, and the
+`run:` command (the retraining trigger) once per episode.
 
 An episode starts at the first tick whose last complete window shows a confirmed drift and ends
 at the first tick whose window shows none. Whether one is open is read from the audit trail (the
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rollout_cli.drift.check import DriftCheck
+from rollout_cli.notify import Event, notify
 from rollout_cli.state.records import RolloutState
 from rollout_cli.stats.shift import ShiftDecision
 from rollout_cli.transitions.context import Rollout
@@ -42,6 +44,10 @@ def act_on_drift(rollout: Rollout, state: RolloutState, drift: DriftCheck | None
             done = f"ran {result.name}: {result.detail}"
         store.record_event(plan, "drift", actor, True, f"{drift.summary()} (on_drift: {plan.drift.action}; {done})",
                            state.stage, None, evidence, at=now)
+        if plan.notify:  # after the fact, never raising: a failed delivery is audited by notify
+            notify(plan, Event("drift_confirmed", f"{plan.name}: {drift.summary()}", now, stage=state.stage,
+                               check=drift.summary(), command=f"rollout drift {rollout.ref}", actor=actor),
+                   store=store)
         return done
     settled = all(c.decision is not None for c in drift.columns) and not any(
         c.decision is ShiftDecision.DRIFTED for c in drift.columns)

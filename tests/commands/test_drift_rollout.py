@@ -119,3 +119,35 @@ def test_monitoring_after_full_traffic_fires_the_trigger_once_per_episode(here: 
     drift_event = events[2]
     assert drift_event["evidence"]["run"]["outcome"] == "pass"
     assert "(on_drift: run; ran run python3 -c" in drift_event["reason"]
+
+
+def test_a_confirmed_drift_is_notified_once_per_episode(here: Path, capsys, monkeypatch) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HOOK", f"http://127.0.0.1:{server.server_address[1]}/drift")
+        path = write(here, "hold")
+        path.write_text(path.read_text() + 'notify:\n  - {url: "${env:HOOK}", events: [drift_confirmed]}\n')
+        assert run(capsys, monkeypatch, 0, "start", str(path), "--as", "alice")[0] == 0
+        logs(path, 0, candidate=0, shadow=100, drift=1.0)
+        assert run(capsys, monkeypatch, 1.1, "tick", str(path))[0] == 3
+        assert run(capsys, monkeypatch, 1.2, "tick", str(path))[0] == 3  # the same episode: no second notice
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [doc["kind"] for doc in received] == ["drift_confirmed"]
+    assert "price: drifted" in received[0]["summary"] and received[0]["command"].startswith("rollout drift ")
