@@ -106,8 +106,8 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
     tuning = tuning_units(stage.min_units)
     facts = check_log(logs, since=since, until=until)
     segments = (segment,) if segment else tuple(plan.segments)
-    features = tuple(f for f in plan.drift.features if f in logs.predictions.columns)
-    notes += [f"unusual inputs: feature '{f}' is not a column of the predictions" for f in plan.drift.features
+    features = tuple(f for f in plan.drift.feature_names if f in logs.predictions.columns)
+    notes += [f"unusual inputs: feature '{f}' is not a column of the predictions" for f in plan.drift.feature_names
               if f not in features]
     refs = feature_references(logs, features, notes)
     unusual_params: dict[str, Any] = {}

@@ -100,7 +100,7 @@ def simulate_shadow(plan: Plan, out_dir: Path, *, scenario: ShadowScenario, seed
             raise UsageError(f"the segment disagreement names {segment!r}, which is not one of the plan's segments")
         flip = (segments[segment] == value) & (rng.random(m) < share)
         cand = np.where(flip, far, cand)
-    features: dict[str, Any] = {name: _feature(rng, name, m, 0.0) for name in plan.drift.features
+    features: dict[str, Any] = {name: _feature(rng, name, m, 0.0) for name in plan.drift.feature_names
                                 if name not in segments}
     if features and scenario.unusual_share > 0:
         first = next(iter(features))
@@ -148,7 +148,7 @@ def simulate_shadow(plan: Plan, out_dir: Path, *, scenario: ShadowScenario, seed
         train_path = out_dir / "training.parquet"
         reference = {f: (_feature(np.random.default_rng(seed + 1), f, 20_000, 0.0) if f not in segments
                          else np.array(segment_values(f)[0], dtype=object)[rng.integers(0, 3, 20_000)])
-                     for f in plan.drift.features}
+                     for f in plan.drift.feature_names}
         pq.write_table(pa.table(reference), train_path)
     return SimulatedLogs(predictions=pred_path, outcomes=out_path, training=train_path, start=scenario.start,
                          end=scenario.start + timedelta(seconds=scenario.duration_s),
