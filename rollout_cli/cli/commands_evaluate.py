@@ -74,14 +74,17 @@ def complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
     return [name for name in names if name.startswith(incomplete)]
 
 
-def _keep(plan: Plan, evaluation: Evaluation, state_dir: Path | None, now: datetime) -> None:
+def _keep(plan: Plan, evaluation: Evaluation, state_dir: str | None, now: datetime) -> None:
     """A person's evaluation joins the evaluation history when the plan's state exists (none is created)."""
     from rollout_cli.state.identity import current_actor
     from rollout_cli.state.location import locate
+    from rollout_cli.state.postgres import is_url
     from rollout_cli.state.store import StateStore, StateStoreError
     from rollout_cli.transitions.history import keep_evaluation
 
-    where = locate(plan, state_dir)
+    if is_url(state_dir):
+        return  # a person's evaluate joins the history on a local store; the controller's ticks on both
+    where = locate(plan, Path(state_dir) if state_dir else None)
     if not where.exists():
         return
     try:

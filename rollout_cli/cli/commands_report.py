@@ -18,7 +18,7 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.state.store import StateStore
 
 
-def _existing_store(plan: Plan, state_dir: Path | None) -> StateStore:
+def _existing_store(plan: Plan, state_dir: str | None) -> StateStore:
     """The plan's state store (found from the plan, state/location.py), never created here: a plan
     with no state yet is a clear message naming where it looked."""
     where, store = existing_store(plan, state_dir)

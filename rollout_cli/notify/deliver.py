@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from rollout_cli.errors import UsageError
@@ -28,7 +29,8 @@ TOTAL_BUDGET_S = 8.0
 class AuditLog(Protocol):
     def record_event(self, plan: Plan, action: str, actor: str, allowed: bool, reason: str,
                      from_stage: str | None = None, to_stage: str | None = None,
-                     evidence: dict[str, Any] | None = None, **kw: Any) -> None: ...
+                     evidence: dict[str, Any] | None = None, *, at: datetime | None = None,
+                     conn: Any = None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rollout_cli.errors import PlanError
+from rollout_cli.plan.build import build_plan
 from rollout_cli.plan.load import LoadError, load_plan_file
-from rollout_cli.plan.model import Plan, build_plan
+from rollout_cli.plan.model import Plan
 from rollout_cli.secrets import remember_references
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rollout_cli.plan.load import LoadedDocument, Problem
 from rollout_cli.plan.rules_common import RuleContext
-from rollout_cli.plan.rules_ramp import rule_guards, rule_stages
 from rollout_cli.plan.rules_drift import rule_drift
+from rollout_cli.plan.rules_ramp import rule_guards, rule_stages
 from rollout_cli.plan.rules_refs import (
     rule_basics,
     rule_data,

@@ -168,7 +168,7 @@ class PostgresStore(StateStore):
     # --- owners and identity -------------------------------------------------------------------
 
     def is_own(self, transition: Transition) -> bool:
-        return transition.owner_pid == self.conn.owner_pid
+        return bool(transition.owner_pid == self.raw.info.backend_pid)
 
     def owner_alive(self, transition: Transition) -> bool:
         if self.is_own(transition):

@@ -24,8 +24,8 @@ from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import alerts, moves
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
 from rollout_cli.transitions.decide import Action, decide
-from rollout_cli.transitions.history import keep_evaluation
 from rollout_cli.transitions.drift_actions import act_on_drift
+from rollout_cli.transitions.history import keep_evaluation
 from rollout_cli.transitions.reconcile import reconcile
 from rollout_cli.transitions.rollback import RollbackResult, rollback
 from rollout_cli.transitions.steps import StepResult

@@ -7,8 +7,8 @@ import copy
 import yaml
 from plan_paths import GOOD
 
+from rollout_cli.plan.build import build_plan
 from rollout_cli.plan.load import load_plan_text
-from rollout_cli.plan.model import build_plan
 from rollout_cli.plan.validate import validate_document
 
 MINIMAL = yaml.safe_load((GOOD / "minimal.yaml").read_text())
