@@ -14,16 +14,6 @@ from rollout_cli.plan import load_plan
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
 
 
-@pytest.fixture()
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str) -> Path:
-    """A folder with the state on each backend in turn (SQLite in .rollout, or a fresh PostgreSQL database)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ROLLOUT_STATE_DIR", str(tmp_path / ".rollout"))
-    monkeypatch.setenv("ROLLOUT_NOW", T0.isoformat())
-    monkeypatch.delenv("ROLLOUT_ACTOR", raising=False)
-    return tmp_path
-
-
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
