@@ -20,16 +20,15 @@ from rollout_cli.cli.options import ActorOpt, JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json
 from rollout_cli.cli.plan_state import existing_store, open_rollout
 from rollout_cli.cli.run_view import TickView
-from rollout_cli.errors import DataError, ExitCode, RouterError, UsageError
+from rollout_cli.errors import DataError, RouterError, UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.routers.registry import router_for
-from rollout_cli.state import journal
 from rollout_cli.state.clock import utc_now
-from rollout_cli.state.records import not_started
 from rollout_cli.transitions import alerts, controller, manual
 from rollout_cli.transitions import pause as pausing
 from rollout_cli.transitions.authority import acting
 from rollout_cli.transitions.context import Rollout
+from rollout_cli.transitions.status import read_status
 from rollout_cli.units import parse_duration
 
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the audit trail.")]
@@ -73,26 +72,14 @@ def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, j
     """
     rollout_plan = load_plan(plan)
     where, store = existing_store(rollout_plan, state_dir)
-    router = router_for(rollout_plan.router.adapter, rollout_plan.router.options)
-    router_split, router_error = None, None
-    try:
-        router_split = router.read()
-    except RouterError as exc:
-        router_error = exc.message
-    state = store.get(rollout_plan.name) or not_started(rollout_plan.name) if store else not_started(rollout_plan.name)
-    interrupted = journal.open_transitions(store, rollout_plan.name) if store else []
-    doc = views.status_document(rollout_plan, state, utc_now(), router_split, router_error, interrupted, where,
-                                found=store is not None, drift=views.drift_status(rollout_plan, store))
-    doc["state_store"] = store.location if store is not None else str(where.directory)
-    doc["identity"] = views.identity_note(store)
+    report = read_status(rollout_plan, store, where, router_for(rollout_plan.router.adapter, rollout_plan.router.options),
+                         utc_now())
     if json_out:
-        print_json(doc)
+        print_json(report.document)
     else:
-        console.print(views.status_panel(doc))
-    # The router is the ground truth: a rollout whose router cannot be read, serves another split than the
-    # state says (or the candidate with no state at all), or whose rollback is unverified is not fine (exit 4, docs/commands.md).
-    if doc["interrupted"] or doc["rollback_incomplete"] or doc["router_agrees"] is False:
-        raise typer.Exit(int(ExitCode.ROUTER))
+        console.print(views.status_panel(report.document))
+    if report.attention:  # the router is the ground truth (docs/commands.md, `status`)
+        raise typer.Exit(int(report.exit_code))
 
 
 def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="Advance whatever the verdict "

@@ -75,10 +75,10 @@ def check_command(state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> N
 
     Example: rollout state check --state postgresql://rollout@db.internal/rollout
     """
-    from rollout_cli.cli.rollout_views import identity_note
     from rollout_cli.state import pg_schema
     from rollout_cli.state.locate import open_store, state_location
     from rollout_cli.state.postgres import PostgresStore
+    from rollout_cli.transitions.status import identity_note
 
     where = state_location(state_dir)
     # A PostgreSQL store is looked at even when its schema is missing or behind: saying so is the point.
