@@ -22,34 +22,23 @@ import pytest
 from servers import NginxStack
 
 from rollout_cli.cli.main import main
+from rollout_cli.plan.document import plan_yaml
 
-PLAN = """\
-version: 1
-name: churn
-models: {{baseline: v1, candidate: v2}}
-router:
-  adapter: nginx
-  options: {options}
-data:
-  predictions: {logs}/*.csv
-metrics:
-  error_rate: {{kind: proportion, column: error}}
-guards:
-  - {{metric: error_rate, max: 5%}}
-stages:
-  - {{name: shadow, shadow: 100%, guards: [{{metric: error_rate, max: 5%}}]}}
-  - {{name: ramp-5, traffic: 5%}}
-  - {{name: ramp-25, traffic: 25%}}
-  - {{name: full, traffic: 100%}}
-decision: {{settling_time: 1s, min_units_per_check: 50, auto_advance: false}}
-rollback:
-  authority: [alice]
-  approvers: [alice]
-  max_duration: 5m
-  steps:
-    - route: baseline
-    - verify: router
-"""
+
+def plan_document(options: dict[str, object], logs: Path) -> dict[str, object]:
+    guards = [{"metric": "error_rate", "max": "5%"}]
+    return {
+        "version": 1, "name": "churn", "models": {"baseline": "v1", "candidate": "v2"},
+        "router": {"adapter": "nginx", "options": options},
+        "data": {"predictions": f"{logs}/*.csv"},
+        "metrics": {"error_rate": {"kind": "proportion", "column": "error"}},
+        "guards": guards,
+        "stages": [{"name": "shadow", "shadow": "100%", "guards": guards}, {"name": "ramp-5", "traffic": "5%"},
+                   {"name": "ramp-25", "traffic": "25%"}, {"name": "full", "traffic": "100%"}],
+        "decision": {"settling_time": "1s", "min_units_per_check": 50, "auto_advance": False},
+        "rollback": {"authority": ["alice"], "approvers": ["alice"], "max_duration": "5m",
+                     "steps": [{"route": "baseline"}, {"verify": "router"}]},
+    }
 
 
 class Traffic:
@@ -108,7 +97,7 @@ def test_an_advance_under_steady_traffic_is_judged_only_on_the_new_split(
     logs = tmp_path / "logs"
     logs.mkdir()
     plan = tmp_path / "churn.yaml"
-    plan.write_text(PLAN.format(options=json.dumps(nginx_stack.options(split_key="${http_x_user_id}")), logs=logs))
+    plan.write_text(plan_yaml(plan_document(nginx_stack.options(split_key="${http_x_user_id}"), logs)))
     monkeypatch.setenv("ROLLOUT_STATE_DIR", str(tmp_path / ".rollout"))
     monkeypatch.delenv("ROLLOUT_NOW", raising=False)
 

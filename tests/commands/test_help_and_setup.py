@@ -13,31 +13,21 @@ from pathlib import Path
 import pytest
 
 from rollout_cli.cli.run_view import run_table
+from rollout_cli.plan.document import plan_yaml
 
-HAPROXY = """\
-version: 1
-name: churn
-models: {{baseline: v1, candidate: v2}}
-router:
-  adapter: {adapter}
-  options: {options}
-data:
-  predictions: logs/predictions/*.csv
-metrics:
-  error_rate: {{kind: proportion, column: error}}
-guards:
-  - {{metric: error_rate, max: 5%}}
-stages:
-  - {{name: shadow, shadow: 100%}}
-  - {{name: ramp-25, traffic: {share}}}
-  - {{name: full, traffic: 100%}}
-rollback:
-  authority: [alice]
-  max_duration: 5m
-  steps:
-    - route: baseline
-    - verify: router
-"""
+
+def plan_document(adapter: str, options: dict[str, object], share: str) -> dict[str, object]:
+    return {
+        "version": 1, "name": "churn", "models": {"baseline": "v1", "candidate": "v2"},
+        "router": {"adapter": adapter, "options": options},
+        "data": {"predictions": "logs/predictions/*.csv"},
+        "metrics": {"error_rate": {"kind": "proportion", "column": "error"}},
+        "guards": [{"metric": "error_rate", "max": "5%"}],
+        "stages": [{"name": "shadow", "shadow": "100%"}, {"name": "ramp-25", "traffic": share},
+                   {"name": "full", "traffic": "100%"}],
+        "rollback": {"authority": ["alice"], "max_duration": "5m",
+                     "steps": [{"route": "baseline"}, {"verify": "router"}]},
+    }
 
 
 def rollout(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +39,7 @@ def rollout(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProce
 
 def plan_file(tmp_path: Path, adapter: str, options: dict[str, object], share: str) -> Path:
     path = tmp_path / "plan.yaml"
-    path.write_text(HAPROXY.format(adapter=adapter, options=json.dumps(options), share=share))
+    path.write_text(plan_yaml(plan_document(adapter, options, share)))
     return path
 
 
