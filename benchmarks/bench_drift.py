@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from rollout_cli.plan.document import plan_yaml
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "data" / "drift"
@@ -105,17 +107,17 @@ def stats_part(seed: int = 20261128) -> list[dict[str, object]]:
 
 # ---------------------------------------------------------------- speed
 
-PLAN = """version: 1
-name: bench-drift
-models: {{baseline: v1, candidate: v2}}
-router: {{adapter: file, options: {{path: {root}/router.json}}}}
-data: {{predictions: {root}/predictions.parquet, training: {root}/training.parquet}}
-metrics: {{error_rate: {{kind: proportion, column: error}}}}
-guards: [{{metric: error_rate, max: 1%}}]
-stages: [{{name: shadow, shadow: 100%}}, {{name: full, traffic: 100%}}]
-drift: {{features: [{features}], window: 1h}}
-rollback: {{authority: [bench], max_duration: 5m, steps: [{{route: baseline}}]}}
-"""
+def plan_document(root: Path, features: list[str]) -> dict[str, object]:
+    return {
+        "version": 1, "name": "bench-drift", "models": {"baseline": "v1", "candidate": "v2"},
+        "router": {"adapter": "file", "options": {"path": f"{root}/router.json"}},
+        "data": {"predictions": f"{root}/predictions.parquet", "training": f"{root}/training.parquet"},
+        "metrics": {"error_rate": {"kind": "proportion", "column": "error"}},
+        "guards": [{"metric": "error_rate", "max": "1%"}],
+        "stages": [{"name": "shadow", "shadow": "100%"}, {"name": "full", "traffic": "100%"}],
+        "drift": {"features": features, "window": "1h"},
+        "rollback": {"authority": ["bench"], "max_duration": "5m", "steps": [{"route": "baseline"}]},
+    }
 
 
 def _columns(shift: float) -> str:
@@ -142,8 +144,8 @@ def generate(rows: int) -> Path:
         f"FALSE AS error, {_columns(0.05)} FROM range({rows}) t(i)) TO '{root / 'predictions.parquet'}' "
         f"(FORMAT parquet)")
     con.close()
-    features = ", ".join([f"f{i}" for i in range(NUMERIC)] + [f"g{i}" for i in range(CATEGORICAL)])
-    (root / "plan.yaml").write_text(PLAN.format(root=root, features=features))
+    features = [f"f{i}" for i in range(NUMERIC)] + [f"g{i}" for i in range(CATEGORICAL)]
+    (root / "plan.yaml").write_text(plan_yaml(plan_document(root, features)))
     print(f"generated {rows} rows in {time.perf_counter() - began:.1f} s", flush=True)
     return root
 

@@ -11,35 +11,26 @@ from rollout_support import T0
 
 from rollout_cli.cli.main import main
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml, yaml_value
 from rollout_cli.sim.logs import Scenario, simulate_stage, with_window
 
-PLAN = """\
-version: 1
-name: drifty
-models: {{baseline: v1, candidate: v2}}
-router: {{adapter: file, options: {{path: {router}}}}}
-data:
-  predictions: logs/predictions*.parquet
-  outcomes: logs/outcomes*.parquet
-  training: logs/training.parquet
-metrics:
-  agreement: {{kind: agreement, tolerance: 0.05}}
-  error_rate: {{kind: proportion, column: error}}
-guards:
-  - {{metric: error_rate, max: 5%}}
-stages:
-  - {{name: shadow, shadow: 100%, min_duration: 1h, guards: [{{metric: agreement, min: 90%}}]}}
-  - {{name: full, traffic: 100%}}
-drift:
-  features: [price, query_length]
-  window: 1h
-  on_drift: {on_drift}
-  monitor_for: 1d
-rollback:
-  authority: [alice]
-  max_duration: 5m
-  steps: [{{route: baseline}}]
-"""
+
+def plan_document(router: Path, on_drift: str) -> dict[str, object]:
+    return {
+        "version": 1, "name": "drifty", "models": {"baseline": "v1", "candidate": "v2"},
+        "router": {"adapter": "file", "options": {"path": str(router)}},
+        "data": {"predictions": "logs/predictions*.parquet", "outcomes": "logs/outcomes*.parquet",
+                 "training": "logs/training.parquet"},
+        "metrics": {"agreement": {"kind": "agreement", "tolerance": 0.05},
+                    "error_rate": {"kind": "proportion", "column": "error"}},
+        "guards": [{"metric": "error_rate", "max": "5%"}],
+        "stages": [{"name": "shadow", "shadow": "100%", "min_duration": "1h",
+                    "guards": [{"metric": "agreement", "min": "90%"}]},
+                   {"name": "full", "traffic": "100%"}],
+        "drift": {"features": ["price", "query_length"], "window": "1h", "on_drift": yaml_value(on_drift),
+                  "monitor_for": "1d"},
+        "rollback": {"authority": ["alice"], "max_duration": "5m", "steps": [{"route": "baseline"}]},
+    }
 
 
 @pytest.fixture()
@@ -52,7 +43,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def write(here: Path, on_drift: str) -> Path:
     path = here / "drifty.yaml"
-    path.write_text(PLAN.format(router=json.dumps(str(here / "router.json")), on_drift=on_drift))
+    path.write_text(plan_yaml(plan_document(here / "router.json", on_drift)))
     return path
 
 

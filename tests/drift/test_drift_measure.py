@@ -16,27 +16,23 @@ from rollout_cli.data.source import open_logs
 from rollout_cli.drift.measure import measure_drift
 from rollout_cli.errors import DataError
 from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml, yaml_value
 from rollout_cli.stats.shift import ShiftDecision
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 UNTIL = T0 + timedelta(hours=2)
 
-PLAN = """\
-version: 1
-name: d
-models: {{baseline: v1, candidate: v2}}
-router: {{adapter: file, options: {{path: router.json}}}}
-data: {{predictions: {dir}/p.parquet, training: {dir}/t.parquet}}
-metrics:
-  error_rate: {{kind: proportion, column: error}}
-guards: [{{metric: error_rate, max: 1%}}]
-stages:
-  - {{name: shadow, shadow: 100%}}
-  - {{name: full, traffic: 100%}}
-drift:
-{drift}
-rollback: {{authority: [alice], max_duration: 5m, steps: [{{route: baseline}}]}}
-"""
+def plan_document(directory: Path, drift: object) -> dict[str, object]:
+    return {
+        "version": 1, "name": "d", "models": {"baseline": "v1", "candidate": "v2"},
+        "router": {"adapter": "file", "options": {"path": "router.json"}},
+        "data": {"predictions": f"{directory}/p.parquet", "training": f"{directory}/t.parquet"},
+        "metrics": {"error_rate": {"kind": "proportion", "column": "error"}},
+        "guards": [{"metric": "error_rate", "max": "1%"}],
+        "stages": [{"name": "shadow", "shadow": "100%"}, {"name": "full", "traffic": "100%"}],
+        "drift": drift,
+        "rollback": {"authority": ["alice"], "max_duration": "5m", "steps": [{"route": "baseline"}]},
+    }
 
 
 def write(directory: Path, name: str, select: str) -> None:
@@ -59,8 +55,9 @@ def training(directory: Path, price: str = "(i % 1000)::DOUBLE", country: str = 
 
 
 def plan_file(directory: Path, drift: str = "  features: [price, country]") -> Path:
+    """`drift`: the plan's drift section, as the YAML lines a person would write under `drift:`."""
     path = directory / "plan.yaml"
-    path.write_text(PLAN.format(dir=directory, drift=drift))
+    path.write_text(plan_yaml(plan_document(directory, yaml_value(drift))))
     return path
 
 

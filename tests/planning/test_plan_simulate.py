@@ -8,14 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from evaluate.evaluate_helpers import plan_document
 
 from rollout_cli.errors import UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.document import plan_yaml
 from rollout_cli.planning import Harm, Scenario, parse_harm, simulate_plan
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
-from evaluate_helpers import plan_document  # noqa: E402
 
 GUARDS = [{"metric": "conversion", "max_drop": "2%", "per_segment": True}, {"metric": "revenue", "max_drop": "3%"},
           {"metric": "error_rate", "max": "0.5%"}]

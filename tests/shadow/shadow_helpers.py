@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
-
-from evaluate_helpers import plan_document
+from evaluate.evaluate_helpers import plan_document
 
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.document import plan_yaml
