@@ -138,6 +138,10 @@ def tick(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, jso
     run_by = acting(rollout, as_, action="tick", now=now)
     try:
         report = controller.tick(rollout, run_by=run_by, now=now, on_step=on_step)
+    except manual.RollbackNotRun as exc:  # the state store failed during the rollback: exit 4, manual steps
+        alerts.controller_error(rollout, exc.message, now=now)
+        views.print_manual_rollback(exc.manual_commands)
+        raise
     except (DataError, RouterError) as exc:
         alerts.controller_error(rollout, exc.message, now=now)
         raise
@@ -198,8 +202,12 @@ def run(plan: PlanArg, interval: Annotated[str, typer.Option("--interval", help=
                     exporter.update(collect(rollout.plan, rollout.store, utc_now(), evaluation))
                 view.show(rows, row.state)
 
-            result = controller.run_loop(rollout, run_by=run_by, every_s=every, max_ticks=max_ticks,
-                                         stop=stop, clock=utc_now, on_row=show)
+            try:
+                result = controller.run_loop(rollout, run_by=run_by, every_s=every, max_ticks=max_ticks,
+                                             stop=stop, clock=utc_now, on_row=show)
+            except manual.RollbackNotRun as exc:
+                views.print_manual_rollback(exc.manual_commands)
+                raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -20,6 +20,7 @@ from rollout_cli.plan.model import Plan
 from rollout_cli.state import journal
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.records import RolloutState
+from rollout_cli.state.store import StateStoreError
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import alerts, moves
 from rollout_cli.transitions.context import Rollout, Superseded, drill_refusal
@@ -27,7 +28,7 @@ from rollout_cli.transitions.decide import Action, decide
 from rollout_cli.transitions.drift_actions import act_on_drift
 from rollout_cli.transitions.history import keep_evaluation
 from rollout_cli.transitions.reconcile import reconcile
-from rollout_cli.transitions.rollback import RollbackResult, rollback
+from rollout_cli.transitions.rollback import RollbackNotRun, RollbackResult, manual_commands, rollback
 from rollout_cli.transitions.steps import StepResult
 from rollout_cli.units import format_duration
 
@@ -157,8 +158,14 @@ def act(rollout: Rollout, state: RolloutState, action: Action, evaluation: Evalu
                           deduped=False)
         return StepReport(action, evaluation, new_state, reconciled=reconciled)
     if action.kind == "rollback":
-        outcome = rollback(rollout, actor=actor, reason=action.reason, now=now, evidence=evidence, on_step=on_step)
-        new_state = _remember(rollout, evaluation, f"rollback:{action.code}:{state.stage}", now)
+        try:
+            outcome = rollback(rollout, actor=actor, reason=action.reason, now=now, evidence=evidence, on_step=on_step)
+            new_state = _remember(rollout, evaluation, f"rollback:{action.code}:{state.stage}", now)
+        except StateStoreError as exc:  # the store failed mid-way: nothing says the router is at the baseline (exit 4)
+            raise RollbackNotRun(f"the rollback stopped, the router may not be at the baseline: {exc.message}",
+                                 hint="check the router by hand (as above), then fix the state store; the next "
+                                      "tick finishes the rollback from the journal",
+                                 manual_commands=manual_commands(plan)) from None
         return StepReport(action, evaluation, new_state, rollback=replace(outcome, state=new_state),
                           reconciled=reconciled)
     key = f"{action.kind}:{action.code}:{state.stage}"
@@ -287,6 +294,9 @@ def run_loop(rollout: Rollout, *, run_by: str, every_s: float, max_ticks: int | 
     while not stop.is_set():
         try:
             report = tick(rollout, run_by=run_by, now=clock())
+        except RollbackNotRun as exc:  # the store is failing: a person must act now (exit 4)
+            alerts.controller_error(rollout, exc.message, now=clock())
+            raise
         except (DataError, RouterError) as exc:
             alerts.controller_error(rollout, exc.message, now=clock())
             row = RunRow(at=clock(), state=rollout.state(), error=exc)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from rollout_cli.errors import DataError, NotAllowed, RolloutError, RouterError, UsageError
 from rollout_cli.plan.model import Plan
-from rollout_cli.routers.base import BASELINE_ONLY
 from rollout_cli.state.identity import current_actor
 from rollout_cli.state.locate import folder, open_store
 from rollout_cli.state.location import locate
@@ -28,7 +27,13 @@ from rollout_cli.transitions.moves import MoveResult
 from rollout_cli.transitions.moves import adopt as adopt_move
 from rollout_cli.transitions.moves import start as start_move
 from rollout_cli.transitions.reconcile import reconcile
-from rollout_cli.transitions.rollback import RollbackResult, rollback, rollback_without_state
+from rollout_cli.transitions.rollback import (  # noqa: F401 - RollbackNotRun, manual_commands: callers' names
+    RollbackNotRun,
+    RollbackResult,
+    manual_commands,
+    rollback,
+    rollback_without_state,
+)
 from rollout_cli.transitions.steps import StepResult
 
 
@@ -50,15 +55,6 @@ def start(rollout: Rollout, *, actor: str, reason: str, now: datetime, adopt: bo
                                        None, at=now)
             raise UsageError(refusal)
     return start_move(rollout, actor=actor, reason=reason, now=now)
-
-
-class RollbackNotRun(RouterError):
-    """The rollback could not run (or stopped) because the state store failed; `manual_commands`
-    are what a person runs to send every request to the baseline by hand (may be empty)."""
-
-    def __init__(self, message: str, *, hint: str, manual_commands: list[str]) -> None:
-        super().__init__(message, hint=hint)
-        self.manual_commands = manual_commands
 
 
 def roll_back(plan: Plan, *, state_dir: str | Path | None, requested_actor: str | None, reason: str,
@@ -113,16 +109,6 @@ def _without_state(plan: Plan, directory: Path, problem: str, *, actor: str, rea
     state = replace(not_started(plan.name), rollback_incomplete=not run.router_verified)
     return RollbackResult(None, None, run, run.router_verified, outcome, state, state_problem=problem,
                           audit_file=str(written) if written else None)
-
-
-def manual_commands(plan: Plan) -> list[str]:
-    """The shell commands that send every request to the baseline, or [] when the router cannot say."""
-    from rollout_cli.routers.registry import router_for
-
-    try:
-        return router_for(plan.router.adapter, plan.router.options).explain(BASELINE_ONLY)
-    except RolloutError:
-        return []
 
 
 def advance(rollout: Rollout, *, actor: str, reason: str, force: bool, now: datetime) -> StepReport:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.errors import ExitCode, RouterError
+from rollout_cli.errors import ExitCode, RolloutError, RouterError
 from rollout_cli.plan.model import Plan
 from rollout_cli.routers.base import BASELINE_ONLY, Router, RouterSplit, splits_match
 from rollout_cli.state import journal
@@ -28,6 +28,15 @@ from rollout_cli.state.records import RolloutState, Transition
 from rollout_cli.transitions.alerts import RollbackNotices
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.steps import RollbackRun, StepResult, run_rollback_steps
+
+
+class RollbackNotRun(RouterError):
+    """The rollback could not run (or stopped) because the state store failed; `manual_commands`
+    are what a person runs to send every request to the baseline by hand (may be empty)."""
+
+    def __init__(self, message: str, *, hint: str, manual_commands: list[str]) -> None:
+        super().__init__(message, hint=hint)
+        self.manual_commands = manual_commands
 
 
 @dataclass(frozen=True)
@@ -190,3 +199,13 @@ def _advance_phase(rollout: Rollout, transition_id: int, expected: str, phase: s
     with rollout.store.write() as conn:
         if journal.get(conn, transition_id).phase == expected:
             journal.set_phase(conn, transition_id, phase)
+
+
+def manual_commands(plan: Plan) -> list[str]:
+    """The shell commands that send every request to the baseline, or [] when the router cannot say."""
+    from rollout_cli.routers.registry import router_for
+
+    try:
+        return router_for(plan.router.adapter, plan.router.options).explain(BASELINE_ONLY)
+    except RolloutError:
+        return []
