@@ -75,26 +75,26 @@ def complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def _keep(plan: Plan, evaluation: Evaluation, state_dir: str | None, now: datetime) -> None:
-    """A person's evaluation joins the evaluation history when the plan's state exists (none is created)."""
-    from rollout_cli.state.identity import current_actor
-    from rollout_cli.state.location import locate
-    from rollout_cli.state.postgres import is_url
-    from rollout_cli.state.store import StateStore, StateStoreError
+    """A person's evaluation joins the evaluation history when the plan's state exists (none is created):
+    a SQLite state folder that exists, or a PostgreSQL store that holds the plan's rollout. The actor is
+    the store's (self-asserted on SQLite, the authenticated role on PostgreSQL; docs/team.md)."""
+    from rollout_cli.errors import RolloutError
+    from rollout_cli.state.locate import existing_store
     from rollout_cli.transitions.history import keep_evaluation
 
-    if is_url(state_dir):
-        return  # a person's evaluate joins the history on a local store; the controller's ticks on both
-    where = locate(plan, Path(state_dir) if state_dir else None)
-    if not where.exists():
-        return
     try:
-        store = StateStore.open(where.directory)
+        store = existing_store(state_dir, plan)
+        if store is None:
+            return
         try:
-            keep_evaluation(store, plan, evaluation, actor=current_actor(None), source="evaluate", at=now)
+            if store.kind == "postgresql" and store.get(plan.name) is None:
+                return  # a shared store holds many plans: this one has no rollout there
+            keep_evaluation(store, plan, evaluation, actor=store.actor(None), source="evaluate", at=now)
         finally:
             store.close()
-    except StateStoreError as error:  # the verdict still stands; say it was not kept
-        err_console.print(f"warning: the evaluation was not kept in the history: {error.message}", markup=False)
+    except RolloutError as error:  # the verdict still stands; say it was not kept
+        err_console.print(f"warning: the evaluation was not kept in the history: {error.message}", markup=False,
+                          soft_wrap=True)
 
 
 StageOpt = Annotated[

@@ -96,24 +96,24 @@ def check_command(state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> N
 
 
 @state_app.command("copy")
-def copy_command(to: Annotated[str, typer.Option("--to", help="The PostgreSQL URL to copy into.")],
+def copy_command(to: Annotated[str, typer.Option("--to", help="Where to copy: a postgresql:// URL, or a folder "
+                                                "for a SQLite store (e.g. to move back from PostgreSQL).")],
                  state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
-    """Copy the whole state — running rollouts, journal, audit trail — into an empty PostgreSQL store.
+    """Copy the whole state — running rollouts, journal, audit trail, evaluation history — into a store
+    that does not hold these plans yet: SQLite to PostgreSQL, or back.
 
     Example: rollout state copy --state .rollout --to postgresql://rollout@db.internal/rollout
     """
     from rollout_cli.state.copy import copy_state
     from rollout_cli.state.locate import open_store
-    from rollout_cli.state.postgres import is_url
 
-    if not is_url(to):
-        raise UsageError(f"--to must be a postgresql:// URL, not {to!r}")
     result = copy_state(open_store(state_dir), to)
     if json_out:
         print_json({"to": result.target, "plans": list(result.plans), "rows": result.rows})
         return
     console.print(f"[bold green]copied[/] {', '.join(result.plans) or 'nothing'} to {result.target} "
-                  f"({result.rows['events']} audit events); from now on use --state {result.target}")
+                  f"({result.rows['events']} audit events, {result.rows['evaluations']} evaluations); "
+                  f"from now on use --state {result.target}")
 
 
 def register(app: typer.Typer) -> None:

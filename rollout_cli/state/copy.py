@@ -1,4 +1,5 @@
-"""Move the state of a store — a running rollout included — into an empty PostgreSQL store.
+"""Move the state of a store — a running rollout included — into another store: SQLite to
+PostgreSQL (a team starts sharing), or PostgreSQL back to a SQLite folder.
 
 The copy is a snapshot taken inside the source's write transaction (no other process writes
 meanwhile) and written in one target transaction: all or nothing. Refused while a transition is
@@ -11,15 +12,18 @@ event, and from then on the team uses the target (docs/team.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rollout_cli.errors import UsageError
 from rollout_cli.state import pg_schema
 from rollout_cli.state.clock import format_time, utc_now
-from rollout_cli.state.postgres import PostgresStore
+from rollout_cli.state.postgres import PostgresStore, is_url
 from rollout_cli.state.records import OPEN_PHASES
 from rollout_cli.state.store import StateStore
 
-TABLES = ("rollouts", "transitions", "events")
+# parents before children (evaluation_checks refers to evaluations); all but the checks have a plan column
+TABLES = ("rollouts", "transitions", "events", "evaluations", "evaluation_checks")
+WITH_IDS = ("transitions", "events", "evaluations")
 
 
 @dataclass(frozen=True)
@@ -29,33 +33,43 @@ class CopyResult:
     target: str
 
 
-def copy_state(source: StateStore, target_url: str) -> CopyResult:
-    """Copy every row of `source` into the PostgreSQL store at `target_url` (initialised if empty)."""
-    raw = PostgresStore.connect(target_url)
+def copy_state(source: StateStore, target: str | Path) -> CopyResult:
+    """Copy every row of `source` into the store at `target`: a PostgreSQL URL (initialised if
+    empty) or a SQLite folder (created if absent)."""
+    if not isinstance(target, str) or not is_url(target):
+        if source.kind == "sqlite" and Path(target).resolve() == Path(source.location).resolve():
+            raise UsageError(f"cannot copy {source.location} onto itself")
+        destination = StateStore.open(Path(target))
+        try:
+            return _copy(source, destination)
+        finally:
+            destination.close()
+    raw = PostgresStore.connect(target)
     try:
         if pg_schema.version(raw) == 0:
             pg_schema.migrate(raw)
-        target = PostgresStore(target_url, raw)
-        problems = pg_schema.problems(target.conn)
+        shared = PostgresStore(target, raw)
+        problems = pg_schema.problems(shared.conn)
         if problems:
-            raise UsageError(f"cannot copy into {target.location}: {problems[0]}")
-        return _copy(source, target)
+            raise UsageError(f"cannot copy into {shared.location}: {problems[0]}")
+        return _copy(source, shared)
     finally:
         raw.close()
 
 
-def _copy(source: StateStore, target: PostgresStore) -> CopyResult:
-    marks = ", ".join("?" for _ in OPEN_PHASES)
+def _copy(source: StateStore, target: StateStore) -> CopyResult:
     with source.write() as src:
         rows = {t: [dict(r) for r in src.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()] for t in TABLES}
-        open_ones = src.execute(f"SELECT id, plan FROM transitions WHERE phase IN ({marks})", OPEN_PHASES).fetchall()
+        open_ones = [r for r in rows["transitions"] if r["phase"] in OPEN_PHASES]
         if open_ones:
-            raise UsageError(f"cannot copy while a transition is open ({', '.join(f'{r[1]} #{r[0]}' for r in open_ones)})",
+            named = ", ".join(f"{r['plan']} #{r['id']}" for r in open_ones)
+            raise UsageError(f"cannot copy while a transition is open ({named})",
                              hint="run `rollout tick PLAN` (it finishes or undoes it), then copy again")
-        plans = tuple(sorted({r["plan"] for t in TABLES for r in rows[t]}))
+        plans = tuple(sorted({r["plan"] for t in TABLES if t != "evaluation_checks" for r in rows[t]}))
         with target.write() as dst:
-            taken = [p for p in plans if dst.execute("SELECT 1 FROM rollouts WHERE plan = ? UNION ALL SELECT 1 FROM "
-                                                     "events WHERE plan = ? LIMIT 1", (p, p)).fetchone()]
+            held = ("SELECT 1 FROM rollouts WHERE plan = ? UNION ALL SELECT 1 FROM events WHERE plan = ? "
+                    "UNION ALL SELECT 1 FROM evaluations WHERE plan = ? LIMIT 1")
+            taken = [p for p in plans if dst.execute(held, (p, p, p)).fetchone()]
             if taken:
                 raise UsageError(f"cannot copy: {target.location} already holds {', '.join(taken)}",
                                  hint="copy into an empty database (or one without these plans)")
@@ -64,7 +78,7 @@ def _copy(source: StateStore, target: PostgresStore) -> CopyResult:
                     columns = list(row)
                     dst.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
                                 tuple(row[c] for c in columns))
-                if table != "rollouts":
+                if table in WITH_IDS and target.kind == "postgresql":  # SQLite's AUTOINCREMENT follows by itself
                     dst.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                 f"GREATEST((SELECT max(id) FROM {table}), 1))")
             now = format_time(utc_now())

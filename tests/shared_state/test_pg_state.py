@@ -110,7 +110,8 @@ def test_copy_a_running_rollout_from_sqlite_to_postgresql(here: Path, pg_cluster
     code, out, err = run(capsys, "state", "copy", "--state", source, "--to", target, "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert code == 0 and doc["plans"] == ["ranker"] and doc["rows"] == {"rollouts": 1, "transitions": 2, "events": 2}
+    assert code == 0 and doc["plans"] == ["ranker"] and doc["rows"] == {"rollouts": 1, "transitions": 2, "events": 2,
+                                                                    "evaluations": 0, "evaluation_checks": 0}
     assert run(capsys, "state", "copy", "--state", source, "--to", target)[0] == 2  # never twice
     status = json.loads(run(capsys, "status", str(path), "--state", target, "--json")[1])
     assert (status["status"], status["stage"], status["router_agrees"]) == ("running", "canary", True)
