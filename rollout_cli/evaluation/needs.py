@@ -76,7 +76,7 @@ def stage_measures(plan: Plan, stage: Stage) -> StageNeeds:
             quantiles[metric.name] = QuantileSpec(key=metric.name, column=str(metric.column), q=metric.q or 0.5)
             for _, measure in exceedance_measures(guard):
                 measures[measure.key] = measure
-        else:
+        elif metric.prometheus is None:  # a Prometheus count is read from its server (evaluation/prometheus_counts.py)
             measures[metric.name] = measure_for(metric)
     return StageNeeds(list(measures.values()), list(quantiles.values()), guards, not_judged)
 

@@ -89,6 +89,10 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
     duration_s = max(0.0, (until_n - window_since).total_seconds())
+    if any(g.metric.prometheus is not None for g in needs.guards):  # counted in Prometheus (docs/data.md)
+        from rollout_cli.evaluation.prometheus_counts import add_prometheus_counts
+
+        reasons += add_prometheus_counts(plan, needs, agg, since=window_since, until=until_n)
 
     if window_rows == 0:
         reasons.append(f"no prediction rows between {_aware(window_since).isoformat()} and "

@@ -29,6 +29,7 @@ from rollout_cli.plan.model import (
     Metric,
     NotifyTarget,
     Plan,
+    PrometheusCounts,
     Rollback,
     RollbackStep,
     Router,
@@ -119,10 +120,15 @@ def _metrics(items: dict[str, Any], loc: Locate) -> dict[str, Metric]:
             tolerance=float(m["tolerance"]) if "tolerance" in m else None,
             cap=float(m["cap"]) if "cap" in m else None,
             timeout_s=parse_duration(m["timeout"]) if "timeout" in m else None,
+            prometheus=_prometheus(m.get("prometheus")) if m.get("source") == "prometheus" else None,
             location=loc(f"$.metrics.{name}"),
         )
         for name, m in items.items()
     }
+
+
+def _prometheus(p: dict[str, Any]) -> PrometheusCounts:
+    return PrometheusCounts(url=p["url"], count=dict(p["count"]), total=dict(p["total"]), token=p.get("token"))
 
 
 def _guards(items: list[dict[str, Any]], path: str, metrics: dict[str, Metric], loc: Locate) -> tuple[Guard, ...]:

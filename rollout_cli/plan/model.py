@@ -59,6 +59,17 @@ class DataSpec:
 
 
 @dataclass(frozen=True)
+class PrometheusCounts:
+    """`source: prometheus` (docs/data.md): per arm, a PromQL query for the events counted and one
+    for all requests; `$window` is the judged window. url and token as written (${env:…})."""
+
+    url: str
+    count: Mapping[str, str]  # arm -> query
+    total: Mapping[str, str]  # arm -> query
+    token: str | None = None
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     kind: MetricKind
@@ -69,6 +80,7 @@ class Metric:
     tolerance: float | None = None  # agreement: |candidate - baseline| <= tolerance agrees
     cap: float | None = None  # mean: each unit's value is capped at this before averaging
     timeout_s: float | None = None  # coverage: a candidate answer slower than this is late (docs/shadow.md)
+    prometheus: PrometheusCounts | None = None  # source: prometheus — counted there, not in the logs
     location: Location | None = field(default=None, compare=False)
 
 

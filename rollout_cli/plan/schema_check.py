@@ -203,6 +203,8 @@ class _Translator:
             return f"{value!r} is not one of: {', '.join(choices)}{near}"
         if kind == "pattern":
             hint = _PATTERN_HINTS.get(str(limit), schema.get("description", ""))
+            if "env:" in str(limit):  # a place for a secret reference: what was written may be the secret itself
+                return f"a value written inline is not allowed here (not shown: it may be a secret): {hint}"
             return f"{value!r} is not allowed here: {hint}"
         if kind in ("minItems", "minProperties"):
             if path == "$.rollback.authority":

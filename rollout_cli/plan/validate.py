@@ -10,6 +10,7 @@ from __future__ import annotations
 from rollout_cli.plan.load import LoadedDocument, Problem
 from rollout_cli.plan.rules_common import RuleContext
 from rollout_cli.plan.rules_drift import rule_drift
+from rollout_cli.plan.rules_prometheus import rule_prometheus
 from rollout_cli.plan.rules_ramp import rule_guards, rule_stages
 from rollout_cli.plan.rules_refs import (
     rule_basics,
@@ -29,6 +30,7 @@ RULES = (
     rule_data,
     rule_durations,
     rule_metrics,
+    rule_prometheus,
     rule_stages,
     rule_guards,
     rule_rollback,

@@ -66,6 +66,7 @@ def secret_templates(plan: Plan) -> list[str]:
     """Every string of the plan that may carry a ${env:…} reference: what redaction scrubs."""
     texts = [str(v) for v in plan.router.options.values()]
     texts += [t for n in plan.notify for t in (n.url, n.token) if t]
+    texts += [t for m in plan.metrics.values() if m.prometheus for t in (m.prometheus.url, m.prometheus.token) if t]
     for step in plan.rollback.steps:
         texts.extend(str(v) for v in step.value) if step.kind == "run" else texts.append(str(step.value))
     return [t for t in texts if "${env:" in t]
