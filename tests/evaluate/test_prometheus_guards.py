@@ -152,3 +152,38 @@ def test_plan_validate_checks_the_form_and_never_contacts_prometheus(tmp_path: P
     assert done.returncode == 2 and TOKEN not in done.stdout + done.stderr
     assert "counted in Prometheus, per arm only" in done.stdout + done.stderr
     assert "token" in done.stdout + done.stderr
+
+
+def test_prometheus_counts_get_the_same_interval_as_the_same_counts_in_the_logs(here: Path) -> None:
+    """One request per unit in the logs with an `error` column, and the same totals in Prometheus:
+    the two checks carry the same estimate and interval — the statistics are the logs' own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    requests, errors = {"baseline": 68_400, "candidate": 3_600}, {"baseline": 684, "candidate": 36}
+    rows: dict[str, list[Any]] = {"ts": [], "unit_id": [], "arm": [], "served": [], "error": []}
+    for arm, n in requests.items():
+        for i in range(n):
+            rows["ts"].append(T0 + timedelta(seconds=1 + (i * 3598) // n))
+            rows["unit_id"].append(f"{arm}-{i}")
+            rows["arm"].append(arm)
+            rows["served"].append(True)
+            rows["error"].append(i < errors[arm])
+    (here / "logs").mkdir()
+    pq.write_table(pa.table(rows), here / "logs" / "predictions.parquet")
+    doc = plan_document(directory=here)
+    del doc["data"]["outcomes"], doc["metrics"]["conversion"]
+    doc["metrics"]["errors_in_logs"] = {"kind": "proportion", "column": "error"}
+    doc["metrics"]["http_errors"] = {"kind": "proportion", "source": "prometheus", "prometheus": queries("v2")}
+    doc["guards"] = [{"metric": "errors_in_logs", "max": "3%"}, {"metric": "http_errors", "max": "3%"}]
+    doc["stages"] = [{"name": "shadow", "shadow": "100%", "min_duration": "1h",
+                      "guards": [{"metric": "agreement", "min": "90%"}]},
+                     {"name": "canary", "traffic": "5%", "min_duration": "1h"}, {"name": "full", "traffic": "100%"}]
+    (here / "plan.yaml").write_text(plan_yaml(doc))
+    _, evaluation = judged(here / "plan.yaml")
+    logs = next(c for c in evaluation.checks if c.metric == "errors_in_logs")
+    prom = the_check(evaluation)
+    assert evaluation.verdict is Outcome.PASS, evaluation.reasons
+    assert (prom.outcome, prom.candidate, prom.baseline) == (logs.outcome, pytest.approx(logs.candidate),
+                                                              pytest.approx(logs.baseline))
+    assert prom.interval == pytest.approx(logs.interval, rel=1e-9)
