@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from rollout_cli.errors import RolloutError
@@ -52,7 +53,7 @@ class Server:
 
 def window_text(window_s: float) -> str:
     """A PromQL duration for `$window`: whole seconds, at least one."""
-    return f"{max(1, int(round(window_s)))}s"
+    return f"{max(1, round(window_s))}s"
 
 
 def read_count(server: Server, query: str, *, at: datetime, window_s: float) -> float:
@@ -79,8 +80,9 @@ def read_count(server: Server, query: str, *, at: datetime, window_s: float) -> 
     return _one_number(doc.get("data") or {}, promql, at)
 
 
-def _one_number(data: dict, promql: str, at: datetime) -> float:  # type: ignore[type-arg]
+def _one_number(data: dict[str, Any], promql: str, at: datetime) -> float:
     kind, result = data.get("resultType"), data.get("result")
+    raw: Any
     if kind == "scalar":
         raw = result[1] if isinstance(result, list) and len(result) == 2 else None
     elif kind == "vector" and isinstance(result, list):

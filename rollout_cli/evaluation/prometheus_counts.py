@@ -39,7 +39,7 @@ def add_prometheus_counts(plan: Plan, needs: StageNeeds, agg: Aggregates, *, sin
             reasons.append(f"{metric.name} (Prometheus): {exc}; not judged")
             continue
         for arm, (events, requests) in counts.items():
-            agg.cell(None, arm).sums[metric.name] = Sums(n=int(round(requests)), sum_x=events, sum_y=requests,
+            agg.cell(None, arm).sums[metric.name] = Sums(n=round(requests), sum_x=events, sum_y=requests,
                                                          sum_xx=events, sum_yy=requests, sum_xy=events)
     return reasons
 
