@@ -13,6 +13,8 @@ def describe_metric(metric: Metric) -> str:
     """What the metric measures, e.g. "share of units with a purchase event within 1h"."""
     window = f" within {format_duration(metric.window_s)} of being served" if metric.window_s else ""
     if metric.kind == "proportion":
+        if metric.prometheus is not None:
+            return "share of requests counted in Prometheus (per arm: count / total)"
         if metric.event:
             return f"share of units with a {metric.event} event{window}"
         return f"share of answers with {metric.column} true"
