@@ -48,8 +48,9 @@ def _arm_counts(metric: Metric, arm: str, at: datetime, window_s: float) -> tupl
     source = metric.prometheus
     assert source is not None
     server = Server(source.url, source.token)
-    events = read_count(server, source.count[arm], at=at, window_s=window_s)
-    requests = read_count(server, source.total[arm], at=at, window_s=window_s)
+    count, total = source.queries(arm)
+    events = read_count(server, count, at=at, window_s=window_s)
+    requests = read_count(server, total, at=at, window_s=window_s)
     if requests == 0:
         raise PrometheusUnavailable(f"no data: the {arm} has no requests counted in the window")
     if events > requests:

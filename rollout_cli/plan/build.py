@@ -128,7 +128,10 @@ def _metrics(items: dict[str, Any], loc: Locate) -> dict[str, Metric]:
 
 
 def _prometheus(p: dict[str, Any]) -> PrometheusCounts:
-    return PrometheusCounts(url=p["url"], count=dict(p["count"]), total=dict(p["total"]), token=p.get("token"))
+    def pair(queries: dict[str, str]) -> tuple[str, str]:
+        return queries["baseline"], queries["candidate"]
+
+    return PrometheusCounts(url=p["url"], count=pair(p["count"]), total=pair(p["total"]), token=p.get("token"))
 
 
 def _guards(items: list[dict[str, Any]], path: str, metrics: dict[str, Metric], loc: Locate) -> tuple[Guard, ...]:

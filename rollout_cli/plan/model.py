@@ -64,9 +64,14 @@ class PrometheusCounts:
     for all requests; `$window` is the judged window. url and token as written (${env:…})."""
 
     url: str
-    count: Mapping[str, str]  # arm -> query
-    total: Mapping[str, str]  # arm -> query
+    count: tuple[str, str]  # (baseline's query, candidate's query): tuples keep the plan hashable
+    total: tuple[str, str]
     token: str | None = None
+
+    def queries(self, arm: str) -> tuple[str, str]:
+        """(count, total) of `arm` ("baseline" or "candidate")."""
+        i = ("baseline", "candidate").index(arm)
+        return self.count[i], self.total[i]
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,8 @@ def test_plan_validate_checks_the_form_and_never_contacts_prometheus(tmp_path: P
     path = write(tmp_path, queries("v2"))
     env = {"PROM_URL": "http://127.0.0.1:9"}  # nothing listens: validate must not care
     assert cli(["plan", "validate", str(path)], cwd=tmp_path, env=env).returncode == 0
+    shown = cli(["plan", "show", str(path)], cwd=tmp_path, env=env)
+    assert shown.returncode == 0 and "http_errors (share of requests counted in Prometheus" in shown.stdout, shown.stderr
     bad = queries("v2")
     bad["token"] = TOKEN
     write(tmp_path, bad, guard={"metric": "http_errors", "max": "3%", "per_segment": True})
