@@ -18,6 +18,7 @@ Contract of `read_count(server, query, at=..., window_s=...)`:
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +67,8 @@ def read_count(server: Server, query: str, *, at: datetime, window_s: float) -> 
     except RolloutError as exc:  # an unset variable: said, never guessed
         raise PrometheusUnavailable(exc.message) from None
     url = f"{base}/api/v1/query?{urlencode({'query': promql, 'time': f'{at.timestamp():.3f}'})}"
+    # urllib3 logs each retry as a WARNING quoting the request; the URL as written may carry a credential
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
         status, body = call("GET", url, retries=RETRIES, timeout_s=TIMEOUT_S, headers=headers)
     except HttpFailure as exc:

@@ -142,18 +142,44 @@ def test_evaluate_from_the_command_line_redacts_the_token(here: Path, prometheus
 
 
 def test_plan_validate_checks_the_form_and_never_contacts_prometheus(tmp_path: Path) -> None:
-    path = write(tmp_path, queries("v2"))
-    env = {"PROM_URL": "http://127.0.0.1:9"}  # nothing listens: validate must not care
-    assert cli(["plan", "validate", str(path)], cwd=tmp_path, env=env).returncode == 0
-    shown = cli(["plan", "show", str(path)], cwd=tmp_path, env=env)
-    assert shown.returncode == 0 and "http_errors (share of requests counted in Prometheus" in shown.stdout, shown.stderr
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = write(tmp_path, queries("v2"))
+        env = {"PROM_URL": f"http://127.0.0.1:{server.server_address[1]}"}
+        assert cli(["plan", "validate", str(path)], cwd=tmp_path, env=env).returncode == 0
+        shown = cli(["plan", "show", str(path)], cwd=tmp_path, env=env)
+        assert shown.returncode == 0 and "http_errors (share of requests counted in Prometheus" in shown.stdout
+        assert asked == []  # the server saw no request: validation is form only
+    finally:
+        server.shutdown()
+        server.server_close()
     bad = queries("v2")
     bad["token"] = TOKEN
     write(tmp_path, bad, guard={"metric": "http_errors", "max": "3%", "per_segment": True})
-    done = cli(["plan", "validate", str(path)], cwd=tmp_path, env=env)
+    done = cli(["plan", "validate", str(path)], cwd=tmp_path, env={})
     assert done.returncode == 2 and TOKEN not in done.stdout + done.stderr
     assert "counted in Prometheus, per arm only" in done.stdout + done.stderr
     assert "token" in done.stdout + done.stderr
+    inline = queries("v2")
+    inline["url"] = "http://reader:hunter2@127.0.0.1:9090"  # a password written into the URL
+    write(tmp_path, inline)
+    done = cli(["plan", "validate", str(path)], cwd=tmp_path, env={})
+    assert done.returncode == 2 and "looks like a secret written inline" in done.stdout + done.stderr
 
 
 def test_prometheus_counts_get_the_same_interval_as_the_same_counts_in_the_logs(here: Path) -> None:
