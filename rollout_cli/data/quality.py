@@ -1,6 +1,8 @@
 """Bad rows that would bias a verdict silently: duplicates and arm values nobody recognises.
 
-One light scan per source over the window (docs/data.md, "Duplicates and unknown arms"):
+One light scan per source over the window (duplicates are screened by counting distinct hashes of
+the key, which is exact when no two hashes collide; only when the screen finds fewer distinct
+hashes than rows is the key itself counted) (docs/data.md, "Duplicates and unknown arms"):
 - predictions: rows whose `request_id` (when the column exists) was logged before for the same
   arm (a shadow request has one row per arm); without a `request_id`, rows repeating another
   row's unit, time and arm;
@@ -58,10 +60,16 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
         key, key_words = f"({unit}, {ts}, {arm})", "unit, ts, arm"
         keyed = f"{unit} IS NOT NULL"
     row = logs.query(
-        f"SELECT count(*), count(*) FILTER (WHERE {keyed}) - count(DISTINCT {key}) FILTER (WHERE {keyed}), "
+        f"SELECT count(*), count(*) FILTER (WHERE {keyed}) - count(DISTINCT hash{key}) FILTER (WHERE {keyed}), "
         f"count(*) FILTER (WHERE {arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')) "
         f"FROM {preds.from_item(params)} WHERE {window}", params)[0]
     rows, duplicates, unknown = int(row[0]), int(row[1] or 0), int(row[2] or 0)
+    if duplicates:  # fewer distinct hashes than keys: duplicates, or (rarely) a hash collision — count exactly
+        params = SqlParams()
+        window = ts_filter(ts, since, until, params)
+        duplicates = int(logs.query(
+            f"SELECT count(*) - count(DISTINCT {key}) FROM {preds.from_item(params)} WHERE {window} AND {keyed}",
+            params)[0][0] or 0)
     arms: tuple[tuple[str | None, int], ...] = ()
     if unknown:
         params = SqlParams()
@@ -79,8 +87,10 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
         o_value = outs.column("value", "any") if outs.has_role("value") else "NULL"
         events = ", ".join(params.add(e) for e in outcome_events)
         o_window = ts_filter(o_ts, since, until, params)
-        row = logs.query(
-            f"SELECT count(*), count(*) - count(DISTINCT ({o_unit}, {o_ts}, {o_event}, {o_value})) "
-            f"FROM {outs.from_item(params)} WHERE {o_event} IN ({events}) AND {o_window}", params)[0]
+        key = f"({o_unit}, {o_ts}, {o_event}, {o_value})"
+        where = f"FROM {outs.from_item(params)} WHERE {o_event} IN ({events}) AND {o_window}"
+        row = logs.query(f"SELECT count(*), count(*) - count(DISTINCT hash{key}) {where}", params)[0]
         outcome_rows, duplicate_outcomes = int(row[0]), int(row[1] or 0)
+        if duplicate_outcomes:  # as above: the hashes only screen, the exact count decides
+            duplicate_outcomes = int(logs.query(f"SELECT count(*) - count(DISTINCT {key}) {where}", params)[0][0] or 0)
     return DataQuality(rows, duplicates, key_words, outcome_rows, duplicate_outcomes, unknown, arms)
