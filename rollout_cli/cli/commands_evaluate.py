@@ -113,12 +113,30 @@ UntilOpt = Annotated[
 ]
 
 
+FullOpt = Annotated[
+    bool,
+    typer.Option("--full", help="Read every log file, not the evaluation cache beside the state (docs/incremental.md)."),
+]
+
+
+def _cache_dir(plan: Plan, state_dir: str | None) -> Path | None:
+    """The state folder when the plan's local state exists: the evaluation cache lives there."""
+    from rollout_cli.state.location import locate
+    from rollout_cli.state.postgres import is_url
+
+    if is_url(state_dir):
+        return None
+    where = locate(plan, Path(state_dir) if state_dir else None)
+    return where.directory if where.exists() else None
+
+
 def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, until: UntilOpt = None,
-             state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+             state_dir: StateDirOpt = None, full: FullOpt = False, json_out: JsonOpt = False) -> None:
     """Judge a stage from the logs now and change nothing. Exit 0 pass, 1 fail, 3 inconclusive, 2 bad input.
 
     Without a running rollout the planned split comes from the stage (--stage, else the first stage)
-    and the window is all data up to now. ROLLOUT_NOW pins "now" (simulated time).
+    and the window is all data up to now. ROLLOUT_NOW pins "now" (simulated time). When the plan's
+    state exists, log files read before come from its evaluation cache (--full reads them all again).
     Example: rollout evaluate plans/ranker-v42.yaml --stage canary --since 2h --json
     """
     from rollout_cli.evaluation.stage import evaluate_stage
@@ -139,7 +157,10 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
         chosen, start, split = running if running else (loaded.stages[0], None, None)
     window_since = parse_moment(since, now, "--since") if since else start
     window_until = parse_moment(until, now, "--until") if until else None
-    evaluation = evaluate_stage(loaded, chosen, since=window_since, until=window_until, now=now, split=split)
+    evaluation = evaluate_stage(loaded, chosen, since=window_since, until=window_until, now=now, split=split,
+                                cache_dir=_cache_dir(loaded, state_dir), full=full)
+    if evaluation.cache is not None and evaluation.cache.note and not json_out:
+        err_console.print(f"note: {evaluation.cache.note}", markup=False)
     if loaded.drift.enabled:  # shown beside the verdict; drift never changes it (docs/plan.md `drift`)
         from dataclasses import replace
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rollout_cli.data.quality import DataQuality, data_quality
@@ -44,6 +45,7 @@ from rollout_cli.evaluation.verdict import (
     SkippedSegment,
     SrmResult,
 )
+from rollout_cli.logcache import plan_logs
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.guards import GuardResult, apply_holm
@@ -72,8 +74,11 @@ def _aware(moment: datetime) -> datetime:
 
 def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, until: datetime | None = None,
                    now: datetime | None = None, split: RouterSplit | None = None,
-                   stage_started: datetime | None = None) -> Evaluation:
-    """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError."""
+                   stage_started: datetime | None = None, cache_dir: Path | None = None,
+                   full: bool = False) -> Evaluation:
+    """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError.
+    With `cache_dir` (the state folder) the logs already read come from the evaluation cache there
+    (rollout_cli.logcache, docs/incremental.md) unless `full`; the figures are the same either way."""
     now_n = utc_naive(now or datetime.now(UTC))
     until_n = utc_naive(until) if until is not None else now_n
     since_n = utc_naive(since) if since is not None else None
@@ -84,7 +89,8 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     needs = stage_measures(plan, stage)
     segments = list(plan.segments) if any(g.per_segment for g in needs.guards) else []
 
-    facts, agg, quality = _measure(plan, stage, needs, segments, since_n, until_n)
+    with plan_logs(plan, stage.name, None if full else cache_dir) as (logs, cache):
+        facts, agg, quality = _measure(logs, plan, stage, needs, segments, since_n, until_n)
     window_rows, last_upto = facts.window_rows, facts.last_upto
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
@@ -150,7 +156,9 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
                       until=_aware(until_n), units=units, srm=srm, checks=tuple(checks), reasons=tuple(reasons),
                       duration_s=duration_s, split=split, not_judged=tuple(needs.not_judged), freshness=freshness,
                       rows_without_unit=rows_without_unit, shadow=coverage, crossover=crossover,
-                      skipped_segments=tuple(skipped), non_finite=non_finite, data_quality=quality)
+                      skipped_segments=tuple(skipped), non_finite=non_finite, data_quality=quality,
+                      cache=cache)
+
 
 
 def non_finite_values(agg: Aggregates) -> tuple[NonFinite, ...]:
@@ -174,33 +182,32 @@ def _share_words(bad: NonFinite) -> str:
                      if bad.counts[arm])
 
 
-def _measure(plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
+def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
              until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts),
     the main statement, and — only for per-segment relative quantile guards — the bound levels."""
-    with open_logs(plan.data) as logs:
-        counted = tuple(sorted({q.column for q in needs.quantiles if q.key in _bounded_quantiles(needs)}))
-        try:
-            facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
-        except DataError:
-            # a csv with a header only reads as text columns: say that it is empty, not mistyped
-            if count_rows(logs, logs.predictions) == 0:
-                raise DataError(f"predictions ({logs.predictions.description}) has no rows") from None
-            raise
-        if facts.total_rows == 0:
-            raise DataError(f"predictions ({logs.predictions.description}) has no rows")
-        if any(m.level == "outcome" for m in needs.measures):
-            if logs.outcomes is None:
-                raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
-            if count_rows(logs, logs.outcomes) == 0:
-                raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
-        per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
-        agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
-                               quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
-                               quantile_segments=per_segment_quantiles)
-        _read_quantile_levels(logs, plan, stage, needs, agg, segments, since, until)
-        events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
-        quality = data_quality(logs, since=since, until=until, outcome_events=events)
+    counted = tuple(sorted({q.column for q in needs.quantiles if q.key in _bounded_quantiles(needs)}))
+    try:
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
+    except DataError:
+        # a csv with a header only reads as text columns: say that it is empty, not mistyped
+        if count_rows(logs, logs.predictions) == 0:
+            raise DataError(f"predictions ({logs.predictions.description}) has no rows") from None
+        raise
+    if facts.total_rows == 0:
+        raise DataError(f"predictions ({logs.predictions.description}) has no rows")
+    if any(m.level == "outcome" for m in needs.measures):
+        if logs.outcomes is None:
+            raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
+        if count_rows(logs, logs.outcomes) == 0:
+            raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
+    per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
+    agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
+                           quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
+                           quantile_segments=per_segment_quantiles)
+    _read_quantile_levels(logs, plan, stage, needs, agg, segments, since, until)
+    events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
+    quality = data_quality(logs, since=since, until=until, outcome_events=events)
     return facts, agg, quality
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rollout_cli.data.quality import DataQuality
 from rollout_cli.drift.check import DriftCheck
+from rollout_cli.logcache import CacheUse
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
 
@@ -188,6 +189,7 @@ class Evaluation:
     non_finite: tuple[NonFinite, ...] = ()  # only kinds of values that had some
     data_quality: DataQuality | None = None  # duplicates and unknown arm values (data/quality.py)
     drift: DriftCheck | None = None  # the plan's drift on its last complete window; never changes the verdict
+    cache: CacheUse | None = None  # how the logs were read (evaluation cache, docs/incremental.md); same figures
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -221,4 +223,6 @@ class Evaluation:
             doc["data_quality"] = self.data_quality.to_json()
         if self.drift is not None:
             doc["drift"] = self.drift.to_json()
+        if self.cache is not None:
+            doc["cache"] = self.cache.to_json()
         return doc

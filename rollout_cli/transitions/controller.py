@@ -84,7 +84,8 @@ def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime, *, ac
             evaluation = settling(rollout.plan, stage.name, since, now)
     else:
         evaluation = evaluate_stage(rollout.plan, stage, since=since, until=now, now=now, split=state.split,
-                                    stage_started=state.stage_started_at)
+                                    stage_started=state.stage_started_at,
+                                    cache_dir=getattr(rollout.store, "state_dir", None))  # a local store only
     keep_evaluation(rollout.store, rollout.plan, evaluation, actor=actor, source=source, at=now)
     return evaluation
 

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"secrets", "files", "units", "inert"},
     {"routers"},
     {"plan"},
-    {"data", "stats"},
+    {"data", "stats", "logcache"},
     {"drift"},
     {"evaluation", "state", "shadow"},  # evaluation uses shadow for paired guards; never the reverse
     {"notify", "exporter"},

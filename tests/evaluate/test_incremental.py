@@ -1,0 +1,202 @@
+"""The evaluation cache (rollout_cli.logcache, docs/incremental.md): a look through the cache gives
+the figures and verdict of a look that reads every log file, whatever arrives, late or out of order,
+rewritten or deleted; a cache it cannot trust is discarded and rebuilt, never believed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rollout_cli.evaluation.stage import evaluate_stage
+from rollout_cli.logcache import CACHE_FILE
+from rollout_cli.plan.model import Plan
+from rollout_cli.sim.logs import scenario_named, simulate_logs
+from tests.evaluate.evaluate_helpers import write_plan
+
+
+def _figures(doc: Any) -> Any:
+    """An evaluation's JSON without the note on how the logs were read."""
+    if isinstance(doc, dict):
+        return {k: _figures(v) for k, v in doc.items() if k != "cache"}
+    if isinstance(doc, list):
+        return [_figures(v) for v in doc]
+    return doc
+
+
+def assert_same(left: Any, right: Any, where: str = "") -> None:
+    """Equal documents, floats to a relative 1e-9 (sums taken in another order)."""
+    if isinstance(left, float) and isinstance(right, float):
+        assert math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-12), f"{where}: {left} != {right}"
+    elif isinstance(left, dict) and isinstance(right, dict):
+        assert left.keys() == right.keys(), where
+        for key in left:
+            assert_same(left[key], right[key], f"{where}.{key}")
+    elif isinstance(left, list) and isinstance(right, list):
+        assert len(left) == len(right), where
+        for i, (a, b) in enumerate(zip(left, right)):
+            assert_same(a, b, f"{where}[{i}]")
+    else:
+        assert left == right, f"{where}: {left!r} != {right!r}"
+
+
+class Arrivals:
+    """A scenario's logs cut into small files that arrive in a random order: outcomes before the
+    answers they follow, answers older than files already there (fixed seed)."""
+
+    def __init__(self, plan: Plan, tmp: Path, scenario: str, seed: int, pieces: int = 6) -> None:
+        source = tmp / "whole"
+        written = simulate_logs(plan, source, scenario=scenario_named(scenario, units=1500), seed=seed)
+        self.end = written.end
+        rng = np.random.default_rng(seed)
+        self.files: list[tuple[str, pa.Table]] = []
+        for kind in ("predictions", "outcomes"):
+            table = pq.read_table(source / f"{kind}.parquet")
+            order = rng.permutation(table.num_rows)  # every piece spans the whole range of times
+            cuts = np.sort(rng.choice(np.arange(1, table.num_rows), pieces - 1, replace=False))
+            self.files += [(kind, table.take(pa.array(part))) for part in np.split(order, cuts)]
+        first = [self.files.pop(0), self.files.pop(pieces - 1)]  # one of each, so both globs match
+        rng.shuffle(self.files)  # type: ignore[arg-type]
+        self.files = first + self.files
+        self.logs = tmp / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    def write(self, index: int) -> Path:
+        kind, table = self.files[index]
+        path = self.logs / f"{kind}-{index:03d}.parquet"
+        pq.write_table(table, path)
+        return path
+
+
+def _look(plan: Plan, arrivals: Arrivals, cache: Path | None, stage: str = "canary") -> dict[str, Any]:
+    until = arrivals.end + timedelta(minutes=5)
+    evaluation = evaluate_stage(plan, plan.stage(stage), until=until, now=until, cache_dir=cache)
+    doc = evaluation.to_json()
+    if cache is not None:
+        assert evaluation.cache is not None
+    return doc
+
+
+def _parity_run(tmp_path: Path, scenario: str, seed: int, stage: str = "canary") -> list[str]:
+    """Every arrival, then a rewrite and a deletion: each look through the cache against a full look."""
+    plan = write_plan(tmp_path, predictions=str(tmp_path / "logs" / "predictions*.parquet"),
+                      outcomes=str(tmp_path / "logs" / "outcomes*.parquet"))
+    arrivals = Arrivals(plan, tmp_path, scenario, seed)
+    cache = tmp_path / "state"
+    cache.mkdir()
+    notes: list[str] = []
+    arrivals.write(0)
+    for index in range(1, len(arrivals.files)):
+        arrivals.write(index)
+        looks = 2 if index % 3 == 0 else 1  # a second look absorbs what the first one read
+        for _ in range(looks):
+            cached = _look(plan, arrivals, cache, stage)
+            notes.append(str(cached["cache"]["note"] or ""))
+            assert_same(_figures(cached), _look(plan, arrivals, None, stage), f"{scenario} arrival {index}")
+    # an absorbed file rewritten with fewer rows, then one deleted: rebuilt, never stale
+    kind, table = arrivals.files[2]
+    pq.write_table(table.slice(0, table.num_rows // 2), arrivals.logs / f"{kind}-002.parquet")
+    os.utime(arrivals.logs / f"{kind}-002.parquet", ns=(0, 0))
+    for change in ("rewritten", "deleted"):
+        if change == "deleted":
+            kind, _ = arrivals.files[3]
+            (arrivals.logs / f"{kind}-003.parquet").unlink()
+        cached = _look(plan, arrivals, cache, stage)
+        assert change in (cached["cache"]["note"] or ""), cached["cache"]
+        assert_same(_figures(cached), _look(plan, arrivals, None, stage), f"{scenario} {change}")
+        notes.append(cached["cache"]["note"])
+        settled = _look(plan, arrivals, cache, stage)  # the rebuilt cache absorbs the files again
+        assert settled["cache"]["files_read"] == 0 and not settled["cache"]["note"]
+        assert_same(_figures(settled), _figures(cached), f"{scenario} {change}, settled")
+    return notes
+
+
+@pytest.mark.parametrize("scenario, seed", [("harm", 11), ("crossover", 12)])
+def test_incremental_matches_full_over_arrivals(tmp_path: Path, scenario: str, seed: int) -> None:
+    _parity_run(tmp_path, scenario, seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario, seed", [("healthy", 21), ("segment-harm", 22), ("srm", 23), ("slow", 24),
+                                            ("stale", 25)])
+def test_incremental_matches_full_every_scenario(tmp_path: Path, scenario: str, seed: int) -> None:
+    _parity_run(tmp_path, scenario, seed)
+
+
+def _settled(tmp_path: Path) -> tuple[Plan, Arrivals, Path]:
+    plan = write_plan(tmp_path, predictions=str(tmp_path / "logs" / "predictions*.parquet"),
+                      outcomes=str(tmp_path / "logs" / "outcomes*.parquet"))
+    arrivals = Arrivals(plan, tmp_path, "healthy", 5, pieces=2)
+    for index in range(len(arrivals.files)):
+        arrivals.write(index)
+    cache = tmp_path / "state"
+    cache.mkdir()
+    _look(plan, arrivals, cache)
+    settled = _look(plan, arrivals, cache)
+    assert settled["cache"]["files_cached"] == 4 and settled["cache"]["files_read"] == 0
+    return plan, arrivals, cache
+
+
+def test_damaged_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
+    import duckdb
+
+    plan, arrivals, cache = _settled(tmp_path)
+    full = _figures(_look(plan, arrivals, None))
+    con = duckdb.connect(str(cache / CACHE_FILE))
+    con.execute("UPDATE meta SET version = 0")
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert "another version" in looked["cache"]["note"] and looked["cache"]["files_read"] == 4
+    assert_same(_figures(looked), full)
+    (cache / CACHE_FILE).write_bytes(b"not a database at all" * 1000)
+    looked = _look(plan, arrivals, cache)
+    assert "damaged" in looked["cache"]["note"] and looked["cache"]["files_read"] == 4
+    assert_same(_figures(looked), full)
+    # another plan (a changed guard) never reads this stage's cached state as its own
+    changed = write_plan(tmp_path, predictions=str(tmp_path / "logs" / "predictions*.parquet"),
+                         outcomes=str(tmp_path / "logs" / "outcomes*.parquet"),
+                         decision="{confidence: 90%}")
+    looked = _look(changed, arrivals, cache)
+    assert looked["cache"]["files_read"] == 4 and looked["cache"]["files_cached"] == 0
+
+
+def test_a_cache_in_use_by_another_process_is_not_used(tmp_path: Path) -> None:
+    plan, arrivals, cache = _settled(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                               "time.sleep(60)", str(cache / CACHE_FILE)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        looked = _look(plan, arrivals, cache)
+        assert looked["cache"]["mode"] == "full" and "another process" in looked["cache"]["note"]
+        assert_same(_figures(looked), _figures(_look(plan, arrivals, None)))
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_evaluate_full_flag_reads_every_file(tmp_path: Path) -> None:
+    plan, arrivals, cache = _settled(tmp_path)
+    from rollout_cli.state.store import StateStore
+
+    StateStore.open(cache).close()  # the state exists: the command uses the cache beside it
+    env = {**os.environ, "ROLLOUT_NOW": (arrivals.end + timedelta(minutes=5)).isoformat()}
+    base = [sys.executable, "-m", "rollout_cli", "evaluate", str(plan.source), "--stage", "canary",
+            "--state-dir", str(cache), "--json"]
+    cached = subprocess.run(base, capture_output=True, text=True, env=env, check=False)
+    full = subprocess.run([*base, "--full"], capture_output=True, text=True, env=env, check=False)
+    assert cached.returncode == full.returncode and cached.returncode in (0, 1, 3), cached.stderr
+    cached_doc, full_doc = json.loads(cached.stdout), json.loads(full.stdout)
+    # the same plan has the same key in another process: the files cached above are not read again
+    assert cached_doc["cache"]["files_cached"] == 4 and "cache" not in full_doc
+    assert_same(_figures(cached_doc), _figures(full_doc))
