@@ -115,16 +115,18 @@ UntilOpt = Annotated[
 
 FullOpt = Annotated[
     bool,
-    typer.Option("--full", help="Read every log file, not the evaluation cache beside the state (docs/incremental.md)."),
+    typer.Option("--full", help="Read every log file, not the evaluation cache beside the state "
+                 "(used when ROLLOUT_EVALUATION_CACHE=1; docs/incremental.md)."),
 ]
 
 
 def _cache_dir(plan: Plan, state_dir: str | None) -> Path | None:
     """The state folder when the plan's local state exists: the evaluation cache lives there."""
+    from rollout_cli.logcache import cache_enabled
     from rollout_cli.state.location import locate
     from rollout_cli.state.postgres import is_url
 
-    if is_url(state_dir):
+    if is_url(state_dir) or not cache_enabled():
         return None
     where = locate(plan, Path(state_dir) if state_dir else None)
     return where.directory if where.exists() else None
@@ -136,7 +138,8 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
 
     Without a running rollout the planned split comes from the stage (--stage, else the first stage)
     and the window is all data up to now. ROLLOUT_NOW pins "now" (simulated time). When the plan's
-    state exists, log files read before come from its evaluation cache (--full reads them all again).
+    state exists and ROLLOUT_EVALUATION_CACHE=1, log files read before come from its evaluation cache
+    (--full reads them all again).
     Example: rollout evaluate plans/ranker-v42.yaml --stage canary --since 2h --json
     """
     from rollout_cli.evaluation.stage import evaluate_stage

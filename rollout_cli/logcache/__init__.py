@@ -11,6 +11,8 @@ Contract (docs/incremental.md):
   size, mtime, a hash of its first and last 64 KiB): a file still being written is read from the
   logs until it settles. An absorbed file that changed or disappeared discards the whole cache
   (rebuilt from the logs in the same look, with a note): never a stale row.
+- Off unless ROLLOUT_EVALUATION_CACHE=1 (`cache_enabled`): it keeps a copy of the rows and does
+  not yet make a look cheaper (docs/incremental.md, "Cost").
 - The cache file is `evaluation-cache.duckdb` in the state folder, keyed by a digest of the
   plan, the stage and CACHE_VERSION: another key, another version or a damaged file is
   discarded and rebuilt with a note; a cache held by another process (DuckDB's file lock) is
@@ -19,6 +21,16 @@ Contract (docs/incremental.md):
 
 from __future__ import annotations
 
-from rollout_cli.logcache.cache import CACHE_FILE, CACHE_VERSION, CacheUse, cache_key, cached_logs, plan_logs
+from rollout_cli.logcache.cache import (
+    CACHE_FILE,
+    CACHE_VERSION,
+    ENABLE_VARIABLE,
+    CacheUse,
+    cache_enabled,
+    cache_key,
+    cached_logs,
+    plan_logs,
+)
 
-__all__ = ["CACHE_FILE", "CACHE_VERSION", "CacheUse", "cache_key", "cached_logs", "plan_logs"]
+__all__ = ["CACHE_FILE", "CACHE_VERSION", "ENABLE_VARIABLE", "CacheUse", "cache_enabled", "cache_key", "cached_logs",
+           "plan_logs"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from rollout_cli.logcache.identity import FileId, file_id
 from rollout_cli.plan.model import Plan
 
 CACHE_FILE = "evaluation-cache.duckdb"
+ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "1": looks use the cache (off by default: docs/incremental.md)
 CACHE_VERSION = 1  # raise when the tables below change shape: an older file is then rebuilt
 _ALIAS = "rollout_cache"
 _SOURCES = ("predictions", "outcomes")
@@ -40,6 +42,12 @@ class CacheUse:
     def to_json(self) -> dict[str, object]:
         return {"mode": self.mode, "files_read": self.files_read, "files_cached": self.files_cached,
                 "note": self.note}
+
+
+def cache_enabled() -> bool:
+    """Whether looks go through the cache: it holds a copy of the log rows and does not yet make a look
+    cheaper (docs/incremental.md, "Cost"), so it is asked for, not assumed."""
+    return os.environ.get(ENABLE_VARIABLE, "").strip() == "1"
 
 
 def cache_key(plan_name: str, stage: str, plan_digest: str) -> str:

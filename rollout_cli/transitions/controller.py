@@ -83,9 +83,11 @@ def evaluate_current(rollout: Rollout, state: RolloutState, now: datetime, *, ac
         with open_logs(rollout.plan.data):  # no data is judged yet, but missing logs are said at once
             evaluation = settling(rollout.plan, stage.name, since, now)
     else:
+        from rollout_cli.logcache import cache_enabled
+
+        cache_dir = getattr(rollout.store, "state_dir", None) if cache_enabled() else None  # a local store only
         evaluation = evaluate_stage(rollout.plan, stage, since=since, until=now, now=now, split=state.split,
-                                    stage_started=state.stage_started_at,
-                                    cache_dir=getattr(rollout.store, "state_dir", None))  # a local store only
+                                    stage_started=state.stage_started_at, cache_dir=cache_dir)
     keep_evaluation(rollout.store, rollout.plan, evaluation, actor=actor, source=source, at=now)
     return evaluation
 
