@@ -77,10 +77,9 @@ def one_percent(units: int) -> list[str]:
 
 def three_days(ticks: int, tick_units: int) -> list[str]:
     """(b): a stage's looks over 3 days, one arrival per look; CPU per look through the cache and full."""
-    from tests.evaluate.evaluate_helpers import write_plan
-
     from rollout_cli.evaluation.stage import evaluate_stage
     from rollout_cli.sim.logs import Scenario, simulate_stage
+    from tests.evaluate.evaluate_helpers import write_plan
 
     root = WORK / "three-days"
     shutil.rmtree(root, ignore_errors=True)
@@ -98,9 +97,9 @@ def three_days(ticks: int, tick_units: int) -> list[str]:
                                                                duration_s=step.total_seconds(), candidate_pct=50.0),
                        seed=tick, part=f"-{tick:04d}", first_unit=tick * tick_units, training=False)
         now = begin + step
-        _, cached_cpu, evaluation = timed(lambda: evaluate_stage(plan, plan.stage("canary"), until=now, now=now,
-                                                                 cache_dir=root / "state"))
-        _, full_cpu, _ = timed(lambda: evaluate_stage(plan, plan.stage("canary"), until=now, now=now))
+        _, cached_cpu, evaluation = timed(lambda at=now: evaluate_stage(plan, plan.stage("canary"), until=at, now=at,
+                                                                        cache_dir=root / "state"))
+        _, full_cpu, _ = timed(lambda at=now: evaluate_stage(plan, plan.stage("canary"), until=at, now=at))
         cached_total += cached_cpu
         full_total += full_cpu
         if tick in (0, ticks // 4, ticks // 2, 3 * ticks // 4, ticks - 1) or tick % max(1, ticks // 8) == 0:

@@ -237,8 +237,7 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], jo
         outs.column("unit_id", "any")  # checked before its type is compared
         if preds.type_of("unit_id") != outs.type_of("unit_id"):
             unit_expr = f"CAST({c.unit} AS VARCHAR)"  # join keys of different types meet as text
-    # NOT MATERIALIZED: the quantile part reads `served` a second time; a materialised copy of every
-    # answer costs more memory (GBs at 20M units) and time than reading the columns again
+    # NOT MATERIALIZED: the quantile part reads `served` again rather than a copy of every answer (GBs at 20M)
     return f"""WITH served AS NOT MATERIALIZED (
   SELECT {unit_expr} AS unit, CAST({c.ts} AS TIMESTAMP) AS ts, {c.arm} AS arm, {c.arm} = 'candidate' AS cand
          {c.select_list()}

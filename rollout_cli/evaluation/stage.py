@@ -26,7 +26,7 @@ from typing import Any
 from rollout_cli.data.quality import DataQuality, data_quality
 from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage_aggregates
 from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
-from rollout_cli.data.source import Logs, open_logs
+from rollout_cli.data.source import Logs
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard

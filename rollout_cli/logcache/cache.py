@@ -112,7 +112,10 @@ def cached_logs(spec_sources: dict[str, str | None], open_full: OpenFull, folder
     try:
         logs, use = _bring_up_to_date(con, spec_sources, open_full, note)
     except _Unusable as why:  # discarded: this look reads the logs in full, the next one rebuilds
-        _reset(con, key)
+        try:
+            _reset(con, key)
+        except duckdb.Error:
+            pass  # the next look finds the same problem and says it again
         con.close()
         with open_full() as logs:
             yield logs, CacheUse("full", note=str(why))

@@ -170,11 +170,13 @@ def test_damaged_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
     assert looked["cache"]["files_read"] == 4 and looked["cache"]["files_cached"] == 0
 
 
+HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+
+
 def test_a_cache_in_use_by_another_process_is_not_used(tmp_path: Path) -> None:
     plan, arrivals, cache = _settled(tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-                               "time.sleep(60)", str(cache / CACHE_FILE)], stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", HOLD, str(cache / CACHE_FILE)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         looked = _look(plan, arrivals, cache)
