@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from evaluate_helpers import write_plan
 
 from rollout_cli.evaluation.stage import evaluate_stage
 from rollout_cli.logcache import CACHE_FILE
 from rollout_cli.plan.model import Plan
 from rollout_cli.sim.logs import scenario_named, simulate_logs
-from tests.evaluate.evaluate_helpers import write_plan
 
 
 def _figures(doc: Any) -> Any:
