@@ -74,11 +74,10 @@ def _aware(moment: datetime) -> datetime:
 
 def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, until: datetime | None = None,
                    now: datetime | None = None, split: RouterSplit | None = None,
-                   stage_started: datetime | None = None, cache_dir: Path | None = None,
-                   full: bool = False) -> Evaluation:
-    """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError.
-    With `cache_dir` (the state folder) the logs already read come from the evaluation cache there
-    (rollout_cli.logcache, docs/incremental.md) unless `full`; the figures are the same either way."""
+                   stage_started: datetime | None = None, cache_dir: Path | None = None, full: bool = False
+                   ) -> Evaluation:
+    """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError. `cache_dir`:
+    parquet logs read through the evaluation cache there unless `full` (docs/incremental.md); same figures."""
     now_n = utc_naive(now or datetime.now(UTC))
     until_n = utc_naive(until) if until is not None else now_n
     since_n = utc_naive(since) if since is not None else None
