@@ -141,7 +141,8 @@ def measure(argv: list[str], code: Path = ROOT) -> tuple[float, float, float]:
     the code in `code`."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     started = time.monotonic()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # run from `code`: `python -m` and `-c` put the working directory before PYTHONPATH
+    child = subprocess.Popen(argv, env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - started
     if status != 0:
