@@ -30,7 +30,7 @@ Format = Literal["parquet", "csv"]
 # DuckDB's own budget. The goal is a whole process under 1 GB at 20M requests (docs/export.md):
 # Python, the library and the parquet writer's buffers add about 150 MB on top. At 20M requests
 # the units' aggregate and their join need about 2 GB unbounded (benchmarks/README.md); 750 MB keeps
-# the spill small (the CPU cost 1.2x the unbounded statement's), 500 MB had it spill 17 GB (2.25x).
+# the spill small (about 1.3x the CPU of the unbounded statement), 500 MB spilled 17 GB (2.25x).
 MEMORY_LIMIT_MB = 750
 
 
