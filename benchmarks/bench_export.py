@@ -1,6 +1,10 @@
 """How long `rollout export` takes, and how much memory, next to a bare COPY of the same query.
 
-Usage: python benchmarks/bench_export.py [--requests 2000000 20000000] [--repeat 2]
+Usage: python benchmarks/bench_export.py [--requests 2000000 20000000] [--repeat 2] [--before DIR]
+
+--before DIR: also measure the code in DIR (a copy of an earlier version of the repository, e.g.
+`git archive COMMIT | tar -x -C DIR`): its export and its own bare COPY, alternating with this
+version's in the same run, so the change is compared under the same load.
 
 For each size: prediction logs of that many requests (one served answer each; 4 requests per
 unit on average; a 50/50 split; segments country and platform) and purchase outcomes for about
@@ -132,11 +136,13 @@ def prepare(n: int, root: Path) -> tuple[Path, Path]:
     return plan_path, state
 
 
-def measure(argv: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak resident MB of one child process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def measure(argv: list[str], code: Path = ROOT) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak resident MB of one child process running
+    the code in `code`."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
     started = time.monotonic()
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # run from `code`: `python -m` and `-c` put the working directory before PYTHONPATH
+    child = subprocess.Popen(argv, env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - started
     if status != 0:
@@ -144,33 +150,41 @@ def measure(argv: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def _summary(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), max(r[2] for r in runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, nargs="+", default=[2_000_000, 20_000_000])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--before", type=Path, help="an earlier version's repository, measured in the same run")
     args = parser.parse_args()
+    versions = [("this version", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
     rows = []
     load_before = os.getloadavg()[0]
     for n in args.requests:
         root = generate(n)
         plan_path, state = prepare(n, root)
-        ours, bare = [], []
+        runs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
         for _ in range(args.repeat):
-            ours.append(measure([sys.executable, "-m", "rollout_cli", "export", str(plan_path), "--state-dir",
-                                 str(state), "--out", str(root / "export.parquet"), "--force"]))
-            bare.append(measure([sys.executable, "-c", BARE, str(plan_path), str(state), str(root / "bare.parquet")]))
-        rows.append((n, ours, bare))
-        print(f"{n:,}: export {ours} / bare {bare}", file=sys.stderr)
+            for name, code in versions:
+                runs.setdefault((name, "export"), []).append(measure(
+                    [sys.executable, "-m", "rollout_cli", "export", str(plan_path), "--state-dir", str(state),
+                     "--out", str(root / "export.parquet"), "--force"], code))
+                runs.setdefault((name, "bare"), []).append(measure(
+                    [sys.executable, "-c", BARE, str(plan_path), str(state), str(root / "bare.parquet")], code))
+        for name, _ in versions:
+            rows.append((n, name, runs[(name, "export")], runs[(name, "bare")]))
+            print(f"{n:,} {name}: export {runs[(name, 'export')]} / bare {runs[(name, 'bare')]}", file=sys.stderr)
     lines = [(f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
               f"Python {platform.python_version()}; `python benchmarks/bench_export.py`; median of {args.repeat} "
               f"alternating runs, fresh processes; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}."), "",
-             ("| requests | wall: export / bare COPY (runs) | wall ratio | CPU: export / bare | CPU ratio "
-              "| peak memory: export / bare COPY |"), "| ---: | --- | ---: | --- | ---: | --- |"]
-    for n, ours, bare in rows:
-        wall_o, wall_b = statistics.median(r[0] for r in ours), statistics.median(r[0] for r in bare)
-        cpu_o, cpu_b = statistics.median(r[1] for r in ours), statistics.median(r[1] for r in bare)
-        mem_o, mem_b = max(r[2] for r in ours), max(r[2] for r in bare)
-        lines.append(f"| {n:,} | {wall_o:.2f} s / {wall_b:.2f} s ({[round(r[0], 2) for r in ours]} / "
+             ("| requests | version | wall: export / bare COPY (runs) | wall ratio | CPU: export / bare | CPU ratio "
+              "| peak memory: export / bare COPY |"), "| ---: | --- | --- | ---: | --- | ---: | --- |"]
+    for n, name, ours, bare in rows:
+        (wall_o, cpu_o, mem_o), (wall_b, cpu_b, mem_b) = _summary(ours), _summary(bare)
+        lines.append(f"| {n:,} | {name} | {wall_o:.2f} s / {wall_b:.2f} s ({[round(r[0], 2) for r in ours]} / "
                      f"{[round(r[0], 2) for r in bare]}) | {wall_o / wall_b:.2f}x | {cpu_o:.2f} s / {cpu_b:.2f} s "
                      f"| {cpu_o / cpu_b:.2f}x | {mem_o:.0f} MB / {mem_b:.0f} MB |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,7 @@ def report(
     state_dir: StateDirOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """One self-contained HTML page of the rollout: the ramp, every guard over time, SRM, drills, rollbacks.
+    """One self-contained HTML page of the rollout: the ramp, every guard over time, SRM, shadow, drift, drills.
 
     Opens offline (nothing is fetched: styles and charts are inline), reads on a phone, prints.
     Example: rollout report plans/ranker-v42.yaml --out report.html

@@ -80,13 +80,18 @@ def _judged_case(ts: str, periods: list[StagePeriod], settling_s: float, params:
     return f"CASE {' '.join(arms)} ELSE FALSE END"
 
 
-def _periods_values(periods: list[StagePeriod], params: SqlParams) -> str:
-    rows = ["(-1, NULL::VARCHAR, NULL::DOUBLE, NULL::DOUBLE, NULL::TIMESTAMP)"]
-    for i, p in enumerate(periods):
-        end = params.add(_utc_naive(p.end)) if p.end is not None else "NULL"
-        rows.append(f"({i}, {params.add(p.stage)}::VARCHAR, {params.add(p.candidate_traffic)}::DOUBLE, "
-                    f"{params.add(p.shadow)}::DOUBLE, {end}::TIMESTAMP)")
-    return ", ".join(rows)
+PERIOD_FIELDS = {"stage": "VARCHAR", "candidate_traffic": "DOUBLE", "shadow": "DOUBLE", "period_end": "TIMESTAMP"}
+
+
+def _period_value(period: str, periods: list[StagePeriod], name: str, params: SqlParams) -> str:
+    """The stage, split or end (`name`) of the period numbered `period`, as a CASE: a lookup in the
+    projection. A join with a VALUES list of periods would hide the row counts from DuckDB's
+    planner (it estimates one row after it) and make it build its hash tables on the big side."""
+    sql_type = PERIOD_FIELDS[name]
+    values = [_utc_naive(p.end) if p.end is not None else None for p in periods] if name == "period_end" \
+        else [getattr(p, name) for p in periods]
+    arms = " ".join(f"WHEN {i} THEN {params.add(v)}::{sql_type}" for i, v in enumerate(values) if v is not None)
+    return f"CASE {period} {arms} ELSE NULL::{sql_type} END" if arms else f"NULL::{sql_type}"
 
 
 def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per, since: datetime | None,
@@ -119,9 +124,7 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
     role_names = [q("r_" + role) for role in roles]
     # `answers` is scanned where it is used (NOT MATERIALIZED): a materialised copy of every answer
     # would cost more memory (or spill) than reading the file again with only the needed columns.
-    sql = [f"""WITH periods (period, stage, candidate_traffic, shadow, period_end) AS (
-  VALUES {_periods_values(periods, params)}
-), answers AS NOT MATERIALIZED (
+    sql = [f"""WITH answers AS NOT MATERIALIZED (
   SELECT {rid} AS request_id, {unit} AS unit_id, CAST({ts} AS TIMESTAMP) AS ts, {arm} AS arm, {served} AS served,
          {period} AS period, {_judged_case(f"CAST({ts} AS TIMESTAMP)", periods, plan.decision.settling_s, params)} AS judged
          {''.join(f', {c} AS {q("r_" + role)}' for role, c in role_cols.items())}
@@ -136,14 +139,19 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
   FROM answers WHERE served AND judged AND unit_id IS NOT NULL GROUP BY unit_id, period
 )"""]
     if outcomes:
-        sql.append(_outcome_part(logs, outcomes, until_n, params))
+        sql.append(_outcome_part(logs, outcomes, until_n, periods, params))
+
+    def split(alias: str) -> str:
+        return ", ".join(f"{_period_value(f'{alias}.period', periods, name, params)} AS {name}"
+                         for name in ("stage", "candidate_traffic", "shadow"))
+
     outcome_select = "".join(f", coalesce(o.{q(out)}, 0) AS {q(out)}" for out in outcomes)
     outcome_join = " LEFT JOIN outcome_units o ON o.unit_id = u.unit_id AND o.period = u.period" if outcomes else ""
     if per == "unit":
         sql.append(f"""
-SELECT u.unit_id, p.stage, p.candidate_traffic, p.shadow, u.unit_arm
+SELECT u.unit_id, {split('u')}, u.unit_arm
        {''.join(f', u.{q(out)}' for out in segments)}, u.first_ts, u.last_ts, u.requests, u.crossover{outcome_select}
-FROM units u JOIN periods p ON p.period = u.period{outcome_join}""")
+FROM units u{outcome_join}""")
         return ExportQuery("".join(sql), params, segments, outcomes, roles)
     # A request is its served answer paired with the mirrored (unserved) answer of the same request_id:
     # a join whose build side is the mirrored answers only — none at all in a stage without shadow —
@@ -161,18 +169,19 @@ FROM units u JOIN periods p ON p.period = u.period{outcome_join}""")
   FROM (SELECT * FROM answers WHERE served AND request_id IS NOT NULL) s
   FULL JOIN (SELECT * FROM answers WHERE NOT served AND request_id IS NOT NULL) m ON m.request_id = s.request_id
 )
-SELECT r.request_id, r.ts, r.unit_id, p.stage, p.candidate_traffic, p.shadow, r.served_arm
+SELECT r.request_id, r.ts, r.unit_id, {split('r')}, r.served_arm
        {''.join(f', r.{q(f"{a}_{role}")}' for role in roles for a in ARMS)}
        {''.join(f', r.{q(out)}' for out in segments)},
        r.judged, f.unit_arm,
        r.request_id IS NOT DISTINCT FROM f.first_request AND f.unit_id IS NOT NULL AS first_exposure,
        f.crossover{''.join(f', f.{q(out)}' for out in outcomes)}
-FROM requests r JOIN periods p ON p.period = r.period
+FROM requests r
 LEFT JOIN unit_facts f ON f.unit_id = r.unit_id AND f.period = r.period""")
     return ExportQuery("".join(sql), params, segments, outcomes, roles)
 
 
-def _outcome_part(logs: Logs, outcomes: dict[str, Metric], until: datetime | None, params: SqlParams) -> str:
+def _outcome_part(logs: Logs, outcomes: dict[str, Metric], until: datetime | None, periods: list[StagePeriod],
+                  params: SqlParams) -> str:
     outs = logs.outcomes
     if outs is None:
         names = ", ".join(m.name for m in outcomes.values())
@@ -194,11 +203,12 @@ def _outcome_part(logs: Logs, outcomes: dict[str, Metric], until: datetime | Non
             aggs.append(f"sum(CASE WHEN {cond} THEN coalesce(CAST(o.value AS DOUBLE), 0) ELSE 0 END) "
                         f"AS {quote_identifier(out)}")
     capped = f" AND o.ts <= {params.add(until)}" if until is not None else ""
+    end = _period_value("u.period", periods, "period_end", params)
     return f""", outcome_units AS (
   SELECT u.unit_id, u.period, {', '.join(aggs)}
-  FROM units u JOIN periods p ON p.period = u.period JOIN (
+  FROM units u JOIN (
     SELECT {o_unit} AS unit_id, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
     FROM {outs.from_item(params)} WHERE {o_event} IN ({events})
-  ) o ON o.unit_id = u.unit_id AND o.ts >= u.first_ts AND (p.period_end IS NULL OR o.ts < p.period_end){capped}
+  ) o ON o.unit_id = u.unit_id AND o.ts >= u.first_ts AND (({end}) IS NULL OR o.ts < ({end})){capped}
   GROUP BY u.unit_id, u.period
 )"""

@@ -9,7 +9,9 @@ Contract:
   Content-Security-Policy forbids them) and escapes every string from the plan, the state or
   the logs.
 - Optional sections (shadow comparison, drift, ...) are `data.Section`s — plain data that the
-  page renders when given; a section whose data do not exist is simply not passed.
+  page renders when given; a section whose data do not exist is simply not passed. By default
+  (`sections=None`) they are evidence.py's: the shadow comparison when the plan's shadow stage
+  ran, drift when the plan checks drift.
 - A rollout without state, or without any evaluation on record, is a UsageError and no file.
 """
 
@@ -44,6 +46,12 @@ def write_report(plan: Plan, store: StateStore, out: Path, *, now: datetime,
         raise UsageError(f"{plan.name} has no state in {store.state_dir}: the rollout has not started, so there is "
                          "nothing to report", hint="check --state-dir, or start the rollout first")
     data = gather(plan, store, now=now, sections=sections)
+    if data.evaluations and sections is None:
+        from dataclasses import replace
+
+        from rollout_cli.report.evidence import evidence_sections
+
+        data = replace(data, sections=evidence_sections(plan, data.periods, now))
     if not data.evaluations:
         raise UsageError(f"{plan.name} has no evaluation on record yet: a report would have no guard to show; "
                          "nothing was written", hint=f"let the controller tick, or run `rollout evaluate` "

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.report.data import GuardHistory, Run, SeriesChart
+from rollout_cli.report.data import GuardHistory, IntervalChart, Run, SeriesChart
 from rollout_cli.state.records import CheckRecord, EvaluationRecord
 from rollout_cli.state.timeline import StagePeriod
 
@@ -50,10 +50,10 @@ def to_svg(figure: Any, label: str) -> str:
     text = buffer.getvalue()
     text = text[text.index("<svg"):]  # no XML declaration or DOCTYPE inside HTML
     text = re.sub(r'<metadata>.*?</metadata>', "", text, count=1, flags=re.DOTALL)
-    from html import escape
+    from rollout_cli.inert import html
 
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"',
-                  lambda m: f'<svg{m.group(1)} class="chart" role="img" aria-label="{escape(label)}"', text, count=1)
+                  lambda m: f'<svg{m.group(1)} class="chart" role="img" aria-label="{html(label)}"', text, count=1)
 
 
 def _span(ax: Any, times: Sequence[datetime]) -> None:
@@ -237,10 +237,41 @@ def series_chart(chart: SeriesChart, key: str) -> str:
     with _figure(key, 8.0, 2.6) as figure:
         ax = figure.subplots()
         _span(ax, [t for t, _ in chart.points])
+        if chart.bands:
+            finite = [v for _, low, high in chart.bands for v in (low, high) if v is not None and math.isfinite(v)]
+            top = max(finite + [chart.limit or 0.0]) * 1.15 or 1.0  # an unbounded interval reaches the top
+            highs = [high if high is not None and math.isfinite(high) else top for _, _, high in chart.bands]
+            ax.vlines([t for t, _, _ in chart.bands], [low for _, low, _ in chart.bands], highs, color=INTERVAL,
+                      linewidth=1.2, alpha=0.5)
         ax.plot([t for t, _ in chart.points], [v for _, v in chart.points], "o-", color=INTERVAL, markersize=3)
         if chart.limit is not None:
             ax.axhline(chart.limit, color=LIMIT, linestyle="--", linewidth=1)
         ax.set_title(plain(chart.title), loc="left")
         ax.set_ylabel(plain(chart.y_label))
         _time_axis(ax)
+        return to_svg(figure, chart.title)
+
+
+def interval_chart(chart: IntervalChart, key: str) -> str:
+    """A forest plot: each row's estimate and interval, flagged rows in red, the limit dashed."""
+    with _figure(key, 8.0, 0.4 * len(chart.rows) + 1.3) as figure:
+        ax = figure.subplots()
+        ys = list(range(len(chart.rows)))[::-1]
+        for y, (_, estimate, low, high, flagged) in zip(ys, chart.rows):
+            colour = COLOURS["fail"] if flagged else INTERVAL
+            if low is not None and high is not None:
+                ax.plot([low, high], [y, y], color=colour, linewidth=2)
+            ax.plot([estimate], [y], "o", color=colour, markersize=6)
+        if chart.reference is not None:
+            ax.axvline(chart.reference, color="#8c959f", linewidth=0.8)
+        if chart.limit is not None:
+            ax.axvline(chart.limit, color=LIMIT, linestyle="--", linewidth=1)
+        if chart.percent:
+            from matplotlib.ticker import PercentFormatter
+
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        ax.set_yticks(ys, [plain(label) for label, *_ in chart.rows])
+        ax.set_ylim(-0.7, len(chart.rows) - 0.3)
+        ax.set_xlabel(plain(chart.x_label))
+        ax.set_title(plain(chart.title), loc="left")
         return to_svg(figure, chart.title)

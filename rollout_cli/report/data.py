@@ -23,12 +23,27 @@ Population = tuple[str, str] | None
 
 @dataclass(frozen=True)
 class SeriesChart:
-    """A line over time for an optional section, with an optional limit line."""
+    """A line over time for an optional section, with an optional limit line and an optional
+    interval at each point (`bands`: time, low, high; an unbounded high is None)."""
 
     title: str
     y_label: str
     points: tuple[tuple[datetime, float], ...]
     limit: float | None = None
+    bands: tuple[tuple[datetime, float, float | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class IntervalChart:
+    """Estimates with their intervals, one row per population (a forest plot), against a limit.
+    `rows`: (label, estimate, low, high, flagged); flagged rows are drawn in red."""
+
+    title: str
+    x_label: str
+    rows: tuple[tuple[str, float, float | None, float | None, bool], ...]
+    limit: float | None = None
+    reference: float | None = None  # e.g. the overall value, drawn grey
+    percent: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,7 @@ class Section:
     title: str
     paragraphs: tuple[str, ...] = ()
     table: tuple[tuple[str, ...], ...] = ()  # the first row is the header
-    charts: tuple[SeriesChart, ...] = ()
+    charts: tuple[SeriesChart | IntervalChart, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,19 @@
 """The report as one HTML page: styles inline, charts inline SVG, no script, nothing fetched.
 
 Every string that comes from the plan, the audit trail or the logs goes through `esc`
-(html.escape, quotes included). A Content-Security-Policy forbids any request, so even a
-mistake could not make the page reach the network. Readable on a phone (one column, charts
-scale, wide tables scroll) and printable (no dark backgrounds, charts kept whole).
+(inert.html: control characters shown as escapes, then HTML-escaped, quotes included). A
+Content-Security-Policy forbids any request, so even a mistake could not make the page reach the
+network. Readable on a phone (one column, charts scale, wide tables scroll) and printable (no dark backgrounds, charts kept whole).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from rollout_cli.inert import html
 from rollout_cli.report import charts
-from rollout_cli.report.data import ReportData, Section
+from rollout_cli.report.data import IntervalChart, ReportData, Section
 from rollout_cli.state.records import CheckRecord
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -44,7 +44,7 @@ figcaption { color: #57606a; font-size: 0.9rem; }
 
 
 def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    return html(str(value))
 
 
 def _when(moment: datetime) -> str:
@@ -170,7 +170,9 @@ def _section(section: Section) -> str:
     if section.table:
         parts.append(_table(section.table[0], section.table[1:]))
     for i, chart in enumerate(section.charts):
-        parts.append(_figure(charts.series_chart(chart, f"{key}-{i}"), chart.title, f"{key}-{i}"))
+        svg = (charts.interval_chart(chart, f"{key}-{i}") if isinstance(chart, IntervalChart)
+               else charts.series_chart(chart, f"{key}-{i}"))
+        parts.append(_figure(svg, chart.title, f"{key}-{i}"))
     return "".join(parts) + "</section>"
 
 

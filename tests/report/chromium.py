@@ -29,6 +29,7 @@ class PageVisit:
     requests: list[str] = field(default_factory=list)  # every URL other than the page itself
     screenshot: bytes = b""
     overflow_px: int = 0  # how far the page is wider than the viewport
+    sections: dict[str, tuple[float, int]] = field(default_factory=dict)  # id -> (rendered height, charts)
 
 
 class Chromium:
@@ -111,9 +112,14 @@ class Chromium:
         self.wait_for("Page.loadEventFired")
         overflow = self.send("Runtime.evaluate", session, returnByValue=True,
                              expression="document.documentElement.scrollWidth - window.innerWidth")
+        laid_out = self.send("Runtime.evaluate", session, returnByValue=True, expression=(
+            "JSON.stringify([...document.querySelectorAll('section[id]')].map(s => [s.id, "
+            "s.getBoundingClientRect().height, [...s.querySelectorAll('svg')].filter("
+            "g => g.getBoundingClientRect().height > 0).length]))"))
         shot = self.send("Page.captureScreenshot", session, format="png")
         visit = PageVisit(screenshot=base64.b64decode(shot["data"]),
-                          overflow_px=int(overflow["result"].get("value", 0)))
+                          overflow_px=int(overflow["result"].get("value", 0)),
+                          sections={k: (h, n) for k, h, n in json.loads(laid_out["result"].get("value", "[]"))})
         for event in self.events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Network.requestWillBeSent" and params["request"]["url"] != url:

@@ -16,7 +16,7 @@ import pytest
 from chromium import Chromium, chromium_path
 
 from rollout_cli.plan import load_plan
-from rollout_cli.report import write_report
+from rollout_cli.report import WrittenReport, write_report
 from rollout_cli.report.data import Section, SeriesChart
 from rollout_cli.sim.demo import DemoSummary
 from rollout_cli.state.store import StateStore
@@ -55,13 +55,14 @@ def test_the_page_fetches_nothing_and_runs_nothing(demo: DemoSummary) -> None:
 
 
 @pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (scripts/test installs it)")
-def test_chromium_shows_it_without_errors_or_requests_on_a_laptop_and_a_phone(demo: DemoSummary) -> None:
+def test_chromium_shows_it_without_errors_or_requests_on_a_laptop_and_a_phone(drift_report: WrittenReport) -> None:
+    """The demo's report with every optional section (its plan plus drift: conftest.drift_report)."""
     from matplotlib.image import imread
 
     browser = Chromium()
     try:
-        visits = {"laptop": browser.visit(demo.report, width=1280, height=900, mobile=False),
-                  "phone": browser.visit(demo.report, width=390, height=844, mobile=True)}
+        visits = {"laptop": browser.visit(drift_report.path, width=1280, height=900, mobile=False),
+                  "phone": browser.visit(drift_report.path, width=390, height=844, mobile=True)}
     finally:
         browser.close()
     for name, visit in visits.items():
@@ -71,6 +72,9 @@ def test_chromium_shows_it_without_errors_or_requests_on_a_laptop_and_a_phone(de
         not_white = (pixels < 0.95).any(axis=2).mean()
         assert not_white > 0.02, f"{name}: the screenshot is blank"
         assert len({tuple(p) for p in pixels.reshape(-1, 3)[::97]}) > 10, f"{name}: one flat colour"
+        for section, charts in (("guards", 2), ("shadow", 1), ("drift", 2)):  # laid out, charts drawn
+            height, drawn = visit.sections[section]
+            assert height > 100 and drawn == charts, (name, section, visit.sections[section])
     assert visits["phone"].overflow_px <= 0  # nothing wider than a phone: tables scroll inside their box
 
 
@@ -99,7 +103,8 @@ def test_every_string_from_the_plan_and_the_trail_is_escaped(demo: DemoSummary, 
 
 
 def test_optional_sections_appear_only_with_their_data(demo: DemoSummary) -> None:
-    assert "data-section=" not in _page(demo)
+    """The demo's plan has a shadow stage that ran, and checks no drift."""
+    assert re.findall(r'data-section="([^"]+)"', _page(demo)) == ["shadow"]
 
 
 def _report(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
