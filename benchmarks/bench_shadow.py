@@ -1,6 +1,6 @@
 """How long `rollout shadow` takes next to the bare DuckDB query any shadow comparison must run.
 
-Usage: python benchmarks/bench_shadow.py [--requests 10000000] [--repeat 3]
+Usage: python benchmarks/bench_shadow.py [--requests 10000000] [--repeat 3] [--reference DIR]
 
 Data (generated once into benchmarks/data/shadow-N/, which git ignores, by DuckDB itself): N
 baseline requests served over 24 hours with busy and quiet hours, the candidate's unserved answer
@@ -13,6 +13,9 @@ processes:
 - the bare query: the pairing join (baseline served answers LEFT JOIN candidate unserved answers on
   the request id), the paired and agreeing counts, and the two score histograms — in a
   `python -c` process that imports duckdb and runs it.
+- with `--reference DIR` (an earlier tree of this repository, e.g. unpacked by `git archive`), the
+  same `rollout shadow` command run from that tree: the "before" of a change, measured in the same
+  run as the "after" and the bare query.
 Wall time, CPU time and peak memory (the child's maximum resident set, from wait4) of each;
 results to benchmarks/results/shadow.md.
 """
@@ -147,27 +150,53 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference", type=Path, help="an earlier tree to run `rollout shadow` from, for comparison")
     args = parser.parse_args()
     folder = HERE / "data" / f"shadow-{args.requests}"
     generated = generate(folder, args.requests)
     (folder / "plan.yaml").write_text(PLAN.format(root=folder))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ROLLOUT_NOW": "2026-01-06T00:00:00Z"}
     load_before = os.getloadavg()[0]
+    command = [sys.executable, "-m", "rollout_cli", "shadow", str(folder / "plan.yaml"), "--json", "--examples", "10"]
     runs: dict[str, list[dict[str, float]]] = {"shadow": [], "bare": []}
+    if args.reference:
+        runs["before"] = []
     for _ in range(args.repeat):
-        runs["shadow"].append(measure([sys.executable, "-m", "rollout_cli", "shadow", str(folder / "plan.yaml"),
-                                       "--json", "--examples", "10"], env))
+        runs["shadow"].append(measure(command, env))
         runs["bare"].append(measure([sys.executable, "-c", BARE, str(folder / "predictions.parquet")], env))
+        if args.reference:
+            before = measure(command, {**env, "PYTHONPATH": str(args.reference.resolve())})
+            counts = ("baseline_requests", "paired", "missing", "late", "errored")
+            old, new = (json.loads(r["out"])["coverage"] for r in (before, runs["shadow"][-1]))
+            if [old[k] for k in counts] != [new[k] for k in counts]:
+                raise SystemExit("the reference tree counts other pairs: not the same comparison")
+            runs["before"].append(before)
     load_after = os.getloadavg()[0]
     doc = json.loads(runs["shadow"][-1]["out"])
     med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall", "cpu")} for k, v in runs.items()}
     peak = {k: max(r["rss_mb"] for r in v) for k, v in runs.items()}
     ratio, cpu_ratio = med["shadow"]["wall"] / med["bare"]["wall"], med["shadow"]["cpu"] / med["bare"]["cpu"]
     walls = {k: ", ".join(f"{r['wall']:.2f}" for r in v) for k, v in runs.items()}
+    before = ""
+    if args.reference:
+        b = med["before"]
+        before = f"""
+The same command from the earlier tree ({args.reference.name}), in the same run:
+
+| | before | after (`rollout shadow` above) | after / before | before / bare |
+| --- | ---: | ---: | ---: | ---: |
+| wall time (median; runs) | {b['wall']:.2f} s ({walls['before']}) | {med['shadow']['wall']:.2f} s | \
+{med['shadow']['wall'] / b['wall']:.2f}x | {b['wall'] / med['bare']['wall']:.2f}x |
+| CPU time (median) | {b['cpu']:.2f} s | {med['shadow']['cpu']:.2f} s | {med['shadow']['cpu'] / b['cpu']:.2f}x | \
+{b['cpu'] / med['bare']['cpu']:.2f}x |
+| peak memory | {peak['before']:.0f} MB | {peak['shadow']:.0f} MB | {peak['shadow'] / peak['before']:.2f}x | \
+{peak['before'] / peak['bare']:.2f}x |
+"""
     text = f"""# `rollout shadow` against the bare pairing query
 
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, Python \
-{platform.python_version()}; `python benchmarks/bench_shadow.py --requests {args.requests} --repeat {args.repeat}`. \
+{platform.python_version()}; `python benchmarks/bench_shadow.py --requests {args.requests} --repeat {args.repeat}\
+{f' --reference {args.reference.name}' if args.reference else ''}`. \
 Median of {args.repeat} alternating runs, each a fresh process; CPU is user + system time; peak memory is the \
 child's maximum resident set. 1-minute load average {load_before:.1f} -> {load_after:.1f} (2 cores shared with \
 other work: compare the ratios, measured in the same run).
@@ -182,7 +211,7 @@ other work: compare the ratios, measured in the same run).
 {args.requests:,} baseline requests, {doc['coverage']['paired']:,} paired, agreement \
 {100 * doc['agreement']['value']:.2f}%, {len(doc['segment_rows'])} segment values, {len(doc['checks'])} guard checks, \
 verdict {doc['verdict']}. Goal: within 1.5x of the bare query. Data generated in {generated:.1f} s (0 = reused).
-"""
+{before}"""
     RESULTS.write_text(text)
     print(text)
 

@@ -114,7 +114,7 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
     columns = [logs.predictions.column("drift feature", "any", column=f) for f in features]
     condition = unusual_condition(refs, columns, unusual_params)
     tol = _tolerance(plan, stage)
-    cols = build_pairs(logs, since=since, until=until, kind=facts.kind, segments=segments, unusual=condition,
+    cols = build_pairs(logs, facts, since=since, until=until, segments=segments, unusual=condition,
                        unusual_params=unusual_params, tolerance=tol)
     con = logs.connection
     params: dict[str, Any] = {"tol": tol, "timeout": timeout if timeout is not None else math.inf}
@@ -137,20 +137,22 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
         answered_in_time=rate(whole["in_time"], alpha, tuning))
     if timeout is None:
         notes.append("late answers: no timeout declared (a coverage metric's timeout, or --timeout)")
+    figures = scans.request_figures(con, scores=facts.kind == "score", bins=SCORE_BINS,
+                                    flag="unusual" if condition else None, agree=agree, params=params)
     counts: tuple[list[int], list[int]] | None = None
     scores = labels = None
     if facts.kind == "score":
-        scores, counts = _scores(logs, alpha, plan, stage, since, until)
+        scores, counts = _scores(logs, figures, alpha, plan, since, until)
     else:
         labels = label_comparison(scans.confusion(con))
     latency = _latency(con, whole, alpha, tuning) if cols.has_latency else None
-    unusual = _unusual(logs, refs, agree, params, alpha) if condition else None
+    unusual = _unusual(figures, refs, alpha) if condition else None
     frame = scans.examples(con, segments, n_examples) if n_examples else None
     shown = tuple(_example_row(row, segments) for row in frame.iter_rows(named=True)) if frame is not None else ()
     rows = segment_rows(sums, alpha, tuning)
     checks, verdict = judge_shadow_guards(plan, stage, sums, counts, _latency_column(plan), notes)
     result = ShadowResult(
-        plan=plan.name, stage=stage.name, since=(since or _first_ts(con)).replace(tzinfo=UTC),
+        plan=plan.name, stage=stage.name, since=(since or figures['first_ts'] or datetime(1970, 1, 1)).replace(tzinfo=UTC),
         until=until.replace(tzinfo=UTC), kind=facts.kind, confidence=plan.decision.confidence, segments=segments,
         coverage=coverage, agreement=rate(whole["agree"], alpha, tuning), tolerance=tol if facts.kind == "score" else None,
         segment_rows=tuple(rows), labels=labels, scores=scores, latency=latency, unusual=unusual, examples=shown,
@@ -164,11 +166,6 @@ def _with_findings(result: ShadowResult) -> ShadowResult:
     return replace(result, findings=tuple(findings_of(result)))
 
 
-def _first_ts(con: Any) -> datetime:
-    row = con.execute("SELECT min(ts) FROM pairs").fetchone()
-    return row[0] if row and row[0] is not None else datetime(1970, 1, 1)
-
-
 def _example_row(row: dict[str, Any], segments: tuple[str, ...]) -> dict[str, Any]:
     out = {k: row[k] for k in ("request_id", "ts", "baseline", "candidate")}
     out["segments"] = {name: row[f"segment_{i}"] for i, name in enumerate(segments)}
@@ -179,10 +176,9 @@ def _quantile_map(levels: tuple[float, ...], values: list[float]) -> dict[str, f
     return {f"p{100 * q:g}": (float(v) if v is not None else None) for q, v in zip(levels, values)}
 
 
-def _scores(logs: Logs, alpha: float, plan: Plan, stage: Stage, since: datetime | None,
+def _scores(logs: Logs, summary: dict[str, Any], alpha: float, plan: Plan, since: datetime | None,
             until: datetime) -> tuple[ScoreComparison, tuple[list[int], list[int]] | None]:
     con = logs.connection
-    summary = scans.score_summary(con, SCORE_BINS)
     cells = scans.score_bins(con, summary["edges"]) if summary["n"] else []
     size = len(summary["edges"]) + 1
     base_counts, cand_counts = [0] * size, [0] * size
@@ -210,11 +206,10 @@ def _scores(logs: Logs, alpha: float, plan: Plan, stage: Stage, since: datetime 
 
 
 def _latency(con: Any, whole: dict[str, Any], alpha: float, tuning: float) -> Latency:
-    row = con.execute("SELECT quantile_cont(b_lat, [0.5, 0.99]), quantile_cont(c_lat, [0.5, 0.99]) FILTER "
-                      "(WHERE paired) FROM pairs").fetchone()
+    overall, buckets = scans.load_buckets(con)
     arms = []
-    for arm, quantiles, lat, err in (("baseline", row[0], whole["blat"], whole["berr"]),
-                                     ("candidate", row[1], whole["clat"], whole["cerr"])):
+    for arm, quantiles, lat, err in (("baseline", overall.get("baseline_latency"), whole["blat"], whole["berr"]),
+                                     ("candidate", overall.get("candidate_latency"), whole["clat"], whole["cerr"])):
         stats = stats_of(lat, counts=False)
         interval = _pair(mean_sequence(stats, alpha, tuning)) if stats.n >= 2 and stats.is_finite else None
         arms.append(ArmLatency(arm=arm, p50=(quantiles or [None])[0], p99=(quantiles or [None, None])[-1],
@@ -222,7 +217,6 @@ def _latency(con: Any, whole: dict[str, Any], alpha: float, tuning: float) -> La
                                errors=rate(err, alpha, tuning)))
     paired = stats_of(whole["latency"], counts=False)
     ratio_interval = _pair(mean_sequence(paired, alpha, tuning)) if paired.n >= 2 and paired.is_finite else None
-    buckets = scans.load_buckets(con)
     shown = tuple(LoadBucket(
         bucket=b["bucket"], minutes=b["minutes"], requests_per_minute=(b["min_load"], b["max_load"]),
         baseline_p50=(b["baseline_latency"] or [None])[0], baseline_p99=(b["baseline_latency"] or [None, None])[-1],
@@ -254,10 +248,9 @@ def _busy_vs_quiet(buckets: list[dict[str, Any]], alpha: float) -> Comparison:
     return difference(arm(busy), arm(quiet), alpha, worse_below=False)
 
 
-def _unusual(logs: Logs, refs: list[Any], agree: str, params: dict[str, Any], alpha: float) -> UnusualInputs:
+def _unusual(groups: dict[str, Any], refs: list[Any], alpha: float) -> UnusualInputs:
     from rollout_cli.stats.sequential import proportion_stats
 
-    groups = scans.request_groups(logs.connection, "unusual", agree, params)
     unusual = proportion_stats(groups["flagged_paired"], groups["flagged_agree"])
     rest = proportion_stats(groups["rest_paired"], groups["rest_agree"])
 

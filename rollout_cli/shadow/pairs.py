@@ -6,12 +6,15 @@ Contract:
   naming the column and the file, when a comparison would be computed on the wrong pairs: no
   baseline answers, a candidate that never answered, candidate rows marked served in a shadow
   stage, or a label against a score (text labels in one arm, numbers in the other).
-- `build_pairs(logs, ...)` creates the temporary table `pairs`: one row per baseline request of
-  the window (served baseline answers grouped by request id) with the candidate's unserved
-  answer to it, if any (grouped the same way), the segment and feature columns of the
-  baseline's answer, and the copies of each request id per arm. A request id answered twice by
-  one arm is then refused (DataError naming the column, the file and an example id): which of the
-  two answers should be compared is not knowable.
+- `build_pairs(logs, facts, ...)` creates the temporary table `pairs`: one row per baseline request
+  of the window (a served baseline answer with a unit) with the candidate's unserved answer to it,
+  if any, the segment and feature columns of the baseline's answer. It is one hash join of the
+  two arms' rows as they are (no grouping by request id first). A request id answered twice by one
+  arm is then refused (DataError naming the column, the file and an example id): which of the two
+  answers should be compared is not knowable. Repeats are found without grouping every id: the
+  join is a full outer join, so its row counts against the light scan's counts of each arm's rows
+  (`LogFacts`) show any repeat among answered requests exactly, and the few unanswered baseline
+  requests are checked for repeated ids directly (their 64-bit hashes).
 - Column names enter SQL only as checked, quoted identifiers; times and globs are parameters.
 """
 
@@ -34,6 +37,7 @@ class LogFacts:
     baseline_answers: int
     candidate_answers: int  # unserved, in the window
     kind: str  # "score" | "label"
+    candidate_rows: int = 0  # what `build_pairs` joins: unserved candidate answers from the window's start on
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,21 @@ def check_log(logs: Logs, *, since: datetime | None, until: datetime) -> LogFact
     text = preds.type_of("prediction") == "text"
     params = SqlParams()
     numeric = f"try_cast({pred} AS DOUBLE) IS NOT NULL" if text else "true"
-    sql = (f"SELECT count(*) FILTER (WHERE {arm} = 'baseline' AND {served}),"
-           f" count(*) FILTER (WHERE {arm} = 'candidate' AND NOT {served}),"
-           f" count(*) FILTER (WHERE {arm} = 'candidate' AND {served}),"
-           f" count({pred}) FILTER (WHERE {arm} = 'baseline' AND {served}),"
-           f" count({pred}) FILTER (WHERE {arm} = 'baseline' AND {served} AND {numeric}),"
-           f" count({pred}) FILTER (WHERE {arm} = 'candidate' AND NOT {served}),"
-           f" count({pred}) FILTER (WHERE {arm} = 'candidate' AND NOT {served} AND {numeric})"
-           f" FROM {preds.from_item(params)} WHERE {ts_filter(ts, since, until, params)}")
-    base, cand, cand_served, b_values, b_numeric, c_values, c_numeric = (int(v or 0) for v in logs.query(sql, params)[0])
+    # The candidate's side of the pairing has no end (its answers may come after the window's end): the
+    # scan reads from the window's start, and the window's end is a filter of the other counts.
+    end = f"{ts} <= {params.add(until)}"
+    base_w, cand_w = f"{arm} = 'baseline' AND {served} AND {end}", f"{arm} = 'candidate' AND NOT {served}"
+    sql = (f"SELECT count(*) FILTER (WHERE {base_w}),"
+           f" count(*) FILTER (WHERE {cand_w} AND {end}),"
+           f" count(*) FILTER (WHERE {arm} = 'candidate' AND {served} AND {end}),"
+           f" count({pred}) FILTER (WHERE {base_w}),"
+           f" count({pred}) FILTER (WHERE {base_w} AND {numeric}),"
+           f" count({pred}) FILTER (WHERE {cand_w} AND {end}),"
+           f" count({pred}) FILTER (WHERE {cand_w} AND {end} AND {numeric}),"
+           f" count(*) FILTER (WHERE {cand_w})"
+           f" FROM {preds.from_item(params)}" + (f" WHERE {ts} >= {params.add(since)}" if since is not None else ""))
+    (base, cand, cand_served, b_values, b_numeric, c_values, c_numeric,
+     cand_rows) = (int(v or 0) for v in logs.query(sql, params)[0])
     where = f"predictions ({preds.description})"
     arm_col, served_col = preds.roles.get("arm", "arm"), preds.roles.get("served", "served")
     pred_col = preds.roles.get("prediction", "prediction")
@@ -89,7 +99,7 @@ def check_log(logs: Logs, *, since: datetime | None, until: datetime) -> LogFact
             raise DataError(f"column '{pred_col}' in {where} holds scores (numbers) for the {scores} and labels "
                             f"(text) for the {labels}: answers of different types cannot be compared")
         kind = "score" if b_share >= NUMERIC_TEXT_SHARE else "label"
-    return LogFacts(baseline_answers=base, candidate_answers=cand, kind=kind)
+    return LogFacts(baseline_answers=base, candidate_answers=cand, kind=kind, candidate_rows=cand_rows)
 
 
 def same_answer(kind: str) -> str:
@@ -102,7 +112,7 @@ def agree_condition(kind: str) -> str:
     return f"paired AND {same_answer(kind)}"
 
 
-def build_pairs(logs: Logs, *, since: datetime | None, until: datetime, kind: str, segments: tuple[str, ...],
+def build_pairs(logs: Logs, facts: LogFacts, *, since: datetime | None, until: datetime, segments: tuple[str, ...],
                 unusual: str | None, unusual_params: dict[str, Any], tolerance: float) -> PairColumns:
     """Create the temporary table `pairs` (see the module contract). `unusual` is a condition over the
     prediction log's columns (with its parameters), stored per request as a flag."""
@@ -110,6 +120,7 @@ def build_pairs(logs: Logs, *, since: datetime | None, until: datetime, kind: st
     arm, served, ts = _where(logs)
     rid, unit = preds.column("request_id", "any"), preds.column("unit_id", "any")
     pred = preds.column("prediction", "number_or_text")
+    kind = facts.kind
     value = f"CAST({pred} AS DOUBLE)" if kind == "score" else f"CAST({pred} AS VARCHAR)"
     has_latency, has_error = (preds.roles.get(role, role) in preds.columns for role in ("latency_ms", "error"))
     latency = f"CAST({preds.column('latency_ms', 'number')} AS DOUBLE)" if has_latency else "NULL::DOUBLE"
@@ -121,37 +132,58 @@ def build_pairs(logs: Logs, *, since: datetime | None, until: datetime, kind: st
         params.values["tol"] = tolerance
     source = preds.from_item(params)
     cand_since = f" AND {ts} >= {params.add(since)}" if since is not None else ""
-    # The candidate's answers are grouped (one per request, with their count); the baseline's are joined
-    # as they are and checked for repeats afterwards. Units are kept as 64-bit hashes: the per-unit
-    # aggregate that follows groups on a number instead of a string.
+    # Both arms' rows are joined as they are: grouping ten million candidate answers by request id first
+    # (to see repeats) cost more than the join itself. The full outer join keeps the candidate's
+    # unanswered-by-the-baseline rows (ts NULL) so that repeats can be counted below; they are then
+    # dropped, with the baseline's rows without a unit (kept until then for the same count, and left out
+    # as in `evaluate`). Units are kept as 64-bit hashes: the per-unit aggregate groups on a number.
     sql = f"""CREATE OR REPLACE TEMP TABLE pairs AS
-WITH c AS (
-  SELECT {rid} AS rid, count(*) AS c_copies, any_value({value}) AS c_pred, any_value({latency}) AS c_lat,
-         any_value({error}) AS c_err
-  FROM {source}
-  WHERE {arm} = 'candidate' AND NOT {served}{cand_since}
-  GROUP BY {rid}
-)
 SELECT hash(CAST(b.rid AS VARCHAR)) AS rh, CASE WHEN c.paired AND NOT ({same_answer(kind)}) THEN CAST(b.rid AS VARCHAR) END AS drid,
        b.unit, b.ts, b.b_pred, b.b_lat, b.b_err, b.unusual{''.join(f', b.s{i}' for i in range(len(segments)))},
-       c.c_copies, c.c_pred, c.c_lat, c.c_err, coalesce(c.paired, false) AS paired
+       c.c_pred, c.c_lat, c.c_err, coalesce(c.paired AND b.ts IS NOT NULL, false) AS paired
 FROM (
-  SELECT {rid} AS rid, hash({unit}) AS unit, CAST({ts} AS TIMESTAMP) AS ts, {value} AS b_pred, {latency} AS b_lat,
+  SELECT {rid} AS rid, CASE WHEN {unit} IS NOT NULL THEN hash({unit}) END AS unit, CAST({ts} AS TIMESTAMP) AS ts, {value} AS b_pred, {latency} AS b_lat,
          {error} AS b_err, {f"coalesce({unusual}, false)" if unusual else "false"} AS unusual{segs}
   FROM {source}
-  WHERE {arm} = 'baseline' AND {served} AND {unit} IS NOT NULL AND {ts_filter(ts, since, until, params)}
-) b LEFT JOIN (SELECT *, true AS paired FROM c) c ON b.rid = c.rid"""
+  WHERE {arm} = 'baseline' AND {served} AND {ts_filter(ts, since, until, params)}
+) b FULL JOIN (
+  SELECT {rid} AS rid, {value} AS c_pred, {latency} AS c_lat, {error} AS c_err, true AS paired
+  FROM {source}
+  WHERE {arm} = 'candidate' AND NOT {served}{cand_since}
+) c ON b.rid = c.rid"""
     logs.query(sql, params)
-    # request ids are kept as 64-bit hashes (a collision among 10 million ids has odds of about 1 in 400,000)
-    dup = logs.connection.execute(
-        "SELECT count(*) - count(DISTINCT rh), count(*) FILTER (WHERE c_copies > 1) FROM pairs").fetchone()
-    if dup and (dup[0] or dup[1]):
+    _refuse_repeats(logs, facts, since=since, until=until)
+    return PairColumns(tuple(segments), (), has_latency, has_error)
+
+
+def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, until: datetime) -> None:
+    """Raise DataError when an arm answered a request id more than once (see the module contract).
+
+    With nb baseline and nc candidate rows per id, the join has nb * nc rows for an answered id and
+    nb (or nc) rows for an id one arm alone has. So the rows with a baseline side exceed the baseline's
+    rows by the sum of nb * (nc - 1), and the rows with a candidate side exceed the candidate's by the
+    sum of (nb - 1) * nc, over answered ids: both are 0 exactly when no answered id repeats. Unanswered
+    baseline ids are checked by their hashes (a collision among 10 million ids has odds of about 1 in
+    400,000, and can only refuse, never pass, a log)."""
+    con = logs.connection
+    # two statements: a DISTINCT beside the plain counts made DuckDB hash every row, not just the unanswered
+    row = con.execute("SELECT count(*) FILTER (WHERE ts IS NOT NULL), count(*) FILTER (WHERE paired),"
+                      " count(*) FILTER (WHERE ts IS NULL), count(*) FILTER (WHERE ts IS NULL OR unit IS NULL)"
+                      " FROM pairs").fetchone()
+    repeats = con.execute("SELECT count(*) - count(DISTINCT rh) FROM pairs WHERE ts IS NOT NULL AND NOT paired").fetchone()
+    assert row is not None and repeats is not None
+    base_side, paired, cand_only, dropped = (int(v or 0) for v in row)
+    extra_candidate = base_side - facts.baseline_answers
+    extra_baseline = paired + cand_only - facts.candidate_rows + int(repeats[0] or 0)
+    if extra_candidate or extra_baseline:
+        preds = logs.predictions
         example = _repeated_id(logs, since=since, until=until)
         raise DataError(f"column '{preds.roles.get('request_id', 'request_id')}' in predictions ({preds.description}) "
-                        f"repeats request ids: {dup[0]} baseline and {dup[1]} candidate requests have more than one "
-                        f"answer (e.g. {example!r}); pairs would be ambiguous",
+                        f"repeats request ids: {extra_baseline} baseline and {extra_candidate} candidate requests have "
+                        f"more than one answer (e.g. {example!r}); pairs would be ambiguous",
                         hint="deduplicate the log, or give retried requests their own ids")
-    return PairColumns(tuple(segments), (), has_latency, has_error)
+    if dropped:
+        con.execute("DELETE FROM pairs WHERE ts IS NULL OR unit IS NULL")
 
 
 def _repeated_id(logs: Logs, *, since: datetime | None, until: datetime) -> str | None:

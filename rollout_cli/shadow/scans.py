@@ -5,12 +5,14 @@ Contract:
   then per population (everyone, and each value of each segment column) the unit count and, for
   every named ratio (x over y per request), the sums Σx, Σy, Σx², Σy², Σxy over units — what
   `stats.sequential.ratio_stats` needs for a delta-method, always-valid interval.
-- `score_summary`, `score_bins`: the difference distribution and both score distributions
-  (quantiles, and joint counts in bins at the baseline's quantiles).
+- `request_figures`: what is read request by request: the window's first time, the agreement
+  counts of requests flagged unusual against the rest, and for scores the difference distribution
+  and both score distributions (quantiles, the baseline's bin edges).
+- `score_bins`: joint counts in bins at the baseline's quantiles (it needs their edges first).
 - `load_buckets`: minutes ranked by their baseline requests into five buckets, with each arm's
-  latency quantiles and the paired log-latency ratio (mean, variance, n) per bucket.
+  latency quantiles and the paired log-latency ratio (mean, variance, n) per bucket, and each arm's
+  latency quantiles over the whole window.
 - `confusion`, `examples`: polars frames (rows handled in Python).
-- `request_groups`: agreement counts of requests flagged by a boolean SQL expression against the rest.
 SQL texts are built from fixed fragments; user values (timeouts, edges) are parameters.
 """
 
@@ -52,7 +54,8 @@ def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: d
     exprs = list(dict.fromkeys(e for pair in ratios.values() for e in pair))
     col = {e: f"e{i}" for i, e in enumerate(exprs)}
     per_unit = ", ".join(("count(*)" if e == "1" else f"sum(CAST({e} AS DOUBLE))") + f" AS {col[e]}" for e in exprs)
-    first = "".join(f", arg_min(s{i}, ts) AS s{i}" for i in range(k))
+    # one arg_min over a struct of the segment values: cheaper than one per segment column
+    first = (", arg_min({" + ", ".join(f"'s{i}': s{i}" for i in range(k)) + "}, ts) AS first") if k else ""
     terms: dict[str, str] = {}
     for name, (x, y) in ratios.items():
         cx, cy = col[x], col[y]
@@ -66,8 +69,9 @@ def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: d
     segs = "".join(f", s{i}" for i in range(k))
     sets = ", ".join(["()"] + [f"(s{i})" for i in range(k)])
     grouping = "".join(f", GROUPING(s{i}) AS g{i}" for i in range(k))
+    unpack = "".join(f", first.s{i} AS s{i}" for i in range(k))
     sql = (f"WITH units AS (SELECT unit{first}, {per_unit} FROM pairs GROUP BY unit), "
-           f"cells AS (SELECT count(*) AS n{segs}, {stats} FROM units GROUP BY ALL) "
+           f"cells AS (SELECT count(*) AS n{unpack}, {stats} FROM units GROUP BY ALL) "
            f"SELECT sum(n) AS n{segs}{grouping}, {rolled} FROM cells GROUP BY GROUPING SETS ({sets})")
     cursor = _run(con, sql, params)
     names = [d[0] for d in cursor.description]
@@ -88,15 +92,40 @@ DIFF_QUANTILES = (0.5, 0.9, 0.99)
 SCORE_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
-def score_summary(con: duckdb.DuckDBPyConnection, bins: int) -> dict[str, Any]:
-    """Paired scores: mean difference, |difference| quantiles, correlation, both sides' quantiles and
-    the baseline's bin edges (quantiles at k / bins)."""
+SCORED = "paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL"
+
+
+def request_figures(con: duckdb.DuckDBPyConnection, *, scores: bool, bins: int, flag: str | None, agree: str,
+                    params: dict[str, Any]) -> dict[str, Any]:
+    """`first_ts`; with `flag`, the paired and agreeing requests where it holds and elsewhere
+    (`flagged_paired`, `flagged_agree`, `rest_paired`, `rest_agree`, `flagged_requests`); with
+    `scores`, over paired requests with both scores: `n`, the mean difference (candidate - baseline),
+    |difference| quantiles and max, Pearson's correlation, both sides' quantiles and means, and the
+    baseline's bin `edges` (its quantiles at k / bins). Two passes: the counts over every request, the
+    scores over the scored ones (a FILTER on each quantile cost more than the second pass)."""
+    parts = {"first_ts": "min(ts)"}
+    if flag:
+        parts.update(flagged_paired=f"count(*) FILTER (WHERE paired AND ({flag}))",
+                     flagged_agree=f"count(*) FILTER (WHERE paired AND ({flag}) AND ({agree}))",
+                     rest_paired=f"count(*) FILTER (WHERE paired AND NOT ({flag}))",
+                     rest_agree=f"count(*) FILTER (WHERE paired AND NOT ({flag}) AND ({agree}))",
+                     flagged_requests=f"count(*) FILTER (WHERE {flag})")
+    row = _run(con, "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in parts.items()) + " FROM pairs",
+               params).fetchone()
+    assert row is not None
+    out = {name: (value if name == "first_ts" else int(value or 0)) for name, value in zip(parts, row)}
+    if scores:
+        out.update(_score_summary(con, bins))
+    return out
+
+
+def _score_summary(con: duckdb.DuckDBPyConnection, bins: int) -> dict[str, Any]:
     edges = [k / bins for k in range(1, bins)]
-    levels = sorted(set(SCORE_QUANTILES) | set(edges))  # one pass over the baseline's scores for both
+    levels = sorted(set(SCORE_QUANTILES) | set(edges))  # one selection over the baseline's scores for both
     row = con.execute(
         "SELECT count(*), avg(c_pred - b_pred), quantile_cont(abs(c_pred - b_pred), $dq), max(abs(c_pred - b_pred)),"
         " corr(b_pred, c_pred), quantile_cont(b_pred, $bq), quantile_cont(c_pred, $sq), avg(b_pred), avg(c_pred)"
-        " FROM pairs WHERE paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL",
+        f" FROM pairs WHERE {SCORED}",
         {"dq": list(DIFF_QUANTILES), "sq": list(SCORE_QUANTILES), "bq": levels}).fetchone()
     assert row is not None
     base = dict(zip(levels, row[5] or []))
@@ -123,9 +152,14 @@ def score_bins(con: duckdb.DuckDBPyConnection, edges: Sequence[float]) -> list[t
         "WHERE paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL GROUP BY ALL", params).fetchall()]
 
 
-def load_buckets(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Per load bucket (1 = quietest minutes): minutes, requests per minute, each arm's p50/p99 and
-    error count, and the paired log-latency ratio's n, mean and variance (per request)."""
+def load_buckets(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each arm's latency p50/p99 over the window (`baseline_latency`, `candidate_latency`), and per load
+    bucket (1 = quietest minutes): minutes, requests per minute, each arm's p50/p99 and error count, and
+    the paired log-latency ratio's n, mean and variance (per request). Two statements: as grouping sets
+    of one, DuckDB kept the joined rows for both sets, which cost more than a second scan."""
+    row = con.execute("SELECT quantile_cont(b_lat, [0.5, 0.99]), quantile_cont(c_lat, [0.5, 0.99]) FILTER "
+                      "(WHERE paired) FROM pairs").fetchone()
+    assert row is not None
     rows = con.execute(f"""
 WITH minutes AS (SELECT date_trunc('minute', ts) AS minute, count(*) AS load FROM pairs GROUP BY 1),
 ranked AS (SELECT minute, load, ntile({LOAD_BUCKETS}) OVER (ORDER BY load, minute) AS bucket FROM minutes)
@@ -139,19 +173,7 @@ FROM pairs p JOIN ranked r ON date_trunc('minute', p.ts) = r.minute
 GROUP BY r.bucket ORDER BY r.bucket""").fetchall()
     keys = ("bucket", "minutes", "min_load", "max_load", "requests", "baseline_latency", "candidate_latency",
             "baseline_errors", "paired", "candidate_errors", "ratio_n", "ratio_mean", "ratio_var")
-    return [dict(zip(keys, row)) for row in rows]
-
-
-def request_groups(con: duckdb.DuckDBPyConnection, flag: str, agree: str, params: dict[str, Any]) -> dict[str, int]:
-    """Paired and agreeing requests where `flag` holds, and elsewhere."""
-    row = _run(
-        con, f"SELECT count(*) FILTER (WHERE paired AND ({flag})), count(*) FILTER (WHERE paired AND ({flag}) AND ({agree})),"
-        f" count(*) FILTER (WHERE paired AND NOT ({flag})),"
-        f" count(*) FILTER (WHERE paired AND NOT ({flag}) AND ({agree})), count(*) FILTER (WHERE {flag}) FROM pairs",
-        params).fetchone()
-    assert row is not None
-    return {"flagged_paired": int(row[0] or 0), "flagged_agree": int(row[1] or 0), "rest_paired": int(row[2] or 0),
-            "rest_agree": int(row[3] or 0), "flagged_requests": int(row[4] or 0)}
+    return {"baseline_latency": row[0], "candidate_latency": row[1]}, [dict(zip(keys, r)) for r in rows]
 
 
 def confusion(con: duckdb.DuckDBPyConnection) -> Any:

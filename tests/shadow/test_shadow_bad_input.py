@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -63,6 +64,22 @@ def test_repeated_request_ids(tmp_path: Path) -> None:
                               "request ids: 0 baseline and 1 candidate requests have more than one answer (e.g. 'r2'")
 
 
+@pytest.mark.parametrize(("extra", "counts"), [
+    (("r2", "u2", "baseline", True, "0.7"), "1 baseline and 0 candidate"),  # an answered request, twice
+    (("r3", "u3", "baseline", True, "0.5"), "1 baseline and 0 candidate"),  # an unanswered one, twice
+])
+def test_repeated_baseline_request_ids(tmp_path: Path, extra: tuple[str, str, str, bool, str], counts: str) -> None:
+    rows = [*ROWS, ("r3", "u3", "baseline", True, "0.5"), extra]
+    message = refused(tmp_path, rows)
+    assert message.startswith(f"column 'request_id' in predictions ({tmp_path / 'predictions.parquet'}) repeats "
+                              f"request ids: {counts} requests have more than one answer (e.g. '{extra[0]}'")
+
+
+def test_both_arms_repeating_an_id_is_refused(tmp_path: Path) -> None:
+    rows = [*ROWS, ("r1", "u1", "baseline", True, "0.2"), ("r1", "u1", "candidate", False, "0.21")]
+    assert "repeats request ids: 2 baseline and 2 candidate requests" in refused(tmp_path, rows)
+
+
 def test_served_candidate_rows_in_a_shadow_log(tmp_path: Path) -> None:
     message = refused(tmp_path, [*ROWS, ("r3", "u3", "candidate", True, "0.5")])
     assert message.startswith(f"predictions ({tmp_path / 'predictions.parquet'}) has 1 candidate answers with "
@@ -86,3 +103,12 @@ def test_the_command_says_so_with_exit_2_and_no_traceback(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "error: the candidate never answered" in done.stderr and "Traceback" not in done.stderr
     assert "what to do: check that the router mirrors requests" in done.stderr
+
+
+def test_requests_without_a_unit_are_left_out_and_answers_outside_the_window_ignored(tmp_path: Path) -> None:
+    plan = write_shadow_plan(tmp_path, predictions=str(tmp_path / "predictions.parquet"))
+    # r3 has no unit; r9's baseline answer lies before the window, so its candidate answer pairs with nothing
+    write_log(tmp_path, [("r9", "u9", "baseline", True, "0.5"), ("r9", "u9", "candidate", False, "0.5"), *ROWS,
+                         ("r3", None, "baseline", True, "0.5"), ("r3", None, "candidate", False, "0.9")])
+    result = compare_shadow(plan, since=datetime(2026, 1, 5, 0, 0, 0, 500000), examples=0)
+    assert (result.coverage.baseline_requests, result.coverage.paired, result.agreement.count) == (2, 2, 2)
