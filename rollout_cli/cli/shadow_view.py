@@ -55,10 +55,10 @@ def print_shadow(result: ShadowResult) -> None:
         console.print("[green]no credible difference found[/]")
     if result.segment_rows:
         table = _table("segments (most worse than overall first)", "segment", "value", "units", "coverage",
-                       "agreement", "vs rest", "p (always-valid)", "worse (Holm)")
+                       "missing / late / errored", "agreement", "vs rest", "p (always-valid)", "worse (Holm)")
         for r in result.segment_rows:
-            _row(table, r.segment, r.value, r.units, _rate(r.coverage), _rate(r.agreement), _pct(r.difference),
-                 f"{r.p_value:.2g}", "yes" if r.worse else "")
+            _row(table, r.segment, r.value, r.units, _rate(r.coverage), f"{r.missing} / {r.late.count} / {r.errored.count}",
+                 _rate(r.agreement), _pct(r.difference), f"{r.p_value:.2g}", "yes" if r.worse else "")
         console.print(table)
     if result.labels is not None:
         _print_labels(result)

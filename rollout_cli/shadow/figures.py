@@ -97,7 +97,9 @@ def segment_rows(sums: dict[Population, dict[str, RatioSums]], alpha: float, tun
             versus_overall=None if agreement.value is None or overall is None else agreement.value - overall,
             difference=vs_rest.effect, interval=vs_rest.interval, p_value=vs_rest.p_value,
             worse=flagged and (vs_rest.effect or 0.0) < 0, coverage_difference=cov_rest.effect,
-            coverage_worse=cov_flag and (cov_rest.effect or 0.0) < 0))
+            coverage_worse=cov_flag and (cov_rest.effect or 0.0) < 0,
+            missing=int(cell["cover"].sy - cell["cover"].sx), late=rate(cell["late"], alpha, tuning_n),
+            errored=rate(cell["cerr"], alpha, tuning_n)))
     rows.sort(key=lambda r: (math.inf if r.versus_overall is None else r.versus_overall, r.segment, str(r.value)))
     return rows
 

@@ -62,18 +62,18 @@ def check_log(logs: Logs, *, since: datetime | None, until: datetime) -> LogFact
     params = SqlParams()
     numeric = f"try_cast({pred} AS DOUBLE) IS NOT NULL" if text else "true"
     # The candidate's side of the pairing has no end (its answers may come after the window's end): the
-    # scan reads from the window's start, and the window's end is a filter of the other counts.
-    end = f"{ts} <= {params.add(until)}"
-    base_w, cand_w = f"{arm} = 'baseline' AND {served} AND {end}", f"{arm} = 'candidate' AND NOT {served}"
+    # scan reads from the window's start, and whether a row lies before the window's end is computed once.
+    base_w, cand_w = f"{arm} = 'baseline' AND {served} AND in_window_", f"{arm} = 'candidate' AND NOT {served}"
     sql = (f"SELECT count(*) FILTER (WHERE {base_w}),"
-           f" count(*) FILTER (WHERE {cand_w} AND {end}),"
-           f" count(*) FILTER (WHERE {arm} = 'candidate' AND {served} AND {end}),"
+           f" count(*) FILTER (WHERE {cand_w} AND in_window_),"
+           f" count(*) FILTER (WHERE {arm} = 'candidate' AND {served} AND in_window_),"
            f" count({pred}) FILTER (WHERE {base_w}),"
            f" count({pred}) FILTER (WHERE {base_w} AND {numeric}),"
-           f" count({pred}) FILTER (WHERE {cand_w} AND {end}),"
-           f" count({pred}) FILTER (WHERE {cand_w} AND {end} AND {numeric}),"
+           f" count({pred}) FILTER (WHERE {cand_w} AND in_window_),"
+           f" count({pred}) FILTER (WHERE {cand_w} AND in_window_ AND {numeric}),"
            f" count(*) FILTER (WHERE {cand_w})"
-           f" FROM {preds.from_item(params)}" + (f" WHERE {ts} >= {params.add(since)}" if since is not None else ""))
+           f" FROM (SELECT {arm}, {served}, {pred}, {ts} <= {params.add(until)} AS in_window_ FROM {preds.from_item(params)}"
+           + (f" WHERE {ts} >= {params.add(since)}" if since is not None else "") + ")")
     (base, cand, cand_served, b_values, b_numeric, c_values, c_numeric,
      cand_rows) = (int(v or 0) for v in logs.query(sql, params)[0])
     where = f"predictions ({preds.description})"

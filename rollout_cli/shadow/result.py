@@ -71,6 +71,9 @@ class SegmentRow:
     worse: bool  # Holm across every segment value says: credibly below the rest
     coverage_difference: float | None
     coverage_worse: bool
+    missing: int  # baseline requests of this segment value without a candidate answer
+    late: Rate  # late candidate answers / paired requests (beyond the timeout)
+    errored: Rate  # errored candidate answers / paired requests
 
 
 @dataclass(frozen=True)

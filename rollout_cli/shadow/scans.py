@@ -54,8 +54,7 @@ def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: d
     exprs = list(dict.fromkeys(e for pair in ratios.values() for e in pair))
     col = {e: f"e{i}" for i, e in enumerate(exprs)}
     per_unit = ", ".join(("count(*)" if e == "1" else f"sum(CAST({e} AS DOUBLE))") + f" AS {col[e]}" for e in exprs)
-    # one arg_min over a struct of the segment values: cheaper than one per segment column
-    first = (", arg_min({" + ", ".join(f"'s{i}': s{i}" for i in range(k)) + "}, ts) AS first") if k else ""
+    first = "".join(f", arg_min(s{i}, ts) AS s{i}" for i in range(k))
     terms: dict[str, str] = {}
     for name, (x, y) in ratios.items():
         cx, cy = col[x], col[y]
@@ -69,9 +68,8 @@ def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: d
     segs = "".join(f", s{i}" for i in range(k))
     sets = ", ".join(["()"] + [f"(s{i})" for i in range(k)])
     grouping = "".join(f", GROUPING(s{i}) AS g{i}" for i in range(k))
-    unpack = "".join(f", first.s{i} AS s{i}" for i in range(k))
     sql = (f"WITH units AS (SELECT unit{first}, {per_unit} FROM pairs GROUP BY unit), "
-           f"cells AS (SELECT count(*) AS n{unpack}, {stats} FROM units GROUP BY ALL) "
+           f"cells AS (SELECT count(*) AS n{segs}, {stats} FROM units GROUP BY ALL) "
            f"SELECT sum(n) AS n{segs}{grouping}, {rolled} FROM cells GROUP BY GROUPING SETS ({sets})")
     cursor = _run(con, sql, params)
     names = [d[0] for d in cursor.description]

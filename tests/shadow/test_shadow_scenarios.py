@@ -88,6 +88,12 @@ def test_missing_candidate_answers_are_counted_and_fail_coverage(results: dict[s
     assert cov.missing == cov.baseline_requests - cov.paired
     assert cov.coverage.value == pytest.approx(0.8, abs=0.01)
     assert [c.metric for c in result.checks if c.outcome is Outcome.FAIL] == ["coverage"]
+    # per segment value too: every column's values add up to the overall missing, late and errored answers
+    for segment in result.segments:
+        rows = [r for r in result.segment_rows if r.segment == segment]
+        assert sum(r.missing for r in rows) == cov.missing > 0
+        assert sum(r.late.count for r in rows) == cov.late and sum(r.errored.count for r in rows) == cov.errored
+        assert all(r.missing == r.baseline_requests - r.coverage.count for r in rows)
 
 
 def test_disagreement_on_out_of_range_inputs_is_found(results: dict[str, ShadowResult]) -> None:
