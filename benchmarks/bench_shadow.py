@@ -133,9 +133,10 @@ def generate(folder: Path, requests: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(argv: list[str], env: dict[str, str]) -> dict[str, float]:
+def measure(argv: list[str], env: dict[str, str], cwd: Path = ROOT) -> dict[str, float]:
+    """One fresh process. `python -m` puts its working folder first on sys.path: `cwd` picks the tree."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
     out = child.stdout.read().decode() if child.stdout else ""
@@ -165,7 +166,8 @@ def main() -> None:
         runs["shadow"].append(measure(command, env))
         runs["bare"].append(measure([sys.executable, "-c", BARE, str(folder / "predictions.parquet")], env))
         if args.reference:
-            before = measure(command, {**env, "PYTHONPATH": str(args.reference.resolve())})
+            tree = args.reference.resolve()
+            before = measure(command, {**env, "PYTHONPATH": str(tree)}, cwd=tree)
             counts = ("baseline_requests", "paired", "missing", "late", "errored")
             old, new = (json.loads(r["out"])["coverage"] for r in (before, runs["shadow"][-1]))
             if [old[k] for k in counts] != [new[k] for k in counts]:
