@@ -40,31 +40,42 @@ RESULTS = HERE / "results" / "export.md"
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 PLAN = """version: 1
-name: bench-export-{n}
-models: {{baseline: ranker-v41, candidate: ranker-v42}}
-router: {{adapter: file, options: {{path: {root}/router.json}}}}
+name: bench-export
+models: {baseline: ranker-v41, candidate: ranker-v42}
+router: {adapter: file, options: {path: router.json}}
 data:
-  predictions: {root}/predictions.parquet
-  outcomes: {root}/outcomes.parquet
-  columns: {{unit_id: user_id}}
+  predictions: predictions.parquet
+  outcomes: outcomes.parquet
+  columns: {unit_id: user_id}
 segments: [country, platform]
 metrics:
-  conversion: {{kind: proportion, event: purchase, window: 1h}}
-  revenue:    {{kind: mean, event: purchase, window: 1h}}
-  latency_p99: {{kind: quantile, column: latency_ms, q: 0.99}}
+  conversion: {kind: proportion, event: purchase, window: 1h}
+  revenue:    {kind: mean, event: purchase, window: 1h}
+  latency_p99: {kind: quantile, column: latency_ms, q: 0.99}
 guards:
-  - {{metric: conversion, max_drop: 2%, per_segment: true}}
+  - {metric: conversion, max_drop: 2%, per_segment: true}
 stages:
-  - {{name: shadow, shadow: 100%, guards: [{{metric: latency_p99, max: 250}}]}}
-  - {{name: ramp-50, traffic: 50%}}
-  - {{name: full, traffic: 100%}}
+  - {name: shadow, shadow: 100%, guards: [{metric: latency_p99, max: 250}]}
+  - {name: ramp-50, traffic: 50%}
+  - {name: full, traffic: 100%}
 teams:
   oncall: [alice]
 rollback:
   authority: [team:oncall]
   max_duration: 5m
-  steps: [{{route: baseline}}, {{verify: router}}]
+  steps: [{route: baseline}, {verify: router}]
 """
+
+
+def plan_text(root: Path, n: int) -> str:
+    """PLAN for `n` units with its logs and router in `root`, through the project's one plan writer."""
+    from rollout_cli.plan.document import plan_yaml, yaml_value
+
+    doc = yaml_value(PLAN)
+    doc["name"] = f"bench-export-{n}"
+    doc["router"]["options"]["path"] = f"{root}/router.json"
+    doc["data"].update(predictions=f"{root}/predictions.parquet", outcomes=f"{root}/outcomes.parquet")
+    return plan_yaml(doc)
 
 BARE = """
 import sys, duckdb
@@ -117,7 +128,7 @@ def prepare(n: int, root: Path) -> tuple[Path, Path]:
     from rollout_cli.state.store import StateStore
 
     plan_path = root / "plan.yaml"
-    plan_path.write_text(PLAN.format(n=n, root=root))
+    plan_path.write_text(plan_text(root, n))
     state = root / "state"
     if not (state / "state.db").exists():
         plan = load_plan(plan_path)

@@ -41,30 +41,30 @@ PLAN = """version: 1
 name: bench-shadow
 description: shadow benchmark
 owner: bench
-models: {{baseline: ranker-v41, candidate: ranker-v42}}
-router: {{adapter: file, options: {{path: {root}/router.json}}}}
+models: {baseline: ranker-v41, candidate: ranker-v42}
+router: {adapter: file, options: {path: router.json}}
 data:
-  predictions: {root}/predictions.parquet
-  training: {root}/training.parquet
-  columns: {{unit_id: user_id}}
+  predictions: predictions.parquet
+  training: training.parquet
+  columns: {unit_id: user_id}
 segments: [country, platform]
 metrics:
-  agreement: {{kind: agreement, tolerance: 0.05}}
-  coverage: {{kind: coverage, timeout: 0.5s}}
-  shift: {{kind: score_shift}}
-  latency: {{kind: mean, column: latency_ms}}
-  latency_p99: {{kind: quantile, column: latency_ms, q: 0.99}}
+  agreement: {kind: agreement, tolerance: 0.05}
+  coverage: {kind: coverage, timeout: 0.5s}
+  shift: {kind: score_shift}
+  latency: {kind: mean, column: latency_ms}
+  latency_p99: {kind: quantile, column: latency_ms, q: 0.99}
 guards:
-  - {{metric: latency_p99, max: 250}}
+  - {metric: latency_p99, max: 250}
 stages:
   - name: shadow
     shadow: 100%
     guards:
-      - {{metric: agreement, min: 90%, per_segment: true}}
-      - {{metric: coverage, min: 95%}}
-      - {{metric: shift, max: 0.1}}
-      - {{metric: latency, max_increase: 10%}}
-  - {{name: full, traffic: 100%}}
+      - {metric: agreement, min: 90%, per_segment: true}
+      - {metric: coverage, min: 95%}
+      - {metric: shift, max: 0.1}
+      - {metric: latency, max_increase: 10%}
+  - {name: full, traffic: 100%}
 drift:
   features: [price, query_length]
 teams:
@@ -75,6 +75,16 @@ rollback:
   steps:
     - route: baseline
 """
+
+
+def plan_text(root: Path) -> str:
+    """PLAN with its logs and router in `root`, through the project's one plan writer."""
+    from rollout_cli.plan.document import plan_yaml, yaml_value
+
+    doc = yaml_value(PLAN)
+    doc["router"]["options"]["path"] = f"{root}/router.json"
+    doc["data"].update(predictions=f"{root}/predictions.parquet", training=f"{root}/training.parquet")
+    return plan_yaml(doc)
 
 GENERATE = """
 COPY (
@@ -155,7 +165,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = HERE / "data" / f"shadow-{args.requests}"
     generated = generate(folder, args.requests)
-    (folder / "plan.yaml").write_text(PLAN.format(root=folder))
+    (folder / "plan.yaml").write_text(plan_text(folder))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ROLLOUT_NOW": "2026-01-06T00:00:00Z"}
     load_before = os.getloadavg()[0]
     command = [sys.executable, "-m", "rollout_cli", "shadow", str(folder / "plan.yaml"), "--json", "--examples", "10"]
