@@ -177,3 +177,64 @@ def open_spark_logs(spec: DataSpec, *, with_training: bool = False) -> Logs:
         raise
     # `connection`: an idle in-memory DuckDB, for the type; export and shadow refuse a Spark plan first
     return Logs(connection=connect(1), predictions=predictions, outcomes=outcomes, training=training, engine=engine)
+
+
+def _frame(logs: Logs, sql: str, params: Mapping[str, Any]) -> Any:
+    from rollout_cli.data.transpile import to_spark
+
+    engine = logs.engine
+    assert isinstance(engine, SparkEngine)
+    return engine.session.sql(to_spark(sql, params))
+
+
+def spark_columns(logs: Logs, sql: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The statement's columns with DuckDB type names (for the export's dictionary); nothing is run."""
+    try:
+        return [(f.name, duckdb_type(f.dataType.simpleString())) for f in _frame(logs, sql, params).schema.fields]
+    except Exception as error:  # noqa: BLE001
+        raise DataError(f"reading the logs on Spark failed: {_reason(error)}") from None
+
+
+EXPORT_BATCH_ROWS = 50_000
+
+
+def spark_copy(logs: Logs, sql: str, params: Mapping[str, Any], target: Any, fmt: str) -> int:
+    """Stream the statement's rows into `target` (parquet with zstd, or csv with a header) in
+    batches of EXPORT_BATCH_ROWS: an export is the one command whose rows are the point, so they
+    come to this machine — one partition at a time, never all at once. Returns the row count."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    try:
+        frame = _frame(logs, sql, params)
+        schema = to_arrow_schema(frame.schema)
+        writer: Any = (pq.ParquetWriter(str(target), schema, compression="zstd") if fmt == "parquet"
+                       else pa_csv.CSVWriter(str(target), schema))
+        rows = 0
+        try:
+            batch: list[tuple[Any, ...]] = []
+            for row in frame.toLocalIterator():
+                batch.append(tuple(row))
+                if len(batch) >= EXPORT_BATCH_ROWS:
+                    rows += _write_batch(writer, schema, batch, pa)
+            rows += _write_batch(writer, schema, batch, pa)
+        finally:
+            writer.close()
+        return rows
+    except DataError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise DataError(f"the export failed on Spark: {_reason(error)}") from None
+
+
+def _write_batch(writer: Any, schema: Any, batch: list[tuple[Any, ...]], pa: Any) -> int:
+    if not batch:
+        return 0
+    columns = list(zip(*batch))
+    writer.write_table(pa.Table.from_arrays([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)],
+                                            schema=schema))
+    n = len(batch)
+    batch.clear()
+    return n
