@@ -33,6 +33,7 @@ from rollout_cli.secrets import resolve
 INSTALL_HINT = "install the Spark extra: pip install 'rollout-cli[spark]' (and a Java runtime for a local master)"
 CONNECT_TIMEOUT_S = 5.0
 _views = itertools.count()
+_NO_TABLE = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "CATALOG_NOT_FOUND", "REQUIRES_SINGLE_PART_NAMESPACE")
 # Spark type -> the DuckDB type name data/source.py classifies (number, text, boolean, timestamp)
 _TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "smallint": "SMALLINT", "tinyint": "TINYINT",
           "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN", "timestamp": "TIMESTAMP WITH TIME ZONE",
@@ -110,7 +111,10 @@ def spark_session(options: SparkSpec) -> Any:
         _endpoint_reachable(url)
         builder = builder.remote(url)
     else:
-        builder = builder.master(resolve(options.master or "local[*]")).appName("rollout")
+        master = resolve(options.master or "local[*]")
+        builder = builder.master(master).appName("rollout")
+        if master.startswith("local"):  # a session of our own listens on loopback only
+            builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
         builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.sql.session.timeZone", "UTC")  # naive timestamps are UTC (docs/data.md)
     for key, value in options.conf.items():
@@ -156,8 +160,9 @@ def bind_spark_source(engine: SparkEngine, name: str, source: DataSource, roles:
         if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             raise DataError(f"no {name} files match '{source.glob}'",
                             hint=f"check data.{name} in the plan") from None
-        if "TABLE_OR_VIEW_NOT_FOUND" in text:
-            raise DataError(f"the {name} table '{source.catalog_table}' is not in Spark's catalog",
+        if source.catalog_table is not None and any(code in text for code in _NO_TABLE):
+            detail = "" if "TABLE_OR_VIEW_NOT_FOUND" in text else f" ({_reason(error)})"
+            raise DataError(f"the {name} table '{source.catalog_table}' is not in Spark's catalog{detail}",
                             hint=f"check data.spark.tables.{name}") from None
         raise DataError(f"cannot read {name} ({source.describe()}) on Spark: {_reason(error)}") from None
     engine.views.append(view)
