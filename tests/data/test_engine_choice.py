@@ -11,8 +11,7 @@ import pytest
 
 from rollout_cli.data.source import open_logs
 from rollout_cli.errors import DataError
-from rollout_cli.plan.model import DataSource, DataSpec, SparkSpec
-from rollout_cli.plan.model import ROLES
+from rollout_cli.plan.model import ROLES, DataSource, DataSpec, SparkSpec
 
 SPEC = DataSpec(predictions=DataSource(glob="p.parquet"), outcomes=None, training=None,
                 columns={role: role for role in ROLES})
@@ -35,3 +34,19 @@ def test_a_catalog_table_on_duckdb_says_it_needs_spark(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="the predictions source is the catalog table lake.serving.predictions, "
                                         "which only Spark reads"):
         open_logs(spec)
+
+
+def test_the_paired_shadow_comparison_says_it_runs_on_duckdb_only() -> None:
+    import yaml
+
+    from rollout_cli.plan.build import build_plan
+    from rollout_cli.plan.load import load_plan_text
+    from rollout_cli.shadow import compare_shadow
+
+    root = Path(__file__).resolve().parents[1]
+    document = yaml.safe_load((root / "plans" / "good" / "minimal.yaml").read_text())
+    document["data"] = {**document["data"], "engine": "spark", "spark": {"master": "local[2]"}}
+    plan = build_plan(load_plan_text(yaml.safe_dump(document), "p.yaml"))
+    with pytest.raises(DataError, match="the paired shadow comparison .* runs on DuckDB only, and this plan's "
+                                        "data.engine is spark"):
+        compare_shadow(plan)
