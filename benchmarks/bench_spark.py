@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results" / "spark.md"
 
-from bench_evaluate import START, generate  # noqa: E402
+from bench_evaluate import START, generate
 
 CONF = {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "3g"}
 
@@ -105,7 +105,7 @@ def main() -> None:
             result = work()
             times[name].append(time.perf_counter() - t)
             if name != "bare":
-                verdicts.add((name, getattr(result, "verdict").value))
+                verdicts.add((name, result.verdict.value))
     rows_back, values_back = sum(r for r, _ in returned), sum(v for _, v in returned)
     measured = {k: v[1:] for k, v in times.items()}
     median = {k: statistics.median(v) for k, v in measured.items()}

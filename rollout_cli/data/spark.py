@@ -65,7 +65,7 @@ class SparkEngine:
             frame = self.session.sql(to_spark(sql, params))
             rows = [tuple(row) for row in frame.collect()]
             names = list(frame.columns)
-        except Exception as error:  # Spark's AnalysisException, Py4J and gRPC errors alike
+        except Exception as error:  # noqa: BLE001 - Spark's AnalysisException, Py4J and gRPC errors alike
             raise DataError(f"reading the logs on Spark failed: {_reason(error)}") from None
         self.rows_returned += len(rows)
         self.values_returned += len(rows) * len(names)
@@ -75,7 +75,7 @@ class SparkEngine:
         for view in self.views:  # the session is kept for the next statement; its views are not
             try:
                 self.session.catalog.dropTempView(view)
-            except Exception:  # noqa: BLE001 - a session already gone has no views left
+            except Exception:  # noqa: BLE001, S110 - a session already gone has no views left
                 pass
         self.views.clear()
 
@@ -100,8 +100,8 @@ def _endpoint_reachable(url: str) -> None:
 def spark_session(options: SparkSpec) -> Any:
     """The process's Spark session for `options` (started, or attached over Spark Connect)."""
     try:
-        from pyspark.sql import SparkSession
         import sqlglot  # noqa: F401 - the statements are rendered with it
+        from pyspark.sql import SparkSession
     except ImportError:
         raise DataError("the plan runs its queries on Spark (data.engine: spark) but pyspark or sqlglot is not "
                         "installed", hint=INSTALL_HINT) from None

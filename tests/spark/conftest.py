@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'rollout-cli[spark]' (scripts/test does)")
 pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'rollout-cli[spark]' (scripts/test does)")
 
-from spark_helpers import TEST_SPARK  # noqa: E402
+from spark_helpers import TEST_SPARK
 
-from rollout_cli.data.spark import spark_session  # noqa: E402
+from rollout_cli.data.spark import spark_session
 
 
 @pytest.fixture(scope="session")

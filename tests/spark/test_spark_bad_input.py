@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from rollout_support import cli_in_process
 from spark_helpers import on_spark, write_plans
 
@@ -27,7 +27,7 @@ def _closed_port() -> int:
 
 
 def test_an_unreachable_spark_connect_endpoint_is_said_at_once(tmp_path: Path, capsys: Any) -> None:
-    _, spark_plan = write_plans(tmp_path)
+    write_plans(tmp_path)
     port = _closed_port()
     text = (tmp_path / "plan-spark.yaml").read_text().replace("master: local[2]", f"connect: sc://127.0.0.1:{port}")
     (tmp_path / "plan-spark.yaml").write_text(text)

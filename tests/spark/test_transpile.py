@@ -24,11 +24,11 @@ def both(spark: Any, sql: str, params: dict[str, Any] | None = None) -> tuple[li
     return duck, on
 
 
-def same(a: Any, b: Any) -> bool:
+def same(a: Any, b: Any, rel: float = 0.0) -> bool:
     if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
+        return math.isclose(a, b, rel_tol=rel, abs_tol=0.0) or a == b or (math.isnan(a) and math.isnan(b))
     if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y, rel) for x, y in zip(a, b))
     return bool(a == b)
 
 
@@ -40,12 +40,21 @@ def test_union_all_by_name_becomes_positional_with_nulls_for_missing_columns(spa
     assert sorted(duck, key=str) == sorted(on, key=str) and len(duck) == 7
 
 
-def test_quantile_cont_is_spark_percentile_exactly_at_any_level(spark: Any) -> None:
+def test_quantile_cont_is_spark_percentile_exact_at_ranks_and_to_the_last_bit_between(spark: Any) -> None:
+    """At a level that is an exact rank both return that order statistic itself; between two,
+    DuckDB interpolates lo + d·(hi − lo) and Spark (1 − d)·lo + d·hi: equal but for the last bit."""
     sql = ("SELECT g, quantile_cont(x, $q) AS one, quantile_cont(x, $levels) AS many, "
            "quantile_cont(k, $levels) FILTER (WHERE k > $low) AS filtered "
            f"FROM (SELECT * FROM {VALUES} WHERE isfinite(x)) GROUP BY g ORDER BY g")
     duck, on = both(spark, sql, {"q": 0.99, "levels": [0.5, 0.9871234567, 0.01, 1.0], "low": 1})
-    assert same(duck, on), (duck, on)
+    assert same(duck, on, rel=4e-16), (duck, on)
+    def numbers(n: int) -> str:
+        return "(VALUES " + ", ".join(f"({i})" for i in range(n)) + ") AS r(id)"
+
+    ranks = (f"SELECT quantile_cont(v, $levels) FROM (SELECT CAST(id AS DOUBLE) * 1.37 AS v FROM {numbers(101)}) "
+             f"UNION ALL SELECT quantile_cont(v, $levels) FROM (SELECT CAST(id AS DOUBLE) * 0.1 AS v FROM {numbers(11)})")
+    duck, on = both(spark, ranks, {"levels": [0.0, 0.25, 0.5, 0.99, 1.0]})
+    assert same(duck, on), (duck, on)  # exact ranks: exactly the same values
 
 
 def test_isfinite_keeps_null_null_and_flags_nan_and_infinity(spark: Any) -> None:
