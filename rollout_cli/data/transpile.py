@@ -71,6 +71,9 @@ def _bind(node: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)  # `AS [NOT] MATERIALIZED` is DuckDB's planning hint; Spark decides itself
+        return node
     if isinstance(node, exp.PercentileCont | exp.Quantile):
         return exp.Anonymous(this="percentile", expressions=[node.this.copy(), node.expression.copy()])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "isfinite":
