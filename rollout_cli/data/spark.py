@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import socket
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -135,6 +136,8 @@ def _read(session: Any, name: str, source: DataSource) -> Any:
     if source.catalog_table is not None:
         return session.table(source.catalog_table)
     glob = str(source.glob)
+    if "://" not in glob:  # relative to this process's directory (docs/data.md), not to where the JVM started
+        glob = str(Path(glob).absolute())
     lower = glob.lower()
     if lower.endswith((".parquet", ".pq")):
         return session.read.parquet(glob)
