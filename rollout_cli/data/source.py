@@ -10,6 +10,8 @@ Contract:
   identifiers after the table was found in the attached catalog.
 - `BoundSource.column(role, expect)` returns the quoted identifier of the column mapped to
   `role`, after checking it exists in the source's DESCRIBE output and has an acceptable type.
+- With `data.engine: spark`, `open_logs` hands over to data/spark.py: the same `Logs`, its
+  sources Spark views, its statements run by the Spark engine (docs/spark.md).
 - Every problem (no files, unreadable file, missing table, missing or mistyped column, empty
   source) is a DataError naming the source and the column; never a traceback, never a pass.
 """
@@ -137,8 +139,9 @@ class BoundSource:
 class Logs:
     """The plan's sources bound on an engine (docs/spark.md). Close it (or use `with`).
 
-    `connection` is the DuckDB connection of the DuckDB engine (read directly by `export` and
-    `shadow`, which run on DuckDB only); `engine` runs the statements of `query`."""
+    `engine` runs the statements of `query` (DuckDB, or Spark: data/engine.py). `connection` is the
+    DuckDB engine's connection, read directly by `shadow` (DuckDB only) and by `export` on DuckDB;
+    on Spark it is an idle in-memory one."""
 
     connection: duckdb.DuckDBPyConnection
     predictions: BoundSource
