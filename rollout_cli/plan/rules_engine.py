@@ -17,7 +17,7 @@ _CONNECT_PARAM = re.compile(r";([^=;/]+)=([^;]*)")
 
 def rule_engine(ctx: RuleContext) -> None:
     data = ctx.section("data")
-    if not ctx.root.get("data") or not isinstance(ctx.root.get("data"), dict):
+    if not isinstance(ctx.root.get("data"), dict):
         return  # the schema reports a missing or malformed section
     spark = as_mapping(data.get("spark"))
     tables = as_mapping(spark.get("tables"))

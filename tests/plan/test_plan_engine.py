@@ -37,6 +37,7 @@ def test_a_catalog_table_may_stand_for_the_predictions() -> None:
     data = {"engine": "spark", "spark": {"connect": "sc://spark.internal:15002",
                                          "tables": {"predictions": "main.serving.predictions"}}}
     assert problems(data) == []
+    assert problems({}) == ["$.data: data.predictions is required (or data.spark.tables.predictions with engine: spark)"]
     assert problems({"engine": "spark", "spark": {"master": "yarn"}}) == [
         "$.data: data.predictions is required (or data.spark.tables.predictions with engine: spark)"]
 
