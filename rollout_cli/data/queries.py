@@ -352,9 +352,8 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
     build = shadow_sql if shadow else traffic_sql
     sql = build(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
                 params=params, quantile_segments=quantile_segments)
-    cursor = logs.connection
     rows = logs.query(sql, params)
-    names = [d[0] for d in (cursor.description or [])]
+    names = logs.last_columns
     c = _prediction_columns(logs.predictions, segments, measures, quantiles)
     numeric_names = [next(name for name, quoted in c.measured.items() if quoted == q) for q in c.numeric]
     outcome_events = {i: str(m.event) for i, m in enumerate(measures) if m.op == "event_sum"}

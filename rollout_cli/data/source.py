@@ -10,6 +10,8 @@ Contract:
   identifiers after the table was found in the attached catalog.
 - `BoundSource.column(role, expect)` returns the quoted identifier of the column mapped to
   `role`, after checking it exists in the source's DESCRIBE output and has an acceptable type.
+- With `data.engine: spark`, `open_logs` hands over to data/spark.py: the same `Logs`, its
+  sources Spark views, its statements run by the Spark engine (docs/spark.md).
 - Every problem (no files, unreadable file, missing table, missing or mistyped column, empty
   source) is a DataError naming the source and the column; never a traceback, never a pass.
 """
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 import duckdb
 
+from rollout_cli.data.engine import DuckDBEngine, QueryEngine, first_line
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import DataSource, DataSpec
 
@@ -134,12 +137,22 @@ class BoundSource:
 
 @dataclass
 class Logs:
-    """An open connection with the plan's sources bound. Close it (or use `with`)."""
+    """The plan's sources bound on an engine (docs/spark.md). Close it (or use `with`).
+
+    `engine` runs the statements of `query` (DuckDB, or Spark: data/engine.py). `connection` is the
+    DuckDB engine's connection, read directly by `shadow` (DuckDB only) and by `export` on DuckDB;
+    on Spark it is an idle in-memory one."""
 
     connection: duckdb.DuckDBPyConnection
     predictions: BoundSource
     outcomes: BoundSource | None
     training: BoundSource | None
+    engine: QueryEngine | None = None  # None: DuckDBEngine(connection)
+    last_columns: list[str] = field(default_factory=list)  # the column names of the last `query`
+
+    def __post_init__(self) -> None:
+        if self.engine is None:
+            self.engine = DuckDBEngine(self.connection)
 
     def __enter__(self) -> Logs:
         return self
@@ -147,19 +160,23 @@ class Logs:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name if self.engine is not None else "duckdb"
+
     def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
         self.connection.close()
 
     def query(self, sql: str, params: SqlParams) -> list[tuple[Any, ...]]:
-        """Run one statement; DuckDB errors become DataError with DuckDB's own first line."""
-        try:
-            return self.connection.execute(sql, params.values).fetchall()
-        except duckdb.Error as error:
-            raise DataError(f"reading the logs failed: {_first_line(error)}") from None
+        """Run one statement on the engine; its errors become DataError with the engine's own first line."""
+        assert self.engine is not None
+        self.last_columns, rows = self.engine.run(sql, params.values)
+        return rows
 
 
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+_first_line = first_line
 
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -241,6 +258,9 @@ def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
 
 def bind_source(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
                 roles: Mapping[str, str], attached: dict[str, str]) -> BoundSource:
+    if source.catalog_table is not None:
+        raise DataError(f"the {name} source is the catalog table {source.catalog_table}, which only Spark reads",
+                        hint="set data.engine: spark (docs/spark.md)")
     if source.is_table:
         bound = _bind_table(con, name, source, attached)
     else:
@@ -250,7 +270,12 @@ def bind_source(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
 
 
 def open_logs(spec: DataSpec, *, threads: int | None = None, with_training: bool = False) -> Logs:
-    """Bind the plan's sources on a fresh read-only connection. Raises DataError."""
+    """Bind the plan's sources on a fresh read-only connection (or, with `data.engine: spark`, as
+    Spark views: data/spark.py). Raises DataError."""
+    if spec.engine == "spark":
+        from rollout_cli.data.spark import open_spark_logs
+
+        return open_spark_logs(spec, with_training=with_training)
     con = connect(threads)
     attached: dict[str, str] = {}
     try:

@@ -102,6 +102,10 @@ def rollout_periods(plan: Plan, store: StateStore, stage: str | None) -> tuple[l
 
 
 def describe(logs: Logs, query: ExportQuery) -> list[Entry]:
+    if logs.engine_name == "spark":
+        from rollout_cli.data.spark import spark_columns
+
+        return dictionary(query, spark_columns(logs, query.sql, query.params.values))
     try:
         rows = logs.connection.execute(f"DESCRIBE {query.sql}", query.params.values).fetchall()
     except duckdb.Error as error:
@@ -137,6 +141,10 @@ def run_export(plan: Plan, store: StateStore, out: Path | None, request: ExportR
 
 
 def _copy(logs: Logs, query: ExportQuery, target: Path, fmt: Format) -> int:
+    if logs.engine_name == "spark":
+        from rollout_cli.data.spark import spark_copy
+
+        return spark_copy(logs, query.sql, query.params.values, target, fmt)
     con = logs.connection
     spill = Path(tempfile.mkdtemp(prefix=".rollout-export-", dir=target.parent))
     try:

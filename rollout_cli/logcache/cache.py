@@ -57,8 +57,9 @@ def cache_key(plan_name: str, stage: str, plan_digest: str) -> str:
 
 @contextmanager
 def plan_logs(plan: Plan, stage: str, cache_dir: Path | None) -> Iterator[tuple[Logs, CacheUse | None]]:
-    """The plan's logs for judging `stage`: through the evaluation cache in `cache_dir`, else read in full."""
-    if cache_dir is None:
+    """The plan's logs for judging `stage`: through the evaluation cache in `cache_dir`, else read in full.
+    A plan on Spark is always read in full, where its logs are (the cache is a local DuckDB file)."""
+    if cache_dir is None or plan.data.engine != "duckdb":
         with open_logs(plan.data) as logs:
             yield logs, None
         return

@@ -33,6 +33,7 @@ from rollout_cli.plan.model import (
     Rollback,
     RollbackStep,
     Router,
+    SparkSpec,
     Stage,
     StepKind,
     digest,
@@ -41,8 +42,8 @@ from rollout_cli.units import parse_duration, parse_fraction, parse_rate, parse_
 
 
 def _source(value: Any) -> DataSource | None:
-    if value is None:
-        return None
+    if value is None or isinstance(value, DataSource):
+        return value
     if isinstance(value, dict):
         return DataSource(database=str(value["database"]), table=str(value["table"]))
     return DataSource(glob=str(value))
@@ -190,11 +191,19 @@ def _data(data: dict[str, Any]) -> DataSpec:
     """The data sources, with every column role mapped (an unmapped role keeps its name)."""
     columns = {role: role for role in ROLES}
     columns.update(data.get("columns") or {})
+    spark = data.get("spark")
+    tables = (spark or {}).get("tables") or {}  # Spark catalog tables take the place of the sources they name
+    sources = {role: DataSource(catalog_table=str(tables[role])) if role in tables else _source(data.get(role))
+               for role in ("predictions", "outcomes", "training")}
     return DataSpec(
-        predictions=_required_source(data["predictions"]),
-        outcomes=_source(data.get("outcomes")),
-        training=_source(data.get("training")),
+        predictions=_required_source(sources["predictions"]),
+        outcomes=sources["outcomes"],
+        training=sources["training"],
         columns=MappingProxyType(columns),
+        engine="spark" if data.get("engine") == "spark" else "duckdb",
+        spark=None if spark is None else SparkSpec(
+            connect=spark.get("connect"), master=spark.get("master"),
+            conf=MappingProxyType({str(k): str(v) for k, v in (spark.get("conf") or {}).items()})),
     )
 
 

@@ -38,13 +38,26 @@ class DataSource:
     glob: str | None = None
     database: str | None = None
     table: str | None = None
+    catalog_table: str | None = None  # a Spark catalog table (`catalog.schema.table`, docs/spark.md)
 
     @property
     def is_table(self) -> bool:
         return self.database is not None
 
     def describe(self) -> str:
+        if self.catalog_table is not None:
+            return f"table {self.catalog_table}"
         return f"{self.database}:{self.table}" if self.is_table else str(self.glob)
+
+
+@dataclass(frozen=True)
+class SparkSpec:
+    """`data.spark` (docs/spark.md): where Spark runs, its configuration, the catalog tables read.
+    Values may hold `${env:…}` references: they are resolved only when Spark is started."""
+
+    connect: str | None = None  # a Spark Connect endpoint, sc://host:15002
+    master: str | None = None  # or a master for a session started here (local[2], yarn, spark://…)
+    conf: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class DataSpec:
     outcomes: DataSource | None
     training: DataSource | None
     columns: Mapping[str, str]  # role -> the user's column name; every role present
+    engine: Literal["duckdb", "spark"] = "duckdb"  # where the metric queries run (docs/spark.md)
+    spark: SparkSpec | None = None
 
     def column(self, role: str) -> str:
         return self.columns[role]

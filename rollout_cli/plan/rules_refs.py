@@ -79,7 +79,8 @@ def rule_data(ctx: RuleContext) -> None:
     for source in ("predictions", "outcomes", "training"):
         value = data.get(source)
         target = value if isinstance(value, str) else as_mapping(value).get("database")
-        if isinstance(target, str) and _URL_SCHEME.match(target):
+        # Spark reads where the data is (s3a://, abfss://, hdfs://): the cluster opens them, not rollout
+        if isinstance(target, str) and _URL_SCHEME.match(target) and data.get("engine") != "spark":
             ctx.report(
                 f"$.data.{source}",
                 f"data sources are local files; {target!r} is a URL (rollout never reads the network)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rollout_cli.plan.load import LoadedDocument, Problem
 from rollout_cli.plan.rules_common import RuleContext
 from rollout_cli.plan.rules_drift import rule_drift
+from rollout_cli.plan.rules_engine import rule_engine
 from rollout_cli.plan.rules_prometheus import rule_prometheus
 from rollout_cli.plan.rules_ramp import rule_guards, rule_stages
 from rollout_cli.plan.rules_refs import (
@@ -35,6 +36,7 @@ RULES = (
     rule_guards,
     rule_rollback,
     rule_drift,
+    rule_engine,
     rule_secrets,
     rule_router,  # after rule_secrets: an inline secret among the options is reported once
 )

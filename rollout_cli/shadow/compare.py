@@ -60,6 +60,11 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
                    until: datetime | None = None, now: datetime | None = None, segment: str | None = None,
                    examples: int = 10, timeout_ms: float | None = None) -> ShadowResult:
     """Compare the candidate's shadow answers with the baseline's over [since, until]. Raises DataError."""
+    if plan.data.engine != "duckdb":  # the comparison materialises its pairs in DuckDB (docs/spark.md)
+        raise DataError("the paired shadow comparison (rollout shadow; coverage and score_shift guards) runs on "
+                        f"DuckDB only, and this plan's data.engine is {plan.data.engine}",
+                        hint="run `rollout shadow` with a copy of the plan on DuckDB over an extract, or guard the "
+                             "shadow stage with agreement and latency, which Spark judges (docs/spark.md)")
     stage = stage or next((s for s in plan.stages if s.is_shadow), None)
     if stage is None or not stage.is_shadow:
         raise UsageError(f"stage {getattr(stage, 'name', None)!r} is not a shadow stage" if stage

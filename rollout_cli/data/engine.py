@@ -1,0 +1,65 @@
+"""The engine boundary: where a metric statement runs (docs/spark.md).
+
+Every statement is written once, in DuckDB's SQL with `$name` parameters (data/queries.py,
+data/scans.py, data/quality.py, drift/queries.py). An engine runs one such statement over the
+plan's bound sources and returns only its (small) result rows:
+
+- `DuckDBEngine`: the embedded connection, as always (the default, `data.engine: duckdb`);
+- `SparkEngine` (data/spark.py): the same statement rendered for Spark SQL by data/transpile.py,
+  run where the data are, only the aggregated rows collected.
+
+`rows_returned` counts what came back to the CLI: the result size is bounded by arms × segment
+values × metrics, never by the number of units (tests/spark/test_parity.py asserts it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import duckdb
+
+from rollout_cli.errors import DataError
+
+
+class QueryEngine(Protocol):
+    name: str
+    rows_returned: int
+    values_returned: int
+
+    def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The statement's column names and rows. Raises DataError with the engine's own reason."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class DuckDBEngine:
+    """Statements on the embedded DuckDB connection the sources are bound to."""
+
+    name = "duckdb"
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self.rows_returned = 0
+        self.values_returned = 0
+
+    def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            cursor = self.connection.execute(sql, dict(params))
+            rows = cursor.fetchall()
+        except duckdb.Error as error:
+            raise DataError(f"reading the logs failed: {first_line(error)}") from None
+        names = [d[0] for d in (cursor.description or [])]
+        self.rows_returned += len(rows)
+        self.values_returned += len(rows) * len(names)
+        return names, rows
+
+    def close(self) -> None:
+        self.connection.close()

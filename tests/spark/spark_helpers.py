@@ -1,0 +1,57 @@
+"""Plans on both engines over the same simulated logs, and a comparison of their results."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+from evaluate.evaluate_helpers import plan_document
+
+from rollout_cli.plan import load_plan
+from rollout_cli.plan.document import plan_yaml
+from rollout_cli.plan.model import Plan, SparkSpec
+
+# Small data on 2 cores: a few shuffle partitions, no adaptive re-planning, no code generation
+# (compiling the statement's generated code costs more than running it on a few thousand rows).
+TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabled": "false",
+             "spark.sql.codegen.wholeStage": "false", "spark.driver.memory": "1g"}
+TEST_SPARK = SparkSpec(master="local[2]", conf=TEST_CONF)
+
+
+def write_plans(root: Path, **options: Any) -> tuple[Plan, Plan]:
+    """The evaluator's test plan as written (DuckDB) and with `engine: spark` over the same files."""
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    document = plan_document(logs, **options)
+    (root / "plan.yaml").write_text(plan_yaml(document))
+    spark_doc = {**document, "data": {**document["data"], "engine": "spark",
+                                      "spark": {"master": "local[2]", "conf": TEST_CONF}}}
+    (root / "plan-spark.yaml").write_text(plan_yaml(spark_doc))
+    return load_plan(root / "plan.yaml"), load_plan(root / "plan-spark.yaml")
+
+
+def on_spark(plan: Plan) -> Plan:
+    return dataclasses.replace(plan, data=dataclasses.replace(plan.data, engine="spark", spark=TEST_SPARK))
+
+
+def assert_same(duck: Any, spark: Any, where: str = "") -> None:
+    """Equal, floats to 1e-9 relative (sums are added in another order); everything else exactly."""
+    if dataclasses.is_dataclass(duck) and not isinstance(duck, type):
+        assert type(duck) is type(spark), where
+        for f in dataclasses.fields(duck):
+            assert_same(getattr(duck, f.name), getattr(spark, f.name), f"{where}.{f.name}")
+    elif isinstance(duck, dict):
+        assert duck.keys() == spark.keys(), where
+        for key in duck:
+            assert_same(duck[key], spark[key], f"{where}[{key!r}]")
+    elif isinstance(duck, list | tuple):
+        assert len(duck) == len(spark), where
+        for i, (a, b) in enumerate(zip(duck, spark)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(duck, float) and isinstance(spark, float):
+        assert math.isclose(duck, spark, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(duck) and math.isnan(spark)), \
+            f"{where}: {duck} != {spark}"
+    else:
+        assert duck == spark, f"{where}: {duck!r} != {spark!r}"
