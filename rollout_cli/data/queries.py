@@ -75,6 +75,7 @@ class ArmCell:
     quantiles: dict[str, float | None] = field(default_factory=dict)
     quantile_n: dict[str, int] = field(default_factory=dict)  # observations behind each quantile
     quantile_levels: dict[str, dict[float, float | None]] = field(default_factory=dict)  # level -> value
+    quantile_design: dict[str, float] = field(default_factory=dict)  # design effect (stats.quantile)
     # values that are NaN or infinite, left out of every statistic: "column latency_ms" or
     # "value of purchase outcomes" -> (non-finite, finite) counts
     value_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -351,9 +352,8 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
     build = shadow_sql if shadow else traffic_sql
     sql = build(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
                 params=params, quantile_segments=quantile_segments)
-    cursor = logs.connection
     rows = logs.query(sql, params)
-    names = [d[0] for d in (cursor.description or [])]
+    names = [d[0] for d in (logs.connection.description or [])]
     c = _prediction_columns(logs.predictions, segments, measures, quantiles)
     numeric_names = [next(name for name, quoted in c.measured.items() if quoted == q) for q in c.numeric]
     outcome_events = {i: str(m.event) for i, m in enumerate(measures) if m.op == "event_sum"}

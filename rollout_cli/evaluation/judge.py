@@ -123,7 +123,7 @@ def arm_quantile_bounds(cell: ArmCell, metric: Metric, alpha: float, tuning_n: f
     return [QuantileBounds(alpha=level, n=n, estimate=estimate,
                            low=values.get(q_low) if q_low is not None else None,
                            high=values.get(q_high) if q_high is not None else None)
-            for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n)]
+            for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n, cell.quantile_design.get(name, 1.0))]
 
 
 def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell, cand: ArmCell,
