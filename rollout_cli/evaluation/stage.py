@@ -37,7 +37,7 @@ from rollout_cli.evaluation.quantile_reads import (
     read_quantile_levels,
     with_bound_levels,
 )
-from rollout_cli.evaluation.tuning import guard_tuning
+from rollout_cli.evaluation.tuning import guard_tuning, stage_horizon
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
     Check,
@@ -224,7 +224,8 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
     pairs: list[tuple[Check, GuardResult]] = list(paired)
     skipped: list[SkippedSegment] = []
     for guard in needs.guards:
-        common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units}
+        common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units,
+                                  "horizon": stage_horizon(plan, stage)}
         pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:
             continue

@@ -169,7 +169,7 @@ def simulated_evaluation(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggre
 
 
 def _look_times(plan: Plan, stage: Stage, looks: int) -> list[float]:
-    horizon = plan.decision.max_duration_s or DEFAULT_HORIZON_S
+    horizon = stage.time_limit(plan.decision) or DEFAULT_HORIZON_S
     times = {horizon * k / looks for k in range(1, looks + 1)}
     if 0 < stage.min_duration_s < horizon:
         times.add(stage.min_duration_s)
