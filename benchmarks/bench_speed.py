@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "stats"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sequential_designs import fixed_horizon, group_sequential, growthbook  # noqa: E402
-from stats_simulation import cumulative_events, sequential_relative  # noqa: E402
+from sequential_designs import fixed_horizon, group_sequential, growthbook
+from stats_simulation import cumulative_events, sequential_relative
 
-from rollout_cli.stats import fixed_horizon_units  # noqa: E402
-from rollout_cli.stats.outcome import Outcome  # noqa: E402
+from rollout_cli.stats import fixed_horizon_units
+from rollout_cli.stats.outcome import Outcome
 
 ALPHA, BASELINE, MAX_DROP, UNITS = 0.05, 0.10, 0.02, 5000
 
