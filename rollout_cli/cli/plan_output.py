@@ -87,6 +87,7 @@ def show_json(plan: Plan) -> dict[str, Any]:
                 "traffic": e.stage.traffic,
                 "shadow": e.stage.shadow,
                 "min_duration_s": e.stage.min_duration_s,
+                "max_duration_s": e.stage.max_duration_s,
                 "min_units": e.stage.min_units,
                 "approval_required": e.stage.approval_required,
                 "earliest_start_s": e.earliest_start_s,

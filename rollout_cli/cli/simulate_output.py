@@ -41,6 +41,17 @@ def print_simulation(result: PlanSimulation) -> None:
         console.print(f"False rollbacks: [bold]{_pct(result.rolled_back)}[/]; reached 100%: {_pct(result.completed)} "
                       f"(median {done} from the first traffic stage); held undecided: {_pct(result.held)}",
                       soft_wrap=True)
+    if result.suggestions:
+        target = 100 * (scenario.catch or 0)
+        fit = Table(title=f"Smallest settings with which each stage itself catches the harm in {target:g}% of runs",
+                    title_justify="left")
+        for column in ("stage", "caught by its max_duration", "min_duration", "min_units"):
+            fit.add_column(column)
+        for s in result.suggestions:
+            fit.add_row(escape(s.stage), _pct(s.caught_within_horizon),
+                        "cannot, within max_duration" if s.min_duration_h is None else f"{s.min_duration_h:.3g}h",
+                        "-" if s.min_units is None else f"{s.min_units:,}")
+        console.print(fit)
     for warning in result.warnings:
         console.print(f"[yellow]warning[/] {escape(warning)}", soft_wrap=True)
     if result.not_simulated:

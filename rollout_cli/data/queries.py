@@ -75,6 +75,7 @@ class ArmCell:
     quantiles: dict[str, float | None] = field(default_factory=dict)
     quantile_n: dict[str, int] = field(default_factory=dict)  # observations behind each quantile
     quantile_levels: dict[str, dict[float, float | None]] = field(default_factory=dict)  # level -> value
+    quantile_design: dict[str, float] = field(default_factory=dict)  # design effect (stats.quantile)
     # values that are NaN or infinite, left out of every statistic: "column latency_ms" or
     # "value of purchase outcomes" -> (non-finite, finite) counts
     value_counts: dict[str, tuple[int, int]] = field(default_factory=dict)

@@ -1,5 +1,6 @@
 """The light scans around the main statement: row counts and freshness before it, and the
-quantiles at the bound levels of per-segment relative quantile guards after it.
+quantiles at the bound levels of per-segment relative quantile guards after it, and the per-unit
+counts at a quantile that give its design effect (requests clustered in units).
 
 Same rules as queries.py: user values are parameters, columns are checked quoted identifiers.
 """
@@ -96,3 +97,63 @@ def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], reques
     row = logs.query(sql, params)[0]
     return [[float(v) if v is not None else None for v in (values or [None] * len(r.levels))]
             for r, values in zip(requests, row)]
+
+
+@dataclass(frozen=True)
+class IndicatorRequest:
+    """Per-unit counts of one arm's answers at or below each threshold (a quantile's design effect)."""
+
+    population: Population
+    arm: str
+    key: str  # the metric
+    column: str
+    thresholds: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class IndicatorSums:
+    """Over units with an answer: n, Σy, Σy² (answers per unit) and, per threshold, Σx, Σx², Σxy
+    (x = a unit's answers at or below it) — the sums stats.quantile.design_effect takes."""
+
+    units: int
+    requests: float
+    requests_sq: float
+    below: tuple[tuple[float, float, float], ...]
+
+
+def indicator_sums(logs: Logs, *, shadow: bool, segments: list[str], requests: list[IndicatorRequest],
+                   since: datetime | None, until: datetime) -> list[IndicatorSums]:
+    """One scan answering every request, in order: answers grouped by unit once, then summed."""
+    preds = logs.predictions
+    params = SqlParams()
+    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
+    unit = preds.column("unit_id", "any")
+    cols = {r.column: preds.column(f"column of metric {r.key}", "number", column=r.column) for r in requests}
+    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
+    col_select = "".join(f", {finite_or_null(c)} AS {c}" for c in dict.fromkeys(cols.values()))
+    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
+             else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    per_unit, sums = [], []
+    for i, r in enumerate(requests):
+        c = cols[r.column]
+        condition = f"arm = {params.add(r.arm)}"
+        if r.population is not None:
+            condition += f" AND s{segments.index(r.population[0])} IS NOT DISTINCT FROM {params.add(r.population[1])}"
+        per_unit.append(f"count({c}) FILTER (WHERE {condition}) AS y{i}")
+        sums.append(f"count(*) FILTER (WHERE y{i} > 0), sum(y{i}), sum(y{i} * y{i})")
+        for j, threshold in enumerate(r.thresholds):
+            per_unit.append(f"count({c}) FILTER (WHERE {condition} AND {c} <= {params.add(threshold)}) AS x{i}_{j}")
+            sums.append(f"sum(x{i}_{j}), sum(x{i}_{j} * x{i}_{j}), sum(x{i}_{j} * y{i})")
+    sql = (f"WITH answers AS (SELECT {unit} AS unit, {arm} AS arm{seg_select}{col_select} "
+           f"FROM {preds.from_item(params)} WHERE {which} AND {unit} IS NOT NULL "
+           f"AND {ts_filter(ts, since, until, params)}), "
+           f"per_unit AS (SELECT {', '.join(per_unit)} FROM answers GROUP BY unit) "
+           f"SELECT {', '.join(sums)} FROM per_unit")
+    row = [float(v or 0) for v in logs.query(sql, params)[0]]
+    out, at = [], 0
+    for r in requests:
+        units, requests_sum, requests_sq = row[at:at + 3]
+        below = tuple(tuple(row[at + 3 + 3 * j:at + 6 + 3 * j]) for j in range(len(r.thresholds)))
+        out.append(IndicatorSums(int(units), requests_sum, requests_sq, below))  # type: ignore[arg-type]
+        at += 3 + 3 * len(r.thresholds)
+    return out

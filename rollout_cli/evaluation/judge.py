@@ -20,6 +20,7 @@ from typing import Any
 from rollout_cli.data.queries import Aggregates, ArmCell, Measure, Population, Sums
 from rollout_cli.evaluation.needs import exceedance_measures, measure_for
 from rollout_cli.evaluation.reasons import absolute_reason, number, percent, relative_reason, relative_words
+from rollout_cli.evaluation.tuning import Horizon
 from rollout_cli.evaluation.verdict import Check
 from rollout_cli.plan.model import Guard, Metric
 from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
@@ -62,13 +63,15 @@ def _value(stats: ArmStats) -> float | None:
 
 
 def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha: float, tuning_n: float,
-                min_units: int) -> list[tuple[Check, GuardResult]]:
-    """Every check of one guard on one population (see the module contract)."""
+                min_units: int, horizon: Horizon = Horizon()) -> list[tuple[Check, GuardResult]]:
+    """Every check of one guard on one population (see the module contract); `horizon`: the
+    stage's declared horizon, within which alpha is spent (evaluation.tuning.stage_horizon)."""
     metric = guard.metric
     cells = agg.cells.get(population, {})
     empty = ArmCell()
     base, cand = cells.get("baseline", empty), cells.get("candidate", empty)
     common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_n, "min_units": min_units}
+    absolute = {**common, "horizon_n": horizon.candidate}
     out: list[tuple[Check, GuardResult]] = []
 
     if metric.kind == "quantile":
@@ -76,7 +79,7 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
         for side, measure in exceedance_measures(guard):
             share = arm_stats(measure, cand.sums.get(measure.key), counts=True)
             limit = 1 - (metric.q or 0.5) if side == "max" else (metric.q or 0.5)
-            result = judge_absolute(share, min=None, max=limit, **common)
+            result = judge_absolute(share, min=None, max=limit, **absolute)
             bound = guard.max if side == "max" else guard.min
             beyond = "slower than" if side == "max" else "below"
             word = "max" if side == "max" else "min"
@@ -97,12 +100,13 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
     b_stats = arm_stats(measure, base.sums.get(measure.key), counts=counts)
     c_stats = arm_stats(measure, cand.sums.get(measure.key), counts=counts)
     if guard.is_relative:
-        result = judge_relative(b_stats, c_stats, max_drop=guard.max_drop, max_increase=guard.max_increase, **common)
+        result = judge_relative(b_stats, c_stats, max_drop=guard.max_drop, max_increase=guard.max_increase, **common,
+                                horizon_n=horizon.both_arms)
         out.append(_check(guard, population, result, reason=relative_reason(metric.name, result, guard),
                           words=relative_words(guard),
                           baseline=_value(b_stats), candidate=_value(c_stats), cells=cells))
     if guard.min is not None or guard.max is not None:
-        result = judge_absolute(c_stats, min=guard.min, max=guard.max, **common)
+        result = judge_absolute(c_stats, min=guard.min, max=guard.max, **absolute)
         fmt = percent if counts or metric.kind == "proportion" else number
         bounds = ", ".join(f"{k}: {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
         words = " ".join(f"{k} {fmt(v)}" for k, v in (("min", guard.min), ("max", guard.max)) if v is not None)
@@ -123,7 +127,7 @@ def arm_quantile_bounds(cell: ArmCell, metric: Metric, alpha: float, tuning_n: f
     return [QuantileBounds(alpha=level, n=n, estimate=estimate,
                            low=values.get(q_low) if q_low is not None else None,
                            high=values.get(q_high) if q_high is not None else None)
-            for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n)]
+            for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n, cell.quantile_design.get(name, 1.0))]
 
 
 def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell, cand: ArmCell,

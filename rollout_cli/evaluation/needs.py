@@ -95,7 +95,8 @@ def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: l
                 if n < 2:
                     continue
                 have = cell.quantile_levels.get(metric.name, {})  # read with the quantile already
-                levels = sorted({level for _, low, high in quantile_levels(n, metric.q or 0.5, alpha, tuning_n)
+                design = cell.quantile_design.get(metric.name, 1.0)
+                levels = sorted({level for _, low, high in quantile_levels(n, metric.q or 0.5, alpha, tuning_n, design)
                                  for level in (low, high) if level is not None and level not in have})
                 if levels:
                     requests.append(LevelRequest(population, arm, metric.name, str(metric.column), tuple(levels)))

@@ -24,15 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.data.quality import DataQuality, data_quality
-from rollout_cli.data.queries import Aggregates, Population, QuantileSpec, stage_aggregates
-from rollout_cli.data.scans import WindowFacts, count_rows, quantiles_at_levels, window_facts
+from rollout_cli.data.queries import Aggregates, Population, stage_aggregates
+from rollout_cli.data.scans import WindowFacts, count_rows, window_facts
 from rollout_cli.data.source import Logs
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard
-from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests, stage_measures
+from rollout_cli.evaluation.needs import StageNeeds, stage_measures
 from rollout_cli.evaluation.paired import paired_checks
-from rollout_cli.evaluation.tuning import guard_tuning, quantile_tuning
+from rollout_cli.evaluation.quantile_reads import (
+    bounded_quantiles,
+    read_design_effects,
+    read_quantile_levels,
+    with_bound_levels,
+)
+from rollout_cli.evaluation.tuning import guard_tuning, stage_horizon
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
     Check,
@@ -50,7 +56,6 @@ from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.guards import GuardResult, apply_holm
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.stats.quantile import quantile_levels
 from rollout_cli.units import format_duration, format_fraction
 
 # A shadow stage needs candidate answers for at least this share of the mirrored requests it planned.
@@ -184,8 +189,9 @@ def _share_words(bad: NonFinite) -> str:
 def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
              until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts),
-    the main statement, and — only for per-segment relative quantile guards — the bound levels."""
-    counted = tuple(sorted({q.column for q in needs.quantiles if q.key in _bounded_quantiles(needs)}))
+    the main statement, and — only for relative quantile guards — their design effects and the
+    bound levels those call for (evaluation/quantile_reads.py)."""
+    counted = tuple(sorted({q.column for q in needs.quantiles if q.key in bounded_quantiles(needs)}))
     try:
         facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
     except DataError:
@@ -204,46 +210,12 @@ def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: 
     agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
                            quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
                            quantile_segments=per_segment_quantiles)
-    _read_quantile_levels(logs, plan, stage, needs, agg, segments, since, until)
+    populations = list(_segment_populations(agg, segments))
+    read_design_effects(logs, stage, needs, agg, populations, segments, since, until)
+    read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until)
     events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
     quality = data_quality(logs, since=since, until=until, outcome_events=events)
     return facts, agg, quality
-
-
-def _bounded_quantiles(needs: StageNeeds) -> set[str]:
-    """Quantile metrics with a relative guard: they need confidence bounds read at rank levels."""
-    return {g.metric.name for g in needs.guards if g.metric.kind == "quantile" and g.is_relative}
-
-
-def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
-    """The quantile specs with the whole population's bound levels added, from the answer counts
-    of the light scan, so the main statement reads them in the same pass as the quantile itself."""
-    alpha, tuning_n = 1.0 - plan.decision.confidence, quantile_tuning(plan, stage)
-    specs = []
-    for spec in needs.quantiles:
-        levels: set[float] = set()
-        if spec.key in _bounded_quantiles(needs):
-            for arm in ("baseline", "candidate"):
-                n = facts.answers.get((arm, spec.column), 0)
-                if n >= 2:
-                    levels.update(level for _, low, high in quantile_levels(n, spec.q, alpha, tuning_n)
-                                  for level in (low, high) if level is not None)
-        specs.append(replace(spec, levels=tuple(sorted(levels))))
-    return specs
-
-
-def _read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
-                          segments: list[str], since: datetime | None, until: datetime) -> None:
-    """The second (and last) scan, only for relative quantile guards: quantiles at the bound levels."""
-    requests = quantile_level_requests(needs.guards, agg, list(_segment_populations(agg, segments)),
-                                       alpha=1.0 - plan.decision.confidence, tuning_n=quantile_tuning(plan, stage))
-    if not requests:
-        return
-    answers = quantiles_at_levels(logs, shadow=stage.is_shadow, segments=segments, requests=requests,
-                                  since=since, until=until)
-    for request, values in zip(requests, answers):
-        cell = agg.cell(request.population, request.arm)
-        cell.quantile_levels.setdefault(request.key, {}).update(zip(request.levels, values))
 
 
 def stage_verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome:
@@ -262,7 +234,8 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
     pairs: list[tuple[Check, GuardResult]] = list(paired)
     skipped: list[SkippedSegment] = []
     for guard in needs.guards:
-        common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units}
+        common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units,
+                                  "horizon": stage_horizon(plan, stage)}
         pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:
             continue

@@ -8,6 +8,8 @@ function serves the evaluator's reads (quantile levels) and its judging, so they
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rollout_cli.plan.model import Guard, Plan, Stage
 from rollout_cli.stats.sequential import tuning_units
 
@@ -36,3 +38,24 @@ def guard_tuning(plan: Plan, stage: Stage, guard: Guard) -> float:
         return quantile_tuning(plan, stage)
     share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
     return tuning_units(expected_candidate_units(plan, stage), share)
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The units a stage sees by its max_duration at the declared traffic: `both_arms` is the time
+    scale of relative guards, `candidate` that of absolute ones. None: not declared."""
+
+    both_arms: float | None = None
+    candidate: float | None = None
+
+
+def stage_horizon(plan: Plan, stage: Stage) -> Horizon:
+    """The stage's horizon (docs/statistics.md, section 2, "Spending alpha within the horizon"):
+    traffic_estimate x max_duration (the stage's, else decision.max_duration). Shadow stages and
+    plans that declare no traffic or no max_duration have none (alpha is then spent within three
+    tuning sizes)."""
+    duration = stage.time_limit(plan.decision)
+    if not plan.traffic_estimate or not duration or stage.is_shadow:
+        return Horizon()
+    units = plan.traffic_estimate * duration / 3600.0
+    return Horizon(both_arms=units, candidate=units * stage.traffic / 100.0)

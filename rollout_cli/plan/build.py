@@ -168,6 +168,7 @@ def _stages(items: list[dict[str, Any]], default_guards: tuple[Guard, ...], metr
             guards=_guards(s["guards"], f"$.stages[{i}].guards", metrics, loc) if "guards" in s else default_guards,
             final=bool(s.get("final", False)),
             location=loc(f"$.stages[{i}]"),
+            max_duration_s=parse_duration(s["max_duration"]) if "max_duration" in s else None,
         )
         for i, s in enumerate(items)
     )

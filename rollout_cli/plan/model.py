@@ -133,6 +133,11 @@ class Stage:
     guards: tuple[Guard, ...]  # the stage's own guards, else the plan's
     final: bool = False
     location: Location | None = field(default=None, compare=False)
+    max_duration_s: float | None = None  # the stage's own limit, else decision.max_duration
+
+    def time_limit(self, decision: Decision) -> float | None:
+        """How long the stage may stay without a verdict: its own max_duration, else the plan's."""
+        return self.max_duration_s if self.max_duration_s is not None else decision.max_duration_s
 
     @property
     def is_shadow(self) -> bool:

@@ -127,11 +127,13 @@ def _rule_gates(ctx: RuleContext, stages: list[dict[str, Any]]) -> None:
                 f"stage {name!r} requires approval, but rollback.approvers names nobody who could give it",
             )
         min_duration = parsed(parse_duration, stage.get("min_duration", 0))
-        if max_duration is not None and min_duration is not None and min_duration > max_duration:
+        own = parsed(parse_duration, stage.get("max_duration")) if "max_duration" in stage else None
+        limit, where = (own, "its max_duration") if own is not None else (max_duration, "decision.max_duration")
+        if limit is not None and min_duration is not None and min_duration > limit:
             ctx.report(
                 f"{path}.min_duration",
-                f"min_duration {format_duration(min_duration)} is longer than decision.max_duration "
-                f"{format_duration(max_duration)}, so the stage would time out before it could pass",
+                f"min_duration {format_duration(min_duration)} is longer than {where} "
+                f"{format_duration(limit)}, so the stage would time out before it could pass",
             )
 
 

@@ -29,13 +29,13 @@ def harm_warnings(plan: Plan, stages: list[Stage], scenario: Scenario,
     from rollout_cli.planning.simulate import DEFAULT_HORIZON_S
 
     alpha = 1.0 - plan.decision.confidence
-    horizon = plan.decision.max_duration_s or DEFAULT_HORIZON_S
     out = []
     for harm in scenario.harms:
         metric = plan.metrics[harm.metric]
         for stage in stages:
             if not 0 < stage.traffic < 100:
                 continue
+            horizon = stage.time_limit(plan.decision) or DEFAULT_HORIZON_S
             guards = [g for g in stage.guards if g.metric.name == harm.metric and g.is_relative
                       and (harm.segment is None or g.per_segment)]
             if not guards:

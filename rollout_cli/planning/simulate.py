@@ -63,13 +63,15 @@ class PlanSimulation:
     hours_to_complete: float | None  # median, of the runs that completed
     warnings: tuple[str, ...] = ()
     not_simulated: tuple[str, ...] = field(default=())
+    suggestions: tuple[Any, ...] = ()  # planning.suggest.Suggestion per stage, with --catch and a harm
 
     def to_json(self) -> dict[str, Any]:
         return {"plan": self.plan, "traffic_per_h": self.scenario.traffic_per_h, "runs": self.scenario.runs,
                 "harms": [h.describe() for h in self.scenario.harms], "stages": [s.to_json() for s in self.stages],
                 "rolled_back": self.rolled_back, "completed": self.completed, "held": self.held,
                 "hours_to_complete": self.hours_to_complete, "warnings": list(self.warnings),
-                "not_simulated": list(self.not_simulated), "catch": self.scenario.catch}
+                "not_simulated": list(self.not_simulated), "catch": self.scenario.catch,
+                "suggestions": [s.to_json() for s in self.suggestions]}
 
 
 def _change(harms: tuple[Harm, ...], metric: str, population: tuple[str, str] | None) -> float:
@@ -169,7 +171,7 @@ def simulated_evaluation(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggre
 
 
 def _look_times(plan: Plan, stage: Stage, looks: int) -> list[float]:
-    horizon = plan.decision.max_duration_s or DEFAULT_HORIZON_S
+    horizon = stage.time_limit(plan.decision) or DEFAULT_HORIZON_S
     times = {horizon * k / looks for k in range(1, looks + 1)}
     if 0 < stage.min_duration_s < horizon:
         times.add(stage.min_duration_s)
@@ -201,6 +203,7 @@ def simulate_plan(plan: Plan, scenario: Scenario) -> PlanSimulation:
     import numpy as np
 
     from rollout_cli.planning.detectable import harm_warnings
+    from rollout_cli.planning.suggest import suggest_durations
 
     rng = np.random.default_rng(scenario.seed)
     stages = [s for s in plan.stages if not s.is_shadow]
@@ -262,4 +265,5 @@ def simulate_plan(plan: Plan, scenario: Scenario) -> PlanSimulation:
     return PlanSimulation(plan=plan.name, scenario=scenario, stages=tuple(outcomes), rolled_back=rolled_back,
                           completed=len(completed_hours) / runs, held=held / runs,
                           hours_to_complete=_quantile(completed_hours, 0.5) if completed_hours else None,
-                          warnings=tuple(warnings), not_simulated=tuple(skipped))
+                          warnings=tuple(warnings), not_simulated=tuple(skipped),
+                          suggestions=tuple(suggest_durations(plan, scenario)))

@@ -35,9 +35,21 @@ from rollout_cli.stats.sequential import (
     relative_estimate,
     rho_squared,
 )
+from rollout_cli.stats.spending import horizon_level
 from rollout_cli.units import format_fraction
 
 OUT_OF_RANGE = "the statistics are out of numeric range (check the metric's values)"
+# A stage whose horizon is not declared is taken to end at 3 tuning sizes (growing with n past it):
+# alpha is spent there (docs/statistics.md, section 2, "Spending alpha within the horizon").
+HORIZON_FACTOR = 3.0
+
+
+def spent_level(alpha: float, tuning_n: float, n: float, horizon_n: float | None) -> float:
+    """The nominal level of a check's boundary: alpha spent within the stage's horizon (in the
+    sequence's n), or within HORIZON_FACTOR tuning sizes when none is declared; past the horizon,
+    within n itself."""
+    horizon = max(horizon_n or HORIZON_FACTOR * tuning_n, n)
+    return horizon_level(alpha, horizon * rho_squared(alpha, tuning_n))
 
 
 @dataclass(frozen=True)
@@ -105,16 +117,24 @@ def _side_p_values(estimate: float, variance_at: Callable[[float], float], n: fl
     return p_fail, p_pass
 
 
+def _spent(p_fail: float, p_pass: float, alpha: float, level: float) -> tuple[float, float]:
+    """p-values of the mixture (compared with the nominal `level`) rescaled so that p <= alpha
+    exactly when p_raw <= level: Holm's smaller thresholds alpha/k then use level/k."""
+    scale = alpha / level  # 1 stays 1: "the estimate is on the harmless side", no test at all
+    return (1.0 if p_fail >= 1.0 else p_fail * scale), (1.0 if p_pass >= 1.0 else p_pass * scale)
+
+
 def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: float | None,
            high_limit: float | None, describe: str, *, variance_at: Callable[[float], float],
-           interval: Interval) -> GuardResult:
+           interval: Interval, level: float) -> GuardResult:
     """The outcome of an estimate tested against limits on its own scale.
 
-    `interval` is the level-(1 - alpha) interval to report, built from the same variances, so
-    that "p_fail <= alpha" and "the interval is wholly beyond the limit" always agree.
+    `interval` is the level-(1 - alpha) interval to report, built from the same variances and the
+    same nominal `level` (stats.spending), so that "p_fail <= alpha" and "the interval is wholly
+    beyond the limit" always agree.
     """
     rho2 = rho_squared(alpha, tuning_n)
-    p_fail, p_pass = _side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit)
+    p_fail, p_pass = _spent(*_side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit), alpha, level)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
     elif p_pass <= alpha:
@@ -127,29 +147,33 @@ def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: 
 
 
 def judge_relative(baseline: ArmStats, candidate: ArmStats, *, max_drop: float | None,
-                   max_increase: float | None, alpha: float, tuning_n: float, min_units: int) -> GuardResult:
+                   max_increase: float | None, alpha: float, tuning_n: float, min_units: int,
+                   horizon_n: float | None = None) -> GuardResult:
     """Judge candidate.mean / baseline.mean - 1 against `max_drop` (harm: below -max_drop) and/or
     `max_increase` (harm: above +max_increase); limits are fractions (0.02 = 2%).
 
-    `effect` and `interval` are relative changes (-0.05 = 5% below baseline).
+    The sequence spends alpha within `horizon_n` units of both arms (the stage's declared
+    horizon; None: HORIZON_FACTOR tuning sizes). `effect` and `interval` are relative changes
+    (-0.05 = 5% below baseline).
     """
     if max_drop is None and max_increase is None:
         raise ValueError("a relative guard needs max_drop or max_increase")
     rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
     try:
-        return _judge_relative(baseline, candidate, max_drop, max_increase, alpha, tuning_n, min_units)
+        level = spent_level(alpha, tuning_n, baseline.n + candidate.n, horizon_n)
+        return _judge_relative(baseline, candidate, max_drop, max_increase, alpha, tuning_n, min_units, level)
     except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
         return _inconclusive(OUT_OF_RANGE)
 
 
 def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
-                    alpha: float, tuning_n: float, min_units: int) -> GuardResult:
+                    alpha: float, tuning_n: float, min_units: int, level: float) -> GuardResult:
     arms = (("baseline", baseline), ("candidate", candidate))
     problem = _too_few(arms, min_units) or _not_finite(arms)
     if problem:
         return _inconclusive(problem)
     if all(arm.trials_per_unit > 0 and 0.0 <= arm.mean <= 1.0 for _, arm in arms):
-        return _judge_rate_ratio(baseline, candidate, max_drop, max_increase, alpha, tuning_n)
+        return _judge_rate_ratio(baseline, candidate, max_drop, max_increase, alpha, tuning_n, level)
     if baseline.mean == 0:
         return _inconclusive("the baseline mean is zero, so a relative change is undefined")
     if baseline.mean < 0:
@@ -171,15 +195,15 @@ def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | N
         low = None  # a drop of 100% or more cannot be exceeded by non-negative means
         if high is None:
             return _inconclusive("a max_drop of 100% or more can never be exceeded", effect)
-    width = halfwidth(estimate.variance, estimate.n, alpha, rho_squared(alpha, tuning_n))
+    width = halfwidth(estimate.variance, estimate.n, level, rho_squared(alpha, tuning_n))
     interval = Interval(low=estimate.to_effect(estimate.centre - width),
                         high=estimate.to_effect(estimate.centre + width), estimate=effect)
     return _judge(estimate.centre, estimate.n, alpha, tuning_n, low, high, ", ".join(limits),
-                  variance_at=lambda _limit: estimate.variance, interval=interval)
+                  variance_at=lambda _limit: estimate.variance, interval=interval, level=level)
 
 
 def _judge_rate_ratio(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
-                      alpha: float, tuning_n: float) -> GuardResult:
+                      alpha: float, tuning_n: float, level: float) -> GuardResult:
     """Rates on both arms: the score test of the rate ratio (`relative_rates`), which stays honest
     with few events, and decides even when the baseline has none."""
     if baseline.mean <= 0 and candidate.mean <= 0:
@@ -190,8 +214,9 @@ def _judge_rate_ratio(baseline: ArmStats, candidate: ArmStats, max_drop: float |
             return _inconclusive("a max_drop of 100% or more can never be exceeded")
     limits = [f"max drop {100 * max_drop:g}%"] if max_drop is not None else []
     limits += [f"max increase {100 * max_increase:g}%"] if max_increase is not None else []
-    p_fail, p_pass = rate_ratio_p_values(baseline, candidate, alpha, tuning_n, max_drop, max_increase)
-    interval = rate_ratio_interval(baseline, candidate, alpha, tuning_n)
+    p_fail, p_pass = _spent(*rate_ratio_p_values(baseline, candidate, alpha, tuning_n, max_drop, max_increase),
+                            alpha, level)
+    interval = rate_ratio_interval(baseline, candidate, alpha, tuning_n, level=level)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
     elif p_pass <= alpha:
@@ -204,24 +229,26 @@ def _judge_rate_ratio(baseline: ArmStats, candidate: ArmStats, max_drop: float |
 
 
 def judge_absolute(candidate: ArmStats, *, min: float | None, max: float | None, alpha: float,
-                   tuning_n: float, min_units: int) -> GuardResult:
+                   tuning_n: float, min_units: int, horizon_n: float | None = None) -> GuardResult:
     """Judge the candidate's mean alone against `min` (harm: below) and/or `max` (harm: above).
 
     `effect` and `interval` are in the metric's own unit (the candidate's value). A metric of
     counts (trials_per_unit > 0: error rate, agreement, "latency above X") is judged with the
-    score-type interval of `rates`, others with the plug-in interval of `sequential`.
+    score-type interval of `rates`, others with the plug-in interval of `sequential`. alpha is
+    spent within `horizon_n` candidate units (None: HORIZON_FACTOR tuning sizes).
     """
     if min is None and max is None:
         raise ValueError("an absolute guard needs min or max")
     rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
     try:
-        return _judge_absolute(candidate, min, max, alpha, tuning_n, min_units)
+        level = spent_level(alpha, tuning_n, candidate.n, horizon_n)
+        return _judge_absolute(candidate, min, max, alpha, tuning_n, min_units, level)
     except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
         return _inconclusive(OUT_OF_RANGE)
 
 
 def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, alpha: float, tuning_n: float,
-                    min_units: int) -> GuardResult:
+                    min_units: int, level: float) -> GuardResult:
     arms = (("candidate", candidate),)
     problem = _too_few(arms, min_units) or _not_finite(arms)
     if problem:
@@ -234,12 +261,13 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
     if candidate.trials_per_unit > 0:
         return _judge(candidate.mean, candidate.n, alpha, tuning_n, low, high, ", ".join(limits),
                       variance_at=lambda limit: rate_variance_at(candidate, limit),
-                      interval=rate_sequence(candidate, alpha, tuning_n))
+                      interval=rate_sequence(candidate, alpha, tuning_n, level=level), level=level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
     variance = candidate.effective_variance
     return _judge(candidate.mean, candidate.n, alpha, tuning_n, low, high, ", ".join(limits),
-                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, tuning_n))
+                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, tuning_n, level=level),
+                  level=level)
 
 
 def apply_holm(results: Sequence[GuardResult], alpha: float) -> list[GuardResult]:

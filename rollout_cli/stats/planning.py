@@ -62,3 +62,4 @@ def sequential_units(baseline_mean: float, baseline_var: float, relative_effect:
         else:
             high = mid
     return low
+

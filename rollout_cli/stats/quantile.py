@@ -21,6 +21,14 @@ Pass when the upper end is within the limit, fail when the lower end is beyond i
 cannot be inverted in closed form, so p_fail comes from a ladder of levels (alpha, alpha/2, ...,
 alpha/128): p_fail is the smallest level at which the fail condition holds, which is a valid,
 slightly conservative p-value for Holm.
+
+Requests nested in units (docs/statistics.md, section 6): one user's requests are correlated, so
+S_n is not binomial — its variance is D n q (1 - q), D the design effect of the indicator
+"request <= the quantile". `design_effect` measures D per arm from per-unit counts at the
+estimated quantile (the cluster-robust, delta-method variance of the indicator's mean, as Deng,
+Knoblich & Lu 2018 do for quantile metrics), and the bounds are then taken on n / D effective
+observations and scaled back to levels of the n requests (Woodruff's interval with a
+cluster-robust variance, carried over to the mixture). D = 1 gives the exact bounds above.
 """
 
 from __future__ import annotations
@@ -104,7 +112,38 @@ def rank_bounds(n: int, q: float, alpha: float, tuning_n: float) -> tuple[int, i
     return (s_low, lo)
 
 
-def quantile_rank_bounds(n: int, q: float, alpha: float, tuning_n: float) -> tuple[float | None, float | None]:
+def design_level(q: float) -> float:
+    """The companion level whose design effect is measured beside q's: three times as far from
+    the nearer end (p97 for a p99, p70 for a p90), at most the median. At an extreme level few
+    units hold the requests beyond the estimate, so its design effect is estimated from few units
+    and low exactly when those are few; the companion's, from three times as many, steadies it."""
+    tail = min(0.5, 3.0 * min(q, 1.0 - q))
+    return 1.0 - tail if q > 0.5 else tail
+
+
+def design_effect(units: int, requests: float, below: float, below_sq: float, below_requests: float,
+                  requests_sq: float) -> float:
+    """D: the variance of the share of requests <= the estimated quantile, over units, divided by
+    the binomial variance it would have if requests were independent; never below 1.
+
+    Per unit: x = its requests <= the estimate, y = its requests (Σx, Σx², Σxy, Σy, Σy² over
+    `units` units). The share R = Σx / Σy has the delta-method variance of stats.sequential's
+    ratio_stats; D = Var(R) / (R (1 - R) / Σy). One request per unit gives exactly 1.
+    """
+    if units < 2 or requests <= units or not 0.0 < below < requests:
+        return 1.0
+    share = below / requests
+    mean_y = requests / units
+    var_x = (below_sq - below * below / units) / (units - 1)
+    var_y = (requests_sq - requests * requests / units) / (units - 1)
+    cov = (below_requests - below * requests / units) / (units - 1)
+    var_share = max(var_x - 2.0 * share * cov + share * share * var_y, 0.0) / (mean_y * mean_y) / units
+    effect = var_share / (share * (1.0 - share) / requests)
+    return max(1.0, effect) if math.isfinite(effect) else 1.0
+
+
+def quantile_rank_bounds(n: int, q: float, alpha: float, tuning_n: float,
+                         design: float = 1.0) -> tuple[float | None, float | None]:
     """Quantile levels (q_low, q_high) whose empirical quantiles bound the true q-quantile.
 
     The levels are for linear-interpolation quantiles (DuckDB's quantile_cont, numpy's default),
@@ -112,25 +151,33 @@ def quantile_rank_bounds(n: int, q: float, alpha: float, tuning_n: float) -> tup
     lies in [quantile_cont(q_low), quantile_cont(q_high)] at every n with probability >= 1 - alpha.
     None on a side means no bound there yet (too few observations; e.g. a p99 upper bound needs
     the count above it to be large enough) — the guard is then inconclusive on that side.
+
+    `design` > 1 (requests clustered in units, `design_effect`): the ranks are found among
+    n / design effective observations and scaled back by design, so the levels widen by about
+    sqrt(design) — asymptotically valid, as the other sequences are.
     """
     if n < 2:
         return (None, None)
-    s_low, s_high = rank_bounds(n, q, alpha, tuning_n)
+    effective = n if design <= 1.0 else max(2, int(n / design))
+    s_low, s_high = rank_bounds(effective, q, alpha, tuning_n)
     if s_low > s_high:
         return (None, None)
+    scale = n / effective  # ranks among the effective observations -> ranks among the n requests
     # Nudged outwards by a hair so rounding of (n - 1) * level never interpolates inwards.
-    q_low = max(0.0, (s_low - 1) / (n - 1) - 1e-12) if s_low >= 1 else None
-    q_high = min(1.0, s_high / (n - 1) + 1e-12) if s_high + 1 <= n else None
+    q_low = max(0.0, (s_low * scale - 1) / (n - 1) - 1e-12) if s_low >= 1 else None
+    q_high = min(1.0, s_high * scale / (n - 1) + 1e-12) if s_high + 1 <= effective else None
     return (q_low, q_high)
 
 
-def quantile_levels(n: int, q: float, alpha: float, tuning_n: float) -> list[tuple[float, float | None, float | None]]:
-    """For each level of `alpha_ladder(alpha)`: (level, q_low, q_high) of one arm at level / 2.
+def quantile_levels(n: int, q: float, alpha: float, tuning_n: float,
+                    design: float = 1.0) -> list[tuple[float, float | None, float | None]]:
+    """For each level of `alpha_ladder(alpha)`: (level, q_low, q_high) of one arm at level / 2
+    (`design`: the arm's design effect, see `quantile_rank_bounds`).
 
     Ask the database for the quantiles at every non-None level of every row (one aggregate), then
     build one QuantileBounds per row with `QuantileBounds(alpha=level, ...)`.
     """
-    return [(level, *quantile_rank_bounds(n, q, level / 2.0, tuning_n)) for level in alpha_ladder(alpha)]
+    return [(level, *quantile_rank_bounds(n, q, level / 2.0, tuning_n, design)) for level in alpha_ladder(alpha)]
 
 
 def _relative_interval(base: QuantileBounds, cand: QuantileBounds) -> tuple[float | None, float | None]:

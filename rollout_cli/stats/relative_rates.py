@@ -125,12 +125,15 @@ class _RatioTest:
         return math.exp(brentq(margin, inner, outer, xtol=1e-9))
 
 
-def rate_ratio_interval(base: ArmStats, cand: ArmStats, alpha: float, tuning_n: float) -> Interval:
-    """The (1 - alpha) always-valid interval of the relative change candidate / baseline − 1."""
+def rate_ratio_interval(base: ArmStats, cand: ArmStats, alpha: float, tuning_n: float, *,
+                        level: float | None = None) -> Interval:
+    """The (1 - alpha) always-valid interval of the relative change candidate / baseline − 1
+    (`level` as in sequential.mean_sequence)."""
     rho2 = rho_squared(alpha, tuning_n)
     test = _RatioTest.of(base, cand)
     effect = cand.mean / base.mean - 1.0 if base.mean > 0 else math.inf
-    return Interval(low=test.boundary(alpha, rho2, -1) - 1.0, high=test.boundary(alpha, rho2, +1) - 1.0,
+    level = level or alpha
+    return Interval(low=test.boundary(level, rho2, -1) - 1.0, high=test.boundary(level, rho2, +1) - 1.0,
                     estimate=effect)
 
 

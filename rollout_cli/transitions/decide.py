@@ -162,7 +162,7 @@ def _on_inconclusive(plan: Plan, state: RolloutState, stage: Stage, following: S
     completes_anyway = following is None and stage.traffic >= 100
     if evaluation.verdict is not Outcome.INCONCLUSIVE or completes_anyway:
         return None
-    limit = plan.decision.max_duration_s
+    limit = stage.time_limit(plan.decision)  # the stage's own max_duration, else the plan's
     why = f"stage {stage.name} is inconclusive: {_inconclusive_reasons(evaluation)}"
     if limit is None or elapsed < limit:
         return _action(state, "hold", "inconclusive", why, None, ExitCode.INCONCLUSIVE)

@@ -136,3 +136,20 @@ def test_the_simulated_statistics_agree_with_the_evaluator_on_simulated_logs(tmp
     assert 0.1 < p_stats < 0.9  # the comparison is informative
     assert abs(p_logs - p_stats) <= error, (p_logs, p_stats)
     print(f"fail share: {p_logs:.3f} on logs, {p_stats:.3f} on simulated statistics")
+
+
+def test_the_suggested_min_duration_makes_the_canary_catch_what_was_asked(tmp_path: Path) -> None:
+    import math
+
+    plan = _plan(tmp_path, canary="{name: canary, traffic: 50%}")
+    harm = (parse_harm("conversion=-20%", plan),)
+    result = simulate_plan(plan, Scenario(traffic_per_h=20_000, runs=80, seed=6, catch=0.9, harms=harm))
+    [canary] = [s for s in result.suggestions if s.stage == "canary"]
+    assert canary.min_duration_h is not None and canary.min_units is not None
+    assert canary.min_units == round(20_000 * canary.min_duration_h * 0.5)
+    assert json.loads(json.dumps(result.to_json()))["suggestions"][0]["stage"] == "canary"
+    minutes = math.ceil(canary.min_duration_h * 60)
+    (tmp_path / "sized").mkdir()
+    sized = _plan(tmp_path / "sized", canary=f"{{name: canary, traffic: 50%, min_duration: {minutes}m}}")
+    again = simulate_plan(sized, Scenario(traffic_per_h=20_000, runs=80, seed=7, harms=harm))
+    assert again.stages[0].caught >= 0.9 - 2.5 * math.sqrt(0.09 / 80)

@@ -1,0 +1,110 @@
+"""Units to catch a harm of twice the limit, and wrong verdicts at the limit, for the guards and
+the well-known alternatives on the same simulated data (docs/statistics.md, section 2).
+
+    python benchmarks/bench_speed.py [--runs 2000] [--looks 200]
+
+Setting of bench_statistics.py (b): conversion 10%, `max_drop: 2%`, 95%, looks of 5,000 units per
+arm, 200 looks (a horizon of 2,000,000 units). Rows: the guard before alpha was spent within
+the horizon, with default settings (no traffic declared), and when the plan declares its traffic
+(tuned at the units of a min_duration of a quarter of max_duration, the horizon known), a fixed-horizon
+test at its 80%-power sample size, O'Brien-Fleming and Pocock group-sequential boundaries over
+the same 200 looks, and GrowthBook's confidence sequence. Writes
+benchmarks/results/statistics_speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "stats"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from sequential_designs import fixed_horizon, group_sequential, growthbook
+from stats_simulation import cumulative_events, sequential_relative
+
+from rollout_cli.stats import fixed_horizon_units
+from rollout_cli.stats.outcome import Outcome
+
+ALPHA, BASELINE, MAX_DROP, UNITS = 0.05, 0.10, 0.02, 5000
+
+
+def guard(base: np.ndarray, cand: np.ndarray, horizon: float | None,
+          tuning: float = 5000.0) -> tuple[np.ndarray, np.ndarray]:
+    verdicts = sequential_relative(base, cand, UNITS, max_drop=MAX_DROP, alpha=ALPHA, tuning_n=tuning,
+                                   horizon_n=horizon)
+    code = {Outcome.PASS: 1, Outcome.FAIL: -1, None: 0}
+    return np.array([code[o] for o in verdicts.outcomes]), verdicts.looks
+
+
+def median_units(outcome: np.ndarray, look: np.ndarray, wanted: int) -> float:
+    units = np.where(outcome == wanted, 2.0 * UNITS * (look + 1), math.inf)
+    return float(np.median(units))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--looks", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "statistics_speed.md")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rng = np.random.default_rng(2031)
+    base = cumulative_events(rng, args.runs, args.looks, UNITS, BASELINE)
+    limit = cumulative_events(rng, args.runs, args.looks, UNITS, BASELINE * (1 - MAX_DROP))
+    harm = cumulative_events(rng, args.runs, args.looks, UNITS, BASELINE * (1 - 2 * MAX_DROP))
+    fixed = fixed_horizon_units(BASELINE, BASELINE * (1 - BASELINE), MAX_DROP, ALPHA, 0.8)
+    horizon = 2.0 * UNITS * args.looks
+    designs = {
+        "the guard before spending (alpha over an infinite horizon), default tuning": lambda b, c: guard(b, c,
+                                                                                                        math.inf),
+        "the guard, default settings (no traffic declared)": lambda b, c: guard(b, c, None),
+        "the guard, traffic declared (tuned at min_duration 18h, horizon max_duration 72h)":
+            lambda b, c: guard(b, c, horizon, horizon / 4),
+        "fixed-horizon test, one look at its 80%-power n": lambda b, c: fixed_horizon(b, c, UNITS, MAX_DROP, ALPHA,
+                                                                                       fixed),
+        "group-sequential, O'Brien-Fleming (200 looks)": lambda b, c: group_sequential(b, c, UNITS, MAX_DROP, ALPHA,
+                                                                                        "obrien-fleming"),
+        "group-sequential, Pocock (200 looks)": lambda b, c: group_sequential(b, c, UNITS, MAX_DROP, ALPHA, "pocock"),
+        "GrowthBook's sequence (ratio scale, tuned at 5,000)": lambda b, c: growthbook(b, c, UNITS, MAX_DROP, ALPHA),
+    }
+    rows = []
+    for name, design in designs.items():
+        at_limit, _ = design(base, limit)
+        caught, look = design(base, harm)
+        units = median_units(caught, look, -1)
+        rows.append((name, float((at_limit == 1).mean()), float((at_limit == -1).mean()), float((caught == -1).mean()),
+                     float((caught == 1).mean()), units))
+    elapsed = time.perf_counter() - started
+    se = math.sqrt(0.05 * 0.95 / args.runs)
+    lines = [
+        "# Units to catch a harm of twice the limit",
+        "",
+        (f"`python benchmarks/bench_speed.py --runs {args.runs} --looks {args.looks}` ({elapsed:.0f} s, on a "
+         "2-core machine shared with other work: shares and ratios are the point, not the time). Seeds fixed."),
+        "",
+        (f"Conversion {BASELINE:.0%}, `max_drop: {MAX_DROP:.0%}`, 95%, {args.runs:,} rollouts per row, {args.looks} "
+         f"looks of {UNITS:,} units per arm, each rollout stopped at its first verdict; the same simulated "
+         f"data for every row. Fixed-horizon sample (80% power, a 4% drop against the 2% limit): "
+         f"**{fixed:,} units**. One binomial standard error of a 5% share: {se:.1%}."),
+        "",
+        ("| design | at the limit: wrong pass | wrong fail | wrong in all | 4% drop: caught (power) "
+         "| wrongly passed | median units to catch | vs fixed-horizon n |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, wp, wf, power, passed, units in rows:
+        lines.append(f"| {name} | {wp:.2%} | {wf:.2%} | **{wp + wf:.2%}** | {power:.1%} | {passed:.2%} | "
+                     f"{units:,.0f} | **{units / fixed:.2f}×** |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

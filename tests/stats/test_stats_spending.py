@@ -1,0 +1,47 @@
+"""Spending alpha within the horizon (stats.spending, docs/statistics.md section 2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rollout_cli.stats.guards import spent_level
+from rollout_cli.stats.sequential import rho_squared
+from rollout_cli.stats.spending import crossing_probability, horizon_level
+
+
+def monte_carlo_crossing(level: float, horizon: float, seed: int, runs: int = 8000, steps: int = 1000) -> float:
+    rng = np.random.default_rng(seed)
+    s = np.expm1(np.linspace(0.0, math.log1p(horizon), steps + 1))
+    paths = np.cumsum(rng.normal(0.0, 1.0, (runs, steps)) * np.sqrt(np.diff(s)), axis=1)
+    bound = np.sqrt(2 * (s[1:] + 1) * np.log(np.sqrt(s[1:] + 1) / level))
+    return float((np.abs(paths) >= bound).any(axis=1).mean())
+
+
+@pytest.mark.parametrize(("level", "horizon"), [(0.05, 10.0), (0.1, 100.0)])
+def test_the_crossing_probability_agrees_with_brownian_paths(level: float, horizon: float) -> None:
+    computed = crossing_probability(level, horizon)
+    simulated = monte_carlo_crossing(level, horizon, seed=61)
+    # discrete paths cross a little less often than the continuous motion the grid computes
+    assert simulated - 0.005 <= computed <= simulated + 3 * math.sqrt(simulated / 8000) + 0.004
+
+
+def test_villes_bound_holds_and_the_level_spends_alpha_within_the_horizon() -> None:
+    for horizon in (1.0, 30.0, 1000.0):
+        assert crossing_probability(0.05, horizon) <= 0.05
+        level = horizon_level(0.05, horizon)
+        assert level > 0.05
+        assert crossing_probability(level, horizon) == pytest.approx(0.05, abs=0.002)
+    # a longer horizon leaves less to spend
+    assert horizon_level(0.05, 10.0) > horizon_level(0.05, 100.0) > horizon_level(0.05, 10_000.0) > 0.05
+    assert horizon_level(0.05, math.inf) == 0.05
+    assert horizon_level(0.6, 10.0) == 0.6
+
+
+def test_the_horizon_defaults_to_three_tuning_sizes_and_grows_with_n() -> None:
+    rho2 = rho_squared(0.05, 5000)
+    assert spent_level(0.05, 5000, 100, None) == horizon_level(0.05, 15_000 * rho2)
+    assert spent_level(0.05, 5000, 100, 200_000) == horizon_level(0.05, 200_000 * rho2)
+    assert spent_level(0.05, 5000, 400_000, 200_000) == horizon_level(0.05, 400_000 * rho2)
