@@ -32,8 +32,23 @@ def counter_lines(name: str, labels: str, start: datetime, seconds: int, per_sec
     return [f"{name}{{{labels}}} {per_second * s:g} {t0 + s}" for s in range(0, seconds + 1, step_s)]
 
 
+def histogram_lines(name: str, labels: str, start: datetime, seconds: int, per_second: float, above: float,
+                    le: str, step_s: int = 15) -> list[str]:
+    """A latency histogram with one finite bucket `le`: `per_second` requests, a share `above` of them slower."""
+    t0 = int(start.timestamp())
+    lines = []
+    for s in range(0, seconds + 1, step_s):
+        n = per_second * s
+        lines += [f'{name}_bucket{{{labels},le="{le}"}} {n * (1 - above):g} {t0 + s}',
+                  f'{name}_bucket{{{labels},le="+Inf"}} {n:g} {t0 + s}',
+                  f"{name}_count{{{labels}}} {n:g} {t0 + s}", f"{name}_sum{{{labels}}} {n * 0.1:g} {t0 + s}"]
+    return lines
+
+
 class PrometheusServer:
-    def __init__(self, series: Iterable[tuple[str, list[str]]]) -> None:
+    def __init__(self, series: Iterable[tuple[str, list[str]]], histograms: Iterable[str] = ()) -> None:
+        """`series`: (metric family, OpenMetrics sample lines); families named in `histograms` are histograms,
+        the others counters."""
         found = binaries()
         if found is None:
             raise FileNotFoundError("prometheus/promtool are not installed (scripts/test installs them)")
@@ -42,7 +57,7 @@ class PrometheusServer:
         self.process: subprocess.Popen[bytes] | None = None
         text = []
         for name, lines in series:  # one # TYPE line per metric family, then its samples
-            text.append(f"# TYPE {name} counter")
+            text.append(f"# TYPE {name} {'histogram' if name in histograms else 'counter'}")
             text.extend(lines)
         (self.root / "data.om").write_text("\n".join(text) + "\n# EOF\n")
         subprocess.run([self.promtool, "tsdb", "create-blocks-from", "openmetrics", str(self.root / "data.om"),

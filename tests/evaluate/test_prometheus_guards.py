@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_server import PrometheusServer, binaries, counter_lines
+from prometheus_server import PrometheusServer, binaries, counter_lines, histogram_lines
 from rollout_support import T0, cli, plan_document, simulate
 
 from rollout_cli.evaluation.stage import evaluate_stage
@@ -23,6 +23,7 @@ from rollout_cli.stats.outcome import Outcome
 HOURS = 2
 # requests per second and the share that errs: baseline 19/s at 1%; candidates 1/s at 1% (v2) and 8% (v3)
 ARMS = {"v1": (19.0, 0.01), "v2": (1.0, 0.01), "v3": (1.0, 0.08)}
+SLOW = {"v1": 0.05, "v2": 0.05, "v3": 0.30}  # the share of each model's requests slower than 250 ms
 TOKEN = "s3cret-prometheus-token"
 
 
@@ -35,8 +36,11 @@ def prometheus() -> Iterator[PrometheusServer]:
                                                                  HOURS * 3600, rate)]),
               ("http_errors_total", [line for model, (rate, share) in ARMS.items()
                                      for line in counter_lines("http_errors_total", f'model="{model}"', T0,
-                                                               HOURS * 3600, rate * share)])]
-    server = PrometheusServer(series).start()
+                                                               HOURS * 3600, rate * share)]),
+              ("request_latency_seconds", [line for model, (rate, _) in ARMS.items()
+                                           for line in histogram_lines("request_latency_seconds", f'model="{model}"',
+                                                                       T0, HOURS * 3600, rate, SLOW[model], "0.25")])]
+    server = PrometheusServer(series, histograms={"request_latency_seconds"}).start()
     try:
         yield server
     finally:
@@ -102,6 +106,24 @@ def test_a_harmful_candidate_fails_and_a_relative_guard_sees_it_too(here: Path) 
     assert check.candidate == pytest.approx(0.08, rel=1e-9) and check.interval[0] > 0.03
     _, relative = judged(write(here, queries("v3"), guard={"metric": "http_errors", "max_increase": "50%"}))
     assert the_check(relative).outcome is Outcome.FAIL and the_check(relative).effect == pytest.approx(7.0)
+
+
+def test_the_share_of_slow_requests_is_read_from_a_latency_histogram(here: Path) -> None:
+    def slow(model: str) -> str:  # requests above the 250 ms bucket: all of them minus those within it
+        return (f'sum(increase(request_latency_seconds_count{{model="{model}"}}[$window])) - '
+                f'sum(increase(request_latency_seconds_bucket{{model="{model}",le="0.25"}}[$window]))')
+
+    def total(model: str) -> str:
+        return f'sum(increase(request_latency_seconds_count{{model="{model}"}}[$window]))'
+
+    def source(candidate: str) -> dict[str, Any]:
+        return {**queries(candidate), "count": {"baseline": slow("v1"), "candidate": slow(candidate)},
+                "total": {"baseline": total("v1"), "candidate": total(candidate)}}
+
+    _, fast = judged(write(here, source("v2"), guard={"metric": "http_errors", "max": "10%"}))
+    assert the_check(fast).outcome is Outcome.PASS and the_check(fast).candidate == pytest.approx(0.05, rel=1e-9)
+    _, slowed = judged(write(here, source("v3"), guard={"metric": "http_errors", "max": "10%"}))
+    assert the_check(slowed).outcome is Outcome.FAIL and the_check(slowed).candidate == pytest.approx(0.30, rel=1e-9)
 
 
 @pytest.mark.parametrize("source, words", [
