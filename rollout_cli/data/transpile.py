@@ -10,7 +10,8 @@ Contract of `to_spark(sql, params)`:
   `UNION ALL BY NAME` -> positional `UNION ALL` with each branch's columns put in one order and
   `NULL` for the ones it lacks; `quantile_cont(x, q | [q…])` -> `percentile(x, q | array(q…))`
   (both exact, linear interpolation between order statistics); `isfinite(x)` -> `NOT isnan(x)
-  AND abs(x) <> Infinity` (NULL stays NULL); `to_seconds(s)` -> `make_dt_interval(0, 0, 0, s)`.
+  AND abs(x) <> Infinity` (NULL stays NULL); `to_seconds(s)` -> `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit; a
+  hash only screens, an exact count decides, so the two engines' different hash values agree).
   sqlglot itself renders `arg_min` as `min_by`, TIMESTAMP as TIMESTAMP_NTZ, VARCHAR as STRING.
 - A placeholder without a value, or a value of an unknown type, is a ValueError (a bug, not input).
 """
@@ -81,6 +82,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         infinity = exp.cast(exp.Literal.string("Infinity"), "DOUBLE")
         return exp.paren(exp.and_(exp.not_(exp.Anonymous(this="isnan", expressions=[x.copy()])),
                                   exp.NEQ(this=exp.Abs(this=x.copy()), expression=infinity)))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "hash":
+        # DuckDB's hash is 64-bit; Spark's `hash` is 32-bit Murmur3, whose collisions among millions of keys
+        # would send every duplicate screen to its exact recount — xxhash64 keeps the screen's odds
+        return exp.Anonymous(this="xxhash64", expressions=[e.copy() for e in node.expressions])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "to_seconds":
         seconds = exp.cast(node.expressions[0].copy(), "DECIMAL(18, 6)")
         zero = exp.Literal.number(0)

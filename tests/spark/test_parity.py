@@ -83,12 +83,15 @@ def test_what_comes_back_is_bounded_by_cells_not_units(tmp_path: Path, spark: An
         evaluation = evaluate_stage(spark_plan, stage, until=logs.end, now=logs.end)
         assert sum(evaluation.units.values()) == units
         measured.append((sum(r for r, _ in returned), sum(v for _, v in returned), max(r for r, _ in returned)))
-    assert measured[0] == measured[1]  # 4× the units, not one row or value more
+    # 4× the units, not one row more; the values may differ by a few because how many bound levels a
+    # relative quantile guard reads follows the data's design effect (docs/statistics.md) — bounded below
+    assert (measured[0][0], measured[0][2]) == (measured[1][0], measured[1][2])
     arms, segment_values = 2, 6 + 3  # country and platform values of the simulator
     metrics = len(plan.metrics)
     cells = arms * (1 + segment_values)  # the whole population and each segment value, per arm
     assert measured[0][2] <= cells + arms  # the stage statement: its cells, and each arm's quantiles
-    assert measured[0][1] <= len(returned) * (cells + arms) * (8 + 6 * metrics)  # n, crossed, …; 6 sums a metric
+    for _, values, _ in measured:
+        assert values <= len(returned) * (cells + arms) * (8 + 6 * metrics)  # n, crossed, …; 6 sums a metric
 
 
 def _moved(data: Any, folder: Path) -> Any:

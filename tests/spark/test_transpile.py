@@ -73,6 +73,25 @@ def test_arg_min_to_seconds_filters_and_timestamps(spark: Any) -> None:
     assert duck == on
 
 
+def test_a_hash_screen_counts_the_same_distinct_keys_with_a_64_bit_hash_on_both(spark: Any) -> None:
+    """200,000 distinct keys: Spark's 32-bit `hash` would collide several times (≈5 expected); the
+    64-bit xxhash64 it is rendered as does not, so the duplicate screen is exact on both engines."""
+    sql = ("SELECT count(*) - count(DISTINCT hash(id, id % 7)) FROM "
+           "(SELECT id FROM ids UNION ALL SELECT 5 UNION ALL SELECT 17)")
+    assert "xxhash64" in to_spark(sql, {}).lower()
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE ids AS SELECT range AS id FROM range(200000)")
+        duck = con.execute(sql).fetchall()
+    spark.range(200000).createOrReplaceTempView("ids")
+    try:
+        on = [tuple(r) for r in spark.sql(to_spark(sql, {})).collect()]
+        collisions = spark.sql("SELECT count(*) - count(DISTINCT hash(id, id % 7)) FROM ids").collect()[0][0]
+    finally:
+        spark.catalog.dropTempView("ids")
+    assert duck == on == [(2,)]
+    assert collisions > 0  # what the 32-bit hash would have reported as duplicates
+
+
 def test_a_parameter_is_a_value_never_sql(spark: Any) -> None:
     hostile = "x' OR 1=1 --\\' ; DROP TABLE t"
     duck, on = both(spark, "SELECT $v AS v, $n AS n, $l AS l", {"v": hostile, "n": None, "l": ["a'", "b"]})
