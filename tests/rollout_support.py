@@ -106,6 +106,12 @@ def cli_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> subpr
     return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
 
 
+def run_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`cli_in_process` as (exit code, stdout, stderr)."""
+    done = cli_in_process(list(args), capsys)
+    return done.returncode, done.stdout, done.stderr
+
+
 def router_split(directory: Path) -> RouterSplit:
     doc = json.loads((directory / "router.json").read_text())
     return RouterSplit(doc["candidate_traffic"], doc["shadow"])

@@ -75,25 +75,12 @@ class LevelRequest:
 def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], requests: list[LevelRequest],
                         since: datetime | None, until: datetime) -> list[list[float | None]]:
     """One scan answering every request (filtered aggregates), in order; values follow `levels`."""
-    preds = logs.predictions
     params = SqlParams()
-    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
-    unit = preds.column("unit_id", "any")
-    cols = {r.column: preds.column(f"column of metric {r.key}", "number", column=r.column) for r in requests}
-    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
-    col_select = "".join(f", {finite_or_null(c)} AS {c}" for c in dict.fromkeys(cols.values()))
-    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
-             else f"{served} AND {arm} IN ('baseline', 'candidate')")
-    which += f" AND {unit} IS NOT NULL"  # the same answers as the main statement's
-    aggregates = []
-    for r in requests:
-        condition = f"arm = {params.add(r.arm)}"
-        if r.population is not None:
-            condition += f" AND s{segments.index(r.population[0])} IS NOT DISTINCT FROM {params.add(r.population[1])}"
-        aggregates.append(f"quantile_cont({cols[r.column]}, {params.add(list(r.levels))}) FILTER (WHERE {condition})")
-    sql = (f"WITH answers AS (SELECT {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
-           f"WHERE {which} AND {ts_filter(ts, since, until, params)}) "
-           f"SELECT {', '.join(aggregates)} FROM answers")
+    answers, cols = _answers(logs, shadow=shadow, segments=segments, columns={r.column: f"column of metric {r.key}" for r in requests},
+                             since=since, until=until, params=params)
+    aggregates = [f"quantile_cont({cols[r.column]}, {params.add(list(r.levels))}) "
+                  f"FILTER (WHERE {_condition(r.arm, r.population, segments, params)})" for r in requests]
+    sql = f"WITH answers AS ({answers}) SELECT {', '.join(aggregates)} FROM answers"
     row = logs.query(sql, params)[0]
     return [[float(v) if v is not None else None for v in (values or [None] * len(r.levels))]
             for r, values in zip(requests, row)]
@@ -124,29 +111,19 @@ class IndicatorSums:
 def indicator_sums(logs: Logs, *, shadow: bool, segments: list[str], requests: list[IndicatorRequest],
                    since: datetime | None, until: datetime) -> list[IndicatorSums]:
     """One scan answering every request, in order: answers grouped by unit once, then summed."""
-    preds = logs.predictions
     params = SqlParams()
-    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
-    unit = preds.column("unit_id", "any")
-    cols = {r.column: preds.column(f"column of metric {r.key}", "number", column=r.column) for r in requests}
-    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
-    col_select = "".join(f", {finite_or_null(c)} AS {c}" for c in dict.fromkeys(cols.values()))
-    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
-             else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    answers, cols = _answers(logs, shadow=shadow, segments=segments, columns={r.column: f"column of metric {r.key}" for r in requests},
+                             since=since, until=until, params=params)
     per_unit, sums = [], []
     for i, r in enumerate(requests):
         c = cols[r.column]
-        condition = f"arm = {params.add(r.arm)}"
-        if r.population is not None:
-            condition += f" AND s{segments.index(r.population[0])} IS NOT DISTINCT FROM {params.add(r.population[1])}"
+        condition = _condition(r.arm, r.population, segments, params)
         per_unit.append(f"count({c}) FILTER (WHERE {condition}) AS y{i}")
         sums.append(f"count(*) FILTER (WHERE y{i} > 0), sum(y{i}), sum(y{i} * y{i})")
         for j, threshold in enumerate(r.thresholds):
             per_unit.append(f"count({c}) FILTER (WHERE {condition} AND {c} <= {params.add(threshold)}) AS x{i}_{j}")
             sums.append(f"sum(x{i}_{j}), sum(x{i}_{j} * x{i}_{j}), sum(x{i}_{j} * y{i})")
-    sql = (f"WITH answers AS (SELECT {unit} AS unit, {arm} AS arm{seg_select}{col_select} "
-           f"FROM {preds.from_item(params)} WHERE {which} AND {unit} IS NOT NULL "
-           f"AND {ts_filter(ts, since, until, params)}), "
+    sql = (f"WITH answers AS ({answers}), "
            f"per_unit AS (SELECT {', '.join(per_unit)} FROM answers GROUP BY unit) "
            f"SELECT {', '.join(sums)} FROM per_unit")
     row = [float(v or 0) for v in logs.query(sql, params)[0]]
@@ -157,3 +134,27 @@ def indicator_sums(logs: Logs, *, shadow: bool, segments: list[str], requests: l
         out.append(IndicatorSums(int(units), requests_sum, requests_sq, below))  # type: ignore[arg-type]
         at += 3 + 3 * len(r.thresholds)
     return out
+
+
+def _answers(logs: Logs, *, shadow: bool, segments: list[str], columns: dict[str, str], since: datetime | None,
+             until: datetime, params: SqlParams) -> tuple[str, dict[str, str]]:
+    """The answers the main statement judges (served, in an arm, with a unit, in the window), as a
+    SELECT of unit, arm, s0…, and each column (non-finite values as NULL; `columns`: column -> what it is
+    for, in messages); with the columns' quoted names."""
+    preds = logs.predictions
+    ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
+    unit = preds.column("unit_id", "any")
+    cols = {c: preds.column(what, "number", column=c) for c, what in columns.items()}
+    seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
+    col_select = "".join(f", {finite_or_null(c)} AS {c}" for c in dict.fromkeys(cols.values()))
+    which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
+             else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    return (f"SELECT {unit} AS unit, {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
+            f"WHERE {which} AND {unit} IS NOT NULL AND {ts_filter(ts, since, until, params)}"), cols
+
+
+def _condition(arm: str, population: Population, segments: list[str], params: SqlParams) -> str:
+    condition = f"arm = {params.add(arm)}"
+    if population is not None:
+        condition += f" AND s{segments.index(population[0])} IS NOT DISTINCT FROM {params.add(population[1])}"
+    return condition

@@ -6,16 +6,11 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from rollout_support import T0, cli_in_process, router_split, simulate, write_plan
+from rollout_support import T0, router_split, simulate, write_plan
+from rollout_support import run_in_process as run
 
 from rollout_cli.plan import load_plan
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    done = cli_in_process(list(args), capsys)
-    return done.returncode, done.stdout, done.stderr
 
 
 def test_a_paused_rollout_is_left_alone_until_resumed(here: Path, capsys, monkeypatch) -> None:

@@ -7,15 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rollout_support import T0, cli, cli_in_process, router_split, simulate, write_plan
+from rollout_support import T0, cli, router_split, simulate, write_plan
+from rollout_support import run_in_process as run
 
 from rollout_cli.plan import load_plan
 from rollout_cli.routers.base import BASELINE_ONLY, RouterSplit
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    done = cli_in_process(list(args), capsys)
-    return done.returncode, done.stdout, done.stderr
 
 
 def at(monkeypatch: pytest.MonkeyPatch, hours: float) -> None:

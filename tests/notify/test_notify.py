@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rollout_support import T0, router_split, simulate, write_plan
+from rollout_support import run_in_process as run
 
 from rollout_cli.cli.main import main
 from rollout_cli.notify import Event, notify
@@ -92,12 +93,6 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hook: Hook) -> Path:
     monkeypatch.setenv("HOOK_SLOW", hook.url("slow/s3cr3t-path"))
     monkeypatch.setenv("HOOK_TOKEN", "tok-123456")
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from plan_paths import BAD, ROOT
-from rollout_support import cli, cli_in_process
+from rollout_support import cli
+from rollout_support import run_in_process as run
 
 from rollout_cli.cli.commands_plan import fast_path
 from rollout_cli.plan.schema_check import SCHEMA_PATH
@@ -18,11 +19,6 @@ from rollout_cli.plan.schema_check import SCHEMA_PATH
 RANKER = str(ROOT / "plans" / "ranker-v42.yaml")
 NO_TRAINING = str(BAD / "no-training.yaml")
 DECISION = str(BAD / "decision.yaml")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    done = cli_in_process(list(args), capsys)
-    return done.returncode, done.stdout, done.stderr
 
 
 def test_validate_text_names_file_line_column_path_and_message(capsys: pytest.CaptureFixture[str]) -> None:

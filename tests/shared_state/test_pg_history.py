@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from rollout_support import T0, evaluation, simulate, write_plan
+from rollout_support import run_in_process as run
 
-from rollout_cli.cli.main import main
 from rollout_cli.evaluation.verdict import Check
 from rollout_cli.plan import load_plan
 from rollout_cli.state.locate import open_store
@@ -19,12 +19,6 @@ from rollout_cli.stats.outcome import Outcome
 from rollout_cli.transitions import moves
 from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.history import keep_evaluation
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture()

@@ -9,20 +9,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from rollout_support import T0, router_split, write_plan
+from rollout_support import run_in_process as run
 
-from rollout_cli.cli.main import main
 from rollout_cli.plan import load_plan
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.state import pg_schema
 from rollout_cli.state.locate import open_store
 from rollout_cli.transitions import moves
 from rollout_cli.transitions.context import Rollout
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture()
