@@ -175,10 +175,7 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, key: str) -> str | None:
 
 def _remove(path: Path) -> None:
     for stale in (path, path.with_name(path.name + ".wal")):
-        try:
-            stale.unlink()
-        except FileNotFoundError:
-            pass
+        stale.unlink(missing_ok=True)
 
 
 def _reset(con: duckdb.DuckDBPyConnection, key: str) -> None:
