@@ -21,15 +21,6 @@ from rollout_cli.transitions.context import Rollout
 from rollout_cli.transitions.history import keep_evaluation
 
 
-@pytest.fixture()
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("ROLLOUT_STATE_URL", "ROLLOUT_STATE_DIR", "ROLLOUT_ACTOR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ROLLOUT_NOW", T0.isoformat())
-    return tmp_path
-
-
 def history(capsys: pytest.CaptureFixture[str], path: Path, where: str) -> list[dict]:  # type: ignore[type-arg]
     code, out, err = run(capsys, "history", str(path), "--state", where, "--evaluations", "--json")
     assert code == 0, err

@@ -19,15 +19,6 @@ from rollout_cli.transitions import moves
 from rollout_cli.transitions.context import Rollout
 
 
-@pytest.fixture()
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("ROLLOUT_STATE_URL", "ROLLOUT_STATE_DIR", "ROLLOUT_ACTOR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ROLLOUT_NOW", T0.isoformat())
-    return tmp_path
-
-
 def test_init_check_and_migrations_keep_every_audit_row(here: Path, pg_cluster, capsys) -> None:  # type: ignore[no-untyped-def]
     url = pg_cluster.new_database(init=False)
     code, out, _ = run(capsys, "state", "check", "--state", url, "--json")
