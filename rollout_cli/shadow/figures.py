@@ -21,20 +21,25 @@ from typing import Any
 from rollout_cli.shadow.result import Comparison, LabelComparison, Rate, SegmentRow
 from rollout_cli.shadow.scans import Population, RatioSums
 from rollout_cli.stats.multiplicity import holm
+from rollout_cli.stats.random_groups import GroupTotals, grouped_difference, grouped_ratio_stats
 from rollout_cli.stats.rates import rate_sequence
 from rollout_cli.stats.sequential import (
     DEFAULT_TUNING_UNITS,
     ArmStats,
     exclusion_p_value,
     halfwidth,
-    ratio_stats,
     rho_squared,
 )
 from rollout_cli.stats.shadow import mcnemar_p_value
 
 
+def _totals(sums: RatioSums) -> GroupTotals:
+    return GroupTotals(x=sums.x, y=sums.y, units=sums.n)
+
+
 def stats_of(sums: RatioSums, *, counts: bool = True) -> ArmStats:
-    return ratio_stats(sums.n, sums.sx, sums.sy, sums.sxx, sums.syy, sums.sxy, counts=counts)
+    """The ratio's unit-scale statistics from its random-group totals (stats.random_groups)."""
+    return grouped_ratio_stats(_totals(sums), counts=counts)
 
 
 def rate(sums: RatioSums, alpha: float, tuning_n: float) -> Rate:
@@ -49,9 +54,18 @@ def rate(sums: RatioSums, alpha: float, tuning_n: float) -> Rate:
 
 
 def minus(whole: RatioSums, part: RatioSums) -> RatioSums:
-    """The sums of the units in `whole` but not in `part` (sums over disjoint units subtract)."""
-    return RatioSums(whole.n - part.n, whole.sx - part.sx, whole.sy - part.sy, whole.sxx - part.sxx,
-                     whole.syy - part.syy, whole.sxy - part.sxy)
+    """The requests of `whole` outside `part`: group totals subtract (a unit may be on both sides,
+    so the units are those of `whole`, an upper bound)."""
+    return RatioSums(whole.n, whole.sx - part.sx, whole.sy - part.sy, whole.x - part.x, whole.y - part.y)
+
+
+def versus_rest(part: RatioSums, whole: RatioSums, alpha: float) -> Comparison:
+    """part's ratio minus the rest's: the same groups on both sides, so units in both count once
+    (stats.random_groups.grouped_difference); tuned and sized at the window's units."""
+    found = grouped_difference(_totals(part), _totals(minus(whole, part)), whole.n)
+    if found is None or not all(math.isfinite(v) for v in found):
+        return Comparison(effect=None, interval=None, p_value=1.0, credible=False)
+    return _compared(found[0], found[1], whole.n, alpha, None, True)
 
 
 def difference(a: ArmStats, b: ArmStats, alpha: float, tuning_n: float | None = None,
@@ -62,7 +76,11 @@ def difference(a: ArmStats, b: ArmStats, alpha: float, tuning_n: float | None = 
         return Comparison(effect=None, interval=None, p_value=1.0, credible=False)
     n = a.n + b.n
     per_unit = (a.effective_variance / a.n + b.effective_variance / b.n) * n  # variance of one unit's share
-    effect = a.mean - b.mean
+    return _compared(a.mean - b.mean, per_unit, n, alpha, tuning_n, worse_below)
+
+
+def _compared(effect: float, per_unit: float, n: int, alpha: float, tuning_n: float | None,
+              worse_below: bool) -> Comparison:
     rho2 = rho_squared(alpha, tuning_n or max(float(n), DEFAULT_TUNING_UNITS))
     width = halfwidth(per_unit, n, alpha, rho2) if per_unit > 0 else 0.0
     harmful = effect < 0 if worse_below else effect > 0
@@ -83,8 +101,8 @@ def segment_rows(sums: dict[Population, dict[str, RatioSums]], alpha: float, tun
         if population is None:
             continue
         agreement = rate(cell["agree"], alpha, tuning_n)
-        vs_rest = difference(stats_of(cell["agree"]), stats_of(minus(whole["agree"], cell["agree"])), alpha)
-        cov_rest = difference(stats_of(cell["cover"]), stats_of(minus(whole["cover"], cell["cover"])), alpha)
+        vs_rest = versus_rest(cell["agree"], whole["agree"], alpha)
+        cov_rest = versus_rest(cell["cover"], whole["cover"], alpha)
         built.append((population, cell, agreement, vs_rest, cov_rest))
     worse = holm([c.p_value for *_, c, _ in built], alpha) if built else []
     cov_worse = holm([c.p_value for *_, c in built], alpha) if built else []

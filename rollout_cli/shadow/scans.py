@@ -18,12 +18,15 @@ SQL texts are built from fixed fragments; user values (timeouts, edges) are para
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+
+from rollout_cli.shadow import histograms
 
 Population = tuple[str, Any] | None
 LOAD_BUCKETS = 5
@@ -35,54 +38,73 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> du
     return con.execute(sql, used)
 
 
+# Units are spread over this many random groups (their hash modulo GROUPS) for the variances
+# (docs/statistics.md, "random groups"); each group has SLOTS bits for counting its units.
+GROUPS = 4096
+SLOT_WORDS = 4  # 32-bit words per group: GROUPS * 128 slots, linear counting to a few million units
+
+
 @dataclass(frozen=True)
 class RatioSums:
+    """One ratio over one population: units (counted), Σx, Σy, and the per-group totals."""
     n: int
     sx: float
     sy: float
-    sxx: float
-    syy: float
-    sxy: float
+    x: Any  # numpy arrays of length GROUPS
+    y: Any
 
 
 def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: dict[str, tuple[str, str]],
               params: dict[str, Any]) -> dict[Population, dict[str, RatioSums]]:
-    """Per population, per ratio name: sums over units (see the module contract)."""
+    """Per population, per ratio name: Σx and Σy per random group of units (see the module contract).
+
+    One pass over the requests groups them by (group, segment values) — a hash aggregate of a few
+    hundred thousand cells instead of one per unit — then grouping sets roll the cells up to each
+    group for everyone and for each value of each segment column. A unit's slot bits are OR-ed on
+    the way, so the units of every population are counted without grouping by unit."""
+    import numpy as np
+
+    from rollout_cli.stats.random_groups import linear_count
+
     k = len(segments)
-    # one per-unit column per distinct expression (ratios share their denominators), then per cell
-    # the sums, squares and cross products each ratio needs
     exprs = list(dict.fromkeys(e for pair in ratios.values() for e in pair))
     col = {e: f"e{i}" for i, e in enumerate(exprs)}
-    per_unit = ", ".join(("count(*)" if e == "1" else f"sum(CAST({e} AS DOUBLE))") + f" AS {col[e]}" for e in exprs)
-    first = "".join(f", arg_min(s{i}, ts) AS s{i}" for i in range(k))
-    terms: dict[str, str] = {}
-    for name, (x, y) in ratios.items():
-        cx, cy = col[x], col[y]
-        for suffix, expr in (("sx", cx), ("sy", cy), ("sxx", f"{cx} * {cx}"), ("syy", f"{cy} * {cy}"),
-                             ("sxy", f"{cx} * {cy}")):
-            terms[f"{name}_{suffix}"] = expr
-    distinct = list(dict.fromkeys(terms.values()))
-    alias = {expr: f"t{i}" for i, expr in enumerate(distinct)}
-    stats = ", ".join(f"sum({expr}) AS {alias[expr]}" for expr in distinct)
-    rolled = ", ".join(f"sum({alias[expr]}) AS {alias[expr]}" for expr in distinct)
+    per_cell = ", ".join(("count(*)" if e == "1" else f"sum(CAST({e} AS DOUBLE))") + f" AS {col[e]}" for e in exprs)
+    words = ", ".join(f"bit_or(CASE WHEN slot_ >> 5 = {w} THEN CAST(1 AS BIGINT) << (slot_ & 31) ELSE 0 END) AS w{w}"
+                      for w in range(SLOT_WORDS))
     segs = "".join(f", s{i}" for i in range(k))
-    sets = ", ".join(["()"] + [f"(s{i})" for i in range(k)])
+    sets = ", ".join(["(k)"] + [f"(k, s{i})" for i in range(k)])
     grouping = "".join(f", GROUPING(s{i}) AS g{i}" for i in range(k))
-    sql = (f"WITH units AS (SELECT unit{first}, {per_unit} FROM pairs GROUP BY unit), "
-           f"cells AS (SELECT count(*) AS n{segs}, {stats} FROM units GROUP BY ALL) "
-           f"SELECT sum(n) AS n{segs}{grouping}, {rolled} FROM cells GROUP BY GROUPING SETS ({sets})")
+    rolled = ", ".join(f"sum({col[e]}) AS {col[e]}" for e in exprs)
+    bits = " + ".join(f"bit_count(bit_or(w{w}))" for w in range(SLOT_WORDS))
+    sql = (f"WITH cells AS (SELECT unit % {GROUPS} AS k{segs}, {per_cell}, {words} "
+           f"FROM (SELECT *, CAST((unit >> 57) & 127 AS INTEGER) AS slot_ FROM pairs) GROUP BY ALL) "
+           f"SELECT k{segs}{grouping}, {rolled}, {bits} AS bits FROM cells GROUP BY GROUPING SETS ({sets})")
     cursor = _run(con, sql, params)
     names = [d[0] for d in cursor.description]
-    out: dict[Population, dict[str, RatioSums]] = {}
-    for raw in cursor.fetchall():
+    rows = cursor.fetchall()
+    cells: dict[Population, list[tuple[Any, ...]]] = {}
+    for raw in rows:
         row = dict(zip(names, raw))
         population: Population = None
         for i, segment in enumerate(segments):
             if row[f"g{i}"] == 0:
                 population = (segment, row[f"s{i}"])
-        out[population] = {n: RatioSums(int(row["n"] or 0), *(float(row[alias[terms[f"{n}_{s}"]]] or 0.0)
-                                                              for s in ("sx", "sy", "sxx", "syy", "sxy")))
-                           for n in ratios}
+        cells.setdefault(population, []).append(raw)
+    index = {name: i for i, name in enumerate(names)}
+    out: dict[Population, dict[str, RatioSums]] = {}
+    for population, found in cells.items():
+        groups = np.array([int(r[index["k"]]) for r in found])
+        dense = {}
+        for e in exprs:
+            values = np.zeros(GROUPS)
+            np.add.at(values, groups, [float(r[index[col[e]]] or 0.0) for r in found])
+            dense[e] = values
+        requests = float(dense["1"].sum()) if "1" in dense else math.inf
+        units = min(linear_count(sum(int(r[index["bits"]] or 0) for r in found), GROUPS * 32 * SLOT_WORDS),
+                    int(requests) if math.isfinite(requests) else 2 ** 62)
+        out[population] = {name: RatioSums(units, float(dense[x].sum()), float(dense[y].sum()), dense[x], dense[y])
+                           for name, (x, y) in ratios.items()}
     return out
 
 
@@ -118,20 +140,32 @@ def request_figures(con: duckdb.DuckDBPyConnection, *, scores: bool, bins: int, 
 
 
 def _score_summary(con: duckdb.DuckDBPyConnection, bins: int) -> dict[str, Any]:
-    edges = [k / bins for k in range(1, bins)]
-    levels = sorted(set(SCORE_QUANTILES) | set(edges))  # one selection over the baseline's scores for both
+    """Moments and extremes exactly; quantiles from log-spaced histograms (shadow.histograms), one
+    GROUP BY with three grouping sets instead of sorting every score at 31 levels."""
     row = con.execute(
-        "SELECT count(*), avg(c_pred - b_pred), quantile_cont(abs(c_pred - b_pred), $dq), max(abs(c_pred - b_pred)),"
-        " corr(b_pred, c_pred), quantile_cont(b_pred, $bq), quantile_cont(c_pred, $sq), avg(b_pred), avg(c_pred)"
-        f" FROM pairs WHERE {SCORED}",
-        {"dq": list(DIFF_QUANTILES), "sq": list(SCORE_QUANTILES), "bq": levels}).fetchone()
+        "SELECT count(*), avg(c_pred - b_pred), max(abs(c_pred - b_pred)), corr(b_pred, c_pred), avg(b_pred), avg(c_pred),"
+        f" min(b_pred), max(b_pred), min(c_pred), max(c_pred), min(abs(c_pred - b_pred)) FROM pairs WHERE {SCORED}").fetchone()
     assert row is not None
-    base = dict(zip(levels, row[5] or []))
-    return {"n": int(row[0] or 0), "mean_difference": row[1], "abs_difference_quantiles": row[2] or [],
-            "max_abs_difference": row[3], "pearson": row[4],
-            "baseline_quantiles": [base[q] for q in SCORE_QUANTILES] if base else [],
-            "candidate_quantiles": row[6] or [], "edges": sorted({base[q] for q in edges}) if base else [],
-            "baseline_mean": row[7], "candidate_mean": row[8]}
+    step = histograms.SCORE_STEP
+    sql = (f"SELECT GROUPING(bb), GROUPING(cb), bb, cb, db, count(*) FROM (SELECT {histograms.bin_sql('b_pred', step)} AS bb,"
+           f" {histograms.bin_sql('c_pred', step)} AS cb, {histograms.bin_sql('abs(c_pred - b_pred)', step)} AS db"
+           f" FROM pairs WHERE {SCORED}) GROUP BY GROUPING SETS ((bb), (cb), (db))")
+    found: dict[str, dict[int, int]] = {"b": {}, "c": {}, "d": {}}
+    for g_b, g_c, bb, cb, db, n in con.execute(sql).fetchall():
+        side, key = ("b", bb) if g_b == 0 else ("c", cb) if g_c == 0 else ("d", db)
+        found[side][int(key)] = int(n)
+    edges_at = [k / bins for k in range(1, bins)]
+    b_lo, b_hi, c_lo, c_hi, d_lo = row[6], row[7], row[8], row[9], row[10]
+    base = histograms.quantiles(found["b"], SCORE_QUANTILES, step, b_lo, b_hi)
+    cand = histograms.quantiles(found["c"], SCORE_QUANTILES, step, c_lo, c_hi)
+    edges = histograms.quantiles(found["b"], edges_at, step, b_lo, b_hi)
+    diffs = histograms.quantiles(found["d"], DIFF_QUANTILES, step, d_lo, row[2])
+    n = int(row[0] or 0)
+    return {"n": n, "mean_difference": row[1], "abs_difference_quantiles": diffs if n else [],
+            "max_abs_difference": row[2], "pearson": row[3],
+            "baseline_quantiles": base if n else [], "candidate_quantiles": cand if n else [],
+            "edges": sorted({e for e in edges if e is not None}) if n else [],
+            "baseline_mean": row[4], "candidate_mean": row[5]}
 
 
 def _bin_expr(column: str, edges: Sequence[float]) -> str:
@@ -153,25 +187,62 @@ def score_bins(con: duckdb.DuckDBPyConnection, edges: Sequence[float]) -> list[t
 def load_buckets(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Each arm's latency p50/p99 over the window (`baseline_latency`, `candidate_latency`), and per load
     bucket (1 = quietest minutes): minutes, requests per minute, each arm's p50/p99 and error count, and
-    the paired log-latency ratio's n, mean and variance (per request). Two statements: as grouping sets
-    of one, DuckDB kept the joined rows for both sets, which cost more than a second scan."""
-    row = con.execute("SELECT quantile_cont(b_lat, [0.5, 0.99]), quantile_cont(c_lat, [0.5, 0.99]) FILTER "
-                      "(WHERE paired) FROM pairs").fetchone()
-    assert row is not None
-    rows = con.execute(f"""
-WITH minutes AS (SELECT date_trunc('minute', ts) AS minute, count(*) AS load FROM pairs GROUP BY 1),
-ranked AS (SELECT minute, load, ntile({LOAD_BUCKETS}) OVER (ORDER BY load, minute) AS bucket FROM minutes)
-SELECT r.bucket, count(DISTINCT r.minute), min(r.load), max(r.load), count(*),
-       quantile_cont(p.b_lat, [0.5, 0.99]), quantile_cont(p.c_lat, [0.5, 0.99]),
-       count(*) FILTER (WHERE p.b_err), count(*) FILTER (WHERE p.paired), count(*) FILTER (WHERE p.c_err),
-       count(ln(p.c_lat / p.b_lat)) FILTER (WHERE p.b_lat > 0 AND p.c_lat > 0),
-       avg(ln(p.c_lat / p.b_lat)) FILTER (WHERE p.b_lat > 0 AND p.c_lat > 0),
-       var_samp(ln(p.c_lat / p.b_lat)) FILTER (WHERE p.b_lat > 0 AND p.c_lat > 0)
-FROM pairs p JOIN ranked r ON date_trunc('minute', p.ts) = r.minute
-GROUP BY r.bucket ORDER BY r.bucket""").fetchall()
-    keys = ("bucket", "minutes", "min_load", "max_load", "requests", "baseline_latency", "candidate_latency",
-            "baseline_errors", "paired", "candidate_errors", "ratio_n", "ratio_mean", "ratio_var")
-    return {"baseline_latency": row[0], "candidate_latency": row[1]}, [dict(zip(keys, r)) for r in rows]
+    the paired log-latency ratio's n, mean and variance (per request).
+
+    One GROUP BY of the requests by minute and latency bin (a set per arm); the minutes are then
+    ranked by their requests and cut into buckets in polars (as SQL's ntile: sizes differ by at most
+    one, the larger first), and the quantiles read from the merged histograms (shadow.histograms)."""
+    import polars as pl
+
+    step = histograms.LATENCY_STEP
+    lr = "CASE WHEN b_lat > 0 AND c_lat > 0 THEN ln(c_lat / b_lat) END"
+    frame = _frame(con.execute(
+        f"SELECT GROUPING(clb) AS g, minute, blb, clb, count(*) AS n, count(*) FILTER (WHERE b_err) AS berr,"
+        " count(*) FILTER (WHERE paired) AS paired, count(*) FILTER (WHERE c_err) AS cerr, count(lr) AS lr_n,"
+        " sum(lr) AS lr_s, sum(lr * lr) AS lr_ss"
+        f" FROM (SELECT date_trunc('minute', ts) AS minute, {histograms.bin_sql('b_lat', step)} AS blb,"
+        f" CASE WHEN paired THEN {histograms.bin_sql('c_lat', step)} END AS clb, b_err, paired, c_err, {lr} AS lr"
+        " FROM pairs) GROUP BY GROUPING SETS ((minute, blb), (minute, clb))"))
+    base, cand = frame.filter(pl.col("g") == 1), frame.filter((pl.col("g") == 0) & pl.col("clb").is_not_null())
+    minutes = (base.group_by("minute").agg(pl.col("n").sum().alias("load"), *(pl.col(c).sum() for c in (
+        "berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss"))).sort("load", "minute"))
+    count = minutes.height
+    size, extra = divmod(count, LOAD_BUCKETS)
+    bucket = [b + 1 for b in range(min(LOAD_BUCKETS, count)) for _ in range(size + (1 if b < extra else 0))]
+    minutes = minutes.with_columns(pl.Series("bucket", bucket, dtype=pl.Int64))
+    lookup = minutes.select("minute", "bucket")
+
+    def hist(part: Any, key: str, by_bucket: bool) -> dict[Any, list[tuple[int, int]]]:
+        rows = part.filter(pl.col(key).is_not_null()).join(lookup, on="minute")
+        grouped = rows.group_by(["bucket", key] if by_bucket else [key]).agg(pl.col("n").sum())
+        out: dict[Any, list[tuple[int, int]]] = {}
+        for row in grouped.iter_rows(named=True):
+            out.setdefault(row["bucket"] if by_bucket else None, []).append((row[key], row["n"]))
+        return out
+
+    levels = (0.5, 0.99)
+    b_all, c_all = hist(base, "blb", False).get(None, []), hist(cand, "clb", False).get(None, [])
+    overall = {"baseline_latency": histograms.quantiles(b_all, levels, step) if b_all else None,
+               "candidate_latency": histograms.quantiles(c_all, levels, step) if c_all else None}
+    b_hist, c_hist = hist(base, "blb", True), hist(cand, "clb", True)
+    buckets = []
+    for row in minutes.group_by("bucket").agg(pl.len().alias("minutes"), pl.col("load").min().alias("min_load"),
+                                              pl.col("load").max().alias("max_load"), *(pl.col(c).sum() for c in (
+                                                  "load", "berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss"))
+                                              ).sort("bucket").iter_rows(named=True):
+        n, total, squares = row["lr_n"], row["lr_s"] or 0.0, row["lr_ss"] or 0.0
+        b_q = hist_or_none(b_hist.get(row["bucket"]), levels, step)
+        c_q = hist_or_none(c_hist.get(row["bucket"]), levels, step)
+        buckets.append({"bucket": row["bucket"], "minutes": row["minutes"], "min_load": row["min_load"],
+                        "max_load": row["max_load"], "requests": row["load"], "baseline_latency": b_q,
+                        "candidate_latency": c_q, "baseline_errors": row["berr"], "paired": row["paired"],
+                        "candidate_errors": row["cerr"], "ratio_n": n, "ratio_mean": total / n if n else None,
+                        "ratio_var": (squares - total * total / n) / (n - 1) if n and n > 1 else None})
+    return overall, buckets
+
+
+def hist_or_none(counts: list[tuple[int, int]] | None, levels: Sequence[float], step: float) -> list[Any] | None:
+    return histograms.quantiles(counts, levels, step) if counts else None
 
 
 def confusion(con: duckdb.DuckDBPyConnection) -> Any:
@@ -193,7 +264,7 @@ def _frame(cursor: duckdb.DuckDBPyConnection) -> Any:
     import polars as pl
 
     names = [d[0] for d in cursor.description or []]
-    return pl.DataFrame(cursor.fetchall(), schema=names, orient="row")
+    return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
 
 
 def _alias(i: int) -> str:
