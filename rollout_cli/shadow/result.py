@@ -56,7 +56,7 @@ class Coverage:
 
 @dataclass(frozen=True)
 class SegmentRow:
-    """One segment value against the rest of the window (units are disjoint: first request's value)."""
+    """One segment value (its requests) against the rest of the window; a unit may be on both sides."""
 
     segment: str
     value: Any
