@@ -1,11 +1,13 @@
 """The metric SQL: one statement per stage computes every measure for both arms and all segments.
 
 Contract:
-- A `Measure` says what is summed per unit; `stage_aggregates` returns, for every population
-  (the whole, and each value of each segment column) and each arm, the unit count and the
-  sufficient statistics n, Σx, Σy, Σx², Σy², Σxy of every measure, plus observed quantiles.
-  A unit-level measure (an outcome count or sum per unit) has y = 1 for every unit, so every
-  measure is a ratio Σx/Σy over units and one delta-method formula serves them all.
+- Each statement has one shape: the window's answers -> a per-unit relation (`units`, or
+  `unit_arm` in shadow; outcome events joined in as `joined`) -> sums per arm × segment
+  (data/rollup.py), beside the observed quantiles per arm. The types are data/aggregates.py.
+- `stage_aggregates` returns, for every population (the whole, and each value of each segment
+  column) and each arm, the unit count and the sufficient statistics of every measure, plus
+  observed quantiles and, for quantiles with `design_thresholds`, the per-unit counts behind their
+  design effect (data/design_counts.py), counted in the per-unit relation's own pass.
 - Traffic stages (docs/data.md): a unit's arm and segment values are those of its first served
   answer in the window; its request-level measures cover all its served answers; an outcome
   counts when first exposure <= outcome ts <= last served answer + the metric's window (and
@@ -21,83 +23,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
 
-from rollout_cli.data.finite import checked_select, finite_or_null, read_value_counts, unit_value_counts, value_stats
+from rollout_cli.data import design_counts
+from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types, imported from here by callers
+    Aggregates,
+    ArmCell,
+    IndicatorSums,
+    Measure,
+    MeasureOp,
+    Population,
+    QuantileSpec,
+    Sums,
+)
+from rollout_cli.data.finite import checked_select, finite_or_null, unit_value_counts, value_stats
+from rollout_cli.data.rollup import grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
 from rollout_cli.errors import DataError
-
-MeasureOp = Literal["event_any", "event_sum", "column_mean", "column_above", "column_below", "agreement"]
-Population = tuple[str, Any] | None  # (segment column, value), or None for everyone
-
-
-@dataclass(frozen=True)
-class Measure:
-    key: str
-    op: MeasureOp
-    column: str | None = None  # prediction-log column (column_* ops)
-    event: str | None = None  # outcome event (event_* ops)
-    window_s: float | None = None  # outcome window after the last served answer; None: up to `until`
-    threshold: float | None = None  # column_above / column_below
-    tolerance: float | None = None  # agreement
-    cap: float | None = None  # event_sum / column_mean: values capped at this (winsorised)
-    metric: str = ""  # the plan's metric name, for messages
-
-    @property
-    def level(self) -> str:
-        return {"event_any": "outcome", "event_sum": "outcome", "agreement": "pairs"}.get(self.op, "request")
-
-
-@dataclass(frozen=True)
-class QuantileSpec:
-    key: str
-    column: str
-    q: float
-    levels: tuple[float, ...] = ()  # more levels to read in the same aggregate (confidence bounds)
-
-
-@dataclass(frozen=True)
-class Sums:
-    n: int
-    sum_x: float
-    sum_y: float
-    sum_xx: float
-    sum_yy: float
-    sum_xy: float
-    sum_xxx: float | None = None  # event_sum: the sum of cubes (skewness, minimum-information rule)
-
-
-@dataclass
-class ArmCell:
-    units: int = 0
-    crossed: int = 0
-    sums: dict[str, Sums] = field(default_factory=dict)
-    quantiles: dict[str, float | None] = field(default_factory=dict)
-    quantile_n: dict[str, int] = field(default_factory=dict)  # observations behind each quantile
-    quantile_levels: dict[str, dict[float, float | None]] = field(default_factory=dict)  # level -> value
-    quantile_design: dict[str, float] = field(default_factory=dict)  # design effect (stats.quantile)
-    # values that are NaN or infinite, left out of every statistic: "column latency_ms" or
-    # "value of purchase outcomes" -> (non-finite, finite) counts
-    value_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-@dataclass
-class Aggregates:
-    cells: dict[Population, dict[str, ArmCell]] = field(default_factory=dict)
-    baseline_requests: int = 0  # shadow: served baseline answers
-    paired_requests: int = 0  # shadow: of those, with a candidate answer
-
-    def cell(self, population: Population, arm: str) -> ArmCell:
-        return self.cells.setdefault(population, {}).setdefault(arm, ArmCell())
-
-
-def _grouping_sets(prefix: str, n_segments: int) -> str:
-    sets = [f"({prefix})"] + [f"({prefix}{', ' if prefix else ''}s{i})" for i in range(n_segments)]
-    return ", ".join(sets)
-
-
-def _grouping_columns(n_segments: int) -> str:
-    return "".join(f", GROUPING(s{i}) AS g{i}, s{i}" for i in range(n_segments))
 
 
 def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
@@ -123,33 +64,6 @@ def _request_aggregates(measures: list[Measure], columns: dict[str, str], params
     return parts
 
 
-def _sums(measures: list[Measure], levels: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(expression over per-unit rows, alias) of every sufficient statistic of the measures at `levels`."""
-    out = []
-    for i, m in enumerate(measures):
-        if m.level not in levels:
-            continue
-        out += [(f"sum(m{i}_x)", f"m{i}_sx"), (f"sum(m{i}_x * m{i}_x)", f"m{i}_sxx")]
-        if m.op == "event_sum":
-            out.append((f"sum(m{i}_x * m{i}_x * m{i}_x)", f"m{i}_sxxx"))
-        if m.level in ("request", "pairs"):
-            out += [(f"sum(m{i}_y)", f"m{i}_sy"), (f"sum(m{i}_y * m{i}_y)", f"m{i}_syy"),
-                    (f"sum(m{i}_x * m{i}_y)", f"m{i}_sxy")]
-    return out
-
-
-def _rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm") -> str:
-    """Per-unit rows -> sums per (arm, every segment) in one hash aggregate, then the grouping sets
-    over those few cells: the statistics are sums, so rolling them up is exact and the big input is
-    aggregated once instead of once per grouping set."""
-    segs = "".join(f", s{i}" for i in range(n_segments))
-    inner = ", ".join(f"{expr} AS {alias}" for expr, alias in stats)
-    outer = ", ".join(f"sum({alias}) AS {alias}" for _, alias in stats)
-    return (f"SELECT '{part}' AS part, arm{_grouping_columns(n_segments)}, {outer}\n"
-            f"FROM (SELECT {arm} AS arm{segs}, {inner} FROM {source} GROUP BY ALL)\n"
-            f"GROUP BY GROUPING SETS ({_grouping_sets('arm', n_segments)})")
-
-
 def _quantile_select(quantiles: list[QuantileSpec], columns: dict[str, str], params: SqlParams) -> str:
     return "".join(f", quantile_cont({columns[q.column]}, {params.add([q.q, *q.levels] if q.levels else q.q)}) "
                    f"AS q{i}, count({columns[q.column]}) AS qn{i}" for i, q in enumerate(quantiles))
@@ -161,9 +75,9 @@ def _quantile_part(quantiles: list[QuantileSpec], columns: dict[str, str], param
     quantiles are not additive, so each grouping set costs a pass over the answers)."""
     if not quantiles:
         return ""
-    return (f"\nUNION ALL BY NAME\nSELECT 'quantiles' AS part, arm{_grouping_columns(n_segments)}"
+    return (f"\nUNION ALL BY NAME\nSELECT 'quantiles' AS part, arm{grouping_columns(n_segments)}"
             f"{_quantile_select(quantiles, columns, params)}\n"
-            f"FROM {rows} GROUP BY GROUPING SETS ({_grouping_sets('arm', n_segments)})")
+            f"FROM {rows} GROUP BY GROUPING SETS ({grouping_sets('arm', n_segments)})")
 
 
 def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list[QuantileSpec]) -> dict[str, str]:
@@ -217,20 +131,21 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
     -> their outcome events within each metric's window -> sums per arm and segment, and quantiles."""
     c = _prediction_columns(logs.predictions, segments, measures, quantiles)
     outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
-    sql = [_served_units(logs, c, measures, bool(outcome_measures), since, until, params)]
+    sql = [_served_units(logs, c, measures, quantiles, bool(outcome_measures), since, until, params)]
     joined_from = "units"
     if outcome_measures:
         sql.append(_outcome_units(logs, outcome_measures, since, until, params))
         joined_from = "joined"
-    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request", "outcome"))
+    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request", "outcome"))
     stats += value_stats(len(c.numeric), [i for i, m in outcome_measures if m.op == "event_sum"])
-    sql.append("\n" + _rolled_up("units", joined_from, stats, len(c.segments)))
+    stats += design_counts.rolled_stats(quantiles)
+    sql.append("\n" + rolled_up("units", joined_from, stats, len(c.segments)))
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
 
-def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], joins_outcomes: bool,
-                  since: datetime | None, until: datetime, params: SqlParams) -> str:
+def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], quantiles: list[QuantileSpec],
+                  joins_outcomes: bool, since: datetime | None, until: datetime, params: SqlParams) -> str:
     """`served` (the window's served answers) and `units` (one row per unit)."""
     preds, outs = logs.predictions, logs.outcomes
     unit_expr = c.unit
@@ -251,8 +166,13 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], jo
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
          {c.first_segments()}
          {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
+         {design_counts.unit_counts(quantiles, c.measured, params, _is_arm_traffic)}
   FROM served GROUP BY unit
 )"""
+
+
+def _is_arm_traffic(arm: str) -> str:
+    return "cand" if arm == "candidate" else "NOT cand"
 
 
 def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], since: datetime | None,
@@ -321,6 +241,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
 ), unit_arm AS (
   SELECT unit, arm, 0 AS crossed {c.first_segments()}
          {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
+         {design_counts.unit_counts(quantiles, c.measured, params, lambda arm: f"arm = '{arm}'")}
   FROM answers GROUP BY unit, arm
 )"""]
     numeric = bool(agreement) and preds.type_of("prediction") == "number"
@@ -336,11 +257,12 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
   FROM answers b LEFT JOIN cand c ON c.rid = b.rid
   WHERE b.arm = 'baseline' GROUP BY b.unit
 )""")
-    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + _sums(measures, ("request",)) + value_stats(len(c.numeric), [])
-    sql.append("\n" + _rolled_up("units", "unit_arm", stats, len(c.segments)))
+    stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request",))
+    stats += value_stats(len(c.numeric), []) + design_counts.rolled_stats(quantiles)
+    sql.append("\n" + rolled_up("units", "unit_arm", stats, len(c.segments)))
     pair_stats = [("count(*) FILTER (WHERE paired > 0)", "n"), ("sum(base_requests)", "base_requests"),
-                  ("sum(paired)", "paired")] + _sums(measures, ("pairs",))
-    sql.append("\nUNION ALL BY NAME\n" + _rolled_up("pairs", "pairs", pair_stats, len(c.segments), arm="'candidate'"))
+                  ("sum(paired)", "paired")] + unit_sums(measures, ("pairs",))
+    sql.append("\nUNION ALL BY NAME\n" + rolled_up("pairs", "pairs", pair_stats, len(c.segments), arm="'candidate'"))
     sql.append(_quantile_part(quantiles, c.measured, params, "answers", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
@@ -357,44 +279,5 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
     names = logs.last_columns
     c = _prediction_columns(logs.predictions, segments, measures, quantiles)
     numeric_names = [next(name for name, quoted in c.measured.items() if quoted == q) for q in c.numeric]
-    outcome_events = {i: str(m.event) for i, m in enumerate(measures) if m.op == "event_sum"}
-    result = Aggregates()
-    for raw in rows:
-        row = dict(zip(names, raw))
-        population: Population = None
-        for i, segment in enumerate(segments):
-            if row.get(f"g{i}") == 0:
-                population = (segment, row[f"s{i}"])
-        cell = result.cell(population, row["arm"])
-        if row["part"] == "quantiles":
-            for i, q in enumerate(quantiles):
-                value = row.get(f"q{i}")
-                if q.levels:  # [q, *levels]
-                    values = list(value) if value is not None else [None] * (1 + len(q.levels))
-                    value = values[0]
-                    cell.quantile_levels[q.key] = {level: None if v is None else float(v)
-                                                   for level, v in zip(q.levels, values[1:])}
-                cell.quantiles[q.key] = float(value) if value is not None else None
-                cell.quantile_n[q.key] = int(row.get(f"qn{i}") or 0)
-            continue
-        if row["part"] == "pairs" and population is None:
-            result.baseline_requests = int(row["base_requests"] or 0)
-            result.paired_requests = int(row["paired"] or 0)
-        if row["part"] == "units":
-            cell.units = int(row["n"] or 0)
-            cell.value_counts = read_value_counts(row, numeric_names, outcome_events)
-            cell.crossed = int(row["crossed"] or 0)
-        level = "pairs" if row["part"] == "pairs" else None
-        n = int(row["n"] or 0)
-        for i, m in enumerate(measures):
-            if (m.level == "pairs") != (level == "pairs") or f"m{i}_sx" not in row or row[f"m{i}_sx"] is None:
-                continue
-            sx, sxx = float(row[f"m{i}_sx"]), float(row[f"m{i}_sxx"])
-            if m.level == "outcome":  # one value per unit: y = 1
-                cube = row.get(f"m{i}_sxxx")
-                cell.sums[m.key] = Sums(n, sx, float(n), sxx, float(n), sx, None if cube is None else float(cube))
-            else:
-                cell.sums[m.key] = Sums(n, sx, float(row[f"m{i}_sy"]), sxx, float(row[f"m{i}_syy"]),
-                                        float(row[f"m{i}_sxy"]))
-    return result
-
+    return read_rows(rows, names, segments=segments, measures=measures, quantiles=quantiles,
+                     numeric_names=numeric_names)

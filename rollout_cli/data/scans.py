@@ -1,17 +1,19 @@
 """The light scans around the main statement: row counts and freshness before it, and the
 quantiles at the bound levels of per-segment relative quantile guards after it, and the per-unit
-counts at a quantile that give its design effect (requests clustered in units).
+counts at a quantile that give its design effect (requests clustered in units) for segment values
+(the whole population's are read by the main statement, data/design_counts.py).
 
 Same rules as queries.py: user values are parameters, columns are checked quoted identifiers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from rollout_cli.data.aggregates import IndicatorSums, Population
 from rollout_cli.data.finite import finite_or_null
-from rollout_cli.data.queries import Population, ts_filter
+from rollout_cli.data.queries import ts_filter
 from rollout_cli.data.source import BoundSource, Logs, SqlParams
 
 
@@ -24,19 +26,23 @@ class WindowFacts:
     last_upto: datetime | None  # the newest row at or before `until` (freshness)
     answers: dict[tuple[str, str], int]  # (arm, column) -> non-null values among the window's answers
     no_unit_rows: int = 0  # window rows whose unit_id is NULL (left out of every statistic)
+    # (arm, column) -> {level: the quantile of those answers} for the `quantiled` levels
+    quantiles: dict[tuple[str, str], dict[float, float | None]] = field(default_factory=dict)
 
 
 def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
-                 counted: tuple[str, ...] = ()) -> WindowFacts:
+                 counted: tuple[str, ...] = (), quantiled: tuple[tuple[str, tuple[float, ...]], ...] = ()
+                 ) -> WindowFacts:
     """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
-    each `counted` column — what the quantile bounds need before the main statement runs."""
+    each `counted` column and their quantiles at the levels of each (column, levels) of `quantiled` —
+    what the quantile bounds and their design counts need before the main statement runs."""
     preds = logs.predictions
     ts, unit = preds.column("ts", "timestamp"), preds.column("unit_id", "any")
     params = SqlParams()
     in_window = ts_filter(ts, since, until, params)
     upto = ts_filter(ts, None, until, params)
     counts = []
-    if counted:
+    if counted or quantiled:
         arm, served = preds.column("arm", "text"), preds.column("served", "boolean")
         which = {"baseline": f"{arm} = 'baseline' AND {served} AND {unit} IS NOT NULL",
                  "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served} AND {unit} IS NOT NULL"}
@@ -44,6 +50,10 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
             c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
             counts += [(key, column, f"count({finite_or_null(c)}) FILTER (WHERE {in_window} AND {which[key]})")
                        for key in which]  # the values the quantiles are taken over: finite ones
+        for column, levels in quantiled:
+            c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
+            read = f"quantile_cont({finite_or_null(c)}, {params.add(list(levels))})"
+            counts += [(key, column, f"{read} FILTER (WHERE {in_window} AND {which[key]})") for key in which]
     sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}),"
            f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
            f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
@@ -52,8 +62,15 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
            f"{''.join(', ' + expr for _, _, expr in counts)}"
            f" FROM {preds.from_item(params)}")
     row = logs.query(sql, params)[0]
-    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[6:])}
-    return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers, no_unit_rows=int(row[5] or 0))
+    n_counts = 2 * len(counted)
+    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[6:6 + n_counts])}
+    quantiles: dict[tuple[str, str], dict[float, float | None]] = {}
+    at = [levels for _, levels in quantiled for _ in range(2)]  # both arms of each column
+    for (arm_name, column, _), values, levels in zip(counts[n_counts:], row[6 + n_counts:], at):
+        quantiles[(arm_name, column)] = {level: None if values is None or values[k] is None else float(values[k])
+                                         for k, level in enumerate(levels)}
+    return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers, no_unit_rows=int(row[5] or 0),
+                       quantiles=quantiles)
 
 
 def count_rows(logs: Logs, source: BoundSource) -> int:
@@ -95,17 +112,6 @@ class IndicatorRequest:
     key: str  # the metric
     column: str
     thresholds: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class IndicatorSums:
-    """Over units with an answer: n, Σy, Σy² (answers per unit) and, per threshold, Σx, Σx², Σxy
-    (x = a unit's answers at or below it) — the sums stats.quantile.design_effect takes."""
-
-    units: int
-    requests: float
-    requests_sq: float
-    below: tuple[tuple[float, float, float], ...]
 
 
 def indicator_sums(logs: Logs, *, shadow: bool, segments: list[str], requests: list[IndicatorRequest],

@@ -34,6 +34,7 @@ from rollout_cli.evaluation.needs import StageNeeds, stage_measures
 from rollout_cli.evaluation.paired import paired_checks
 from rollout_cli.evaluation.quantile_reads import (
     bounded_quantiles,
+    design_quantiles,
     read_design_effects,
     read_quantile_levels,
     with_bound_levels,
@@ -188,12 +189,13 @@ def _share_words(bad: NonFinite) -> str:
 
 def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
              until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
-    """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts),
-    the main statement, and — only for relative quantile guards — their design effects and the
-    bound levels those call for (evaluation/quantile_reads.py)."""
+    """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts
+    and the quantiles the design counts are taken at), the main statement, and — only for relative
+    quantile guards — the bound levels their design effects call for (evaluation/quantile_reads.py)."""
     counted = tuple(sorted({q.column for q in needs.quantiles if q.key in bounded_quantiles(needs)}))
     try:
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted)
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted,
+                             quantiled=design_quantiles(needs))
     except DataError:
         # a csv with a header only reads as text columns: say that it is empty, not mistyped
         if count_rows(logs, logs.predictions) == 0:

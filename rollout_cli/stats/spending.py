@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from rollout_cli.stats.horizon_table import tabled_level
+
 _STEPS = 120  # time steps, uniform in log(1 + s)
 _POINTS = 121  # grid points across the band between the boundaries
 
@@ -79,9 +81,11 @@ def horizon_level(alpha: float, horizon: float) -> float:
     is 0.5 or more or the horizon is not a positive number.
 
     The horizon is rounded down to 24 steps per decade before computing (cached): a shorter
-    horizon gives a smaller level, so rounding down is on the safe side.
+    horizon gives a smaller level, so rounding down is on the safe side. The usual alphas' levels
+    are tabulated (stats/horizon_table.py: the same numbers, computed once).
     """
     if not 0.0 < alpha < 0.5 or horizon <= 0 or not math.isfinite(horizon):
         return alpha
-    key = 10.0 ** (math.floor(math.log10(horizon) * 24.0) / 24.0)
-    return max(alpha, _level(alpha, key))
+    step = math.floor(math.log10(horizon) * 24.0)
+    tabled = tabled_level(alpha, step)
+    return max(alpha, tabled if tabled is not None else _level(alpha, 10.0 ** (step / 24.0)))

@@ -5,6 +5,7 @@ from the same rows, and it widens the bounds."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from rollout_cli.data.queries import stage_aggregates
 from rollout_cli.data.scans import window_facts
 from rollout_cli.data.source import open_logs
 from rollout_cli.evaluation.needs import stage_measures
-from rollout_cli.evaluation.quantile_reads import read_design_effects, with_bound_levels
+from rollout_cli.evaluation.quantile_reads import design_quantiles, read_design_effects, with_bound_levels
 from rollout_cli.evaluation.stage import evaluate_stage, utc_naive
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import design_effect, design_level
@@ -54,7 +55,10 @@ def numpy_design(logs: Path, arm: str, threshold: float) -> float:
     return design_effect(len(x), y.sum(), x.sum(), float(x @ x), float(x @ y), float(y @ y))
 
 
-def test_the_design_effect_read_from_the_logs_is_the_one_numpy_gets(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_main_statement", [True, False], ids=["counted-by-the-main-statement", "own-scan"])
+def test_the_design_effect_read_from_the_logs_is_the_one_numpy_gets(tmp_path: Path, in_main_statement: bool) -> None:
+    """The main statement counts the answers at the light scan's thresholds (data/design_counts.py);
+    without those thresholds the design effect is read by its own scan: both are numpy's figure."""
     plan = write_plan(tmp_path, guards=GUARDS)
     simulate(plan, tmp_path, units=4_000, candidate_pct=50)
     cluster_latencies(tmp_path / "logs", corr=0.64, seed=3)
@@ -62,9 +66,13 @@ def test_the_design_effect_read_from_the_logs_is_the_one_numpy_gets(tmp_path: Pa
     needs = stage_measures(plan, stage)
     until = utc_naive(END)
     with open_logs(plan.data) as logs:
-        facts = window_facts(logs, since=None, until=until, counted=("latency_ms",))
+        quantiled = design_quantiles(needs) if in_main_statement else ()
+        facts = window_facts(logs, since=None, until=until, counted=("latency_ms",), quantiled=quantiled)
+        specs = with_bound_levels(plan, stage, needs, facts)
+        assert bool(specs[0].design_thresholds) is in_main_statement
         agg = stage_aggregates(logs, shadow=False, segments=[], measures=needs.measures,
-                               quantiles=with_bound_levels(plan, stage, needs, facts), since=None, until=until)
+                               quantiles=specs, since=None, until=until)
+        assert bool(agg.cells[None]["candidate"].quantile_indicators) is in_main_statement
         read_design_effects(logs, stage, needs, agg, [], [], None, until)
     for arm in ("baseline", "candidate"):
         cell = agg.cells[None][arm]
@@ -86,3 +94,33 @@ def test_clustering_widens_the_relative_p99_interval_and_an_equal_candidate_is_n
     assert after.outcome is not Outcome.FAIL
     assert before.interval is not None and after.interval is not None
     assert after.interval[1] - after.interval[0] > before.interval[1] - before.interval[0]
+
+
+@pytest.mark.parametrize("kind", ["shadow", "per-segment"])
+def test_the_main_statements_design_counts_equal_the_scans(tmp_path: Path, kind: str) -> None:
+    """A shadow stage groups answers per (unit, arm) and a per-segment guard reads its segment values by
+    scan: in both, the design effects counted by the main statement are the scan's, figure for figure."""
+    guards = [{"metric": "latency_p99", "max_increase": "10%", "per_segment": kind == "per-segment"}]
+    plan = write_plan(tmp_path, guards=guards)
+    simulate(plan, tmp_path, units=3_000, candidate_pct=50, shadow_pct=100)
+    cluster_latencies(tmp_path / "logs", corr=0.5, seed=5)
+    canary = plan.stage("canary")
+    stage = replace(plan.stage("shadow"), guards=canary.guards) if kind == "shadow" else canary
+    needs = stage_measures(plan, stage)
+    segments = list(plan.segments) if kind == "per-segment" else []
+    until = utc_naive(END)
+    designs = []
+    with open_logs(plan.data) as logs:
+        for quantiled in (design_quantiles(needs), ()):
+            facts = window_facts(logs, since=None, until=until, shadow=stage.is_shadow, counted=("latency_ms",),
+                                 quantiled=quantiled)
+            agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
+                                   quantiles=with_bound_levels(plan, stage, needs, facts), since=None, until=until,
+                                   quantile_segments=kind == "per-segment")
+            populations = [p for p in agg.cells if p is not None]
+            read_design_effects(logs, stage, needs, agg, populations, segments, None, until)
+            designs.append({(p, arm): cell.quantile_design.get("latency_p99")
+                            for p, cells in agg.cells.items() for arm, cell in cells.items()})
+    counted, scanned = designs
+    assert counted == scanned
+    assert counted[(None, "candidate")] is not None and counted[(None, "candidate")] > 1.1

@@ -45,3 +45,19 @@ def test_the_horizon_defaults_to_three_tuning_sizes_and_grows_with_n() -> None:
     assert spent_level(0.05, 5000, 100, None) == horizon_level(0.05, 15_000 * rho2)
     assert spent_level(0.05, 5000, 100, 200_000) == horizon_level(0.05, 200_000 * rho2)
     assert spent_level(0.05, 5000, 400_000, 200_000) == horizon_level(0.05, 400_000 * rho2)
+
+
+def test_the_tabulated_levels_are_the_computed_ones_and_are_used() -> None:
+    """stats/horizon_table.py stores what spending._level computes (a sample is recomputed here: a
+    change to the computation must regenerate the table), and horizon_level answers from it."""
+    from rollout_cli.stats.horizon_table import CONFIDENCES, FIRST_STEP, LEVELS
+    from rollout_cli.stats.spending import _level
+
+    assert set(LEVELS) == {1.0 - confidence for confidence in CONFIDENCES}
+    for k, (alpha, levels) in enumerate(sorted(LEVELS.items())):
+        for step in (-20 + 7 * k, 45 + 11 * k, 110 + 5 * k):  # small, usual and large horizons
+            assert levels[step - FIRST_STEP] == _level.__wrapped__(alpha, 10.0 ** (step / 24.0))
+    before = _level.cache_info()
+    alpha = 1.0 - 0.95
+    assert horizon_level(alpha, 10 ** 3.1) == LEVELS[alpha][math.floor(3.1 * 24) - FIRST_STEP]
+    assert _level.cache_info() == before  # nothing computed

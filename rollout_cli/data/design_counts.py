@@ -1,0 +1,105 @@
+"""The per-unit counts behind a quantile's design effect, read in the stage statement's one pass
+(docs/statistics.md, section 6).
+
+The relative quantile guard widens its bounds by the design effect of the indicator "answer <= the
+quantile" (stats.quantile.design_effect), which needs, per unit, its answers of each arm (y) and
+those at or below the arm's estimate and its companion quantile (x). The thresholds are those
+quantiles of the very answers the stage statement reads: the light scan before it computes them
+(data/scans.window_facts), `QuantileSpec.design_thresholds` carries them in as parameters, and the
+per-unit relation counts against them in the pass it makes anyway; the sums ride along the per
+arm × segment roll-up (data/rollup.py). The counts are the ones a separate grouped scan of the
+answers gives (tests/evaluate/test_quantile_clusters.py), for the whole population; a per-segment
+guard's segment values are still read by data/scans.py.
+
+A unit's answers of an arm are counted whatever its own (first) arm, and summed over all units:
+the whole population's rows of both arms are added up when read (`read_indicator_sums`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rollout_cli.data.aggregates import IndicatorSums, QuantileSpec
+from rollout_cli.data.source import SqlParams
+
+ARMS = (("baseline", "b"), ("candidate", "c"))
+
+
+def design_specs(quantiles: list[QuantileSpec]) -> list[tuple[int, QuantileSpec]]:
+    """(statement index, spec) of the quantiles whose design counts the statement reads."""
+    return [(i, q) for i, q in enumerate(quantiles) if q.design_thresholds]
+
+
+# Each arm's per-unit counts are packed into one BIGINT sum, FIELD_BITS bits a count (y, then x per
+# design level): one aggregate state per arm instead of three, which is what a per-unit hash
+# aggregate pays for (~0.15 s a state at 2M units). A field cannot carry into the next while every
+# unit has fewer than 2^FIELD_BITS values; the statement returns a bound on that count
+# (`d{i}_most`) and `read_indicator_sums` gives up (the caller scans instead) when it is reached.
+FIELD_BITS = 21
+FIELD = 1 << FIELD_BITS
+
+
+def unit_counts(quantiles: list[QuantileSpec], columns: Mapping[str, str], params: SqlParams,
+                is_arm: Callable[[str], str]) -> str:
+    """Per-unit aggregates (`, … AS d{i}{a}, count(…) AS d{i}_all`): each arm's packed counts at its
+    thresholds; `is_arm(arm)` is the row condition of an answer of that arm."""
+    parts = []
+    for i, q in design_specs(quantiles):
+        c = columns[q.column]
+        for arm, a in ARMS:
+            thresholds = dict(q.design_thresholds)[arm]
+            if len(thresholds) > 2:
+                raise ValueError("at most two thresholds fit the packed counts")
+            fields = [f"CAST({c} IS NOT NULL AS BIGINT)"]
+            fields += [f"CAST(coalesce({c} <= {params.add(t)}, false) AS BIGINT) * {FIELD ** (j + 1)}"
+                       for j, t in enumerate(thresholds)]
+            # TRY_CAST: the sum is a HUGEINT, slow to unpack; past BIGINT it is NULL (and the bound says so)
+            parts.append(f"TRY_CAST(sum(CASE WHEN {is_arm(arm)} THEN {' + '.join(fields)} ELSE 0 END) AS BIGINT)"
+                         f" AS d{i}{a}")
+        parts.append(f"count({c}) AS d{i}_all")
+    return "".join(", " + p for p in parts)
+
+
+def _levels(q: QuantileSpec) -> int:
+    return max(len(thresholds) for _, thresholds in q.design_thresholds)
+
+
+def _field(packed: str, j: int) -> str:
+    return f"(({packed} // {FIELD ** j}) % {FIELD})"
+
+
+def rolled_stats(quantiles: list[QuantileSpec]) -> list[tuple[str, str]]:
+    """(expression over per-unit rows, alias) of the sums `read_indicator_sums` takes."""
+    out = []
+    for i, q in design_specs(quantiles):
+        out.append((f"max(d{i}_all)", f"d{i}_most"))  # rolled up as a sum of maxima: a bound on the max
+        for _, a in ARMS:
+            y = _field(f"d{i}{a}", 0)
+            out += [(f"count(*) FILTER (WHERE {y} > 0)", f"d{i}{a}_n"), (f"sum({y})", f"d{i}{a}_s"),
+                    (f"sum({y} * {y})", f"d{i}{a}_ss")]
+            for j in range(_levels(q)):
+                x = _field(f"d{i}{a}", j + 1)
+                out += [(f"sum({x})", f"d{i}{a}_x{j}_s"), (f"sum({x} * {x})", f"d{i}{a}_x{j}_ss"),
+                        (f"sum({x} * {y})", f"d{i}{a}_x{j}_sy")]
+    return out
+
+
+def read_indicator_sums(everyone: list[dict[str, Any]], quantiles: list[QuantileSpec]
+                        ) -> dict[tuple[str, str], IndicatorSums]:
+    """(quantile key, arm) -> its sums, added up over the whole population's `units` rows (one per
+    first arm: every unit is in exactly one of them). A quantile whose packed counts may have
+    overflowed (a unit with 2^FIELD_BITS values or more) is left out: the caller scans for it."""
+    def total(alias: str) -> int:
+        return sum(row.get(alias) or 0 for row in everyone)  # integers: exact
+
+    out = {}
+    for i, q in design_specs(quantiles):
+        if total(f"d{i}_most") >= FIELD:
+            continue
+        for arm, a in ARMS:
+            below = tuple((float(total(f"d{i}{a}_x{j}_s")), float(total(f"d{i}{a}_x{j}_ss")),
+                           float(total(f"d{i}{a}_x{j}_sy"))) for j in range(_levels(q)))
+            out[(q.key, arm)] = IndicatorSums(total(f"d{i}{a}_n"), float(total(f"d{i}{a}_s")),
+                                              float(total(f"d{i}{a}_ss")), below)
+    return out
