@@ -7,9 +7,9 @@ Contract:
   statistics n, Σx, Σy, Σx², Σy², Σxy of every measure, plus observed quantiles.
 - A unit-level measure (an outcome count or sum per unit) has y = 1 for every unit, so every
   measure is a ratio Σx/Σy over units and one delta-method formula serves them all.
-- `IndicatorSums`: per-unit counts of one arm's answers at or below thresholds, summed over units —
-  what `stats.quantile.design_effect` takes. The stage statement reads them for the whole
-  population (data/design_counts.py); data/scans.py for segment values.
+- `DesignCounts` asks the stage statement for the per-unit counts behind a quantile's design
+  effect; `IndicatorSums` are those counts summed over units — what `stats.quantile.design_effect`
+  takes — for the whole population (data/design_counts.py; data/scans.py for segment values).
 The statements that fill these are data/queries.py (per-unit relation -> per arm × segment sums).
 """
 
@@ -45,9 +45,17 @@ class QuantileSpec:
     column: str
     q: float
     levels: tuple[float, ...] = ()  # more levels to read in the same aggregate (confidence bounds)
-    # per arm, ("baseline", (estimate, companion)), …: the thresholds of the per-unit counts behind
-    # the quantile's design effect over everyone (data/design_counts.py); () for none
-    design_thresholds: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class DesignCounts:
+    """Per-unit counts of a quantile column's answers of each arm at or below that arm's thresholds
+    (its estimate and companion quantile over everyone): what the design effect takes
+    (data/design_counts.py)."""
+
+    key: str  # the metric
+    column: str
+    thresholds: tuple[tuple[str, tuple[float | None, ...]], ...]  # (arm, (estimate, companion)) per arm
 
 
 @dataclass(frozen=True)

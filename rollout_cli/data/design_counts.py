@@ -5,8 +5,8 @@ The relative quantile guard widens its bounds by the design effect of the indica
 quantile" (stats.quantile.design_effect), which needs, per unit, its answers of each arm (y) and
 those at or below the arm's estimate and its companion quantile (x). The thresholds are those
 quantiles of the very answers the stage statement reads: the light scan before it computes them
-(data/scans.window_facts), `QuantileSpec.design_thresholds` carries them in as parameters, and the
-per-unit relation counts against them in the pass it makes anyway; the sums ride along the per
+(data/scans.window_facts), a `DesignCounts` carries them in as parameters, and the per-unit
+relation counts against them in the pass it makes anyway; the sums ride along the per
 arm × segment roll-up (data/rollup.py). The counts are the ones a separate grouped scan of the
 answers gives (tests/evaluate/test_quantile_clusters.py), for the whole population; a per-segment
 guard's segment values are still read by data/scans.py.
@@ -20,15 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rollout_cli.data.aggregates import IndicatorSums, QuantileSpec
+from rollout_cli.data.aggregates import DesignCounts, IndicatorSums
 from rollout_cli.data.source import SqlParams
 
 ARMS = (("baseline", "b"), ("candidate", "c"))
-
-
-def design_specs(quantiles: list[QuantileSpec]) -> list[tuple[int, QuantileSpec]]:
-    """(statement index, spec) of the quantiles whose design counts the statement reads."""
-    return [(i, q) for i, q in enumerate(quantiles) if q.design_thresholds]
 
 
 # Each arm's per-unit counts are packed into one BIGINT sum, FIELD_BITS bits a count (y, then x per
@@ -40,15 +35,15 @@ FIELD_BITS = 21
 FIELD = 1 << FIELD_BITS
 
 
-def unit_counts(quantiles: list[QuantileSpec], columns: Mapping[str, str], params: SqlParams,
+def unit_counts(design: list[DesignCounts], columns: Mapping[str, str], params: SqlParams,
                 is_arm: Callable[[str], str]) -> str:
     """Per-unit aggregates (`, … AS d{i}{a}, count(…) AS d{i}_all`): each arm's packed counts at its
     thresholds; `is_arm(arm)` is the row condition of an answer of that arm."""
     parts = []
-    for i, q in design_specs(quantiles):
+    for i, q in enumerate(design):
         c = columns[q.column]
         for arm, a in ARMS:
-            thresholds = dict(q.design_thresholds)[arm]
+            thresholds = dict(q.thresholds)[arm]
             if len(thresholds) > 2:
                 raise ValueError("at most two thresholds fit the packed counts")
             fields = [f"CAST({c} IS NOT NULL AS BIGINT)"]
@@ -61,18 +56,18 @@ def unit_counts(quantiles: list[QuantileSpec], columns: Mapping[str, str], param
     return "".join(", " + p for p in parts)
 
 
-def _levels(q: QuantileSpec) -> int:
-    return max(len(thresholds) for _, thresholds in q.design_thresholds)
+def _levels(q: DesignCounts) -> int:
+    return max(len(thresholds) for _, thresholds in q.thresholds)
 
 
 def _field(packed: str, j: int) -> str:
     return f"(({packed} // {FIELD ** j}) % {FIELD})"
 
 
-def rolled_stats(quantiles: list[QuantileSpec]) -> list[tuple[str, str]]:
+def rolled_stats(design: list[DesignCounts]) -> list[tuple[str, str]]:
     """(expression over per-unit rows, alias) of the sums `read_indicator_sums` takes."""
     out = []
-    for i, q in design_specs(quantiles):
+    for i, q in enumerate(design):
         out.append((f"max(d{i}_all)", f"d{i}_most"))  # rolled up as a sum of maxima: a bound on the max
         for _, a in ARMS:
             y = _field(f"d{i}{a}", 0)
@@ -85,7 +80,7 @@ def rolled_stats(quantiles: list[QuantileSpec]) -> list[tuple[str, str]]:
     return out
 
 
-def read_indicator_sums(everyone: list[dict[str, Any]], quantiles: list[QuantileSpec]
+def read_indicator_sums(everyone: list[dict[str, Any]], design: list[DesignCounts]
                         ) -> dict[tuple[str, str], IndicatorSums]:
     """(quantile key, arm) -> its sums, added up over the whole population's `units` rows (one per
     first arm: every unit is in exactly one of them). A quantile whose packed counts may have
@@ -94,7 +89,7 @@ def read_indicator_sums(everyone: list[dict[str, Any]], quantiles: list[Quantile
         return sum(row.get(alias) or 0 for row in everyone)  # integers: exact
 
     out = {}
-    for i, q in design_specs(quantiles):
+    for i, q in enumerate(design):
         if total(f"d{i}_most") >= FIELD:
             continue
         for arm, a in ARMS:

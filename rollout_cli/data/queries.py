@@ -6,7 +6,8 @@ Contract:
   (data/rollup.py), beside the observed quantiles per arm. The types are data/aggregates.py.
 - `stage_aggregates` returns, for every population (the whole, and each value of each segment
   column) and each arm, the unit count and the sufficient statistics of every measure, plus
-  observed quantiles and, for quantiles with `design_thresholds`, the per-unit counts behind their
+  the observed quantiles asked for (`quantiles`: the evaluator asks only per-segment ones, the light
+  scan reads the others) and, for each `DesignCounts`, the per-unit counts behind a quantile's
   design effect (data/design_counts.py), counted in the per-unit relation's own pass.
 - Traffic stages (docs/data.md): a unit's arm and segment values are those of its first served
   answer in the window; its request-level measures cover all its served answers; an outcome
@@ -28,6 +29,7 @@ from rollout_cli.data import design_counts
 from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types, imported from here by callers
     Aggregates,
     ArmCell,
+    DesignCounts,
     IndicatorSums,
     Measure,
     MeasureOp,
@@ -80,15 +82,16 @@ def _quantile_part(quantiles: list[QuantileSpec], columns: dict[str, str], param
             f"FROM {rows} GROUP BY GROUPING SETS ({grouping_sets('arm', n_segments)})")
 
 
-def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list[QuantileSpec]) -> dict[str, str]:
+def _columns_needed(preds: BoundSource, measures: list[Measure], quantiles: list[QuantileSpec],
+                    design: list[DesignCounts]) -> dict[str, str]:
     """Plan column name -> quoted identifier, each checked to be a number (or a flag)."""
     needed: dict[str, str] = {}
     for m in measures:
         if m.column is not None:
             expect: TypeClass = "flag" if m.op == "column_mean" else "number"
             needed[m.column] = preds.column(f"column of metric {m.metric or m.key}", expect, column=m.column)
-    for q in quantiles:
-        needed[q.column] = preds.column(f"column of metric {q.key}", "number", column=q.column)
+    for key, column in [(q.key, q.column) for q in quantiles] + [(d.key, d.column) for d in design]:
+        needed[column] = preds.column(f"column of metric {key}", "number", column=column)
     return needed
 
 
@@ -116,35 +119,37 @@ class _PredictionColumns:
 
 
 def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[Measure],
-                        quantiles: list[QuantileSpec]) -> _PredictionColumns:
+                        quantiles: list[QuantileSpec], design: list[DesignCounts]) -> _PredictionColumns:
     unit, ts, arm = preds.column("unit_id", "any"), preds.column("ts", "timestamp"), preds.column("arm", "text")
     served = preds.column("served", "boolean")
     segs = [preds.column("segment", "any", column=s) for s in segments]
-    measured = _columns_needed(preds, measures, quantiles)
+    measured = _columns_needed(preds, measures, quantiles, design)
     numeric = list(dict.fromkeys(q for name, q in measured.items() if preds.type_of("column", column=name) == "number"))
     return _PredictionColumns(unit, ts, arm, served, segs, measured, numeric)
 
 
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
-                since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
+                since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False,
+                design: list[DesignCounts] | None = None) -> str:
     """A traffic stage's statement: served answers -> units (first arm, crossover, request sums)
     -> their outcome events within each metric's window -> sums per arm and segment, and quantiles."""
-    c = _prediction_columns(logs.predictions, segments, measures, quantiles)
+    design = design or []
+    c = _prediction_columns(logs.predictions, segments, measures, quantiles, design)
     outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
-    sql = [_served_units(logs, c, measures, quantiles, bool(outcome_measures), since, until, params)]
+    sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params)]
     joined_from = "units"
     if outcome_measures:
         sql.append(_outcome_units(logs, outcome_measures, since, until, params))
         joined_from = "joined"
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request", "outcome"))
     stats += value_stats(len(c.numeric), [i for i, m in outcome_measures if m.op == "event_sum"])
-    stats += design_counts.rolled_stats(quantiles)
+    stats += design_counts.rolled_stats(design)
     sql.append("\n" + rolled_up("units", joined_from, stats, len(c.segments)))
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
 
-def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], quantiles: list[QuantileSpec],
+def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], design: list[DesignCounts],
                   joins_outcomes: bool, since: datetime | None, until: datetime, params: SqlParams) -> str:
     """`served` (the window's served answers) and `units` (one row per unit)."""
     preds, outs = logs.predictions, logs.outcomes
@@ -166,7 +171,7 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], qu
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
          {c.first_segments()}
          {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
-         {design_counts.unit_counts(quantiles, c.measured, params, _is_arm_traffic)}
+         {design_counts.unit_counts(design, c.measured, params, _is_arm_traffic)}
   FROM served GROUP BY unit
 )"""
 
@@ -223,11 +228,13 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
 
 
 def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
-               since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False) -> str:
+               since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False,
+               design: list[DesignCounts] | None = None) -> str:
     """A shadow stage's statement: baseline answers served and candidate answers mirrored, per
     unit and arm, and the paired requests (coverage, agreement) per baseline unit."""
     preds = logs.predictions
-    c = _prediction_columns(preds, segments, measures, quantiles)
+    design = design or []
+    c = _prediction_columns(preds, segments, measures, quantiles, design)
     agreement = [(i, m) for i, m in enumerate(measures) if m.level == "pairs"]
     # coverage (candidate answers per baseline request) is always measured; agreement when guarded
     rid = preds.column("request_id", "any")
@@ -241,7 +248,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
 ), unit_arm AS (
   SELECT unit, arm, 0 AS crossed {c.first_segments()}
          {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
-         {design_counts.unit_counts(quantiles, c.measured, params, lambda arm: f"arm = '{arm}'")}
+         {design_counts.unit_counts(design, c.measured, params, lambda arm: f"arm = '{arm}'")}
   FROM answers GROUP BY unit, arm
 )"""]
     numeric = bool(agreement) and preds.type_of("prediction") == "number"
@@ -258,7 +265,7 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
   WHERE b.arm = 'baseline' GROUP BY b.unit
 )""")
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request",))
-    stats += value_stats(len(c.numeric), []) + design_counts.rolled_stats(quantiles)
+    stats += value_stats(len(c.numeric), []) + design_counts.rolled_stats(design)
     sql.append("\n" + rolled_up("units", "unit_arm", stats, len(c.segments)))
     pair_stats = [("count(*) FILTER (WHERE paired > 0)", "n"), ("sum(base_requests)", "base_requests"),
                   ("sum(paired)", "paired")] + unit_sums(measures, ("pairs",))
@@ -269,15 +276,16 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
 
 def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures: list[Measure],
                      quantiles: list[QuantileSpec], since: datetime | None, until: datetime,
-                     quantile_segments: bool = False) -> Aggregates:
+                     quantile_segments: bool = False, design: list[DesignCounts] | None = None) -> Aggregates:
     """Run the stage's one statement and collect its rows by population and arm."""
     params = SqlParams()
+    design = design or []
     build = shadow_sql if shadow else traffic_sql
     sql = build(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
-                params=params, quantile_segments=quantile_segments)
+                params=params, quantile_segments=quantile_segments, design=design)
     rows = logs.query(sql, params)
     names = logs.last_columns
-    c = _prediction_columns(logs.predictions, segments, measures, quantiles)
+    c = _prediction_columns(logs.predictions, segments, measures, quantiles, design)
     numeric_names = [next(name for name, quoted in c.measured.items() if quoted == q) for q in c.numeric]
     return read_rows(rows, names, segments=segments, measures=measures, quantiles=quantiles,
-                     numeric_names=numeric_names)
+                     numeric_names=numeric_names, design=design)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout_cli.data.aggregates import Aggregates, Measure, Population, QuantileSpec, Sums
+from rollout_cli.data.aggregates import Aggregates, DesignCounts, Measure, Population, QuantileSpec, Sums
 from rollout_cli.data.design_counts import read_indicator_sums
 from rollout_cli.data.finite import read_value_counts
 
@@ -58,7 +58,7 @@ def rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: 
 
 
 def read_rows(rows: list[tuple[Any, ...]], names: list[str], *, segments: list[str], measures: list[Measure],
-              quantiles: list[QuantileSpec], numeric_names: list[str]) -> Aggregates:
+              quantiles: list[QuantileSpec], numeric_names: list[str], design: list[DesignCounts]) -> Aggregates:
     """The stage statement's rows (parts `units`, `pairs`, `quantiles`) by population and arm.
     `numeric_names`: the plan's names of the numeric columns whose NaN/infinite values were counted."""
     outcome_events = {i: str(m.event) for i, m in enumerate(measures) if m.op == "event_sum"}
@@ -95,10 +95,9 @@ def read_rows(rows: list[tuple[Any, ...]], names: list[str], *, segments: list[s
             else:
                 cell.sums[m.key] = Sums(n, sx, float(row[f"m{i}_sy"]), sxx, float(row[f"m{i}_syy"]),
                                         float(row[f"m{i}_sxy"]))
-    whole = result.cells.get(None, {})
-    for (key, arm), sums in read_indicator_sums(everyone, quantiles).items():
-        if arm in whole:  # an arm with answers has its quantile row, hence its cell
-            whole[arm].quantile_indicators[key] = sums
+    for (key, arm), sums in read_indicator_sums(everyone, design).items():
+        if sums.requests > 0:
+            result.cell(None, arm).quantile_indicators[key] = sums
     return result
 
 

@@ -30,12 +30,20 @@ class WindowFacts:
     quantiles: dict[tuple[str, str], dict[float, float | None]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class QuantileRead:
+    """Per arm, the answers with a value in `column` and their quantiles at `levels`."""
+
+    column: str
+    metric: str  # for messages
+    levels: tuple[float, ...]
+
+
 def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
-                 counted: tuple[str, ...] = (), quantiled: tuple[tuple[str, tuple[float, ...]], ...] = ()
-                 ) -> WindowFacts:
+                 counted: tuple[str, ...] = (), quantiled: tuple[QuantileRead, ...] = ()) -> WindowFacts:
     """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
-    each `counted` column and their quantiles at the levels of each (column, levels) of `quantiled` —
-    what the quantile bounds and their design counts need before the main statement runs."""
+    each `counted` column, and in each `quantiled` column with their quantiles — the observed
+    quantiles over everyone, what their bounds and design counts need before the main statement."""
     preds = logs.predictions
     ts, unit = preds.column("ts", "timestamp"), preds.column("unit_id", "any")
     params = SqlParams()
@@ -46,14 +54,15 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
         arm, served = preds.column("arm", "text"), preds.column("served", "boolean")
         which = {"baseline": f"{arm} = 'baseline' AND {served} AND {unit} IS NOT NULL",
                  "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served} AND {unit} IS NOT NULL"}
-        for column in counted:
-            c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
+        named = [(column, f"a quantile metric ({column})") for column in counted]
+        for column, what in named + [(r.column, f"metric {r.metric}") for r in quantiled]:
+            c = preds.column(f"column of {what}", "number", column=column)
             counts += [(key, column, f"count({finite_or_null(c)}) FILTER (WHERE {in_window} AND {which[key]})")
                        for key in which]  # the values the quantiles are taken over: finite ones
-        for column, levels in quantiled:
-            c = preds.column(f"column of a quantile metric ({column})", "number", column=column)
-            read = f"quantile_cont({finite_or_null(c)}, {params.add(list(levels))})"
-            counts += [(key, column, f"{read} FILTER (WHERE {in_window} AND {which[key]})") for key in which]
+        for r in quantiled:
+            c = preds.column(f"column of metric {r.metric}", "number", column=r.column)
+            read = f"quantile_cont({finite_or_null(c)}, {params.add(list(r.levels))})"
+            counts += [(key, r.column, f"{read} FILTER (WHERE {in_window} AND {which[key]})") for key in which]
     sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}),"
            f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
            f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
@@ -62,13 +71,13 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
            f"{''.join(', ' + expr for _, _, expr in counts)}"
            f" FROM {preds.from_item(params)}")
     row = logs.query(sql, params)[0]
-    n_counts = 2 * len(counted)
+    n_counts = 2 * (len(counted) + len(quantiled))
     answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[6:6 + n_counts])}
     quantiles: dict[tuple[str, str], dict[float, float | None]] = {}
-    at = [levels for _, levels in quantiled for _ in range(2)]  # both arms of each column
+    at = [r.levels for r in quantiled for _ in range(2)]  # both arms of each column
     for (arm_name, column, _), values, levels in zip(counts[n_counts:], row[6 + n_counts:], at):
-        quantiles[(arm_name, column)] = {level: None if values is None or values[k] is None else float(values[k])
-                                         for k, level in enumerate(levels)}
+        quantiles.setdefault((arm_name, column), {}).update(
+            {level: None if values is None or values[k] is None else float(values[k]) for k, level in enumerate(levels)})
     return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers, no_unit_rows=int(row[5] or 0),
                        quantiles=quantiles)
 

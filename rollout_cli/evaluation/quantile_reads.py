@@ -1,17 +1,17 @@
-"""What relative quantile guards read from the logs beyond the main statement (docs/statistics.md,
+"""What quantile guards read from the logs beside the main statement's sums (docs/statistics.md,
 section 6).
 
 Contract:
-- `with_bound_levels` adds to each bounded quantile's spec, before the main statement, the bound
-  levels its answer counts call for (exact when requests are independent), the companion
-  level of `design_level`, and the thresholds of its design counts (the light scan's quantiles at
-  `design_quantiles`), so one pass reads the quantile and most of what its bounds need.
-- `read_design_effects`: per arm and population, the per-unit counts of answers at or below the
-  estimated quantile and at or below the companion quantile; the cell's design effect is the
-  larger of the two (stats.quantile). The whole population's counts come with the main statement
-  (`design_levels`, data/design_counts.py); a per-segment guard's segment values take one scan.
-- `read_quantile_levels` (one scan, only when levels are still missing): the quantiles at the
-  bound levels the design effects call for.
+- The light scan before the main statement reads each quantile column's answers per arm and, over
+  everyone, their quantile and — for a relative guard — its companion level (`light_quantiles`);
+  `quantiles_from_facts` files them as the observed quantiles, and `design_requests` asks the main
+  statement to count each unit's answers at or below those two values (data/design_counts.py).
+- `read_design_effects`: per arm and population, the design effect from those counts — the larger
+  of the one at the estimate and the one at the companion (stats.quantile). A per-segment guard's
+  segment values take one scan (their quantiles come with the main statement,
+  `with_bound_levels`, as quantiles are not additive over segments).
+- `read_quantile_levels` (one scan): the quantiles at the bound levels the design effects call
+  for, where they were not read already.
 """
 
 from __future__ import annotations
@@ -20,13 +20,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from rollout_cli.data.aggregates import Aggregates, IndicatorSums, Population, QuantileSpec
-from rollout_cli.data.scans import IndicatorRequest, WindowFacts, indicator_sums, quantiles_at_levels
+from rollout_cli.data.aggregates import Aggregates, DesignCounts, IndicatorSums, Population, QuantileSpec
+from rollout_cli.data.scans import (
+    IndicatorRequest,
+    QuantileRead,
+    WindowFacts,
+    indicator_sums,
+    quantiles_at_levels,
+)
 from rollout_cli.data.source import Logs
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests
 from rollout_cli.evaluation.tuning import quantile_tuning
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.stats.quantile import design_effect, design_level, quantile_levels
+
+ARMS = ("baseline", "candidate")
 
 
 def bounded_quantiles(needs: StageNeeds) -> set[str]:
@@ -34,40 +42,56 @@ def bounded_quantiles(needs: StageNeeds) -> set[str]:
     return {g.metric.name for g in needs.guards if g.metric.kind == "quantile" and g.is_relative}
 
 
+def _read_levels(needs: StageNeeds, spec: QuantileSpec) -> tuple[float, ...]:
+    """The levels the light scan reads: the quantile, and its companion when it is bounded."""
+    return (spec.q, design_level(spec.q)) if spec.key in bounded_quantiles(needs) else (spec.q,)
+
+
+def light_quantiles(needs: StageNeeds) -> tuple[QuantileRead, ...]:
+    """What the light scan reads of every quantile metric (see the module contract)."""
+    return tuple(QuantileRead(spec.column, spec.key, _read_levels(needs, spec)) for spec in needs.quantiles)
+
+
+def quantiles_from_facts(agg: Aggregates, needs: StageNeeds, facts: WindowFacts) -> None:
+    """The observed quantiles over everyone, per arm with answers, as the light scan read them."""
+    for spec in needs.quantiles:
+        for arm in ARMS:
+            n = facts.answers.get((arm, spec.column), 0)
+            if n == 0:
+                continue
+            values = facts.quantiles.get((arm, spec.column), {})
+            cell = agg.cell(None, arm)
+            cell.quantiles[spec.key] = values.get(spec.q)
+            cell.quantile_n[spec.key] = n
+            cell.quantile_levels.setdefault(spec.key, {}).update(
+                {level: values.get(level) for level in _read_levels(needs, spec)[1:]})
+
+
+def design_requests(needs: StageNeeds, facts: WindowFacts) -> list[DesignCounts]:
+    """The main statement's per-unit counts for each bounded quantile, at the light scan's values."""
+    return [DesignCounts(spec.key, spec.column, tuple(
+                (arm, tuple(facts.quantiles.get((arm, spec.column), {}).get(level) for level in _read_levels(needs, spec)))
+                for arm in ARMS))
+            for spec in needs.quantiles if spec.key in bounded_quantiles(needs)]
+
+
 def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
-    """The quantile specs with the whole population's bound levels (and the companion level) added,
-    from the answer counts of the light scan, so the main statement reads them in its one pass, and
-    with the thresholds (each arm's estimate and companion quantile, also from the light scan) its
-    per-unit design counts are taken at."""
+    """The quantile specs for a main statement that reads quantiles itself (per segment value): the
+    whole population's bound levels (and the companion level) added, from the answer counts of the
+    light scan, so its one pass reads the quantiles and most of what their bounds need."""
     alpha, tuning_n = 1.0 - plan.decision.confidence, quantile_tuning(plan, stage)
     specs = []
     for spec in needs.quantiles:
         levels: set[float] = set()
         if spec.key in bounded_quantiles(needs):
             levels.add(design_level(spec.q))
-            for arm in ("baseline", "candidate"):
+            for arm in ARMS:
                 n = facts.answers.get((arm, spec.column), 0)
                 if n >= 2:
                     levels.update(level for _, low, high in quantile_levels(n, spec.q, alpha, tuning_n)
                                   for level in (low, high) if level is not None)
-        design: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
-        read = all((arm, spec.column) in facts.quantiles for arm in ("baseline", "candidate"))
-        if spec.key in bounded_quantiles(needs) and read:  # else read_design_effects scans for them
-            design = tuple((arm, tuple(facts.quantiles.get((arm, spec.column), {}).get(level)
-                                       for level in (spec.q, design_level(spec.q))))
-                           for arm in ("baseline", "candidate"))
-        specs.append(replace(spec, levels=tuple(sorted(levels)), design_thresholds=design))
+        specs.append(replace(spec, levels=tuple(sorted(levels))))
     return specs
-
-
-def design_quantiles(needs: StageNeeds) -> tuple[tuple[str, tuple[float, ...]], ...]:
-    """(column, levels): what the light scan reads so the main statement can count the answers at
-    or below each bounded quantile's estimate and companion level (data/design_counts.py)."""
-    by_column: dict[str, set[float]] = {}
-    for spec in needs.quantiles:
-        if spec.key in bounded_quantiles(needs):
-            by_column.setdefault(spec.column, set()).update((spec.q, design_level(spec.q)))
-    return tuple((column, tuple(sorted(levels))) for column, levels in by_column.items())
 
 
 def read_design_effects(logs: Logs, stage: Stage, needs: StageNeeds, agg: Aggregates,

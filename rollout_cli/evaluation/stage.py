@@ -33,8 +33,9 @@ from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, stage_measures
 from rollout_cli.evaluation.paired import paired_checks
 from rollout_cli.evaluation.quantile_reads import (
-    bounded_quantiles,
-    design_quantiles,
+    design_requests,
+    light_quantiles,
+    quantiles_from_facts,
     read_design_effects,
     read_quantile_levels,
     with_bound_levels,
@@ -192,10 +193,8 @@ def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: 
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts
     and the quantiles the design counts are taken at), the main statement, and — only for relative
     quantile guards — the bound levels their design effects call for (evaluation/quantile_reads.py)."""
-    counted = tuple(sorted({q.column for q in needs.quantiles if q.key in bounded_quantiles(needs)}))
     try:
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, counted=counted,
-                             quantiled=design_quantiles(needs))
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=light_quantiles(needs))
     except DataError:
         # a csv with a header only reads as text columns: say that it is empty, not mistyped
         if count_rows(logs, logs.predictions) == 0:
@@ -208,10 +207,15 @@ def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: 
             raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
         if count_rows(logs, logs.outcomes) == 0:
             raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
+    # quantiles are not additive: per segment value they take the main statement's own pass over the
+    # answers; over everyone, the light scan has read them already
     per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
     agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
-                           quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
-                           quantile_segments=per_segment_quantiles)
+                           quantiles=with_bound_levels(plan, stage, needs, facts) if per_segment_quantiles else [],
+                           since=since, until=until, quantile_segments=per_segment_quantiles,
+                           design=design_requests(needs, facts))
+    if not per_segment_quantiles:
+        quantiles_from_facts(agg, needs, facts)
     populations = list(_segment_populations(agg, segments))
     read_design_effects(logs, stage, needs, agg, populations, segments, since, until)
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until)

@@ -18,7 +18,12 @@ from rollout_cli.data.queries import stage_aggregates
 from rollout_cli.data.scans import window_facts
 from rollout_cli.data.source import open_logs
 from rollout_cli.evaluation.needs import stage_measures
-from rollout_cli.evaluation.quantile_reads import design_quantiles, read_design_effects, with_bound_levels
+from rollout_cli.evaluation.quantile_reads import (
+    design_requests,
+    light_quantiles,
+    read_design_effects,
+    with_bound_levels,
+)
 from rollout_cli.evaluation.stage import evaluate_stage, utc_naive
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import design_effect, design_level
@@ -66,12 +71,11 @@ def test_the_design_effect_read_from_the_logs_is_the_one_numpy_gets(tmp_path: Pa
     needs = stage_measures(plan, stage)
     until = utc_naive(END)
     with open_logs(plan.data) as logs:
-        quantiled = design_quantiles(needs) if in_main_statement else ()
-        facts = window_facts(logs, since=None, until=until, counted=("latency_ms",), quantiled=quantiled)
-        specs = with_bound_levels(plan, stage, needs, facts)
-        assert bool(specs[0].design_thresholds) is in_main_statement
+        facts = window_facts(logs, since=None, until=until, quantiled=light_quantiles(needs))
+        design = design_requests(needs, facts) if in_main_statement else []
         agg = stage_aggregates(logs, shadow=False, segments=[], measures=needs.measures,
-                               quantiles=specs, since=None, until=until)
+                               quantiles=with_bound_levels(plan, stage, needs, facts), since=None, until=until,
+                               design=design)
         assert bool(agg.cells[None]["candidate"].quantile_indicators) is in_main_statement
         read_design_effects(logs, stage, needs, agg, [], [], None, until)
     for arm in ("baseline", "candidate"):
@@ -111,12 +115,11 @@ def test_the_main_statements_design_counts_equal_the_scans(tmp_path: Path, kind:
     until = utc_naive(END)
     designs = []
     with open_logs(plan.data) as logs:
-        for quantiled in (design_quantiles(needs), ()):
-            facts = window_facts(logs, since=None, until=until, shadow=stage.is_shadow, counted=("latency_ms",),
-                                 quantiled=quantiled)
+        facts = window_facts(logs, since=None, until=until, shadow=stage.is_shadow, quantiled=light_quantiles(needs))
+        for design in (design_requests(needs, facts), []):
             agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
                                    quantiles=with_bound_levels(plan, stage, needs, facts), since=None, until=until,
-                                   quantile_segments=kind == "per-segment")
+                                   quantile_segments=kind == "per-segment", design=design)
             populations = [p for p in agg.cells if p is not None]
             read_design_effects(logs, stage, needs, agg, populations, segments, None, until)
             designs.append({(p, arm): cell.quantile_design.get("latency_p99")

@@ -61,7 +61,7 @@ def test_a_missing_path_a_missing_table_and_a_mistyped_column(tmp_path: Path, sp
     pq.write_table(text, tmp_path / "text.parquet")
     mistyped = dataclasses.replace(spark_plan, data=dataclasses.replace(
         spark_plan.data, predictions=DataSource(glob=str(tmp_path / "text.parquet"))))
-    with pytest.raises(DataError, match=r"column 'latency_ms' \(column of a quantile metric \(latency_ms\)\) in predictions "
+    with pytest.raises(DataError, match=r"column 'latency_ms' \(column of metric latency_p99\) in predictions "
                                         r"\(.*text\.parquet\) is VARCHAR; expected a number"):
         evaluate_stage(mistyped, stage, until=logs.end, now=logs.end)
 
