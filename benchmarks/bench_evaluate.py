@@ -1,6 +1,6 @@
 """How long `rollout evaluate` takes next to the bare DuckDB query any evaluator must run.
 
-Usage: python benchmarks/bench_evaluate.py [--units 2000000 20000000] [--repeat 3]
+Usage: python benchmarks/bench_evaluate.py [--units 2000000 20000000] [--repeat 3] [--before DIR]
 
 For each size: simulated logs (parquet, generated once into benchmarks/data/, which git ignores)
 with a 50/50 split, a plan with four guards (conversion per segment, revenue, p99 latency with a
@@ -11,8 +11,10 @@ relative and an absolute limit, error rate); then, alternating, in fresh process
   duckdb and runs it; the goal is measured against this one;
 - the richer bare query (`BARE_RICH`, the reference of earlier runs): the same plus the squares and
   cross products the delta method needs, kept beside it for comparison.
-Wall time and peak memory (maximum resident set, GNU time) of each; results to
-benchmarks/results/evaluate.md.
+- with `--before DIR`, `rollout evaluate` run from DIR too (an earlier version of the repository,
+  e.g. `git archive main | tar -x -C DIR`), in the same rounds, so before and after share the load.
+Wall time, CPU time (user + system) and peak memory (maximum resident set, GNU time) of each, and
+the 1-minute load average before and after; results to benchmarks/results/evaluate.md.
 """
 
 from __future__ import annotations
@@ -145,10 +147,12 @@ def generate(units: int) -> Path:
     return root
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, subprocess.CompletedProcess[str]]:
+def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None
+          ) -> tuple[float, float, float, subprocess.CompletedProcess[str]]:
     """(wall seconds, CPU seconds (user + system), peak RSS in MB, the process) under GNU time."""
     began = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(["/usr/bin/time", "-v", *argv], capture_output=True, text=True, env=env, check=False,
+                          cwd=cwd)
     wall = time.perf_counter() - began
 
     def field(label: str) -> float:
@@ -159,7 +163,7 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, su
     return wall, cpu, field(r"Maximum resident set size \(kbytes\)") / 1024, done
 
 
-def measure(units: int, repeat: int) -> dict[str, object]:
+def measure(units: int, repeat: int, before: Path | None = None) -> dict[str, object]:
     root = generate(units)
     rows = subprocess.run(check=True, args=[sys.executable, "-c",
                            "import duckdb,sys; con = duckdb.connect(); con.execute('SET enable_progress_bar=false'); "
@@ -171,15 +175,20 @@ def measure(units: int, repeat: int) -> dict[str, object]:
                 "--json"]
     bare = [sys.executable, "-c", BARE, str(root)]
     rich = [sys.executable, "-c", BARE_RICH, str(root)]
-    ours, theirs, richer = [], [], []
+    ours, theirs, richer, earlier = [], [], [], []
     verdict = None
     load_before = os.getloadavg()[0]
     for _ in range(repeat):
-        wall, cpu, rss, done = timed(evaluate, env)
+        wall, cpu, rss, done = timed(evaluate, {**env, "PYTHONPATH": str(HERE.parent)}, cwd=HERE.parent)
         if done.returncode not in (0, 1, 3):
             raise SystemExit(f"rollout evaluate failed: {done.stderr[-2000:]}")
         verdict = json.loads(done.stdout)
         ours.append((wall, cpu, rss))
+        if before is not None:  # the earlier version, from its own folder (`python -m` puts the cwd first on the path)
+            wall, cpu, rss, done = timed(evaluate, {**env, "PYTHONPATH": str(before)}, cwd=before)
+            if done.returncode not in (0, 1, 3):
+                raise SystemExit(f"rollout evaluate (before) failed: {done.stderr[-2000:]}")
+            earlier.append((wall, cpu, rss))
         wall, cpu, rss, done = timed(bare, env)
         if done.returncode:
             raise SystemExit(f"bare query failed: {done.stderr[-2000:]}")
@@ -197,6 +206,10 @@ def measure(units: int, repeat: int) -> dict[str, object]:
         "rich_s": statistics.median(m[0] for m in richer), "rich_cpu": statistics.median(m[1] for m in richer),
         "rich_mb": max(m[2] for m in richer),
         "evaluate_all": [round(m[0], 2) for m in ours], "bare_all": [round(m[0], 2) for m in theirs],
+        "evaluate_cpu_all": [round(m[1], 2) for m in ours], "bare_cpu_all": [round(m[1], 2) for m in theirs],
+        "before": None if not earlier else {
+            "s": statistics.median(m[0] for m in earlier), "cpu": statistics.median(m[1] for m in earlier),
+            "mb": max(m[2] for m in earlier), "cpu_all": [round(m[1], 2) for m in earlier]},
         "checks": len(verdict["checks"]), "verdict": verdict["verdict"],
         "load": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
         "generated": (root / "DONE").read_text().strip(),
@@ -227,13 +240,27 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
         "| ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- |",
     ]
     for r in results:
-        f = {k: float(v) for k, v in r.items() if isinstance(v, (int, float))}
+        f = {k: float(v) for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         lines.append(
             f"| {int(f['units']):,} | {r['rows']} | {f['evaluate_s']:.2f} s / {f['bare_s']:.2f} s "
             f"({r['evaluate_all']} / {r['bare_all']}) | {f['evaluate_s'] / f['bare_s']:.2f}x "
             f"| {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s | {f['evaluate_cpu'] / f['bare_cpu']:.2f}x "
             f"| {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB | {f['evaluate_mb'] / f['bare_mb']:.2f}x "
             f"| {f['rich_s']:.2f} s, {f['rich_cpu']:.2f} s, {f['rich_mb']:.0f} MB | {r['checks']} | {r['load']} |")
+    earlier = [r for r in results if r.get("before")]
+    if earlier:
+        lines += ["", "The earlier version (`--before`), in the same rounds:", "",
+                  "| units | CPU: before / after / bare (runs) | CPU ratio to bare: before, after | wall: before / after "
+                  "| peak memory: before / after / bare |", "| ---: | --- | --- | --- | --- |"]
+        for r in earlier:
+            b = r["before"]
+            assert isinstance(b, dict)
+            bare_cpu, bare_s = float(r["bare_cpu"]), float(r["bare_s"])  # type: ignore[arg-type]
+            lines.append(
+                f"| {r['units']:,} | {b['cpu']:.2f} s / {r['evaluate_cpu']:.2f} s / {bare_cpu:.2f} s ({b['cpu_all']} / "
+                f"{r['evaluate_cpu_all']} / {r['bare_cpu_all']}) | {b['cpu'] / bare_cpu:.2f}x, "
+                f"{float(r['evaluate_cpu']) / bare_cpu:.2f}x | {b['s']:.2f} s / {r['evaluate_s']:.2f} s (bare {bare_s:.2f} s) "  # type: ignore[arg-type]
+                f"| {b['mb']:.0f} MB / {r['evaluate_mb']:.0f} MB / {r['bare_mb']:.0f} MB |")
     lines += [
         "",
         "What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan "
@@ -254,6 +281,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, nargs="+", default=[2_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--generate-only", action="store_true", help="Make the logs, measure nothing.")
+    parser.add_argument("--before", type=Path, help="Also measure the repository copy in this folder.")
     args = parser.parse_args()
     if args.generate_only:
         for units in args.units:
@@ -261,7 +289,7 @@ def main() -> None:
         return
     results = []
     for units in args.units:
-        result = measure(units, args.repeat)
+        result = measure(units, args.repeat, args.before.resolve() if args.before else None)
         print(json.dumps(result))
         results.append(result)
     write_results(results, args.repeat)

@@ -117,6 +117,17 @@ class _PredictionColumns:
         """Each segment value of a unit's first answer (a unit keeps the segment it started in)."""
         return "".join(f", arg_min({alias}s{i}, {alias}ts) AS s{i}" for i in range(len(self.segments)))
 
+    def first_answer(self) -> tuple[str, str | None]:
+        """A traffic unit's arm and segment values, those of its first answer: (the per-unit
+        aggregates, the struct column the roll-up reads them from, or None for plain `arm`). With
+        segments, one arg_min over a struct: each arg_min is a state of the largest hash aggregate
+        of the evaluation, and one struct costs less than three (benchmarks/README.md)."""
+        arm = "CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm"
+        if not self.segments:
+            return arm, None
+        fields = ", ".join(["'cand': cand"] + [f"'s{i}': s{i}" for i in range(len(self.segments))])
+        return f"arg_min({{{fields}}}, ts) AS first_answer", "first_answer"
+
 
 def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[Measure],
                         quantiles: list[QuantileSpec], design: list[DesignCounts]) -> _PredictionColumns:
@@ -144,7 +155,7 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request", "outcome"))
     stats += value_stats(len(c.numeric), [i for i, m in outcome_measures if m.op == "event_sum"])
     stats += design_counts.rolled_stats(design)
-    sql.append("\n" + rolled_up("units", joined_from, stats, len(c.segments)))
+    sql.append("\n" + rolled_up("units", joined_from, stats, len(c.segments), first=c.first_answer()[1]))
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
@@ -153,6 +164,7 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], de
                   joins_outcomes: bool, since: datetime | None, until: datetime, params: SqlParams) -> str:
     """`served` (the window's served answers) and `units` (one row per unit)."""
     preds, outs = logs.predictions, logs.outcomes
+    first, _ = c.first_answer()
     unit_expr = c.unit
     if joins_outcomes and outs is not None:
         outs.column("unit_id", "any")  # checked before its type is compared
@@ -167,9 +179,8 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], de
         AND {ts_filter(c.ts, since, until, params)}
 ), units AS (
   -- the arm as a boolean: min/max/arg_min over strings cost more than the whole outcome join
-  SELECT unit, CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm,
+  SELECT unit, {first},
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
-         {c.first_segments()}
          {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
          {design_counts.unit_counts(design, c.measured, params, _is_arm_traffic)}
   FROM served GROUP BY unit

@@ -45,11 +45,16 @@ def unit_sums(measures: list[Measure], levels: tuple[str, ...]) -> list[tuple[st
     return out
 
 
-def rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm") -> str:
+def rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm",
+              first: str | None = None) -> str:
     """Per-unit rows -> sums per (arm, every segment) in one hash aggregate, then the grouping sets
     over those few cells: the statistics are sums, so rolling them up is exact and the big input is
-    aggregated once instead of once per grouping set."""
+    aggregated once instead of once per grouping set. The per-unit rows carry `arm`, s0, s1, … — or,
+    with `first`, a struct column of that name with the first answer's `cand` flag and s0, s1, …"""
     segs = "".join(f", s{i}" for i in range(n_segments))
+    if first is not None:
+        arm = f"CASE WHEN {first}.cand THEN 'candidate' ELSE 'baseline' END"
+        segs = "".join(f", {first}.s{i} AS s{i}" for i in range(n_segments))
     inner = ", ".join(f"{expr} AS {alias}" for expr, alias in stats)
     outer = ", ".join(f"sum({alias}) AS {alias}" for _, alias in stats)
     return (f"SELECT '{part}' AS part, arm{grouping_columns(n_segments)}, {outer}\n"
