@@ -250,8 +250,8 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
     earlier = [r for r in results if r.get("before")]
     if earlier:
         lines += ["", "The earlier version (`--before`), in the same rounds:", "",
-                  "| units | CPU: before / after / bare (runs) | CPU ratio to bare: before, after | wall: before / after "
-                  "| peak memory: before / after / bare |", "| ---: | --- | --- | --- | --- |"]
+                  ("| units | CPU: before / after / bare (runs) | CPU ratio to bare: before, after | wall: before / after "
+                   "| peak memory: before / after / bare |"), "| ---: | --- | --- | --- | --- |"]
         for r in earlier:
             b = r["before"]
             assert isinstance(b, dict)

@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from rollout_cli.stats.horizon_table import tabled_level
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _STEPS = 120  # time steps, uniform in log(1 + s)
 _POINTS = 121  # grid points across the band between the boundaries
 
 
 def _boundary(s: np.ndarray | float, level: float) -> np.ndarray:
+    import numpy as np  # only when a level is computed, not tabulated (numpy costs ~0.1 s to import)
+
     s1 = np.asarray(s, dtype=float) + 1.0
     return np.sqrt(2.0 * s1 * np.log(np.sqrt(s1) / level))
 
@@ -39,6 +43,8 @@ def crossing_probability(level: float, horizon: float) -> float:
     """P(a standard Brownian motion leaves +-boundary(s, level) for some s <= horizon)."""
     if horizon <= 0:
         return 0.0
+    import numpy as np
+
     times = np.expm1(np.linspace(0.0, math.log1p(horizon), _STEPS + 1))
     bounds = _boundary(times, level)
     # the density after the first step, on the grid of that step's band
@@ -61,6 +67,8 @@ def crossing_probability(level: float, horizon: float) -> float:
 def _bridge_stay(x: np.ndarray, y: np.ndarray, dt: float, b0: float, b1: float) -> np.ndarray:
     """P(a Brownian bridge from x to y over dt stays inside both boundaries), the boundary taken
     as the straight line from b0 to b1 (exact for a linear boundary, one side at a time)."""
+    import numpy as np
+
     up = np.clip(1.0 - np.exp(-2.0 * np.maximum(b0 - x, 0.0)[:, None] * np.maximum(b1 - y, 0.0)[None, :] / dt), 0, 1)
     down = np.clip(1.0 - np.exp(-2.0 * np.maximum(b0 + x, 0.0)[:, None] * np.maximum(b1 + y, 0.0)[None, :] / dt), 0, 1)
     return up * down
