@@ -23,23 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollout_cli.data.quality import DataQuality, data_quality
-from rollout_cli.data.queries import Aggregates, Population, stage_aggregates
-from rollout_cli.data.scans import WindowFacts, count_rows, window_facts
-from rollout_cli.data.source import Logs
+from rollout_cli.data.queries import Aggregates, Population
+from rollout_cli.data.scans import WindowFacts
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, stage_measures
 from rollout_cli.evaluation.paired import paired_checks
-from rollout_cli.evaluation.quantile_reads import (
-    design_requests,
-    light_quantiles,
-    quantiles_from_facts,
-    read_design_effects,
-    read_quantile_levels,
-    with_bound_levels,
-)
+from rollout_cli.evaluation.stage_reads import read_stage, segment_populations
 from rollout_cli.evaluation.tuning import guard_tuning, stage_horizon
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
@@ -96,7 +87,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     segments = list(plan.segments) if any(g.per_segment for g in needs.guards) else []
 
     with plan_logs(plan, stage.name, None if full else cache_dir) as (logs, cache):
-        facts, agg, quality = _measure(logs, plan, stage, needs, segments, since_n, until_n)
+        facts, agg, quality = read_stage(logs, plan, stage, needs, segments, since_n, until_n)
     window_rows, last_upto = facts.window_rows, facts.last_upto
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
@@ -188,42 +179,6 @@ def _share_words(bad: NonFinite) -> str:
                      if bad.counts[arm])
 
 
-def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
-             until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
-    """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts
-    and the quantiles the design counts are taken at), the main statement, and — only for relative
-    quantile guards — the bound levels their design effects call for (evaluation/quantile_reads.py)."""
-    try:
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=light_quantiles(needs))
-    except DataError:
-        # a csv with a header only reads as text columns: say that it is empty, not mistyped
-        if count_rows(logs, logs.predictions) == 0:
-            raise DataError(f"predictions ({logs.predictions.description}) has no rows") from None
-        raise
-    if facts.total_rows == 0:
-        raise DataError(f"predictions ({logs.predictions.description}) has no rows")
-    if any(m.level == "outcome" for m in needs.measures):
-        if logs.outcomes is None:
-            raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
-        if count_rows(logs, logs.outcomes) == 0:
-            raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
-    # quantiles are not additive: per segment value they take the main statement's own pass over the
-    # answers; over everyone, the light scan has read them already
-    per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
-    agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
-                           quantiles=with_bound_levels(plan, stage, needs, facts) if per_segment_quantiles else [],
-                           since=since, until=until, quantile_segments=per_segment_quantiles,
-                           design=design_requests(needs, facts))
-    if not per_segment_quantiles:
-        quantiles_from_facts(agg, needs, facts)
-    populations = list(_segment_populations(agg, segments))
-    read_design_effects(logs, stage, needs, agg, populations, segments, since, until)
-    read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until)
-    events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
-    quality = data_quality(logs, since=since, until=until, outcome_events=events)
-    return facts, agg, quality
-
-
 def stage_verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Outcome:
     if srm.outcome is Outcome.FAIL or any(c.outcome is Outcome.FAIL for c in checks):
         return Outcome.FAIL
@@ -245,7 +200,7 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
         pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:
             continue
-        for population in _segment_populations(agg, segments):
+        for population in segment_populations(agg, segments):
             if _units_in(agg, population, stage.is_shadow) < min_units:
                 skipped.append(SkippedSegment(guard.metric.name, {population[0]: population[1]}))
                 continue
@@ -257,13 +212,6 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
             check = replace(check, outcome=after.outcome, reason=f"{check.reason}; {after.reason}")
         checks.append(check)
     return checks, skipped
-
-
-def _segment_populations(agg: Aggregates, segments: list[str]) -> list[tuple[str, Any]]:
-    """Every (segment, value) seen, in the plan's segment order, then by value."""
-    found = [p for p in agg.cells if p is not None]
-    order = {name: i for i, name in enumerate(segments)}
-    return sorted(found, key=lambda p: (order.get(p[0], len(order)), str(p[1])))
 
 
 def _units_in(agg: Aggregates, population: Population, shadow: bool) -> int:
