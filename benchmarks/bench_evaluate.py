@@ -263,11 +263,12 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
                 f"| {b['mb']:.0f} MB / {r['evaluate_mb']:.0f} MB / {r['bare_mb']:.0f} MB |")
     lines += [
         "",
-        "What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan "
-        "(about 0.25 s), a light scan before the main statement (row counts, freshness, each arm's answer "
-        "count, which fixes the levels of the p99 confidence bounds), the main statement with both outcome "
-        "metrics, the error-rate and latency-exceedance ratios with their squares and cross products, the "
-        "p99 together with its bound levels, and the checks themselves (always-valid intervals, Holm). "
+        "What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
+        "scan before the main statement (row counts, freshness, each arm's answer count and its p99 and p97 over "
+        "everyone), the main statement with both outcome metrics, the error-rate and latency-exceedance ratios "
+        "with their squares and cross products and the per-unit counts behind the p99's design effect, one scan "
+        "for the levels of the p99's confidence bounds, the data-quality counts (an exact count of distinct "
+        "request keys), and the checks themselves (always-valid intervals, Holm). "
         "Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x.",
     ]
     lines += ["", "Data generation (once, by `rollout_cli.sim.logs`): " +
