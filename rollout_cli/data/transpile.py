@@ -76,7 +76,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         node.set("materialized", None)  # `AS [NOT] MATERIALIZED` is DuckDB's planning hint; Spark decides itself
         return node
     if isinstance(node, exp.PercentileCont | exp.Quantile):
-        return exp.Anonymous(this="percentile", expressions=[node.this.copy(), node.expression.copy()])
+        # the new node's children are not visited again: rewrite the argument here (isfinite inside it)
+        return exp.Anonymous(this="percentile", expressions=[node.this.copy().transform(_rewrite), node.expression.copy()])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "isfinite":
         x = node.expressions[0]
         infinity = exp.cast(exp.Literal.string("Infinity"), "DOUBLE")

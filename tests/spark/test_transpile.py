@@ -57,6 +57,14 @@ def test_quantile_cont_is_spark_percentile_exact_at_ranks_and_to_the_last_bit_be
     assert same(duck, on), (duck, on)  # exact ranks: exactly the same values
 
 
+def test_a_quantile_of_the_finite_values_leaves_nan_and_infinity_out_on_both(spark: Any) -> None:
+    """The light scan reads quantiles of `CASE WHEN isfinite(x) THEN x END`: the isfinite inside the
+    quantile's argument is rewritten too."""
+    sql = f"SELECT quantile_cont(CASE WHEN isfinite(CAST(x AS DOUBLE)) THEN x END, $levels) FILTER (WHERE k > 0) FROM {VALUES}"
+    duck, on = both(spark, sql, {"levels": [0.0, 0.5, 1.0]})
+    assert same(duck, on), (duck, on)
+
+
 def test_isfinite_keeps_null_null_and_flags_nan_and_infinity(spark: Any) -> None:
     sql = (f"SELECT k, isfinite(x), CASE WHEN isfinite(CAST(x AS DOUBLE)) THEN x END, "
            f"coalesce(NOT isfinite(CAST(x AS DOUBLE)), false) FROM {VALUES} ORDER BY k")
