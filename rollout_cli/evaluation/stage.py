@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout_cli.data.quality import DataQuality, data_quality
-from rollout_cli.data.queries import Aggregates, Population, stage_aggregates
+from rollout_cli.data.queries import Aggregates, Population, UnitRows, stage_aggregates
 from rollout_cli.data.scans import WindowFacts, count_rows, window_facts
 from rollout_cli.data.source import Logs
 from rollout_cli.errors import DataError
@@ -94,7 +94,9 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     segments = list(plan.segments) if any(g.per_segment for g in needs.guards) else []
 
     with plan_logs(plan, stage.name, None if full else cache_dir) as (logs, cache):
-        facts, agg, quality = _measure(logs, plan, stage, needs, segments, since_n, until_n)
+        units = cache.units if cache is not None else None
+        facts, agg, quality = _measure(logs, plan, stage, needs, segments, since_n, until_n,
+                                       None if units is None else lambda build, keys: units.rows(build, keys, since_n, until_n))
     window_rows, last_upto = facts.window_rows, facts.last_upto
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
@@ -187,7 +189,7 @@ def _share_words(bad: NonFinite) -> str:
 
 
 def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
-             until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
+             until: datetime, unit_rows: UnitRows | None = None) -> tuple[WindowFacts, Aggregates, DataQuality]:
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts),
     the main statement, and — only for relative quantile guards — their design effects and the
     bound levels those call for (evaluation/quantile_reads.py)."""
@@ -209,7 +211,7 @@ def _measure(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: 
     per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
     agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
                            quantiles=with_bound_levels(plan, stage, needs, facts), since=since, until=until,
-                           quantile_segments=per_segment_quantiles)
+                           quantile_segments=per_segment_quantiles, unit_rows=unit_rows)
     populations = list(_segment_populations(agg, segments))
     read_design_effects(logs, stage, needs, agg, populations, segments, since, until)
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until)
