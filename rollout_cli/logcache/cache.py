@@ -24,7 +24,7 @@ from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan
 
 CACHE_FILE = "evaluation-cache.duckdb"
-ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "1": looks use the cache (off by default: docs/incremental.md)
+ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "0": looks read every file (docs/incremental.md)
 CACHE_VERSION = 2  # raise when the tables below change shape: an older file is then rebuilt
 _ALIAS = "rollout_cache"
 _SOURCES = ("predictions", "outcomes")
@@ -47,9 +47,8 @@ class CacheUse:
 
 
 def cache_enabled() -> bool:
-    """Whether looks go through the cache: it holds a copy of the log rows and does not yet make a look
-    cheaper (docs/incremental.md, "Cost"), so it is asked for, not assumed."""
-    return os.environ.get(ENABLE_VARIABLE, "").strip() == "1"
+    """Whether looks go through the cache: yes unless ROLLOUT_EVALUATION_CACHE is 0 (or off, false, no)."""
+    return os.environ.get(ENABLE_VARIABLE, "").strip().lower() not in ("0", "off", "false", "no")
 
 
 def cache_key(plan_name: str, stage: str, plan_digest: str) -> str:

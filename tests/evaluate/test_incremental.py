@@ -200,8 +200,8 @@ def test_evaluate_full_flag_reads_every_file(tmp_path: Path) -> None:
     from rollout_cli.state.store import StateStore
 
     StateStore.open(cache).close()  # the state exists: the command uses the cache beside it
-    env = {**os.environ, "ROLLOUT_NOW": (arrivals.end + timedelta(minutes=5)).isoformat(),
-           "ROLLOUT_EVALUATION_CACHE": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "ROLLOUT_EVALUATION_CACHE"}  # on unless turned off
+    env["ROLLOUT_NOW"] = (arrivals.end + timedelta(minutes=5)).isoformat()
     base = [sys.executable, "-m", "rollout_cli", "evaluate", str(plan.source), "--stage", "canary",
             "--state-dir", str(cache), "--json"]
     cached = subprocess.run(base, capture_output=True, text=True, env=env, check=False)
@@ -211,5 +211,5 @@ def test_evaluate_full_flag_reads_every_file(tmp_path: Path) -> None:
     # the same plan has the same key in another process: the files cached above are not read again
     assert cached_doc["cache"]["files_cached"] == 4 and "cache" not in full_doc
     assert_same(_figures(cached_doc), _figures(full_doc))
-    off = subprocess.run(base, capture_output=True, text=True, env={**env, "ROLLOUT_EVALUATION_CACHE": ""}, check=False)
-    assert "cache" not in json.loads(off.stdout)  # not asked for: every file is read, as before
+    off = subprocess.run(base, capture_output=True, text=True, env={**env, "ROLLOUT_EVALUATION_CACHE": "0"}, check=False)
+    assert "cache" not in json.loads(off.stdout)  # turned off: every file is read
