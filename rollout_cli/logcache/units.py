@@ -19,13 +19,17 @@ Contract (docs/incremental.md, "Per-unit rows"):
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
 
+from rollout_cli.data.engine import first_line
 from rollout_cli.data.source import BoundSource, Logs, SqlParams
+from rollout_cli.errors import DataError
 
 ALIAS = "rollout_cache"
 UNIT_TABLE = f"{ALIAS}.main.unit_rows"
@@ -48,24 +52,48 @@ class UnitTable:
         return self.logs.connection
 
     def rows(self, build: Build, keys: tuple[str, str | None], since: datetime | None, until: datetime) -> str:
-        """A FROM item with the per-unit rows of the look over (since, until] (see the module contract)."""
+        """A FROM item with the per-unit rows of the look over (since, until] (see the module contract).
+        Kept rows that cannot be read are dropped and computed again (with a word in `how`)."""
         self.since, self.until = since, until
+        shape = self._shape(build)
+        try:
+            return self._rows(build, keys, shape)
+        except duckdb.Error as error:
+            self.how.append(f"the kept per-unit rows could not be used ({str(error).splitlines()[0]}): computed again")
+            self.con.execute(f"DROP TABLE IF EXISTS {ALIAS}.unit_meta")  # the next look keeps them anew
+            return self._whole(build)
+
+    def _rows(self, build: Build, keys: tuple[str, str | None], shape: str) -> str:
         meta = self._meta()
-        if meta is None or meta[0] != self.since or self.until < meta[1]:
-            if meta is not None and self.until < meta[1] and meta[0] == self.since:
-                self.how.append("every unit computed (the window ends before the cached one)")
-                return self._whole(build)
-            self._rebuild(build)
+        if meta is not None:
+            self.con.execute(f"SELECT * FROM {UNIT_TABLE} LIMIT 0")  # kept rows that are gone: computed again
+        if meta is not None and meta[:2] == (self.since, shape) and self.until < meta[2]:
+            self.how.append("every unit computed (the window ends before the cached one)")
+            return self._whole(build)
+        if meta is None or meta[:2] != (self.since, shape):
+            self._rebuild(build, shape)
         else:
-            self._catch_up(build, keys, upto=meta[1])
+            self._catch_up(build, keys, shape, upto=meta[2])
         return self._with_fresh(build, keys)
 
-    def _meta(self) -> tuple[datetime | None, datetime] | None:
+    def _shape(self, build: Build) -> str:
+        """A digest of the per-unit statement with the window's ends left out: kept rows answer a
+        statement of the same shape only (any value that changes from look to look changes it)."""
+        sources = {name: None if getattr(self.logs, name) is None else dataclasses.replace(
+            getattr(self.logs, name), relation=f"<{name}>", params=()) for name in ("predictions", "outcomes")}
+        params = SqlParams()
+        sql = build(Logs(connection=self.con, predictions=sources["predictions"],  # type: ignore[arg-type]
+                         outcomes=sources["outcomes"], training=None), params)
+        values = {k: "<since>" if v == self.since and v is not None else "<until>" if v == self.until else repr(v)
+                  for k, v in params.values.items()}
+        return hashlib.sha256(f"{sql}\0{sorted(values.items())}".encode()).hexdigest()
+
+    def _meta(self) -> tuple[datetime | None, str, datetime] | None:
         try:
-            found = self.con.execute(f"SELECT since, upto FROM {ALIAS}.unit_meta").fetchall()
-        except duckdb.Error:
+            found = self.con.execute(f"SELECT since, shape, upto FROM {ALIAS}.unit_meta").fetchall()
+        except duckdb.CatalogException:
             return None
-        return (found[0][0], found[0][1]) if found else None
+        return (found[0][0], found[0][1], found[0][2]) if found else None
 
     def _sources(self, where: dict[str, str], with_fresh: bool) -> Logs:
         """The look's logs with each source narrowed to the cached rows satisfying `where[source]`, and
@@ -96,23 +124,32 @@ class UnitTable:
         return sql, params.values
 
     def _whole(self, build: Build) -> str:
+        """Every unit from the cached rows and the new files, for this look only; the logs' own errors
+        are said as the full read says them (DataError)."""
         over = self._sources({"predictions": "true", "outcomes": "true"}, with_fresh=True)
         sql, values = self._select(build, over)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_units AS {sql}", values)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_units AS {sql}", values)
+        except duckdb.Error as error:
+            raise DataError(f"reading the logs failed: {first_line(error)}") from None
         return "look_units"
 
-    def _rebuild(self, build: Build) -> None:
+    def _rebuild(self, build: Build, shape: str) -> None:
         """Every unit from the cached rows, kept for window (since, until]."""
         over = self._sources({"predictions": "true", "outcomes": "true"}, with_fresh=False)
         sql, values = self._select(build, over)
         self.con.execute("BEGIN")
-        self.con.execute(f"CREATE OR REPLACE TABLE {UNIT_TABLE} AS {sql}", values)
-        self.con.execute(f"UPDATE {ALIAS}.files SET in_units = absorbed")
-        self._mark(self.since, self.until)
-        self.con.execute("COMMIT")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {UNIT_TABLE} AS {sql}", values)
+            self.con.execute(f"UPDATE {ALIAS}.files SET in_units = absorbed")
+            self._mark(shape, self.until)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
         self.how.append("every unit computed from the cached rows and kept")
 
-    def _catch_up(self, build: Build, keys: tuple[str, str | None], upto: datetime) -> None:
+    def _catch_up(self, build: Build, keys: tuple[str, str | None], shape: str, upto: datetime) -> None:
         """Recompute and keep the units of newly absorbed files and of cached rows in (upto, until]."""
         pending = {name: [p for (p,) in self.con.execute(
             f"SELECT path FROM {ALIAS}.files WHERE source = ? AND absorbed AND NOT in_units", [name]).fetchall()]
@@ -141,7 +178,7 @@ class UnitTable:
                     self.con.execute(f"INSERT INTO {UNIT_TABLE} BY NAME {sql}", params)
                     self.how.append(f"{n} units recomputed and kept")
             self.con.execute(f"UPDATE {ALIAS}.files SET in_units = true WHERE absorbed AND NOT in_units")
-            self._mark(self.since, max(upto, self.until))
+            self._mark(shape, max(upto, self.until))
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -164,9 +201,9 @@ class UnitTable:
         return (f"(SELECT * FROM {UNIT_TABLE} WHERE unit NOT IN (SELECT unit FROM touched) "
                 "UNION ALL BY NAME SELECT * FROM look_units)")
 
-    def _mark(self, since: datetime | None, upto: datetime) -> None:
-        self.con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.unit_meta (since TIMESTAMP, upto TIMESTAMP)")
-        self.con.execute(f"INSERT INTO {ALIAS}.unit_meta VALUES (?, ?)", [since, upto])
+    def _mark(self, shape: str, upto: datetime) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.unit_meta (since TIMESTAMP, shape VARCHAR, upto TIMESTAMP)")
+        self.con.execute(f"INSERT INTO {ALIAS}.unit_meta VALUES (?, ?, ?)", [self.since, shape, upto])
 
 
 def _in_touched(keys: tuple[str, str | None]) -> dict[str, str]:

@@ -178,6 +178,30 @@ def test_damaged_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
     assert looked["cache"]["files_read"] == 4 and looked["cache"]["files_cached"] == 0
 
 
+def test_damaged_per_unit_rows_are_computed_again(tmp_path: Path) -> None:
+    """Kept per-unit rows that cannot be read, or kept for another statement, are never believed."""
+    import duckdb
+
+    plan, arrivals, cache = _settled(tmp_path)
+    full = _figures(_look(plan, arrivals, None))
+    con = duckdb.connect(str(cache / CACHE_FILE))
+    assert con.execute("SELECT count(*) FROM unit_rows").fetchall()[0][0] > 0
+    con.execute("ALTER TABLE unit_rows RENAME TO gone")  # the meta still says they are kept
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert any("could not be used" in how for how in looked["cache"]["units"]), looked["cache"]
+    assert_same(_figures(looked), full)
+    again = _look(plan, arrivals, cache)
+    assert again["cache"]["units"] == ["every unit computed from the cached rows and kept"]
+    assert_same(_figures(again), full)
+    con = duckdb.connect(str(cache / CACHE_FILE))
+    con.execute("UPDATE unit_meta SET shape = 'another statement'")  # e.g. kept by an older build
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert looked["cache"]["units"] == ["every unit computed from the cached rows and kept"]
+    assert_same(_figures(looked), full)
+
+
 HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
 
 
