@@ -91,10 +91,10 @@ def three_days(ticks: int, tick_units: int, full_every: int) -> list[str]:
     start, step = datetime(2026, 1, 5, tzinfo=UTC), timedelta(days=3) / ticks
     cached_total = full_total = 0.0
     last_full: tuple[int, float] = (0, 0.0)  # (look, CPU) of the last full look measured
-    lines = [f"### (b) a 3-day stage, {ticks} looks (one every {step.total_seconds() / 60:g} min), "
-             f"{tick_units:,} new units per look", "",
-             "| look | prediction rows so far | CPU of this look (cache) | cumulative CPU (cache) "
-             "| CPU of a full look | cumulative CPU if every look read everything | cache / full |",
+    lines = [(f"### (b) a 3-day stage, {ticks} looks (one every {step.total_seconds() / 60:g} min), "
+             f"{tick_units:,} new units per look"), "",
+             ("| look | prediction rows so far | CPU of this look (cache) | cumulative CPU (cache) "
+             "| CPU of a full look | cumulative CPU if every look read everything | cache / full |"),
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     rows = 0
     for tick in range(ticks):
@@ -129,9 +129,9 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     lines = ["# Looks through the evaluation cache", "",
-             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, in one process (wall and "
+             (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, in one process (wall and "
              "CPU of each look); `python benchmarks/bench_incremental.py "
-             f"--units {args.units} --ticks {args.ticks} --tick-units {args.tick_units} --full-every {args.full_every}`.",
+             f"--units {args.units} --ticks {args.ticks} --tick-units {args.tick_units} --full-every {args.full_every}`."),
              ""]
     if not args.skip_a:
         lines += one_percent(args.units) + [""]

@@ -154,17 +154,19 @@ class UnitTable:
         pending = {name: [p for (p,) in self.con.execute(
             f"SELECT path FROM {ALIAS}.files WHERE source = ? AND absorbed AND NOT in_units", [name]).fetchall()]
             for name in ("predictions", "outcomes")}
-        parts, values = [], []
+        parts: list[str] = []
+        values: list[object] = []
         for name, key in zip(("predictions", "outcomes"), keys):
             source: BoundSource | None = getattr(self.logs, name)
             if key is None or source is None:
                 continue
             if pending[name]:
-                parts.append(f"SELECT DISTINCT {key} AS unit FROM read_parquet(?)")
+                parts.append(f"SELECT DISTINCT {key} AS unit FROM read_parquet(?) WHERE {key} IS NOT NULL")
                 values.append(pending[name])
             if self.cached.get(name) and self.until > upto:
                 ts = source.column("ts", "timestamp")
-                parts.append(f"SELECT DISTINCT {key} AS unit FROM {ALIAS}.main.{name} WHERE {ts} > ? AND {ts} <= ?")
+                parts.append(f"SELECT DISTINCT {key} AS unit FROM {ALIAS}.main.{name} "
+                             f"WHERE {ts} > ? AND {ts} <= ? AND {key} IS NOT NULL")
                 values += [upto, self.until]
         self.con.execute("BEGIN")
         try:
@@ -186,10 +188,11 @@ class UnitTable:
 
     def _with_fresh(self, build: Build, keys: tuple[str, str | None]) -> str:
         """The kept rows, with the units of the files not absorbed recomputed for this look only."""
-        parts, values = [], []
+        parts: list[str] = []
+        values: list[object] = []
         for name, key in zip(("predictions", "outcomes"), keys):
             if key is not None and self.fresh.get(name):
-                parts.append(f"SELECT DISTINCT {key} AS unit FROM read_parquet(?)")
+                parts.append(f"SELECT DISTINCT {key} AS unit FROM read_parquet(?) WHERE {key} IS NOT NULL")
                 values.append(self.fresh[name])
         if not parts:
             return UNIT_TABLE
@@ -198,6 +201,7 @@ class UnitTable:
         sql, params = self._select(build, over)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_units AS {sql}", params)
         self.how.append("the units of the files not absorbed recomputed for this look")
+        # (touched holds no NULL: `x NOT IN (…, NULL)` is never true)
         return (f"(SELECT * FROM {UNIT_TABLE} WHERE unit NOT IN (SELECT unit FROM touched) "
                 "UNION ALL BY NAME SELECT * FROM look_units)")
 
