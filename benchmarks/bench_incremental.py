@@ -115,6 +115,7 @@ def three_days(ticks: int, tick_units: int, full_every: int) -> list[str]:
             last_full = (tick, full_cpu)
             lines.append(f"| {tick + 1} | {rows:,} | {cached_cpu * 1000:.0f} ms | {cached_total:.1f} s "
                          f"| {full_cpu * 1000:.0f} ms | {full_total:.1f} s | {cached_total / full_total:.0%} |")
+            print(lines[-1], flush=True)  # a long run shows its progress
     return lines
 
 
@@ -140,7 +141,7 @@ def main() -> None:
         lines += three_days(args.ticks, args.tick_units, args.full_every)
     lines += ["", f"Load average {load:.1f} -> {os.getloadavg()[0]:.1f} (a shared 2-core machine).", ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    results = RESULTS.with_name(f"incremental-{'a' if args.skip_b else 'b' if args.skip_a else 'ab'}-{args.units}.md")
+    results = RESULTS if not (args.skip_a or args.skip_b) else RESULTS.with_name(f"incremental-{'a' if args.skip_b else 'b'}.md")
     results.write_text("\n".join(lines))
     print(results.read_text())
 
