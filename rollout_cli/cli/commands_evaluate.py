@@ -116,7 +116,7 @@ UntilOpt = Annotated[
 FullOpt = Annotated[
     bool,
     typer.Option("--full", help="Read every log file, not the evaluation cache beside the state "
-                 "(used when ROLLOUT_EVALUATION_CACHE=1; docs/incremental.md)."),
+                 "(used unless ROLLOUT_EVALUATION_CACHE=0; docs/incremental.md)."),
 ]
 
 
@@ -138,8 +138,8 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
 
     Without a running rollout the planned split comes from the stage (--stage, else the first stage)
     and the window is all data up to now. ROLLOUT_NOW pins "now" (simulated time). When the plan's
-    state exists and ROLLOUT_EVALUATION_CACHE=1, log files read before come from its evaluation cache
-    (--full reads them all again).
+    state exists, log files read before come from its evaluation cache (--full, or
+    ROLLOUT_EVALUATION_CACHE=0, reads them all again).
     Example: rollout evaluate plans/ranker-v42.yaml --stage canary --since 2h --json
     """
     from rollout_cli.evaluation.stage import evaluate_stage

@@ -22,6 +22,7 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -139,45 +140,87 @@ def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[
     return _PredictionColumns(unit, ts, arm, served, segs, measured, numeric)
 
 
+# Per-unit rows kept elsewhere (the evaluation cache, docs/incremental.md): called with a builder of the
+# per-unit SELECT over any Logs and the unit key expressions (predictions, outcomes); returns a FROM item
+# holding exactly the rows that SELECT gives over the whole logs.
+UnitRows = Callable[[Callable[[Logs, SqlParams], str], tuple[str, str | None]], str]
+
+
+def unit_keys(logs: Logs, measures: list[Measure]) -> tuple[str, str | None]:
+    """The unit expressions of the per-unit rows: over predictions, and over outcomes when joined
+    (join keys of different types meet as text)."""
+    preds, outs = logs.predictions, logs.outcomes
+    unit = preds.column("unit_id", "any")
+    if not any(m.level == "outcome" for m in measures) or outs is None:
+        return unit, None
+    o_unit = outs.column("unit_id", "any")
+    if preds.type_of("unit_id") != outs.type_of("unit_id"):
+        return f"CAST({unit} AS VARCHAR)", f"CAST({o_unit} AS VARCHAR)"
+    return unit, o_unit
+
+
+def traffic_unit_sql(logs: Logs, *, segments: list[str], measures: list[Measure], since: datetime | None,
+                     until: datetime, params: SqlParams) -> str:
+    """A traffic stage's per-unit rows (what `traffic_sql` rolls up): one row per unit, as a SELECT."""
+    c = _prediction_columns(logs.predictions, segments, measures, [], [])
+    outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
+    sql = _served_units(logs, c, measures, [], bool(outcome_measures), since, until, params)
+    if outcome_measures:
+        return sql + _outcome_units(logs, outcome_measures, since, until, params) + "\nSELECT * FROM joined"
+    return sql + "\nSELECT * FROM units"
+
+
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
                 since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False,
-                design: list[DesignCounts] | None = None) -> str:
+                unit_rows: UnitRows | None = None, design: list[DesignCounts] | None = None) -> str:
     """A traffic stage's statement: served answers -> units (first arm, crossover, request sums)
-    -> their outcome events within each metric's window -> sums per arm and segment, and quantiles."""
+    -> their outcome events within each metric's window -> sums per arm and segment, and quantiles.
+    `unit_rows`: the per-unit rows come from there (the same rows, kept by the evaluation cache; they
+    carry no design counts, whose thresholds move from look to look: pass none with them)."""
     design = design or []
+    if unit_rows is not None and design:
+        raise ValueError("kept per-unit rows carry no design counts")
     c = _prediction_columns(logs.predictions, segments, measures, quantiles, design)
     outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
-    sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params)]
-    joined_from = "units"
-    if outcome_measures:
-        sql.append(_outcome_units(logs, outcome_measures, since, until, params))
-        joined_from = "joined"
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request", "outcome"))
     stats += value_stats(len(c.numeric), [i for i, m in outcome_measures if m.op == "event_sum"])
     stats += design_counts.rolled_stats(design)
-    sql.append("\n" + rolled_up("units", joined_from, stats, len(c.segments), first=c.first_answer()[1]))
+    first = c.first_answer()[1]
+    if unit_rows is not None:
+        def build(over: Logs, into: SqlParams) -> str:
+            return traffic_unit_sql(over, segments=segments, measures=measures, since=since, until=until, params=into)
+
+        relation = unit_rows(build, unit_keys(logs, measures))
+        sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params, served_only=True),
+               "\n" + rolled_up("units", relation, stats, len(c.segments), first=first)]
+    else:
+        sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params)]
+        if outcome_measures:
+            sql.append(_outcome_units(logs, outcome_measures, since, until, params))
+        sql.append("\n" + rolled_up("units", "joined" if outcome_measures else "units", stats, len(c.segments),
+                                     first=first))
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
 
 def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], design: list[DesignCounts],
-                  joins_outcomes: bool, since: datetime | None, until: datetime, params: SqlParams) -> str:
-    """`served` (the window's served answers) and `units` (one row per unit)."""
-    preds, outs = logs.predictions, logs.outcomes
+                  joins_outcomes: bool, since: datetime | None, until: datetime, params: SqlParams,
+                  served_only: bool = False) -> str:
+    """`served` (the window's served answers) and `units` (one row per unit; not with `served_only`)."""
+    preds = logs.predictions
     first, _ = c.first_answer()
-    unit_expr = c.unit
-    if joins_outcomes and outs is not None:
-        outs.column("unit_id", "any")  # checked before its type is compared
-        if preds.type_of("unit_id") != outs.type_of("unit_id"):
-            unit_expr = f"CAST({c.unit} AS VARCHAR)"  # join keys of different types meet as text
+    unit_expr = unit_keys(logs, measures)[0] if joins_outcomes else c.unit  # the cache's key is the same
     # NOT MATERIALIZED: the quantile part reads `served` again rather than a copy of every answer (GBs at 20M)
-    return f"""WITH served AS NOT MATERIALIZED (
+    served = f"""WITH served AS NOT MATERIALIZED (
   SELECT {unit_expr} AS unit, CAST({c.ts} AS TIMESTAMP) AS ts, {c.arm} AS arm, {c.arm} = 'candidate' AS cand
          {c.select_list()}
   FROM {preds.from_item(params)}
   WHERE {c.served} AND {c.arm} IN ('baseline', 'candidate') AND {c.unit} IS NOT NULL
         AND {ts_filter(c.ts, since, until, params)}
-), units AS (
+)"""
+    if served_only:
+        return served
+    return served + f""", units AS (
   -- the arm as a boolean: min/max/arg_min over strings cost more than the whole outcome join
   SELECT unit, {first},
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
@@ -287,13 +330,18 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
 
 def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures: list[Measure],
                      quantiles: list[QuantileSpec], since: datetime | None, until: datetime,
-                     quantile_segments: bool = False, design: list[DesignCounts] | None = None) -> Aggregates:
-    """Run the stage's one statement and collect its rows by population and arm."""
+                     quantile_segments: bool = False, unit_rows: UnitRows | None = None,
+                     design: list[DesignCounts] | None = None) -> Aggregates:
+    """Run the stage's one statement and collect its rows by population and arm (a traffic stage's
+    per-unit rows from `unit_rows` when given: the evaluation cache's, docs/incremental.md)."""
     params = SqlParams()
     design = design or []
-    build = shadow_sql if shadow else traffic_sql
-    sql = build(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
-                params=params, quantile_segments=quantile_segments, design=design)
+    if shadow:
+        sql = shadow_sql(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
+                         params=params, quantile_segments=quantile_segments, design=design)
+    else:
+        sql = traffic_sql(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
+                          params=params, quantile_segments=quantile_segments, unit_rows=unit_rows, design=design)
     rows = logs.query(sql, params)
     names = logs.last_columns
     c = _prediction_columns(logs.predictions, segments, measures, quantiles, design)

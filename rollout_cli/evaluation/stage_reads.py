@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout_cli.data.quality import DataQuality, data_quality
-from rollout_cli.data.queries import Aggregates, stage_aggregates
+from rollout_cli.data.queries import Aggregates, UnitRows, stage_aggregates
 from rollout_cli.data.scans import WindowFacts, count_rows, window_facts
 from rollout_cli.data.source import Logs
 from rollout_cli.errors import DataError
@@ -30,10 +30,12 @@ from rollout_cli.plan.model import Plan, Stage
 
 
 def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
-               until: datetime) -> tuple[WindowFacts, Aggregates, DataQuality]:
+               until: datetime, unit_rows: UnitRows | None = None) -> tuple[WindowFacts, Aggregates, DataQuality]:
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts
     and the quantiles the design counts are taken at), the main statement, and — only for relative
-    quantile guards — the bound levels their design effects call for (evaluation/quantile_reads.py)."""
+    quantile guards — the bound levels their design effects call for (evaluation/quantile_reads.py).
+    `unit_rows`: the per-unit rows kept by the evaluation cache (docs/incremental.md); they carry no
+    design counts (their thresholds move from look to look), so the design effects take their own scan."""
     try:
         facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=light_quantiles(needs))
     except DataError:
@@ -53,8 +55,8 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
     agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
                            quantiles=with_bound_levels(plan, stage, needs, facts) if per_segment_quantiles else [],
-                           since=since, until=until, quantile_segments=per_segment_quantiles,
-                           design=design_requests(needs, facts))
+                           since=since, until=until, quantile_segments=per_segment_quantiles, unit_rows=unit_rows,
+                           design=design_requests(needs, facts) if unit_rows is None else [])
     if not per_segment_quantiles:
         quantiles_from_facts(agg, needs, facts)
     populations = list(segment_populations(agg, segments))

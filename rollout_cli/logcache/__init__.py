@@ -1,4 +1,5 @@
-"""A cache of the log rows already read, beside the state: a tick reads only the files that are new.
+"""A cache of the log rows already read and of the per-unit rows, beside the state: a tick reads only
+the files that are new and recomputes only the units they touch.
 
 Contract (docs/incremental.md):
 - `plan_logs(plan, stage, folder)` (and `cached_logs` beneath it) is a context manager yielding `(Logs, CacheUse)`. The Logs
@@ -11,8 +12,9 @@ Contract (docs/incremental.md):
   size, mtime, a hash of its first and last 64 KiB): a file still being written is read from the
   logs until it settles. An absorbed file that changed or disappeared discards the whole cache
   (rebuilt from the logs in the same look, with a note): never a stale row.
-- Off unless ROLLOUT_EVALUATION_CACHE=1 (`cache_enabled`): it keeps a copy of the rows and does
-  not yet make a look cheaper (docs/incremental.md, "Cost").
+- A traffic stage's per-unit rows are kept too (`units.UnitTable`, through `CacheUse.units`): a
+  look recomputes only the units that its new rows, and the files absorbed since, touch.
+- On unless ROLLOUT_EVALUATION_CACHE=0 (`cache_enabled`); `evaluate --full` reads every file.
 - The cache file is `evaluation-cache.duckdb` in the state folder, keyed by a digest of the
   plan, the stage and CACHE_VERSION: another key, another version or a damaged file is
   discarded and rebuilt with a note; a cache held by another process (DuckDB's file lock) is

@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -20,11 +20,12 @@ import duckdb
 
 from rollout_cli.data.source import BoundSource, Logs, connect, open_logs
 from rollout_cli.logcache.identity import FileId, file_id
+from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan
 
 CACHE_FILE = "evaluation-cache.duckdb"
-ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "1": looks use the cache (off by default: docs/incremental.md)
-CACHE_VERSION = 1  # raise when the tables below change shape: an older file is then rebuilt
+ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "0": looks read every file (docs/incremental.md)
+CACHE_VERSION = 2  # raise when the tables below change shape: an older file is then rebuilt
 _ALIAS = "rollout_cache"
 _SOURCES = ("predictions", "outcomes")
 OpenFull = Callable[[], Logs]  # opens the logs in full, as data.source.open_logs does
@@ -38,16 +39,16 @@ class CacheUse:
     files_read: int = 0  # log files read from disk by this look
     files_cached: int = 0  # log files answered from the cache
     note: str | None = None  # why the cache was not used, discarded or rebuilt
+    units: UnitTable | None = field(default=None, compare=False, repr=False)  # the kept per-unit rows
 
     def to_json(self) -> dict[str, object]:
         return {"mode": self.mode, "files_read": self.files_read, "files_cached": self.files_cached,
-                "note": self.note}
+                "note": self.note, "units": list(self.units.how) if self.units is not None else []}
 
 
 def cache_enabled() -> bool:
-    """Whether looks go through the cache: it holds a copy of the log rows and does not yet make a look
-    cheaper (docs/incremental.md, "Cost"), so it is asked for, not assumed."""
-    return os.environ.get(ENABLE_VARIABLE, "").strip() == "1"
+    """Whether looks go through the cache: yes unless ROLLOUT_EVALUATION_CACHE is 0 (or off, false, no)."""
+    return os.environ.get(ENABLE_VARIABLE, "").strip().lower() not in ("0", "off", "false", "no")
 
 
 def cache_key(plan_name: str, stage: str, plan_digest: str) -> str:
@@ -181,12 +182,12 @@ def _remove(path: Path) -> None:
 def _reset(con: duckdb.DuckDBPyConnection, key: str) -> None:
     """An empty cache for `key`: every table dropped and the file list emptied, in one transaction."""
     con.execute("BEGIN")
-    for table in ("meta", "files", *_SOURCES):
+    for table in ("meta", "files", *_SOURCES, "unit_rows", "unit_meta"):
         con.execute(f"DROP TABLE IF EXISTS {_ALIAS}.{table}")
     con.execute(f"CREATE TABLE {_ALIAS}.meta (version INTEGER, key VARCHAR)")
     con.execute(f"INSERT INTO {_ALIAS}.meta VALUES (?, ?)", [CACHE_VERSION, key])
     con.execute(f"CREATE TABLE {_ALIAS}.files (source VARCHAR, path VARCHAR, size BIGINT, mtime_ns BIGINT, "
-                "edges VARCHAR, absorbed BOOLEAN, PRIMARY KEY (source, path))")
+                "edges VARCHAR, absorbed BOOLEAN, in_units BOOLEAN, PRIMARY KEY (source, path))")
     con.execute("COMMIT")
 
 
@@ -213,6 +214,7 @@ def _bring_up_to_date(con: duckdb.DuckDBPyConnection, sources: dict[str, str | N
         _reset(con, key)
         known = {}
     bound: dict[str, BoundSource] = {}
+    fresh_files: dict[str, list[str]] = {}
     read = cached = 0
     full = open_full()  # the sources as the full path binds them: the columns and types to agree with
     try:
@@ -225,12 +227,15 @@ def _bring_up_to_date(con: duckdb.DuckDBPyConnection, sources: dict[str, str | N
             reference = full.predictions if name == "predictions" else full.outcomes
             assert reference is not None
             bound[name] = _bind(con, reference, has_cache=bool(absorbed), fresh=fresh)
+            fresh_files[name] = fresh
             read, cached = read + len(fresh), cached + len(absorbed)
     finally:
         full.close()
     predictions = bound["predictions"]
     logs = Logs(connection=con, predictions=predictions, outcomes=bound.get("outcomes"), training=None)
-    return logs, CacheUse("incremental", files_read=read, files_cached=cached, note=note)
+    units = UnitTable(logs, cached={name: not source.relation.startswith("read_parquet") for name, source in bound.items()},
+                      fresh=fresh_files)
+    return logs, CacheUse("incremental", files_read=read, files_cached=cached, note=note, units=units)
 
 
 def _absorb(con: duckdb.DuckDBPyConnection, name: str, settled: list[str], files: dict[str, FileId]) -> None:
@@ -261,7 +266,7 @@ def _remember(con: duckdb.DuckDBPyConnection, name: str, fresh: dict[str, FileId
     """Note the files read from the logs this look: absorbed at the next look that finds them unchanged."""
     if not fresh:
         return
-    con.executemany(f"INSERT OR REPLACE INTO {_ALIAS}.files VALUES (?, ?, ?, ?, ?, false)",
+    con.executemany(f"INSERT OR REPLACE INTO {_ALIAS}.files VALUES (?, ?, ?, ?, ?, false, false)",
                     [[name, p, i.size, i.mtime_ns, i.edges] for p, i in fresh.items()])
 
 

@@ -99,7 +99,7 @@ def test_a_rollout_through_ticks_approval_and_rollback(here: Path, capsys, monke
     assert (code, json.loads(out)["decision"]) == (0, "none")
 
 
-def test_tick_rolls_back_a_segment_harm(here: Path, capsys, monkeypatch) -> None:
+def test_tick_rolls_back_a_segment_harm(here: Path, capsys, monkeypatch, backend: str) -> None:
     path = write_plan(here)
     plan = load_plan(path)
     assert run(capsys, "start", str(path), "--as", "alice")[0] == 0
@@ -113,6 +113,8 @@ def test_tick_rolls_back_a_segment_harm(here: Path, capsys, monkeypatch) -> None
     doc = json.loads(out)
     assert (code, doc["action"], doc["status"]) == (1, "rollback", "rolled_back")
     assert "platform=ios" in doc["reason"]
+    # the controller reads through the evaluation cache by default, where the state is a local folder
+    assert doc["evaluation"].get("cache", {}).get("mode") == ("incremental" if backend == "sqlite" else None)
     events = json.loads(run(capsys, "history", str(path), "--json")[1])["events"]
     rollback = events[-1]
     assert (rollback["actor"], rollback["action"]) == ("controller", "rollback")

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from evaluate_helpers import write_plan
@@ -62,6 +63,10 @@ class Arrivals:
         self.files: list[tuple[str, pa.Table]] = []
         for kind in ("predictions", "outcomes"):
             table = pq.read_table(source / f"{kind}.parquet")
+            unit = table.column("user_id")  # a few rows without a unit (left out, in every file)
+            gone = pa.array(rng.random(table.num_rows) < 0.003)
+            table = table.set_column(table.schema.get_field_index("user_id"), "user_id",
+                                     pc.if_else(gone, pa.scalar(None, unit.type), unit))
             order = rng.permutation(table.num_rows)  # every piece spans the whole range of times
             cuts = np.sort(rng.choice(np.arange(1, table.num_rows), pieces - 1, replace=False))
             self.files += [(kind, table.take(pa.array(part))) for part in np.split(order, cuts)]
@@ -78,9 +83,11 @@ class Arrivals:
         return path
 
 
-def _look(plan: Plan, arrivals: Arrivals, cache: Path | None, stage: str = "canary") -> dict[str, Any]:
-    until = arrivals.end + timedelta(minutes=5)
-    evaluation = evaluate_stage(plan, plan.stage(stage), until=until, now=until, cache_dir=cache)
+def _look(plan: Plan, arrivals: Arrivals, cache: Path | None, stage: str = "canary", early: timedelta = timedelta(0)
+          ) -> dict[str, Any]:
+    until = arrivals.end + timedelta(minutes=5) - early  # early: rows after the window's end, counted later
+    evaluation = evaluate_stage(plan, plan.stage(stage), until=until, now=arrivals.end + timedelta(minutes=5),
+                                cache_dir=cache)
     doc = evaluation.to_json()
     if cache is not None:
         assert evaluation.cache is not None
@@ -95,14 +102,20 @@ def _parity_run(tmp_path: Path, scenario: str, seed: int, stage: str = "canary")
     cache = tmp_path / "state"
     cache.mkdir()
     notes: list[str] = []
+    units: set[str] = set()  # how the per-unit rows were had (logcache/units.py)
     arrivals.write(0)
     for index in range(1, len(arrivals.files)):
         arrivals.write(index)
         looks = 2 if index % 3 == 0 else 1  # a second look absorbs what the first one read
-        for _ in range(looks):
-            cached = _look(plan, arrivals, cache, stage)
+        for look in range(looks):
+            # the window's end moves back and forth: rows after it are left out, then counted
+            early = timedelta(hours=(0, 1, 2, 4)[(index + look) % 4]) if index < len(arrivals.files) - 1 else timedelta(0)
+            cached = _look(plan, arrivals, cache, stage, early)
             notes.append(str(cached["cache"]["note"] or ""))
-            assert_same(_figures(cached), _look(plan, arrivals, None, stage), f"{scenario} arrival {index}")
+            units.update(how.split(" ", 1)[1] if how[0].isdigit() else how for how in cached["cache"]["units"])
+            assert_same(_figures(cached), _look(plan, arrivals, None, stage, early), f"{scenario} arrival {index}")
+    assert {"units recomputed and kept", "the units of the files not absorbed recomputed for this look",
+            "every unit computed (the window ends before the cached one)"} <= units, units
     # an absorbed file rewritten with fewer rows, then one deleted: rebuilt, never stale
     kind, table = arrivals.files[2]
     pq.write_table(table.slice(0, table.num_rows // 2), arrivals.logs / f"{kind}-002.parquet")
@@ -170,6 +183,30 @@ def test_damaged_or_foreign_cache_is_rebuilt(tmp_path: Path) -> None:
     assert looked["cache"]["files_read"] == 4 and looked["cache"]["files_cached"] == 0
 
 
+def test_damaged_per_unit_rows_are_computed_again(tmp_path: Path) -> None:
+    """Kept per-unit rows that cannot be read, or kept for another statement, are never believed."""
+    import duckdb
+
+    plan, arrivals, cache = _settled(tmp_path)
+    full = _figures(_look(plan, arrivals, None))
+    con = duckdb.connect(str(cache / CACHE_FILE))
+    assert con.execute("SELECT count(*) FROM unit_rows").fetchall()[0][0] > 0
+    con.execute("ALTER TABLE unit_rows RENAME TO gone")  # the meta still says they are kept
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert any("could not be used" in how for how in looked["cache"]["units"]), looked["cache"]
+    assert_same(_figures(looked), full)
+    again = _look(plan, arrivals, cache)
+    assert again["cache"]["units"] == ["every unit computed from the cached rows and kept"]
+    assert_same(_figures(again), full)
+    con = duckdb.connect(str(cache / CACHE_FILE))
+    con.execute("UPDATE unit_meta SET shape = 'another statement'")  # e.g. kept by an older build
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert looked["cache"]["units"] == ["every unit computed from the cached rows and kept"]
+    assert_same(_figures(looked), full)
+
+
 HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
 
 
@@ -192,8 +229,8 @@ def test_evaluate_full_flag_reads_every_file(tmp_path: Path) -> None:
     from rollout_cli.state.store import StateStore
 
     StateStore.open(cache).close()  # the state exists: the command uses the cache beside it
-    env = {**os.environ, "ROLLOUT_NOW": (arrivals.end + timedelta(minutes=5)).isoformat(),
-           "ROLLOUT_EVALUATION_CACHE": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "ROLLOUT_EVALUATION_CACHE"}  # on unless turned off
+    env["ROLLOUT_NOW"] = (arrivals.end + timedelta(minutes=5)).isoformat()
     base = [sys.executable, "-m", "rollout_cli", "evaluate", str(plan.source), "--stage", "canary",
             "--state-dir", str(cache), "--json"]
     cached = subprocess.run(base, capture_output=True, text=True, env=env, check=False)
@@ -203,5 +240,5 @@ def test_evaluate_full_flag_reads_every_file(tmp_path: Path) -> None:
     # the same plan has the same key in another process: the files cached above are not read again
     assert cached_doc["cache"]["files_cached"] == 4 and "cache" not in full_doc
     assert_same(_figures(cached_doc), _figures(full_doc))
-    off = subprocess.run(base, capture_output=True, text=True, env={**env, "ROLLOUT_EVALUATION_CACHE": ""}, check=False)
-    assert "cache" not in json.loads(off.stdout)  # not asked for: every file is read, as before
+    off = subprocess.run(base, capture_output=True, text=True, env={**env, "ROLLOUT_EVALUATION_CACHE": "0"}, check=False)
+    assert "cache" not in json.loads(off.stdout)  # turned off: every file is read
