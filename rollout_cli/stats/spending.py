@@ -24,21 +24,42 @@ from functools import lru_cache
 
 import numpy as np
 
+from rollout_cli.stats.sequential import Mixture
+
 _STEPS = 120  # time steps, uniform in log(1 + s)
 _POINTS = 121  # grid points across the band between the boundaries
 
 
-def _boundary(s: np.ndarray | float, level: float) -> np.ndarray:
-    s1 = np.asarray(s, dtype=float) + 1.0
-    return np.sqrt(2.0 * s1 * np.log(np.sqrt(s1) / level))
+def _boundary(s: np.ndarray | float, level: float, mixture: Mixture | None = None) -> np.ndarray:
+    s = np.asarray(s, dtype=float)
+    if mixture is None or len(mixture.rho2s) == 1:
+        return np.sqrt(2.0 * (s + 1.0) * np.log(np.sqrt(s + 1.0) / level))
+    # Mixture.boundary_s2 for every time at once: the log martingale grows with x^2, so bisect
+    # between the bounds that Mixture.boundary_s2 also uses (60 halvings: far below the grid's error).
+    rho2s, weights = np.array(mixture.rho2s)[:, None], np.array(mixture.weights)[:, None]
+    grow = 1.0 + s[None, :] * rho2s
+
+    def single(goal: np.ndarray | float) -> np.ndarray:
+        return 2.0 * grow / rho2s * (goal + 0.5 * np.log(grow))
+
+    target = -math.log(level)
+    low, high = single(target).min(axis=0), single(target - np.log(weights)).min(axis=0)
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        log_m = np.log((weights / np.sqrt(grow) * np.exp(rho2s * mid[None, :] / (2.0 * grow))).sum(axis=0))
+        above = log_m >= target
+        high, low = np.where(above, mid, high), np.where(above, low, mid)
+    return np.sqrt(high)
 
 
-def crossing_probability(level: float, horizon: float) -> float:
-    """P(a standard Brownian motion leaves +-boundary(s, level) for some s <= horizon)."""
+def crossing_probability(level: float, horizon: float, mixture: Mixture | None = None) -> float:
+    """P(a standard Brownian motion leaves +-boundary(s, level) for some s <= horizon); `mixture`:
+    the boundary of an average of normal mixtures whose parameters are given in the scale s (the
+    reference component has rho2 = 1), None for one mixture."""
     if horizon <= 0:
         return 0.0
     times = np.expm1(np.linspace(0.0, math.log1p(horizon), _STEPS + 1))
-    bounds = _boundary(times, level)
+    bounds = _boundary(times, level, mixture)
     # the density after the first step, on the grid of that step's band
     x = np.linspace(-bounds[1], bounds[1], _POINTS)
     dx = x[1] - x[0]
@@ -64,24 +85,39 @@ def _bridge_stay(x: np.ndarray, y: np.ndarray, dt: float, b0: float, b1: float) 
     return up * down
 
 
-@lru_cache(maxsize=256)
-def _level(alpha: float, horizon_key: float) -> float:
+@lru_cache(maxsize=1024)
+def _level(alpha: float, horizon_key: float, mixture: Mixture | None = None) -> float:
     from scipy.optimize import brentq
 
-    if crossing_probability(0.5, horizon_key) <= alpha:
+    def crossing(level: float) -> float:
+        return crossing_probability(level, horizon_key, mixture)
+
+    if crossing(0.5) <= alpha:
         return 0.5
-    return float(brentq(lambda level: crossing_probability(level, horizon_key) - alpha, alpha, 0.5, xtol=1e-5))
+    return float(brentq(lambda level: crossing(level) - alpha, alpha, 0.5, xtol=1e-5))
 
 
-def horizon_level(alpha: float, horizon: float) -> float:
+def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) -> float:
     """The nominal level whose boundary is crossed before `horizon` (= T rho²) with probability
     alpha; never below alpha (Ville's bound holds anyway) and at most 0.5; alpha itself when alpha
     is 0.5 or more or the horizon is not a positive number.
 
+    `mixture` (several tuning sizes): its rho2s in units of the largest one, the reference of the
+    horizon's rho²; the ratios are rounded to 12 steps per decade (`mixture_key`).
     The horizon is rounded down to 24 steps per decade before computing (cached): a shorter
     horizon gives a smaller level, so rounding down is on the safe side.
     """
     if not 0.0 < alpha < 0.5 or horizon <= 0 or not math.isfinite(horizon):
         return alpha
     key = 10.0 ** (math.floor(math.log10(horizon) * 24.0) / 24.0)
-    return max(alpha, _level(alpha, key))
+    return max(alpha, _level(alpha, key, mixture))
+
+
+def mixture_key(mixture: Mixture) -> tuple[float, Mixture | None]:
+    """(the reference rho², the mixture in its units, rounded) for `horizon_level`: the reference is
+    the largest rho² (the shortest tuning size), so the time grid covers every component."""
+    if len(mixture.rho2s) == 1:
+        return mixture.rho2s[0], None
+    reference = max(mixture.rho2s)
+    ratios = tuple(10.0 ** (round(math.log10(r / reference) * 12.0) / 12.0) for r in mixture.rho2s)
+    return reference, Mixture(ratios, mixture.weights)
