@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rollout_cli.stats import judge_absolute, judge_relative, mean_stats, proportion_stats, ratio_stats
+from rollout_cli.stats import apply_holm, judge_absolute, judge_relative, mean_stats, proportion_stats, ratio_stats
 from rollout_cli.stats.outcome import Outcome
+from rollout_cli.stats.srm_sequential import anytime_srm_p_value
 
 ALPHA = 0.05
 
@@ -156,4 +157,35 @@ FULL_GRID = [
 ]
 
 # The suite's fast subset: one row of each kind, the rest in the benchmark.
-FAST_GRID = [FULL_GRID[i] for i in (2, 4, 9, 11, 13, 15)]
+FAST_GRID = [FULL_GRID[i] for i in (4, 5, 9, 11, 13, 15)]
+
+
+def false_stops(runs: int, looks: int, seed: int, per_look: int = 2000, share: float = 0.5) -> float:
+    """A/A: conversion `max_drop 2%` and errors `max 0.5%`, on the whole and on 3 segment values
+    (8 checks, Holm), and the SRM test, all together: the share of rollouts ever stopped."""
+    rng = np.random.default_rng(seed)
+    segments = [0.5, 0.3, 0.2]
+    cand_n = rng.binomial(per_look, share, (runs, looks))
+    stops = 0
+    for run in range(runs):
+        totals = np.zeros((len(segments), 2, 3))  # segment x arm x (units, conversions, errors)
+        for look in range(looks):
+            for arm, units in enumerate((per_look - cand_n[run, look], cand_n[run, look])):
+                split = rng.multinomial(units, segments)
+                totals[:, arm, 0] += split
+                totals[:, arm, 1] += rng.binomial(split, 0.10)
+                totals[:, arm, 2] += rng.binomial(split, 0.002)
+            whole = totals.sum(axis=0)
+            results = []
+            for cells in [whole, *totals]:
+                b, c = (proportion_stats(int(cells[a, 0]), int(cells[a, 1])) for a in (0, 1))
+                results.append(judge_relative(b, c, max_drop=0.02, max_increase=None, alpha=ALPHA, tuning_n=5000,
+                                              min_units=100))
+                errors = proportion_stats(int(cells[1, 0]), int(cells[1, 2]))
+                results.append(judge_absolute(errors, min=None, max=0.005, alpha=ALPHA, tuning_n=5000, min_units=100))
+            failed = any(r.outcome is Outcome.FAIL for r in apply_holm(results, ALPHA))
+            srm = anytime_srm_p_value([int(whole[0, 0]), int(whole[1, 0])], [1 - share, share]) < 0.001
+            if failed or srm:
+                stops += 1
+                break
+    return stops / runs
