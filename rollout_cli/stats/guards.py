@@ -61,13 +61,16 @@ def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: fl
 
 
 def relative_mixture(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
-                     alpha: float, tuning_n: float) -> Mixture:
+                     alpha: float, tuning_n: float, horizon_n: float | None = None) -> Mixture:
     """The sequence of a relative guard: a mixture tuned at the plan's size (weight 1 - LIMIT_WEIGHT)
-    and at the limit's (`tuned.limit_tuning_units`), or the plan's alone when the latter is unknown."""
+    and at the limit's (`tuned.limit_tuning_units`, at most the declared horizon: a stage that ends
+    sooner decides there or not at all), or the plan's alone when the latter is unknown."""
     plan = rho_squared(alpha, tuning_n)
     at_limit = limit_tuning_units(baseline, candidate, max_drop, max_increase, alpha)
     if at_limit is None:
         return Mixture((plan,))
+    if horizon_n and math.isfinite(horizon_n):
+        at_limit = min(at_limit, horizon_n)
     return Mixture((plan, rho_squared(alpha, at_limit)), (1.0 - LIMIT_WEIGHT, LIMIT_WEIGHT))
 
 
@@ -179,7 +182,8 @@ def judge_relative(baseline: ArmStats, candidate: ArmStats, *, max_drop: float |
         raise ValueError("a relative guard needs max_drop or max_increase")
     rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
     try:
-        mixture = (relative_mixture(baseline, candidate, max_drop, max_increase, alpha, tuning_n) if tune_at_limit
+        mixture = (relative_mixture(baseline, candidate, max_drop, max_increase, alpha, tuning_n, horizon_n)
+                   if tune_at_limit
                    else Mixture((rho_squared(alpha, tuning_n),)))
         level = spent_level(alpha, mixture, baseline.n + candidate.n, horizon_n)
         return _judge_relative(baseline, candidate, max_drop, max_increase, alpha, mixture, min_units, level)
