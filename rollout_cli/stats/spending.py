@@ -116,7 +116,7 @@ def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) 
     is 0.5 or more or the horizon is not a positive number.
 
     `mixture` (several tuning sizes): its rho2s in units of the largest one, the reference of the
-    horizon's rho²; the ratios are rounded to 6 steps per decade (`mixture_key`).
+    horizon's rho²; the ratios are rounded up to 8 steps per decade (`mixture_key`), the safe side.
     The horizon is rounded down to 24 steps per decade before computing (cached): a shorter
     horizon gives a smaller level, so rounding down is on the safe side.
     """
@@ -132,5 +132,6 @@ def mixture_key(mixture: Mixture) -> tuple[float, Mixture | None]:
     if len(mixture.rho2s) == 1:
         return mixture.rho2s[0], None
     reference = max(mixture.rho2s)
-    ratios = tuple(10.0 ** (round(math.log10(r / reference) * 6.0) / 6.0) for r in mixture.rho2s)
+    # rounded up (towards 1): a ratio nearer 1 needs a smaller level, so rounding up is the safe side
+    ratios = tuple(10.0 ** (math.ceil(math.log10(r / reference) * 8.0 - 1e-9) / 8.0) for r in mixture.rho2s)
     return reference, Mixture(ratios, mixture.weights)
