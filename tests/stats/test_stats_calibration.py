@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from calibration_grid import FAST_GRID, FULL_GRID, Regime, false_stops, wrong_verdicts
-
 
 ALPHA = 0.05
 LOOKS = 60
