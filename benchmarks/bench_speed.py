@@ -4,9 +4,10 @@ the well-known alternatives on the same simulated data (docs/statistics.md, sect
     python benchmarks/bench_speed.py [--runs 2000] [--looks 200]
 
 Setting of bench_statistics.py (b): conversion 10%, `max_drop: 2%`, 95%, looks of 5,000 units per
-arm, 200 looks (a horizon of 2,000,000 units). Rows: the guard before alpha was spent within
-the horizon, with default settings (no traffic declared), and when the plan declares its traffic
-(tuned at the units of a min_duration of a quarter of max_duration, the horizon known), a fixed-horizon
+arm, 200 looks (a horizon of 2,000,000 units). Rows: the guard as it was (tuned at the
+default 5,000 only), with default settings (a mixture tuned at 5,000 and at the limit, no traffic
+declared), and when the plan declares its traffic (tuned at the units of a min_duration of a
+quarter of max_duration and at the limit, the horizon known), a fixed-horizon
 test at its 80%-power sample size, O'Brien-Fleming and Pocock group-sequential boundaries over
 the same 200 looks, and GrowthBook's confidence sequence. Writes
 benchmarks/results/statistics_speed.md.
@@ -36,9 +37,9 @@ ALPHA, BASELINE, MAX_DROP, UNITS = 0.05, 0.10, 0.02, 5000
 
 
 def guard(base: np.ndarray, cand: np.ndarray, horizon: float | None,
-          tuning: float = 5000.0) -> tuple[np.ndarray, np.ndarray]:
+          tuning: float = 5000.0, at_limit: bool = True) -> tuple[np.ndarray, np.ndarray]:
     verdicts = sequential_relative(base, cand, UNITS, max_drop=MAX_DROP, alpha=ALPHA, tuning_n=tuning,
-                                   horizon_n=horizon)
+                                   horizon_n=horizon, tune_at_limit=at_limit)
     code = {Outcome.PASS: 1, Outcome.FAIL: -1, None: 0}
     return np.array([code[o] for o in verdicts.outcomes]), verdicts.looks
 
@@ -46,6 +47,25 @@ def guard(base: np.ndarray, cand: np.ndarray, horizon: float | None,
 def median_units(outcome: np.ndarray, look: np.ndarray, wanted: int) -> float:
     units = np.where(outcome == wanted, 2.0 * UNITS * (look + 1), math.inf)
     return float(np.median(units))
+
+
+CANARY_LOOKS, CANARY_UNITS = 40, 250
+
+
+def canary_rows(runs: int) -> list[tuple[str, float, float, float]]:
+    """A short stage and a harm of 8x the limit: the share caught within its first half, by its end,
+    and the median units to catch (both arms), with and without the limit's tuning size."""
+    rng = np.random.default_rng(2032)
+    base = cumulative_events(rng, runs, CANARY_LOOKS, CANARY_UNITS, BASELINE)
+    harm = cumulative_events(rng, runs, CANARY_LOOKS, CANARY_UNITS, BASELINE * (1 - 8 * MAX_DROP))
+    rows = []
+    for name, at_limit in (("earlier: tuned at 5,000 only", False), ("the guard: 5,000 and the limit", True)):
+        verdicts = sequential_relative(base, harm, CANARY_UNITS, max_drop=MAX_DROP, alpha=ALPHA, tuning_n=5000.0,
+                                       tune_at_limit=at_limit)
+        fail = np.array([o is Outcome.FAIL for o in verdicts.outcomes])
+        units = np.where(fail, 2.0 * CANARY_UNITS * (verdicts.looks + 1), math.inf)
+        rows.append((name, float((units <= 5000).mean()), float(fail.mean()), float(np.median(units))))
+    return rows
 
 
 def main() -> None:
@@ -62,9 +82,12 @@ def main() -> None:
     fixed = fixed_horizon_units(BASELINE, BASELINE * (1 - BASELINE), MAX_DROP, ALPHA, 0.8)
     horizon = 2.0 * UNITS * args.looks
     designs = {
-        "the guard before spending (alpha over an infinite horizon), default tuning": lambda b, c: guard(b, c,
-                                                                                                        math.inf),
-        "the guard, default settings (no traffic declared)": lambda b, c: guard(b, c, None),
+        "earlier: tuned at 5,000 only, alpha over an infinite horizon": lambda b, c: guard(b, c, math.inf,
+                                                                                             at_limit=False),
+        "earlier: tuned at 5,000 only, alpha spent within 3 tuning sizes": lambda b, c: guard(b, c, None,
+                                                                                                at_limit=False),
+        "the guard, default settings (tuned at 5,000 and at the limit, no traffic declared)":
+            lambda b, c: guard(b, c, None),
         "the guard, traffic declared (tuned at min_duration 18h, horizon max_duration 72h)":
             lambda b, c: guard(b, c, horizon, horizon / 4),
         "fixed-horizon test, one look at its 80%-power n": lambda b, c: fixed_horizon(b, c, UNITS, MAX_DROP, ALPHA,
@@ -81,6 +104,7 @@ def main() -> None:
         units = median_units(caught, look, -1)
         rows.append((name, float((at_limit == 1).mean()), float((at_limit == -1).mean()), float((caught == -1).mean()),
                      float((caught == 1).mean()), units))
+    canary = canary_rows(args.runs)
     elapsed = time.perf_counter() - started
     se = math.sqrt(0.05 * 0.95 / args.runs)
     lines = [
@@ -101,6 +125,19 @@ def main() -> None:
     for name, wp, wf, power, passed, units in rows:
         lines.append(f"| {name} | {wp:.2%} | {wf:.2%} | **{wp + wf:.2%}** | {power:.1%} | {passed:.2%} | "
                      f"{units:,.0f} | **{units / fixed:.2f}×** |")
+    lines += [
+        "",
+        "## A short canary and a large harm",
+        "",
+        (f"Conversion {BASELINE:.0%}, `max_drop: {MAX_DROP:.0%}`, a harm of 8× the limit (a 16% drop), "
+         f"{CANARY_LOOKS} looks of {CANARY_UNITS} units per arm (a stage of {2 * CANARY_UNITS * CANARY_LOOKS:,} "
+         "units, no traffic declared); the mixture must not lose the quick catch the plan's size gives."),
+        "",
+        "| design | caught within the first half (5,000 units) | caught by the end | median units to catch |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, half, caught, units in canary:
+        lines.append(f"| {name} | {half:.1%} | {caught:.1%} | {units:,.0f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -29,27 +29,49 @@ from rollout_cli.stats.relative_rates import rate_ratio_interval, rate_ratio_p_v
 from rollout_cli.stats.sequential import (
     ArmStats,
     Interval,
+    Mixture,
     exclusion_p_value,
     halfwidth,
     mean_sequence,
     relative_estimate,
     rho_squared,
 )
-from rollout_cli.stats.spending import horizon_level
+from rollout_cli.stats.spending import horizon_level, mixture_key
+from rollout_cli.stats.tuned import limit_tuning_units
 from rollout_cli.units import format_fraction
 
 OUT_OF_RANGE = "the statistics are out of numeric range (check the metric's values)"
-# A stage whose horizon is not declared is taken to end at 3 tuning sizes (growing with n past it):
-# alpha is spent there (docs/statistics.md, section 2, "Spending alpha within the horizon").
+# A stage whose horizon is not declared is taken to end at 3 tuning sizes (the largest, growing with n
+# past it): alpha is spent there (docs/statistics.md, section 2, "Spending alpha within the horizon").
 HORIZON_FACTOR = 3.0
+# The weight of the limit's tuning size in a relative guard's mixture; the plan's tuning size has the
+# rest (docs/statistics.md, section 2, "Tuned at the limit").
+LIMIT_WEIGHT = 0.8
 
 
-def spent_level(alpha: float, tuning_n: float, n: float, horizon_n: float | None) -> float:
+def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: float | None) -> float:
     """The nominal level of a check's boundary: alpha spent within the stage's horizon (in the
     sequence's n), or within HORIZON_FACTOR tuning sizes when none is declared; past the horizon,
-    within n itself."""
-    horizon = max(horizon_n or HORIZON_FACTOR * tuning_n, n)
-    return horizon_level(alpha, horizon * rho_squared(alpha, tuning_n))
+    within n itself. `tuning_n`: one tuning size, or the Mixture of a relative guard."""
+    mixture = tuning_n if isinstance(tuning_n, Mixture) else Mixture((rho_squared(alpha, tuning_n),))
+    reference, shape = mixture_key(mixture)
+    longest = HORIZON_FACTOR * rho_squared(alpha, 1.0) / min(mixture.rho2s)
+    horizon = max(horizon_n or longest, n)
+    return horizon_level(alpha, horizon * reference, shape)
+
+
+def relative_mixture(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
+                     alpha: float, tuning_n: float, horizon_n: float | None = None) -> Mixture:
+    """The sequence of a relative guard: a mixture tuned at the plan's size (weight 1 - LIMIT_WEIGHT)
+    and at the limit's (`tuned.limit_tuning_units`, at most the declared horizon: a stage that ends
+    sooner decides there or not at all), or the plan's alone when the latter is unknown."""
+    plan = rho_squared(alpha, tuning_n)
+    at_limit = limit_tuning_units(baseline, candidate, max_drop, max_increase, alpha)
+    if at_limit is None:
+        return Mixture((plan,))
+    if horizon_n and math.isfinite(horizon_n):
+        at_limit = min(at_limit, horizon_n)
+    return Mixture((plan, rho_squared(alpha, at_limit)), (1.0 - LIMIT_WEIGHT, LIMIT_WEIGHT))
 
 
 @dataclass(frozen=True)
@@ -124,7 +146,7 @@ def _spent(p_fail: float, p_pass: float, alpha: float, level: float) -> tuple[fl
     return (1.0 if p_fail >= 1.0 else p_fail * scale), (1.0 if p_pass >= 1.0 else p_pass * scale)
 
 
-def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: float | None,
+def _judge(estimate: float, n: float, alpha: float, rho2: float | Mixture, low_limit: float | None,
            high_limit: float | None, describe: str, *, variance_at: Callable[[float], float],
            interval: Interval, level: float) -> GuardResult:
     """The outcome of an estimate tested against limits on its own scale.
@@ -133,7 +155,6 @@ def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: 
     same nominal `level` (stats.spending), so that "p_fail <= alpha" and "the interval is wholly
     beyond the limit" always agree.
     """
-    rho2 = rho_squared(alpha, tuning_n)
     p_fail, p_pass = _spent(*_side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit), alpha, level)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
@@ -148,32 +169,36 @@ def _judge(estimate: float, n: float, alpha: float, tuning_n: float, low_limit: 
 
 def judge_relative(baseline: ArmStats, candidate: ArmStats, *, max_drop: float | None,
                    max_increase: float | None, alpha: float, tuning_n: float, min_units: int,
-                   horizon_n: float | None = None) -> GuardResult:
+                   horizon_n: float | None = None, tune_at_limit: bool = True) -> GuardResult:
     """Judge candidate.mean / baseline.mean - 1 against `max_drop` (harm: below -max_drop) and/or
     `max_increase` (harm: above +max_increase); limits are fractions (0.02 = 2%).
 
-    The sequence spends alpha within `horizon_n` units of both arms (the stage's declared
-    horizon; None: HORIZON_FACTOR tuning sizes). `effect` and `interval` are relative changes
-    (-0.05 = 5% below baseline).
+    The sequence is a mixture tuned at `tuning_n` and at the limit (`relative_mixture`; only at
+    `tuning_n` with tune_at_limit=False) and spends alpha within `horizon_n` units of both arms
+    (the stage's declared horizon; None: HORIZON_FACTOR times the largest tuning size). `effect`
+    and `interval` are relative changes (-0.05 = 5% below baseline).
     """
     if max_drop is None and max_increase is None:
         raise ValueError("a relative guard needs max_drop or max_increase")
     rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
     try:
-        level = spent_level(alpha, tuning_n, baseline.n + candidate.n, horizon_n)
-        return _judge_relative(baseline, candidate, max_drop, max_increase, alpha, tuning_n, min_units, level)
+        mixture = (relative_mixture(baseline, candidate, max_drop, max_increase, alpha, tuning_n, horizon_n)
+                   if tune_at_limit
+                   else Mixture((rho_squared(alpha, tuning_n),)))
+        level = spent_level(alpha, mixture, baseline.n + candidate.n, horizon_n)
+        return _judge_relative(baseline, candidate, max_drop, max_increase, alpha, mixture, min_units, level)
     except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
         return _inconclusive(OUT_OF_RANGE)
 
 
 def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
-                    alpha: float, tuning_n: float, min_units: int, level: float) -> GuardResult:
+                    alpha: float, rho2: Mixture, min_units: int, level: float) -> GuardResult:
     arms = (("baseline", baseline), ("candidate", candidate))
     problem = _too_few(arms, min_units) or _not_finite(arms)
     if problem:
         return _inconclusive(problem)
     if all(arm.trials_per_unit > 0 and 0.0 <= arm.mean <= 1.0 for _, arm in arms):
-        return _judge_rate_ratio(baseline, candidate, max_drop, max_increase, alpha, tuning_n, level)
+        return _judge_rate_ratio(baseline, candidate, max_drop, max_increase, alpha, rho2, level)
     if baseline.mean == 0:
         return _inconclusive("the baseline mean is zero, so a relative change is undefined")
     if baseline.mean < 0:
@@ -195,15 +220,15 @@ def _judge_relative(baseline: ArmStats, candidate: ArmStats, max_drop: float | N
         low = None  # a drop of 100% or more cannot be exceeded by non-negative means
         if high is None:
             return _inconclusive("a max_drop of 100% or more can never be exceeded", effect)
-    width = halfwidth(estimate.variance, estimate.n, level, rho_squared(alpha, tuning_n))
+    width = halfwidth(estimate.variance, estimate.n, level, rho2)
     interval = Interval(low=estimate.to_effect(estimate.centre - width),
                         high=estimate.to_effect(estimate.centre + width), estimate=effect)
-    return _judge(estimate.centre, estimate.n, alpha, tuning_n, low, high, ", ".join(limits),
+    return _judge(estimate.centre, estimate.n, alpha, rho2, low, high, ", ".join(limits),
                   variance_at=lambda _limit: estimate.variance, interval=interval, level=level)
 
 
 def _judge_rate_ratio(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
-                      alpha: float, tuning_n: float, level: float) -> GuardResult:
+                      alpha: float, rho2: Mixture, level: float) -> GuardResult:
     """Rates on both arms: the score test of the rate ratio (`relative_rates`), which stays honest
     with few events, and decides even when the baseline has none."""
     if baseline.mean <= 0 and candidate.mean <= 0:
@@ -214,9 +239,8 @@ def _judge_rate_ratio(baseline: ArmStats, candidate: ArmStats, max_drop: float |
             return _inconclusive("a max_drop of 100% or more can never be exceeded")
     limits = [f"max drop {100 * max_drop:g}%"] if max_drop is not None else []
     limits += [f"max increase {100 * max_increase:g}%"] if max_increase is not None else []
-    p_fail, p_pass = _spent(*rate_ratio_p_values(baseline, candidate, alpha, tuning_n, max_drop, max_increase),
-                            alpha, level)
-    interval = rate_ratio_interval(baseline, candidate, alpha, tuning_n, level=level)
+    p_fail, p_pass = _spent(*rate_ratio_p_values(baseline, candidate, rho2, max_drop, max_increase), alpha, level)
+    interval = rate_ratio_interval(baseline, candidate, rho2, level=level)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
     elif p_pass <= alpha:
@@ -259,13 +283,13 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
     if high is not None:
         limits.append(f"max {high:g}")
     if candidate.trials_per_unit > 0:
-        return _judge(candidate.mean, candidate.n, alpha, tuning_n, low, high, ", ".join(limits),
+        return _judge(candidate.mean, candidate.n, alpha, rho_squared(alpha, tuning_n), low, high, ", ".join(limits),
                       variance_at=lambda limit: rate_variance_at(candidate, limit),
                       interval=rate_sequence(candidate, alpha, tuning_n, level=level), level=level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
     variance = candidate.effective_variance
-    return _judge(candidate.mean, candidate.n, alpha, tuning_n, low, high, ", ".join(limits),
+    return _judge(candidate.mean, candidate.n, alpha, rho_squared(alpha, tuning_n), low, high, ", ".join(limits),
                   variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, tuning_n, level=level),
                   level=level)
 

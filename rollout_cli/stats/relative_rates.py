@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from rollout_cli.stats.rates import design_factor
-from rollout_cli.stats.sequential import ArmStats, Interval, exclusion_p_value, rho_squared
+from rollout_cli.stats.sequential import ArmStats, Interval, Mixture, exclusion_p_value, halfwidth
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class _RatioTest:
         variance = pc * (1.0 - pc) * self.d1 / self.cand.n + ratio * ratio * pb * (1.0 - pb) * self.d0 / self.base.n
         return self.cand.mean - ratio * self.base.mean, variance * (self.base.n + self.cand.n)
 
-    def p_value(self, ratio: float, rho2: float, side: int) -> float:
+    def p_value(self, ratio: float, rho2: float | Mixture, side: int) -> float:
         """Always-valid p-value against "the true ratio is `ratio`", counting only evidence that the
         truth lies on `side` of it (+1: above, -1: below); 1 when the estimate is on the other side."""
         u, variance = self.statistic(ratio)
@@ -69,7 +69,7 @@ class _RatioTest:
             return 1.0
         return exclusion_p_value(abs(u), variance, self.base.n + self.cand.n, rho2)
 
-    def boundary(self, alpha: float, rho2: float, side: int) -> float:
+    def boundary(self, alpha: float, rho2: float | Mixture, side: int) -> float:
         """The ratio beyond which (on `side` of the estimate) the test rejects at alpha."""
         base, cand = self.base, self.cand
         estimate = cand.mean / base.mean if base.mean > 0 else math.inf
@@ -80,13 +80,12 @@ class _RatioTest:
         quick = self._fixed_point(alpha, rho2, side, estimate)
         return quick if quick is not None else self._bracketed(alpha, rho2, side, estimate)
 
-    def _fixed_point(self, alpha: float, rho2: float, side: int, estimate: float) -> float | None:
+    def _fixed_point(self, alpha: float, rho2: float | Mixture, side: int, estimate: float) -> float | None:
         """The end of the interval by iterating: with the restricted variances held at the last
         guess, U(R)^2 = z^2 Var0(R) is a quadratic in R. Converges in a few steps in practice;
         None (use the bracketing search) when it does not."""
         n = self.base.n + self.cand.n
-        v = n * rho2
-        z2 = (v + 1.0) / v * (math.log(v + 1.0) - 2.0 * math.log(alpha)) / n  # the boundary's (U / sd)^2 per unit
+        z2 = halfwidth(1.0, n, alpha, rho2) ** 2  # the boundary's (U / sd)^2 per unit
         pb_hat, pc_hat = self.base.mean, self.cand.mean
         ratio = estimate if math.isfinite(estimate) and estimate > 0 else 1.0
         for _ in range(25):
@@ -106,7 +105,7 @@ class _RatioTest:
             ratio = root
         return None
 
-    def _bracketed(self, alpha: float, rho2: float, side: int, estimate: float) -> float:
+    def _bracketed(self, alpha: float, rho2: float | Mixture, side: int, estimate: float) -> float:
         from scipy.optimize import brentq
 
         def margin(log_ratio: float) -> float:  # > 0 when that ratio is rejected (evidence away from it)
@@ -125,22 +124,18 @@ class _RatioTest:
         return math.exp(brentq(margin, inner, outer, xtol=1e-9))
 
 
-def rate_ratio_interval(base: ArmStats, cand: ArmStats, alpha: float, tuning_n: float, *,
-                        level: float | None = None) -> Interval:
-    """The (1 - alpha) always-valid interval of the relative change candidate / baseline − 1
-    (`level` as in sequential.mean_sequence)."""
-    rho2 = rho_squared(alpha, tuning_n)
+def rate_ratio_interval(base: ArmStats, cand: ArmStats, rho2: float | Mixture, *, level: float) -> Interval:
+    """The always-valid interval of the relative change candidate / baseline − 1 at the nominal
+    `level` (sequential.mean_sequence) of the sequence `rho2` (one mixture parameter or a Mixture)."""
     test = _RatioTest.of(base, cand)
     effect = cand.mean / base.mean - 1.0 if base.mean > 0 else math.inf
-    level = level or alpha
     return Interval(low=test.boundary(level, rho2, -1) - 1.0, high=test.boundary(level, rho2, +1) - 1.0,
                     estimate=effect)
 
 
-def rate_ratio_p_values(base: ArmStats, cand: ArmStats, alpha: float, tuning_n: float,
+def rate_ratio_p_values(base: ArmStats, cand: ArmStats, rho2: float | Mixture,
                         max_drop: float | None, max_increase: float | None) -> tuple[float, float]:
     """(p_fail, p_pass) of the limits: harm below 1 − max_drop and/or above 1 + max_increase."""
-    rho2 = rho_squared(alpha, tuning_n)
     test = _RatioTest.of(base, cand)
     p_fail, p_pass = 1.0, 0.0
     if max_drop is not None:

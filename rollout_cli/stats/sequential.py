@@ -173,26 +173,74 @@ def rho_squared(alpha: float, tuning_n: float) -> float:
     return (two_log + math.log(two_log + 1.0)) / tuning_n
 
 
-def halfwidth(variance: float, n: float, alpha: float, rho2: float) -> float:
-    """Half-width of the (1 - alpha) sequence for an average of n values of this variance."""
+@dataclass(frozen=True)
+class Mixture:
+    """A weighted average of normal mixtures, one per tuning size (`rho2s`, `weights` summing to 1).
+
+    Each normal mixture is a nonnegative martingale of mean 1 under the null, so their average is
+    one too and Ville's inequality still bounds the chance of ever crossing its boundary by alpha
+    (docs/statistics.md, section 2, "Tuned at the limit"). The sequence is then nearly as tight as
+    the best single mixture near every tuning size, at the price of log(1 / weight) on the boundary.
+    """
+
+    rho2s: tuple[float, ...]
+    weights: tuple[float, ...] = (1.0,)
+
+    def log_m(self, s2: float, n: float) -> float:
+        """log of the mixture martingale at a standardised sum S (s2 = S^2 = d^2 n^2 / sigma^2)."""
+        terms = [math.log(w) - 0.5 * math.log1p(n * r) + r * s2 / (2.0 * (1.0 + n * r))
+                 for r, w in zip(self.rho2s, self.weights) if w > 0]
+        top = max(terms)
+        return top + math.log(sum(math.exp(t - top) for t in terms))
+
+    def boundary_s2(self, n: float, level: float) -> float:
+        """S^2 at which the mixture martingale reaches 1 / level (closed form for one component)."""
+        target = -math.log(level)
+
+        def single(r: float, goal: float) -> float:
+            return 2.0 * (1.0 + n * r) / r * (goal + 0.5 * math.log1p(n * r))
+
+        if len(self.rho2s) == 1:
+            return single(self.rho2s[0], target)
+        low = min(single(r, target) for r in self.rho2s)  # the average is below the largest term
+        high = min(single(r, target - math.log(w)) for r, w in zip(self.rho2s, self.weights) if w > 0)
+        if high <= low:
+            return high
+        from scipy.optimize import brentq
+
+        return float(brentq(lambda s2: self.log_m(s2, n) - target, low, high, xtol=1e-12 * high, rtol=1e-10))
+
+
+def as_mixture(rho2: float | Mixture) -> Mixture:
+    return rho2 if isinstance(rho2, Mixture) else Mixture((rho2,))
+
+
+def halfwidth(variance: float, n: float, alpha: float, rho2: float | Mixture) -> float:
+    """Half-width of the (1 - alpha) sequence for an average of n values of this variance (`rho2`
+    one mixture parameter, or a Mixture of several)."""
     if n <= 0:
         return math.inf
-    v = n * rho2
-    return math.sqrt(variance * 2.0 * (v + 1.0) / (n * n * rho2) * math.log(math.sqrt(v + 1.0) / alpha))
+    if not isinstance(rho2, Mixture):
+        v = n * rho2
+        return math.sqrt(variance * 2.0 * (v + 1.0) / (n * n * rho2) * math.log(math.sqrt(v + 1.0) / alpha))
+    return math.sqrt(variance * rho2.boundary_s2(n, alpha)) / n
 
 
-def exclusion_p_value(distance: float, variance: float, n: float, rho2: float) -> float:
+def exclusion_p_value(distance: float, variance: float, n: float, rho2: float | Mixture) -> float:
     """The smallest alpha whose sequence (same rho) excludes a value `distance` from the estimate.
 
     Inverting `halfwidth` in alpha: alpha = sqrt(n rho^2 + 1) exp(-d^2 n^2 rho^2 / (2 sigma^2 (n rho^2 + 1))).
     It is 1/M_n, the reciprocal of the normal-mixture martingale at that value, hence an
     always-valid p-value: P(it ever falls to alpha or below | that value is true) <= alpha.
-    With zero variance any non-zero distance is excluded at every alpha (returns 0).
+    With zero variance any non-zero distance is excluded at every alpha (returns 0). For a
+    Mixture, 1 / (the average of the martingales).
     """
     if n <= 0 or not math.isfinite(distance):
         return 1.0
     if variance <= 0:
         return 0.0 if distance != 0 else 1.0
+    if isinstance(rho2, Mixture):
+        return min(1.0, math.exp(-rho2.log_m(distance * distance * n * n / variance, n)))
     v = n * rho2
     log_p = 0.5 * math.log(v + 1.0) - distance * distance * n * n * rho2 / (2.0 * variance * (v + 1.0))
     return min(1.0, math.exp(log_p))

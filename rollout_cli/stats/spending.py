@@ -28,25 +28,46 @@ from rollout_cli.stats.horizon_table import tabled_level
 if TYPE_CHECKING:
     import numpy as np
 
+from rollout_cli.stats.sequential import Mixture
+
 _STEPS = 120  # time steps, uniform in log(1 + s)
 _POINTS = 121  # grid points across the band between the boundaries
 
 
-def _boundary(s: np.ndarray | float, level: float) -> np.ndarray:
+def _boundary(s: np.ndarray | float, level: float, mixture: Mixture | None = None) -> np.ndarray:
     import numpy as np  # only when a level is computed, not tabulated (numpy costs ~0.1 s to import)
 
-    s1 = np.asarray(s, dtype=float) + 1.0
-    return np.sqrt(2.0 * s1 * np.log(np.sqrt(s1) / level))
+    s = np.asarray(s, dtype=float)
+    if mixture is None or len(mixture.rho2s) == 1:
+        return np.sqrt(2.0 * (s + 1.0) * np.log(np.sqrt(s + 1.0) / level))
+    # Mixture.boundary_s2 for every time at once: the log martingale grows with x^2, so bisect
+    # between the bounds that Mixture.boundary_s2 also uses (60 halvings: far below the grid's error).
+    rho2s, weights = np.array(mixture.rho2s)[:, None], np.array(mixture.weights)[:, None]
+    grow = 1.0 + s[None, :] * rho2s
+
+    def single(goal: np.ndarray | float) -> np.ndarray:
+        return 2.0 * grow / rho2s * (goal + 0.5 * np.log(grow))
+
+    target = -math.log(level)
+    low, high = single(target).min(axis=0), single(target - np.log(weights)).min(axis=0)
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        log_m = np.log((weights / np.sqrt(grow) * np.exp(rho2s * mid[None, :] / (2.0 * grow))).sum(axis=0))
+        above = log_m >= target
+        high, low = np.where(above, mid, high), np.where(above, low, mid)
+    return np.sqrt(high)
 
 
-def crossing_probability(level: float, horizon: float) -> float:
-    """P(a standard Brownian motion leaves +-boundary(s, level) for some s <= horizon)."""
+def crossing_probability(level: float, horizon: float, mixture: Mixture | None = None) -> float:
+    """P(a standard Brownian motion leaves +-boundary(s, level) for some s <= horizon); `mixture`:
+    the boundary of an average of normal mixtures whose parameters are given in the scale s (the
+    reference component has rho2 = 1), None for one mixture."""
     if horizon <= 0:
         return 0.0
     import numpy as np
 
     times = np.expm1(np.linspace(0.0, math.log1p(horizon), _STEPS + 1))
-    bounds = _boundary(times, level)
+    bounds = _boundary(times, level, mixture)
     # the density after the first step, on the grid of that step's band
     x = np.linspace(-bounds[1], bounds[1], _POINTS)
     dx = x[1] - x[0]
@@ -74,20 +95,41 @@ def _bridge_stay(x: np.ndarray, y: np.ndarray, dt: float, b0: float, b1: float) 
     return up * down
 
 
-@lru_cache(maxsize=256)
-def _level(alpha: float, horizon_key: float) -> float:
+@lru_cache(maxsize=1024)
+def _level(alpha: float, horizon_key: float, mixture: Mixture | None = None) -> float:
     from scipy.optimize import brentq
 
-    if crossing_probability(0.5, horizon_key) <= alpha:
+    def crossing(level: float) -> float:
+        return crossing_probability(level, horizon_key, mixture)
+
+    if crossing(0.5) <= alpha:
         return 0.5
-    return float(brentq(lambda level: crossing_probability(level, horizon_key) - alpha, alpha, 0.5, xtol=1e-5))
+    # The crossing probability is nearly proportional to the level: a secant step on the log-log scale
+    # from alpha and alpha^2 / crossing(alpha) converges in 3-4 evaluations (Brent's bracket as a fallback).
+    from scipy.optimize import newton
+
+    at_alpha = crossing(alpha)
+    if at_alpha >= alpha:  # the grid's error at very long horizons: alpha itself is valid (Ville's bound)
+        return alpha
+    first = min(max(alpha * alpha / max(at_alpha, 1e-12), alpha), 0.5)
+    try:
+        log_level = newton(lambda x: math.log(max(crossing(math.exp(x)), 1e-300)) - math.log(alpha),
+                           math.log(first), x1=math.log(first) + 0.02, tol=1e-3, maxiter=12)
+        level = math.exp(float(log_level))  # within 0.1% of the level that spends alpha exactly
+        if alpha <= level <= 0.5:
+            return level
+    except (RuntimeError, ArithmeticError, ValueError):
+        pass
+    return float(brentq(lambda level: crossing(level) - alpha, alpha, 0.5, xtol=1e-5))
 
 
-def horizon_level(alpha: float, horizon: float) -> float:
+def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) -> float:
     """The nominal level whose boundary is crossed before `horizon` (= T rho²) with probability
     alpha; never below alpha (Ville's bound holds anyway) and at most 0.5; alpha itself when alpha
     is 0.5 or more or the horizon is not a positive number.
 
+    `mixture` (several tuning sizes): its rho2s in units of the largest one, the reference of the
+    horizon's rho²; the ratios are rounded up to 8 steps per decade (`mixture_key`), the safe side.
     The horizon is rounded down to 24 steps per decade before computing (cached): a shorter
     horizon gives a smaller level, so rounding down is on the safe side. The usual alphas' levels
     are tabulated (stats/horizon_table.py: the same numbers, computed once).
@@ -95,5 +137,16 @@ def horizon_level(alpha: float, horizon: float) -> float:
     if not 0.0 < alpha < 0.5 or horizon <= 0 or not math.isfinite(horizon):
         return alpha
     step = math.floor(math.log10(horizon) * 24.0)
-    tabled = tabled_level(alpha, step)
-    return max(alpha, tabled if tabled is not None else _level(alpha, 10.0 ** (step / 24.0)))
+    tabled = tabled_level(alpha, step) if mixture is None else None  # the table holds one mixture's levels
+    return max(alpha, tabled if tabled is not None else _level(alpha, 10.0 ** (step / 24.0), mixture))
+
+
+def mixture_key(mixture: Mixture) -> tuple[float, Mixture | None]:
+    """(the reference rho², the mixture in its units, rounded) for `horizon_level`: the reference is
+    the largest rho² (the shortest tuning size), so the time grid covers every component."""
+    if len(mixture.rho2s) == 1:
+        return mixture.rho2s[0], None
+    reference = max(mixture.rho2s)
+    # rounded up (towards 1): a ratio nearer 1 needs a smaller level, so rounding up is the safe side
+    ratios = tuple(10.0 ** (math.ceil(math.log10(r / reference) * 8.0 - 1e-9) / 8.0) for r in mixture.rho2s)
+    return reference, Mixture(ratios, mixture.weights)

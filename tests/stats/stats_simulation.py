@@ -40,7 +40,7 @@ def cumulative_events(rng: np.random.Generator, runs: int, looks: int, units_per
 
 def sequential_relative(base_events: np.ndarray, cand_events: np.ndarray, units_per_look: int, *,
                         max_drop: float, alpha: float, tuning_n: float, min_units: int = 100,
-                        horizon_n: float | None = None) -> Verdicts:
+                        horizon_n: float | None = None, tune_at_limit: bool = True) -> Verdicts:
     """Judge every look with `judge_relative`, stopping a rollout at its first pass or fail."""
     runs, looks = base_events.shape
     outcomes: list[Outcome | None] = []
@@ -52,7 +52,7 @@ def sequential_relative(base_events: np.ndarray, cand_events: np.ndarray, units_
             result = judge_relative(proportion_stats(n, int(base_events[run, look])),
                                     proportion_stats(n, int(cand_events[run, look])),
                                     max_drop=max_drop, max_increase=None, alpha=alpha, tuning_n=tuning_n,
-                                    min_units=min_units, horizon_n=horizon_n)
+                                    min_units=min_units, horizon_n=horizon_n, tune_at_limit=tune_at_limit)
             if result.outcome is not Outcome.INCONCLUSIVE:
                 verdict = result.outcome
                 decided[run] = look
