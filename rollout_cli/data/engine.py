@@ -10,11 +10,16 @@ plan's bound sources and returns only its (small) result rows:
 
 `rows_returned` counts what came back to the CLI: the result size is bounded by arms × segment
 values × metrics, never by the number of units (tests/spark/test_parity.py asserts it).
+
+`EngineConnection(engine).execute(sql, params)` offers an engine as DuckDB's connection is read
+(`description`, `fetchone`, `fetchall`): the shadow comparison (rollout_cli/shadow/) runs its
+statements, its temporary `pairs` table included, on either engine through it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import duckdb
@@ -63,3 +68,31 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.connection.close()
+
+
+@dataclass(frozen=True)
+class FetchedRows:
+    """A statement's result, read as a DB-API cursor is."""
+
+    names: list[str]
+    rows: list[tuple[Any, ...]]
+
+    @property
+    def description(self) -> list[tuple[str]]:
+        return [(name,) for name in self.names]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+class EngineConnection:
+    """An engine behind `execute(sql, params)`, as DuckDB's connection offers it."""
+
+    def __init__(self, engine: QueryEngine) -> None:
+        self.engine = engine
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> FetchedRows:
+        return FetchedRows(*self.engine.run(sql, params or {}))

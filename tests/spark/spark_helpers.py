@@ -14,9 +14,12 @@ from rollout_cli.plan.document import plan_yaml
 from rollout_cli.plan.model import Plan, SparkSpec
 
 # Small data on 2 cores: a few shuffle partitions, no adaptive re-planning, no code generation
-# (compiling the statement's generated code costs more than running it on a few thousand rows).
+# (compiling the statement's generated code costs more than running it on a few thousand rows;
+# `factoryMode` keeps even single expressions interpreted — Spark's own switch for its tests, the
+# same results by design, which the parity tests then confirm once more).
 TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabled": "false",
-             "spark.sql.codegen.wholeStage": "false", "spark.driver.memory": "1g"}
+             "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+             "spark.driver.memory": "1g"}
 TEST_SPARK = SparkSpec(master="local[2]", conf=TEST_CONF)
 
 
