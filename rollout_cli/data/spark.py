@@ -160,7 +160,8 @@ def spark_session(options: SparkSpec) -> Any:
         session = builder.getOrCreate()
     except ImportError as error:  # Spark Connect's client needs grpcio and friends
         raise DataError(f"Spark Connect's client cannot start: {first_line(error)}",
-                        hint="pip install 'pyspark[connect]'") from None
+                        hint="install the Spark extra, which brings the client: "
+                             "pip install 'rollout-cli[spark]'") from None
     except Exception as error:  # noqa: BLE001 - no Java, a master that refuses: one clear line
         raise DataError(f"Spark did not start: {_reason(error)}", hint=INSTALL_HINT) from None
     if options.connect is None:

@@ -19,7 +19,8 @@ Contract of `to_spark(sql, params)`:
   query q with `creates = t`, and `DELETE FROM t WHERE c` the query `SELECT * FROM t WHERE NOT
   coalesce(c, false)` (the rows DuckDB keeps) with `creates = t`; the engine caches the query's
   rows as t (data/spark.py). A table named in `tables` is read under the view name it maps to.
-- A placeholder without a value, or a value of an unknown type, is a ValueError (a bug, not input).
+- A placeholder without a value, or a value of an unknown type, is a ValueError, a statement other
+  than those above a TypeError (bugs, not input).
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ def spark_statement(sql: str, params: Mapping[str, Any], tables: Mapping[str, st
             kept = kept.where(exp.false())
         return SparkStatement(_render(kept, params, names), creates=table)
     if not isinstance(tree, exp.Query):
-        raise ValueError(f"a {type(tree).__name__} statement cannot be rendered for Spark")
+        raise TypeError(f"a {type(tree).__name__} statement cannot be rendered for Spark")
     return SparkStatement(_render(tree, params, names))
 
 
-def _render(tree: exp.Expression, params: Mapping[str, Any], tables: Mapping[str, str]) -> str:
+def _render(tree: exp.Expr, params: Mapping[str, Any], tables: Mapping[str, str]) -> str:
     tree = tree.transform(lambda node: _bind(node, params))  # first: the rewrites below copy bound children
     tree = tree.transform(_rewrite)
     tree = _positional_unions(tree)
@@ -112,13 +113,13 @@ def _bind(node: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
     return node
 
 
-def _corr(node: exp.Expression) -> exp.Expression:
+def _corr(node: exp.Expr) -> exp.Expr:
     """`corr(x, y) [FILTER (…)]`: DuckDB's NaN where the pairs have no variance (one pair, a constant
     column), which Spark gives as NULL; NULL still when no pair has both values, on both."""
     call = node.this if isinstance(node, exp.Filter) else node
     args = [call.this.copy(), call.expression.copy()]
 
-    def scoped(aggregate: exp.Expression) -> exp.Expression:
+    def scoped(aggregate: exp.Expr) -> exp.Expr:
         return exp.Filter(this=aggregate, expression=node.expression.copy()) if isinstance(node, exp.Filter) else aggregate
 
     pairs = scoped(exp.Anonymous(this="count", expressions=[a.copy() for a in args]))
@@ -127,7 +128,7 @@ def _corr(node: exp.Expression) -> exp.Expression:
                     exp.Case(ifs=[exp.If(this=exp.GT(this=pairs, expression=exp.Literal.number(0)), true=nan)]))
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Filter) and isinstance(node.this, exp.Corr) or (
             isinstance(node, exp.Corr) and not isinstance(node.parent, exp.Filter)):
         return _corr(node)  # its inner call is Anonymous: not rewritten again
@@ -165,7 +166,7 @@ def _branches(union: exp.Union) -> list[exp.Select]:
     return out
 
 
-def _positional_unions(tree: exp.Expression) -> exp.Expression:
+def _positional_unions(tree: exp.Expr) -> exp.Expr:
     """Every `UNION ALL BY NAME` chain as a positional UNION ALL (Spark SQL has no BY NAME)."""
     for union in list(tree.find_all(exp.Union)):
         if not union.args.get("by_name") or (isinstance(union.parent, exp.Union) and union.parent.args.get("by_name")):

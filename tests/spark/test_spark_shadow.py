@@ -121,3 +121,23 @@ def test_logs_compared_on_the_wrong_pairs_are_refused_with_the_same_words(said: 
             compare_shadow(engine_plan, now=NOW, examples=0)
         messages.append(caught.value.message)
     assert said in messages[0] and messages[1] == messages[0]
+
+
+def test_a_statement_spark_refuses_is_one_line_from_the_command(tmp_path: Path, spark: Any, capsys: Any) -> None:
+    """A score column with one word among 299 numbers: both engines refuse to cast it; on Spark the
+    command says so in one line (exit 2) — no JVM stack trace, no log record of pyspark's own."""
+    import yaml
+    from rollout_support import cli_in_process
+    from spark_helpers import TEST_CONF
+
+    rows = [(f"r{i}", f"u{i}", arm, arm == "baseline", "0.5" if i or arm == "baseline" else "n/a")
+            for i in range(150) for arm in ("baseline", "candidate")]
+    write_shadow_plan(tmp_path, predictions=str(tmp_path / "predictions.parquet"))
+    _write_log(tmp_path / "predictions.parquet", rows, numeric=False)
+    document = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    document["data"] = {**document["data"], "engine": "spark", "spark": {"master": "local[2]", "conf": TEST_CONF}}
+    (tmp_path / "plan-spark.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    done = cli_in_process(["shadow", str(tmp_path / "plan-spark.yaml"), "--examples", "0"], capsys)
+    assert done.returncode == 2, done.stderr
+    assert "error: reading the logs on Spark failed: [CAST_INVALID_INPUT] The value 'n/a'" in done.stderr
+    assert not any(word in done.stderr for word in ("Traceback", "at org.apache", "SQLQueryContextLogger"))

@@ -130,8 +130,8 @@ def test_a_temporary_table_is_a_cached_view_and_a_delete_keeps_what_duckdb_keeps
 
     statements = [("CREATE OR REPLACE TEMP TABLE pairs AS SELECT k, g, x, hash(g) AS h FROM " + VALUES, {}),
                   ("DELETE FROM pairs WHERE x > $cut OR g = 'c'", {"cut": 2.0}),
-                  ("SELECT p.k, p.g, p.x, q.n FROM pairs p JOIN (SELECT g, count(*) AS n FROM pairs GROUP BY g) q "
-                   "ON p.g = q.g ORDER BY p.k", {})]
+                  (("SELECT p.k, p.g, p.x, q.n FROM pairs p JOIN (SELECT g, count(*) AS n FROM pairs GROUP BY g) q "
+                    "ON p.g = q.g ORDER BY p.k"), {})]
     with duckdb.connect() as con:
         duck_engine = DuckDBEngine(con)
         duck = [duck_engine.run(sql, params) for sql, params in statements]
