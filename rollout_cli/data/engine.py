@@ -31,6 +31,7 @@ class QueryEngine(Protocol):
     name: str
     rows_returned: int
     values_returned: int
+    last_types: list[str]  # the DuckDB type names of the last statement's columns
 
     def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The statement's column names and rows. Raises DataError with the engine's own reason."""
@@ -54,6 +55,7 @@ class DuckDBEngine:
         self.connection = connection
         self.rows_returned = 0
         self.values_returned = 0
+        self.last_types: list[str] = []
 
     def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
@@ -62,6 +64,7 @@ class DuckDBEngine:
         except duckdb.Error as error:
             raise DataError(f"reading the logs failed: {first_line(error)}") from None
         names = [d[0] for d in (cursor.description or [])]
+        self.last_types = [str(d[1]) for d in (cursor.description or [])]
         self.rows_returned += len(rows)
         self.values_returned += len(rows) * len(names)
         return names, rows
@@ -72,14 +75,16 @@ class DuckDBEngine:
 
 @dataclass(frozen=True)
 class FetchedRows:
-    """A statement's result, read as a DB-API cursor is."""
+    """A statement's result, read as a DB-API cursor is: `description` gives each column's name and
+    DuckDB type name (on Spark, the DuckDB spelling of its type: data/spark.py `duckdb_type`)."""
 
     names: list[str]
     rows: list[tuple[Any, ...]]
+    types: list[str]
 
     @property
-    def description(self) -> list[tuple[str]]:
-        return [(name,) for name in self.names]
+    def description(self) -> list[tuple[Any, ...]]:
+        return [(name, kind, None, None, None, None, None) for name, kind in zip(self.names, self.types)]
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self.rows[0] if self.rows else None
@@ -95,4 +100,5 @@ class EngineConnection:
         self.engine = engine
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> FetchedRows:
-        return FetchedRows(*self.engine.run(sql, params or {}))
+        names, rows = self.engine.run(sql, params or {})
+        return FetchedRows(names, rows, list(self.engine.last_types))

@@ -66,6 +66,7 @@ class SparkEngine:
         self.cached: dict[str, Any] = {}  # temporary table -> its cached frame, to uncache
         self.rows_returned = 0
         self.values_returned = 0
+        self.last_types: list[str] = []
 
     def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         from rollout_cli.data.transpile import spark_statement
@@ -74,9 +75,12 @@ class SparkEngine:
             statement = spark_statement(sql, params, self.tables)
             frame = self.session.sql(statement.sql)
             if statement.creates is not None:
+                self.last_types = ["BIGINT"]
                 return ["Count"], [(self._keep(statement.creates, frame),)]
             rows = [tuple(row) for row in frame.collect()]
-            names = list(frame.columns)
+            fields = frame.schema.fields  # known once the statement is analysed (cached by the Connect client)
+            names = [f.name for f in fields]
+            self.last_types = [duckdb_type(f.dataType.simpleString()) for f in fields]
         except Exception as error:  # noqa: BLE001 - Spark's AnalysisException, Py4J and gRPC errors alike
             raise DataError(f"reading the logs on Spark failed: {_reason(error)}") from None
         self.rows_returned += len(rows)

@@ -68,17 +68,16 @@ def test_each_shadow_scenario_gives_the_same_comparison_on_both_engines(name: st
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "verdict"), [("shadow-healthy", Outcome.PASS), ("shadow-shift", Outcome.FAIL)])
-def test_the_paired_guards_are_judged_on_spark_inside_evaluate(name: str, verdict: Outcome, tmp_path: Path,
-                                                                 spark: Any) -> None:
+def test_the_paired_guards_are_judged_on_spark_inside_evaluate(tmp_path: Path, spark: Any) -> None:
+    """A pass needs every guard judged, the paired ones (coverage, score shift) on Spark too."""
     plan = write_shadow_plan(tmp_path)
-    logs = simulate_shadow(plan, tmp_path, scenario=shadow_scenario(plan, name, units=UNITS), seed=7)
+    logs = simulate_shadow(plan, tmp_path, scenario=shadow_scenario(plan, "shadow-healthy", units=UNITS), seed=7)
     stage = plan.stages[0]
     duck = evaluate_stage(plan, stage, until=logs.end, now=logs.end)
     on = evaluate_stage(on_spark(plan), stage, until=logs.end, now=logs.end)
     paired = {c.metric: c.outcome for c in on.checks if c.metric in ("coverage", "shift")}
     assert paired and Outcome.INCONCLUSIVE not in paired.values(), [c.reason for c in on.checks]
-    assert on.verdict is duck.verdict is verdict
+    assert on.verdict is duck.verdict is Outcome.PASS
     assert_same(duck, on, "evaluation")
 
 

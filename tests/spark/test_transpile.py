@@ -177,3 +177,22 @@ def test_the_shadow_comparisons_constructs_give_duckdbs_results(spark: Any) -> N
               "ON b.k = c.k ORDER BY b.k NULLS LAST, c.k")
     duck, on = both(spark, joined)
     assert duck == on, (duck, on)
+
+
+def test_a_statement_describes_its_columns_with_duckdbs_type_names(spark: Any) -> None:
+    """`EngineConnection` reads as DuckDB's cursor does, column types included (a scan may ask
+    whether an expression is a condition before it counts or sums it)."""
+    from rollout_cli.data.engine import DuckDBEngine, EngineConnection
+    from rollout_cli.data.spark import SparkEngine
+
+    sql = ("SELECT k > $k AS flag, CAST(x AS DOUBLE) AS x, g, CAST(k AS BIGINT) AS big, "
+           f"TIMESTAMP '2026-01-05 00:00:00' AS ts FROM {VALUES} LIMIT 0")
+    with duckdb.connect() as con:
+        duck = EngineConnection(DuckDBEngine(con)).execute(sql, {"k": 2}).description
+    engine = SparkEngine(spark)
+    try:
+        on = EngineConnection(engine).execute(sql, {"k": 2}).description
+    finally:
+        engine.close()
+    assert [d[:2] for d in duck] == [d[:2] for d in on] == [
+        ("flag", "BOOLEAN"), ("x", "DOUBLE"), ("g", "VARCHAR"), ("big", "BIGINT"), ("ts", "TIMESTAMP")]
