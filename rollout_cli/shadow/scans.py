@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollout_cli.data.engine import EngineConnection, FetchedRows
-
 from rollout_cli.shadow import histograms
 
 Population = tuple[str, Any] | None
