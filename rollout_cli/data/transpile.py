@@ -11,8 +11,10 @@ Contract of `to_spark(sql, params)`:
   `NULL` for the ones it lacks; `quantile_cont(x, q | [q…])` -> `percentile(x, q | array(q…))`
   (both exact, linear interpolation between order statistics); `isfinite(x)` -> `NOT isnan(x)
   AND abs(x) <> Infinity` (NULL stays NULL); `corr(x, y)` -> `coalesce(corr(x, y), CASE WHEN
-  count(x, y) > 0 THEN NaN END)` (DuckDB's NaN without variance); `to_seconds(s)` -> `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit; a
-  hash only screens, an exact count decides, so the two engines' different hash values agree).
+  count(x, y) > 0 THEN NaN END)` (DuckDB's NaN without variance); `to_seconds(s)` ->
+  `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit; a hash only
+  screens, an exact count decides, so the two engines' different hash values agree — except
+  where a figure rests on the hash itself, docs/spark.md).
   sqlglot itself renders `arg_min` as `min_by`, TIMESTAMP as TIMESTAMP_NTZ, VARCHAR as STRING.
 - `spark_statement(sql, params, tables)` also takes the two statements that keep a temporary
   table (the shadow comparison's `pairs`): `CREATE [OR REPLACE] TEMP TABLE t AS q` becomes the
