@@ -10,11 +10,16 @@ plan's bound sources and returns only its (small) result rows:
 
 `rows_returned` counts what came back to the CLI: the result size is bounded by arms × segment
 values × metrics, never by the number of units (tests/spark/test_parity.py asserts it).
+
+`EngineConnection(engine).execute(sql, params)` offers an engine as DuckDB's connection is read
+(`description`, `fetchone`, `fetchall`): the shadow comparison (rollout_cli/shadow/) runs its
+statements, its temporary `pairs` table included, on either engine through it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import duckdb
@@ -26,6 +31,7 @@ class QueryEngine(Protocol):
     name: str
     rows_returned: int
     values_returned: int
+    last_types: list[str]  # the DuckDB type names of the last statement's columns
 
     def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The statement's column names and rows. Raises DataError with the engine's own reason."""
@@ -49,6 +55,7 @@ class DuckDBEngine:
         self.connection = connection
         self.rows_returned = 0
         self.values_returned = 0
+        self.last_types: list[str] = []
 
     def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
         try:
@@ -57,9 +64,41 @@ class DuckDBEngine:
         except duckdb.Error as error:
             raise DataError(f"reading the logs failed: {first_line(error)}") from None
         names = [d[0] for d in (cursor.description or [])]
+        self.last_types = [str(d[1]) for d in (cursor.description or [])]
         self.rows_returned += len(rows)
         self.values_returned += len(rows) * len(names)
         return names, rows
 
     def close(self) -> None:
         self.connection.close()
+
+
+@dataclass(frozen=True)
+class FetchedRows:
+    """A statement's result, read as a DB-API cursor is: `description` gives each column's name and
+    DuckDB type name (on Spark, the DuckDB spelling of its type: data/spark.py `duckdb_type`)."""
+
+    names: list[str]
+    rows: list[tuple[Any, ...]]
+    types: list[str]
+
+    @property
+    def description(self) -> list[tuple[Any, ...]]:
+        return [(name, kind, None, None, None, None, None) for name, kind in zip(self.names, self.types)]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+class EngineConnection:
+    """An engine behind `execute(sql, params)`, as DuckDB's connection offers it."""
+
+    def __init__(self, engine: QueryEngine) -> None:
+        self.engine = engine
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> FetchedRows:
+        names, rows = self.engine.run(sql, params or {})
+        return FetchedRows(names, rows, list(self.engine.last_types))

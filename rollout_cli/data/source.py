@@ -19,14 +19,14 @@ Contract:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
 
-from rollout_cli.data.engine import DuckDBEngine, QueryEngine, first_line
+from rollout_cli.data.engine import DuckDBEngine, EngineConnection, QueryEngine, first_line
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import DataSource, DataSpec
 
@@ -139,9 +139,9 @@ class BoundSource:
 class Logs:
     """The plan's sources bound on an engine (docs/spark.md). Close it (or use `with`).
 
-    `engine` runs the statements of `query` (DuckDB, or Spark: data/engine.py). `connection` is the
-    DuckDB engine's connection, read directly by `shadow` (DuckDB only) and by `export` on DuckDB;
-    on Spark it is an idle in-memory one."""
+    `engine` runs the statements of `query` (DuckDB, or Spark: data/engine.py), and of
+    `engine_connection` (the shadow comparison's). `connection` is the DuckDB engine's connection,
+    read directly by `export` on DuckDB; on Spark it is an idle in-memory one."""
 
     connection: duckdb.DuckDBPyConnection
     predictions: BoundSource
@@ -163,6 +163,11 @@ class Logs:
     @property
     def engine_name(self) -> str:
         return self.engine.name if self.engine is not None else "duckdb"
+
+    @property
+    def engine_connection(self) -> EngineConnection:
+        assert self.engine is not None
+        return EngineConnection(self.engine)
 
     def close(self) -> None:
         if self.engine is not None:
@@ -269,21 +274,38 @@ def bind_source(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
                        params=bound.params, columns=bound.columns, roles=dict(roles))
 
 
-def open_logs(spec: DataSpec, *, threads: int | None = None, with_training: bool = False) -> Logs:
+def open_logs(spec: DataSpec, *, threads: int | None = None, with_training: bool = False,
+              notes: list[str] | None = None) -> Logs:
     """Bind the plan's sources on a fresh read-only connection (or, with `data.engine: spark`, as
-    Spark views: data/spark.py). Raises DataError."""
+    Spark views: data/spark.py). Raises DataError. With `notes`, outcomes and training that cannot
+    be bound are left out with a note there instead (for what only adds figures: `rollout shadow`)."""
     if spec.engine == "spark":
         from rollout_cli.data.spark import open_spark_logs
 
-        return open_spark_logs(spec, with_training=with_training)
+        return open_spark_logs(spec, with_training=with_training, notes=notes)
     con = connect(threads)
     attached: dict[str, str] = {}
     try:
         predictions = bind_source(con, "predictions", spec.predictions, spec.columns, attached)
-        outcomes = bind_source(con, "outcomes", spec.outcomes, spec.columns, attached) if spec.outcomes else None
-        training = (bind_source(con, "training", spec.training, spec.columns, attached)
-                    if with_training and spec.training else None)
+        outcomes, training = bind_optional(
+            lambda name, source: bind_source(con, name, source, spec.columns, attached), spec, with_training, notes)
     except BaseException:
         con.close()
         raise
     return Logs(connection=con, predictions=predictions, outcomes=outcomes, training=training)
+
+
+def bind_optional(bind: Callable[[str, DataSource], BoundSource], spec: DataSpec, with_training: bool,
+                  notes: list[str] | None) -> tuple[BoundSource | None, BoundSource | None]:
+    """The outcomes and (if asked) training sources bound by `bind`; with `notes`, one that cannot
+    be bound is None and its reason a note."""
+    bound: dict[str, BoundSource | None] = {}
+    for name, source in (("outcomes", spec.outcomes), ("training", spec.training if with_training else None)):
+        try:
+            bound[name] = bind(name, source) if source is not None else None
+        except DataError as error:
+            if notes is None:
+                raise
+            notes.append(f"{name} left out: {error.message}")
+            bound[name] = None
+    return bound["outcomes"], bound["training"]

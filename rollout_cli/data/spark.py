@@ -19,6 +19,7 @@ Contract:
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rollout_cli.data.engine import first_line
-from rollout_cli.data.source import BoundSource, Logs, connect, quote_identifier
+from rollout_cli.data.source import BoundSource, Logs, bind_optional, connect, quote_identifier
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import DataSource, DataSpec, SparkSpec
 from rollout_cli.secrets import resolve
@@ -49,30 +50,69 @@ def duckdb_type(spark_type: str) -> str:
 
 
 class SparkEngine:
-    """Statements run on one Spark session; each returns only its aggregated rows."""
+    """Statements run on one Spark session; each returns only its aggregated rows.
+
+    A temporary table (the shadow comparison's `pairs`: data/transpile.py `spark_statement`) is a
+    cached, fully computed view under a name of this engine's own, so that the scans after it read
+    it as DuckDB reads its temporary table and two engines on one session never meet; a DELETE
+    caches the rows it keeps under a new name. `close` uncaches and drops all of it."""
 
     name = "spark"
 
     def __init__(self, session: Any) -> None:
         self.session = session
         self.views: list[str] = []
+        self.tables: dict[str, str] = {}  # temporary table -> the view holding its rows now
+        self.cached: dict[str, Any] = {}  # temporary table -> its cached frame, to uncache
         self.rows_returned = 0
         self.values_returned = 0
+        self.last_types: list[str] = []
 
     def run(self, sql: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        from rollout_cli.data.transpile import to_spark
+        from rollout_cli.data.transpile import spark_statement
 
         try:
-            frame = self.session.sql(to_spark(sql, params))
+            statement = spark_statement(sql, params, self.tables)
+            frame = self.session.sql(statement.sql)
+            if statement.creates is not None:
+                self.last_types = ["BIGINT"]
+                return ["Count"], [(self._keep(statement.creates, frame),)]
             rows = [tuple(row) for row in frame.collect()]
-            names = list(frame.columns)
+            fields = frame.schema.fields  # known once the statement is analysed (cached by the Connect client)
+            names = [f.name for f in fields]
+            self.last_types = [duckdb_type(f.dataType.simpleString()) for f in fields]
         except Exception as error:  # noqa: BLE001 - Spark's AnalysisException, Py4J and gRPC errors alike
             raise DataError(f"reading the logs on Spark failed: {_reason(error)}") from None
         self.rows_returned += len(rows)
         self.values_returned += len(rows) * len(names)
         return names, rows
 
+    def _keep(self, table: str, frame: Any) -> int:
+        """Cache `frame` as the temporary `table` and compute it now (DuckDB creates its table at once,
+        and a problem with the logs should surface here, not in the fifth scan); returns its rows."""
+        frame = frame.persist()
+        try:
+            rows = int(frame.count())
+        except BaseException:
+            frame.unpersist()
+            raise
+        view = f"rollout_{table}_{next(_views)}"
+        frame.createOrReplaceTempView(view)
+        self.views.append(view)
+        old = self.cached.get(table)
+        if old is not None:  # the rows a DELETE kept replace the old ones (not cascading: the new are computed)
+            old.unpersist()
+        self.cached[table], self.tables[table] = frame, view
+        return rows
+
     def close(self) -> None:
+        for frame in self.cached.values():
+            try:
+                frame.unpersist()
+            except Exception:  # noqa: BLE001, S110 - a session already gone holds no cache
+                pass
+        self.cached.clear()
+        self.tables.clear()
         for view in self.views:  # the session is kept for the next statement; its views are not
             try:
                 self.session.catalog.dropTempView(view)
@@ -124,11 +164,16 @@ def spark_session(options: SparkSpec) -> Any:
         session = builder.getOrCreate()
     except ImportError as error:  # Spark Connect's client needs grpcio and friends
         raise DataError(f"Spark Connect's client cannot start: {first_line(error)}",
-                        hint="pip install 'pyspark[connect]'") from None
+                        hint="install the Spark extra, which brings the client: "
+                             "pip install 'rollout-cli[spark]'") from None
     except Exception as error:  # noqa: BLE001 - no Java, a master that refuses: one clear line
         raise DataError(f"Spark did not start: {_reason(error)}", hint=INSTALL_HINT) from None
     if options.connect is None:
         session.sparkContext.setLogLevel("ERROR")
+    # pyspark logs each failed statement with its JVM stack trace to stderr; the failure reaches the
+    # user once, as a DataError with Spark's first line (docs/spark.md)
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = True
     return session
 
 
@@ -173,17 +218,17 @@ def bind_spark_source(engine: SparkEngine, name: str, source: DataSource, roles:
                        columns={field: duckdb_type(kind) for field, kind in fields}, roles=dict(roles))
 
 
-def open_spark_logs(spec: DataSpec, *, with_training: bool = False) -> Logs:
+def open_spark_logs(spec: DataSpec, *, with_training: bool = False, notes: list[str] | None = None) -> Logs:
+    """The plan's sources as Spark views (see open_logs in data/source.py for `notes`)."""
     engine = SparkEngine(spark_session(spec.spark or SparkSpec(master="local[*]")))
     try:
         predictions = bind_spark_source(engine, "predictions", spec.predictions, spec.columns)
-        outcomes = bind_spark_source(engine, "outcomes", spec.outcomes, spec.columns) if spec.outcomes else None
-        training = (bind_spark_source(engine, "training", spec.training, spec.columns)
-                    if with_training and spec.training else None)
+        outcomes, training = bind_optional(lambda name, source: bind_spark_source(engine, name, source, spec.columns),
+                                           spec, with_training, notes)
     except BaseException:
         engine.close()
         raise
-    # `connection`: an idle in-memory DuckDB, for the type; export and shadow refuse a Spark plan first
+    # `connection`: an idle in-memory DuckDB, for the type; every statement runs on `engine`
     return Logs(connection=connect(1), predictions=predictions, outcomes=outcomes, training=training, engine=engine)
 
 

@@ -10,16 +10,26 @@ Contract of `to_spark(sql, params)`:
   `UNION ALL BY NAME` -> positional `UNION ALL` with each branch's columns put in one order and
   `NULL` for the ones it lacks; `quantile_cont(x, q | [q…])` -> `percentile(x, q | array(q…))`
   (both exact, linear interpolation between order statistics); `isfinite(x)` -> `NOT isnan(x)
-  AND abs(x) <> Infinity` (NULL stays NULL); `to_seconds(s)` -> `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit; a
-  hash only screens, an exact count decides, so the two engines' different hash values agree).
+  AND abs(x) <> Infinity` (NULL stays NULL); `corr(x, y)` -> `coalesce(corr(x, y), CASE WHEN
+  count(x, y) > 0 THEN NaN END)` (DuckDB's NaN without variance); `to_seconds(s)` ->
+  `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit; a hash only
+  screens, an exact count decides, so the two engines' different hash values agree — except
+  where a figure rests on the hash itself, docs/spark.md).
   sqlglot itself renders `arg_min` as `min_by`, TIMESTAMP as TIMESTAMP_NTZ, VARCHAR as STRING.
-- A placeholder without a value, or a value of an unknown type, is a ValueError (a bug, not input).
+- `spark_statement(sql, params, tables)` also takes the two statements that keep a temporary
+  table (the shadow comparison's `pairs`): `CREATE [OR REPLACE] TEMP TABLE t AS q` becomes the
+  query q with `creates = t`, and `DELETE FROM t WHERE c` the query `SELECT * FROM t WHERE NOT
+  coalesce(c, false)` (the rows DuckDB keeps) with `creates = t`; the engine caches the query's
+  rows as t (data/spark.py). A table named in `tables` is read under the view name it maps to.
+- A placeholder without a value, or a value of an unknown type, is a ValueError, a statement other
+  than those above a TypeError (bugs, not input).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,11 +39,45 @@ from sqlglot import exp
 
 
 def to_spark(sql: str, params: Mapping[str, Any]) -> str:
-    """Spark SQL for the DuckDB statement `sql` with its parameters bound as literals."""
+    """Spark SQL for the DuckDB query `sql` with its parameters bound as literals."""
+    return _render(sqlglot.parse_one(sql, read="duckdb"), params, {})
+
+
+@dataclass(frozen=True)
+class SparkStatement:
+    sql: str  # a Spark SQL query
+    creates: str | None = None  # the temporary table whose rows the query's rows become
+
+
+def spark_statement(sql: str, params: Mapping[str, Any], tables: Mapping[str, str] | None = None) -> SparkStatement:
+    """The DuckDB statement `sql` for Spark: a query, or a temporary table's new rows (module contract)."""
     tree = sqlglot.parse_one(sql, read="duckdb")
+    names = dict(tables or {})
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "TABLE" \
+            and tree.find(exp.TemporaryProperty) is not None and isinstance(tree.expression, exp.Query):
+        return SparkStatement(_render(tree.expression, params, names), creates=tree.this.name)
+    if isinstance(tree, exp.Delete):
+        table = tree.this.name
+        where = tree.args.get("where")
+        kept = exp.select("*").from_(exp.to_table(table))
+        if where is not None:
+            kept = kept.where(exp.not_(exp.func("coalesce", exp.paren(where.this.copy()), exp.false())))
+        else:
+            kept = kept.where(exp.false())
+        return SparkStatement(_render(kept, params, names), creates=table)
+    if not isinstance(tree, exp.Query):
+        raise TypeError(f"a {type(tree).__name__} statement cannot be rendered for Spark")
+    return SparkStatement(_render(tree, params, names))
+
+
+def _render(tree: exp.Expr, params: Mapping[str, Any], tables: Mapping[str, str]) -> str:
     tree = tree.transform(lambda node: _bind(node, params))  # first: the rewrites below copy bound children
     tree = tree.transform(_rewrite)
     tree = _positional_unions(tree)
+    if tables:
+        for table in list(tree.find_all(exp.Table)):
+            if not table.args.get("db") and table.name in tables:
+                table.set("this", exp.to_identifier(tables[table.name], quoted=True))
     return tree.sql(dialect="spark")
 
 
@@ -71,7 +115,25 @@ def _bind(node: exp.Expression, params: Mapping[str, Any]) -> exp.Expression:
     return node
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _corr(node: exp.Expr) -> exp.Expr:
+    """`corr(x, y) [FILTER (…)]`: DuckDB's NaN where the pairs have no variance (one pair, a constant
+    column), which Spark gives as NULL; NULL still when no pair has both values, on both."""
+    call = node.this if isinstance(node, exp.Filter) else node
+    args = [call.this.copy(), call.expression.copy()]
+
+    def scoped(aggregate: exp.Expr) -> exp.Expr:
+        return exp.Filter(this=aggregate, expression=node.expression.copy()) if isinstance(node, exp.Filter) else aggregate
+
+    pairs = scoped(exp.Anonymous(this="count", expressions=[a.copy() for a in args]))
+    nan = exp.cast(exp.Literal.string("NaN"), "DOUBLE")
+    return exp.func("coalesce", scoped(exp.Anonymous(this="corr", expressions=args)),
+                    exp.Case(ifs=[exp.If(this=exp.GT(this=pairs, expression=exp.Literal.number(0)), true=nan)]))
+
+
+def _rewrite(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Filter) and isinstance(node.this, exp.Corr) or (
+            isinstance(node, exp.Corr) and not isinstance(node.parent, exp.Filter)):
+        return _corr(node)  # its inner call is Anonymous: not rewritten again
     if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
         node.set("materialized", None)  # `AS [NOT] MATERIALIZED` is DuckDB's planning hint; Spark decides itself
         return node
@@ -106,7 +168,7 @@ def _branches(union: exp.Union) -> list[exp.Select]:
     return out
 
 
-def _positional_unions(tree: exp.Expression) -> exp.Expression:
+def _positional_unions(tree: exp.Expr) -> exp.Expr:
     """Every `UNION ALL BY NAME` chain as a positional UNION ALL (Spark SQL has no BY NAME)."""
     for union in list(tree.find_all(exp.Union)):
         if not union.args.get("by_name") or (isinstance(union.parent, exp.Union) and union.parent.args.get("by_name")):

@@ -2,8 +2,9 @@
 
 Contract (docs/shadow.md):
 - `compare_shadow(plan, stage=None, *, since, until, now, segment, examples, timeout_ms)` reads the
-  plan's prediction log with DuckDB, pairs each served baseline answer of the window with the
-  candidate's unserved answer to the same request id (`shadow.pairs`), and returns a frozen
+  plan's prediction log on the plan's engine (DuckDB, or Spark: docs/spark.md), pairs each served
+  baseline answer of the window with the candidate's unserved answer to the same request id
+  (`shadow.pairs`), and returns a frozen
   `ShadowResult` (`shadow.result`; `to_json()` gives every figure): coverage (missing, late,
   errored), agreement overall and per segment value (always-valid intervals, Holm across
   values, ranked by how much worse than overall), the label confusion table or the score

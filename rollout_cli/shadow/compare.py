@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout_cli.data.source import BoundSource, Logs, bind_source, connect
+from rollout_cli.data.source import Logs, open_logs
 from rollout_cli.errors import DataError, UsageError
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.shadow import scans
@@ -60,11 +60,6 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
                    until: datetime | None = None, now: datetime | None = None, segment: str | None = None,
                    examples: int = 10, timeout_ms: float | None = None) -> ShadowResult:
     """Compare the candidate's shadow answers with the baseline's over [since, until]. Raises DataError."""
-    if plan.data.engine != "duckdb":  # the comparison materialises its pairs in DuckDB (docs/spark.md)
-        raise DataError("the paired shadow comparison (rollout shadow; coverage and score_shift guards) runs on "
-                        f"DuckDB only, and this plan's data.engine is {plan.data.engine}",
-                        hint="run `rollout shadow` with a copy of the plan on DuckDB over an extract, or guard the "
-                             "shadow stage with agreement and latency, which Spark judges (docs/spark.md)")
     stage = stage or next((s for s in plan.stages if s.is_shadow), None)
     if stage is None or not stage.is_shadow:
         raise UsageError(f"stage {getattr(stage, 'name', None)!r} is not a shadow stage" if stage
@@ -83,26 +78,9 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
 
 def _open(plan: Plan, notes: list[str]) -> Logs:
     """The predictions, and the outcomes and training reference when they can be read: they only add
-    calibration and unusual inputs, so a problem with them is a note, not a refusal."""
-    con = connect()
-    attached: dict[str, str] = {}
-    try:
-        predictions = bind_source(con, "predictions", plan.data.predictions, plan.data.columns, attached)
-    except BaseException:
-        con.close()
-        raise
-    optional: dict[str, BoundSource | None] = {}
-    for name in ("outcomes", "training"):
-        source = getattr(plan.data, name)
-        if source is None:
-            optional[name] = None
-            continue
-        try:
-            optional[name] = bind_source(con, name, source, plan.data.columns, attached)
-        except DataError as error:
-            notes.append(f"{name} left out: {error.message}")
-            optional[name] = None
-    return Logs(connection=con, predictions=predictions, outcomes=optional["outcomes"], training=optional["training"])
+    calibration and unusual inputs, so a problem with them is a note, not a refusal. On the plan's
+    engine (DuckDB, or Spark: docs/spark.md)."""
+    return open_logs(plan.data, with_training=True, notes=notes)
 
 
 def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until: datetime, segment: str | None,
@@ -121,7 +99,7 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
     tol = _tolerance(plan, stage)
     cols = build_pairs(logs, facts, since=since, until=until, segments=segments, unusual=condition,
                        unusual_params=unusual_params, tolerance=tol)
-    con = logs.connection
+    con = logs.engine_connection
     params: dict[str, Any] = {"tol": tol, "timeout": timeout if timeout is not None else math.inf}
     agree = agree_condition(facts.kind)
     late = "paired AND coalesce(c_lat > $timeout, false)"
@@ -183,7 +161,7 @@ def _quantile_map(levels: tuple[float, ...], values: list[float]) -> dict[str, f
 
 def _scores(logs: Logs, summary: dict[str, Any], alpha: float, plan: Plan, since: datetime | None,
             until: datetime) -> tuple[ScoreComparison, tuple[list[int], list[int]] | None]:
-    con = logs.connection
+    con = logs.engine_connection
     cells = scans.score_bins(con, summary["edges"]) if summary["n"] else []
     size = len(summary["edges"]) + 1
     base_counts, cand_counts = [0] * size, [0] * size

@@ -165,7 +165,7 @@ def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, unti
     sum of (nb - 1) * nc, over answered ids: both are 0 exactly when no answered id repeats. Unanswered
     baseline ids are checked by their hashes (a collision among 10 million ids has odds of about 1 in
     400,000, and can only refuse, never pass, a log)."""
-    con = logs.connection
+    con = logs.engine_connection
     # two statements: a DISTINCT beside the plain counts made DuckDB hash every row, not just the unanswered
     row = con.execute("SELECT count(*) FILTER (WHERE ts IS NOT NULL), count(*) FILTER (WHERE paired),"
                       " count(*) FILTER (WHERE ts IS NULL), count(*) FILTER (WHERE ts IS NULL OR unit IS NULL)"

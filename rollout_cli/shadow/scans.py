@@ -1,4 +1,4 @@
-"""The aggregates of `rollout shadow`, each one pass over the in-memory `pairs` table.
+"""The aggregates of `rollout shadow`, each one pass over the `pairs` table (on the plan's engine).
 
 Contract:
 - `unit_sums(con, ...)`: per population (everyone, and each value of each segment column, a
@@ -27,15 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
+from rollout_cli.data.engine import EngineConnection, FetchedRows
 from rollout_cli.shadow import histograms
 
 Population = tuple[str, Any] | None
 LOAD_BUCKETS = 5
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+def _run(con: EngineConnection, sql: str, params: dict[str, Any]) -> FetchedRows:
     """Execute with just the parameters the statement names (DuckDB refuses extra ones)."""
     used = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
     return con.execute(sql, used)
@@ -59,7 +58,7 @@ class RatioSums:
     y: Any
 
 
-def unit_sums(con: duckdb.DuckDBPyConnection, segments: Sequence[str], ratios: dict[str, tuple[str, str]],
+def unit_sums(con: EngineConnection, segments: Sequence[str], ratios: dict[str, tuple[str, str]],
               params: dict[str, Any]) -> dict[Population, dict[str, RatioSums]]:
     """Per population, per ratio name: Σx and Σy per random group of units (see the module contract).
 
@@ -124,7 +123,7 @@ SCORE_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SCORED = "paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL"
 
 
-def request_figures(con: duckdb.DuckDBPyConnection, *, scores: bool, bins: int, flag: str | None, agree: str,
+def request_figures(con: EngineConnection, *, scores: bool, bins: int, flag: str | None, agree: str,
                     params: dict[str, Any]) -> dict[str, Any]:
     """`first_ts`; with `flag`, the paired and agreeing requests where it holds and elsewhere
     (`flagged_paired`, `flagged_agree`, `rest_paired`, `rest_agree`, `flagged_requests`); with
@@ -148,7 +147,7 @@ def request_figures(con: duckdb.DuckDBPyConnection, *, scores: bool, bins: int, 
     return out
 
 
-def _score_summary(con: duckdb.DuckDBPyConnection, bins: int) -> dict[str, Any]:
+def _score_summary(con: EngineConnection, bins: int) -> dict[str, Any]:
     """Moments and extremes exactly; quantiles from log-spaced histograms (shadow.histograms), one
     GROUP BY with three grouping sets instead of sorting every score at 31 levels."""
     row = con.execute(
@@ -185,7 +184,7 @@ def _bin_expr(column: str, edges: Sequence[float]) -> str:
     return f"CASE {cases} ELSE {len(edges)} END"
 
 
-def score_bins(con: duckdb.DuckDBPyConnection, edges: Sequence[float]) -> list[tuple[int, int, int]]:
+def score_bins(con: EngineConnection, edges: Sequence[float]) -> list[tuple[int, int, int]]:
     """(baseline bin, candidate bin, paired requests) on the baseline's edges."""
     params = {f"e{i}": float(e) for i, e in enumerate(edges)}
     return [(int(b), int(c), int(n)) for b, c, n in con.execute(
@@ -193,7 +192,7 @@ def score_bins(con: duckdb.DuckDBPyConnection, edges: Sequence[float]) -> list[t
         "WHERE paired AND b_pred IS NOT NULL AND c_pred IS NOT NULL GROUP BY ALL", params).fetchall()]
 
 
-def load_buckets(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Each arm's latency p50/p99 over the window (`baseline_latency`, `candidate_latency`), and per load
     bucket (1 = quietest minutes): minutes, requests per minute, each arm's p50/p99 and error count, and
     the paired log-latency ratio's n, mean and variance (per request).
@@ -254,13 +253,13 @@ def hist_or_none(counts: list[tuple[int, int]] | None, levels: Sequence[float], 
     return histograms.quantiles(counts, levels, step) if counts else None
 
 
-def confusion(con: duckdb.DuckDBPyConnection) -> Any:
+def confusion(con: EngineConnection) -> Any:
     """Paired label answers: a polars frame (baseline, candidate, n)."""
     return _frame(con.execute("SELECT b_pred AS baseline, c_pred AS candidate, count(*) AS n FROM pairs WHERE paired "
                        "GROUP BY ALL ORDER BY n DESC, baseline, candidate"))
 
 
-def examples(con: duckdb.DuckDBPyConnection, segments: Sequence[str], limit: int) -> Any:
+def examples(con: EngineConnection, segments: Sequence[str], limit: int) -> Any:
     """`limit` disagreeing requests, chosen by the hash of the request id (deterministic, spread out)."""
     segs = "".join(f", s{i} AS {_alias(i)}" for i in range(len(segments)))
     return _frame(con.execute(
@@ -268,7 +267,7 @@ def examples(con: duckdb.DuckDBPyConnection, segments: Sequence[str], limit: int
         f"WHERE drid IS NOT NULL ORDER BY rh, drid LIMIT {int(limit)}"))
 
 
-def _frame(cursor: duckdb.DuckDBPyConnection) -> Any:
+def _frame(cursor: FetchedRows) -> Any:
     """The (small) result as a polars frame."""
     import polars as pl
 

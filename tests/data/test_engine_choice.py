@@ -36,7 +36,9 @@ def test_a_catalog_table_on_duckdb_says_it_needs_spark(tmp_path: Path) -> None:
         open_logs(spec)
 
 
-def test_the_paired_shadow_comparison_says_it_runs_on_duckdb_only() -> None:
+def test_the_shadow_comparison_on_spark_without_the_extra_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rollout shadow` runs on the plan's engine (docs/spark.md): on Spark it needs the extra too."""
     import yaml
 
     from rollout_cli.plan.build import build_plan
@@ -47,6 +49,8 @@ def test_the_paired_shadow_comparison_says_it_runs_on_duckdb_only() -> None:
     document = yaml.safe_load((root / "plans" / "good" / "minimal.yaml").read_text())
     document["data"] = {**document["data"], "engine": "spark", "spark": {"master": "local[2]"}}
     plan = build_plan(load_plan_text(yaml.safe_dump(document), "p.yaml"))
-    with pytest.raises(DataError, match="the paired shadow comparison .* runs on DuckDB only, and this plan's "
-                                        "data.engine is spark"):
+    monkeypatch.setitem(sys.modules, "sqlglot", None)
+    with pytest.raises(DataError) as raised:
         compare_shadow(plan)
+    assert "pyspark or sqlglot is not installed" in raised.value.message
+    assert "pip install 'rollout-cli[spark]'" in str(raised.value.hint)

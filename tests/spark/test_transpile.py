@@ -81,6 +81,16 @@ def test_arg_min_to_seconds_filters_and_timestamps(spark: Any) -> None:
     assert duck == on
 
 
+def test_corr_is_nan_without_variance_and_null_without_pairs_as_on_duckdb(spark: Any) -> None:
+    sql = ("SELECT g, corr(x, y) AS c, corr(x, y) FILTER (WHERE k > $k) AS late FROM (VALUES (1, 'one', 1.0, 2.0), "
+           "(2, 'flat', 1.0, 2.0), (3, 'flat', 1.0, 3.0), (4, 'none', 1.0, NULL), (5, 'line', 1.0, 2.0), "
+           "(6, 'line', 2.0, 3.5), (7, 'line', 4.0, 3.0)) AS t(k, g, x, y) GROUP BY g ORDER BY g")
+    duck, on = both(spark, sql, {"k": 5})
+    assert same(duck, on, rel=1e-15), (duck, on)
+    assert [(g, c is None or math.isnan(c)) for g, c, _ in on] == [("flat", True), ("line", False), ("none", True),
+                                                                   ("one", True)]
+
+
 def test_a_hash_screen_counts_the_same_distinct_keys_with_a_64_bit_hash_on_both(spark: Any) -> None:
     """200,000 distinct keys: Spark's 32-bit `hash` would collide several times (≈5 expected); the
     64-bit xxhash64 it is rendered as does not, so the duplicate screen is exact on both engines."""
@@ -109,3 +119,80 @@ def test_a_parameter_is_a_value_never_sql(spark: Any) -> None:
 def test_an_unbound_placeholder_is_a_bug_said_as_such() -> None:
     with pytest.raises(ValueError, match=r"placeholder \$p1 has no value"):
         to_spark("SELECT $p0, $p1", {"p0": 1})
+
+
+def test_a_temporary_table_is_a_cached_view_and_a_delete_keeps_what_duckdb_keeps(spark: Any) -> None:
+    """`CREATE TEMP TABLE … AS`, `DELETE FROM … WHERE` (a NULL condition keeps the row, as on DuckDB)
+    and the reads after them give DuckDB's rows; the table belongs to its engine and goes with it."""
+    from rollout_cli.data.engine import DuckDBEngine
+    from rollout_cli.data.spark import SparkEngine
+    from rollout_cli.errors import DataError
+
+    statements = [("CREATE OR REPLACE TEMP TABLE pairs AS SELECT k, g, x, hash(g) AS h FROM " + VALUES, {}),
+                  ("DELETE FROM pairs WHERE x > $cut OR g = 'c'", {"cut": 2.0}),
+                  (("SELECT p.k, p.g, p.x, q.n FROM pairs p JOIN (SELECT g, count(*) AS n FROM pairs GROUP BY g) q "
+                    "ON p.g = q.g ORDER BY p.k"), {})]
+    with duckdb.connect() as con:
+        duck_engine = DuckDBEngine(con)
+        duck = [duck_engine.run(sql, params) for sql, params in statements]
+    engine, other = SparkEngine(spark), SparkEngine(spark)
+    try:
+        on = [engine.run(sql, params) for sql, params in statements]
+        with pytest.raises(DataError, match="TABLE_OR_VIEW_NOT_FOUND"):
+            other.run("SELECT count(*) FROM pairs", {})  # another engine on the session never sees it
+        view = engine.tables["pairs"]
+        assert spark.catalog.isCached(view)
+    finally:
+        engine.close()
+        other.close()
+    # NaN > 2 and ∞ > 2 on both engines; a NULL x with g = 'b' leaves the condition NULL: kept
+    assert [rows for _, rows in duck[:2]] == [[(7,)], [(5,)]]  # rows created, rows deleted
+    assert on[0][1] == [(7,)]  # created: its row count (the DELETE reports what is left, not what went)
+    assert same(duck[2][1], on[2][1]) and [row[0] for row in on[2][1]] == [1, 5], (duck[2], on[2])
+    assert not [t for t in spark.catalog.listTables() if t.name.startswith("rollout_pairs")]
+
+
+def test_the_shadow_comparisons_constructs_give_duckdbs_results(spark: Any) -> None:
+    """What the shadow scans use and sqlglot renders by itself: list_contains, date_trunc, ntile,
+    try_cast, GROUPING SETS with GROUPING(), scalar subqueries, a FULL JOIN, corr and var_samp."""
+    rows = ("(VALUES (1, 'a', '0.5', TIMESTAMP '2026-01-05 00:00:10'), (2, 'a', 'x', TIMESTAMP '2026-01-05 00:00:50'), "
+            "(3, 'b', '1e3', TIMESTAMP '2026-01-05 00:01:05'), (4, 'b', NULL, TIMESTAMP '2026-01-05 00:02:00'), "
+            "(5, 'c', '2', TIMESTAMP '2026-01-05 00:02:30')) AS t(k, g, v, ts)")
+    sql = (f"WITH t AS (SELECT * FROM {rows}), "
+           "m AS (SELECT date_trunc('minute', ts) AS minute, count(*) AS load FROM t GROUP BY 1), "
+           "r AS (SELECT minute, load, ntile(2) OVER (ORDER BY load, minute) AS bucket FROM m) "
+           "SELECT r.bucket, count(DISTINCT r.minute) AS minutes, count(try_cast(t.v AS DOUBLE)) AS numbers, "
+           "sum(CASE WHEN list_contains($thin, least(CAST(floor(k / $w) AS INTEGER), 1)) THEN 1 ELSE 0 END) AS thin, "
+           "(SELECT count(*) FROM t WHERE g = 'a') AS a_rows "
+           "FROM t JOIN r ON date_trunc('minute', t.ts) = r.minute GROUP BY r.bucket ORDER BY r.bucket")
+    duck, on = both(spark, sql, {"thin": [0], "w": 2.5})
+    assert duck == on and len(on) == 2, (duck, on)
+    grouped = (f"WITH t AS (SELECT k, g, CAST(k AS DOUBLE) * 1.5 AS x, CAST(k * k AS DOUBLE) AS y FROM {rows}) "
+               "SELECT sum(x) AS sx, g, GROUPING(g) AS gg, corr(x, y) AS c, var_samp(y) AS v FROM t "
+               "GROUP BY GROUPING SETS ((), (g)) ORDER BY gg, g")
+    duck, on = both(spark, grouped)
+    assert same(duck, on, rel=1e-12) and len(on) == 4, (duck, on)
+    joined = (f"WITH t AS (SELECT * FROM {rows}) SELECT b.k, c.k, coalesce(c.paired AND b.k IS NOT NULL, false) "
+              "FROM (SELECT k FROM t WHERE g <> 'c') b FULL JOIN (SELECT k + 1 AS k, true AS paired FROM t) c "
+              "ON b.k = c.k ORDER BY b.k NULLS LAST, c.k")
+    duck, on = both(spark, joined)
+    assert duck == on, (duck, on)
+
+
+def test_a_statement_describes_its_columns_with_duckdbs_type_names(spark: Any) -> None:
+    """`EngineConnection` reads as DuckDB's cursor does, column types included (a scan may ask
+    whether an expression is a condition before it counts or sums it)."""
+    from rollout_cli.data.engine import DuckDBEngine, EngineConnection
+    from rollout_cli.data.spark import SparkEngine
+
+    sql = ("SELECT k > $k AS flag, CAST(x AS DOUBLE) AS x, g, CAST(k AS BIGINT) AS big, "
+           f"TIMESTAMP '2026-01-05 00:00:00' AS ts FROM {VALUES} LIMIT 0")
+    with duckdb.connect() as con:
+        duck = EngineConnection(DuckDBEngine(con)).execute(sql, {"k": 2}).description
+    engine = SparkEngine(spark)
+    try:
+        on = EngineConnection(engine).execute(sql, {"k": 2}).description
+    finally:
+        engine.close()
+    assert [d[:2] for d in duck] == [d[:2] for d in on] == [
+        ("flag", "BOOLEAN"), ("x", "DOUBLE"), ("g", "VARCHAR"), ("big", "BIGINT"), ("ts", "TIMESTAMP")]
