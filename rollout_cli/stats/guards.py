@@ -117,7 +117,7 @@ def _not_finite(arms: Sequence[tuple[str, ArmStats]]) -> str | None:
     return None
 
 
-def _side_p_values(estimate: float, variance_at: Callable[[float], float], n: float, rho2: float,
+def _side_p_values(estimate: float, variance_at: Callable[[float], float], n: float, rho2: float | Mixture,
                    low_limit: float | None, high_limit: float | None) -> tuple[float, float]:
     """(p_fail, p_pass) for harm below `low_limit` and/or above `high_limit`; `variance_at(limit)`
     is the per-unit variance used to test that limit."""
