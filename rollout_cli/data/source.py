@@ -3,7 +3,8 @@
 Contract:
 - `open_logs(spec)` returns `Logs`: one in-memory DuckDB connection with extension auto-install
   and auto-load off (parquet, json and icu are built in; nothing is ever downloaded), the
-  session time zone set to UTC, and each source bound as a `BoundSource`.
+  session time zone set to UTC, the macro `stable_hash` (data/stable_hash.py), and each source
+  bound as a `BoundSource`.
 - A file source becomes `read_parquet(?)`, `read_csv_auto(?)` or `read_json_auto(?)` chosen by
   the glob's extension, with the glob as a statement parameter — never pasted into SQL.
 - A table source is ATTACHed read-only (the path is a parameter too) and named by quoted
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 import duckdb
 
+from rollout_cli.data import stable_hash
 from rollout_cli.data.engine import DuckDBEngine, EngineConnection, QueryEngine, first_line
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import DataSource, DataSpec
@@ -195,6 +197,7 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # it would print into stdout, which --json reserves
+    con.execute(stable_hash.MACRO)  # DuckDB's hash under the name every engine knows (data/stable_hash.py)
     return con
 
 

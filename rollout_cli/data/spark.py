@@ -6,7 +6,8 @@ Contract:
   cluster) or catalog tables (`data.spark.tables`), with each column's Spark type mapped to the
   DuckDB type name the column checks of data/source.py expect. Statements then run through
   `SparkEngine.run`: rendered by data/transpile.py, executed by Spark, only the result rows
-  (aggregates: arms × segment values × metrics) collected.
+  (aggregates: arms × segment values × metrics) collected. A statement calling `stable_hash`
+  first registers it on the session (data/stable_hash.py).
 - One Spark session per process: `data.spark.master` starts one here (local[2], yarn, …);
   `data.spark.connect` (sc://host:15002) attaches to a Spark Connect server, after a TCP check
   with a 5 s timeout so an unreachable endpoint is said at once. `${env:…}` in the endpoint and
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from rollout_cli.data import stable_hash
 from rollout_cli.data.engine import first_line
 from rollout_cli.data.source import BoundSource, Logs, bind_optional, connect, quote_identifier
 from rollout_cli.errors import DataError
@@ -64,6 +66,7 @@ class SparkEngine:
         self.views: list[str] = []
         self.tables: dict[str, str] = {}  # temporary table -> the view holding its rows now
         self.cached: dict[str, Any] = {}  # temporary table -> its cached frame, to uncache
+        self.hashing = False  # stable_hash registered on the session (data/stable_hash.py)
         self.rows_returned = 0
         self.values_returned = 0
         self.last_types: list[str] = []
@@ -73,6 +76,9 @@ class SparkEngine:
 
         try:
             statement = spark_statement(sql, params, self.tables)
+            if statement.stable_hash and not self.hashing:
+                stable_hash.register(self.session)
+                self.hashing = True
             frame = self.session.sql(statement.sql)
             if statement.creates is not None:
                 self.last_types = ["BIGINT"]
@@ -122,7 +128,10 @@ class SparkEngine:
 
 
 def _reason(error: BaseException) -> str:
-    """Spark's message without its JVM stack trace."""
+    """Spark's message without its JVM stack trace (or a Python worker's, for stable_hash's own refusal)."""
+    text = str(error)
+    if stable_hash.REFUSED in text:
+        return text[text.rindex(stable_hash.REFUSED):].splitlines()[0]
     return first_line(error).removeprefix("An error occurred while calling o").strip()
 
 

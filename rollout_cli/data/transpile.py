@@ -12,9 +12,10 @@ Contract of `to_spark(sql, params)`:
   (both exact, linear interpolation between order statistics); `isfinite(x)` -> `NOT isnan(x)
   AND abs(x) <> Infinity` (NULL stays NULL); `corr(x, y)` -> `coalesce(corr(x, y), CASE WHEN
   count(x, y) > 0 THEN NaN END)` (DuckDB's NaN without variance); `to_seconds(s)` ->
-  `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit; a hash only
-  screens, an exact count decides, so the two engines' different hash values agree — except
-  where a figure rests on the hash itself, docs/spark.md).
+  `make_dt_interval(0, 0, 0, s)`; `hash(…)` (64-bit) -> `xxhash64(…)` (64-bit: where a hash only
+  stands for its argument — equal ids join, an exact count verifies a distinct count — any
+  64-bit hash gives the same results); `stable_hash(x)` stays, Spark's registered function for
+  DuckDB's own hash (data/stable_hash.py), and the statement says it needs it (`stable_hash`).
   sqlglot itself renders `arg_min` as `min_by`, TIMESTAMP as TIMESTAMP_NTZ, VARCHAR as STRING.
 - `spark_statement(sql, params, tables)` also takes the two statements that keep a temporary
   table (the shadow comparison's `pairs`): `CREATE [OR REPLACE] TEMP TABLE t AS q` becomes the
@@ -37,6 +38,8 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from rollout_cli.data.stable_hash import NAME as STABLE_HASH
+
 
 def to_spark(sql: str, params: Mapping[str, Any]) -> str:
     """Spark SQL for the DuckDB query `sql` with its parameters bound as literals."""
@@ -47,15 +50,17 @@ def to_spark(sql: str, params: Mapping[str, Any]) -> str:
 class SparkStatement:
     sql: str  # a Spark SQL query
     creates: str | None = None  # the temporary table whose rows the query's rows become
+    stable_hash: bool = False  # it calls stable_hash (the session must have it registered)
 
 
 def spark_statement(sql: str, params: Mapping[str, Any], tables: Mapping[str, str] | None = None) -> SparkStatement:
     """The DuckDB statement `sql` for Spark: a query, or a temporary table's new rows (module contract)."""
     tree = sqlglot.parse_one(sql, read="duckdb")
     names = dict(tables or {})
+    hashed = any(str(f.this).lower() == STABLE_HASH for f in tree.find_all(exp.Anonymous))
     if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() == "TABLE" \
             and tree.find(exp.TemporaryProperty) is not None and isinstance(tree.expression, exp.Query):
-        return SparkStatement(_render(tree.expression, params, names), creates=tree.this.name)
+        return SparkStatement(_render(tree.expression, params, names), creates=tree.this.name, stable_hash=hashed)
     if isinstance(tree, exp.Delete):
         table = tree.this.name
         where = tree.args.get("where")
@@ -64,10 +69,10 @@ def spark_statement(sql: str, params: Mapping[str, Any], tables: Mapping[str, st
             kept = kept.where(exp.not_(exp.func("coalesce", exp.paren(where.this.copy()), exp.false())))
         else:
             kept = kept.where(exp.false())
-        return SparkStatement(_render(kept, params, names), creates=table)
+        return SparkStatement(_render(kept, params, names), creates=table, stable_hash=hashed)
     if not isinstance(tree, exp.Query):
         raise TypeError(f"a {type(tree).__name__} statement cannot be rendered for Spark")
-    return SparkStatement(_render(tree, params, names))
+    return SparkStatement(_render(tree, params, names), stable_hash=hashed)
 
 
 def _render(tree: exp.Expr, params: Mapping[str, Any], tables: Mapping[str, str]) -> str:

@@ -136,13 +136,15 @@ def build_pairs(logs: Logs, facts: LogFacts, *, since: datetime | None, until: d
     # (to see repeats) cost more than the join itself. The full outer join keeps the candidate's
     # unanswered-by-the-baseline rows (ts NULL) so that repeats can be counted below; they are then
     # dropped, with the baseline's rows without a unit (kept until then for the same count, and left out
-    # as in `evaluate`). Units are kept as 64-bit hashes: the per-unit aggregate groups on a number.
+    # as in `evaluate`). Units are kept as 64-bit hashes: the per-unit aggregate groups on a number, and
+    # the random groups and counting slots are read from its bits — `stable_hash`, the same on every
+    # engine (data/stable_hash.py); `rh` only stands for the request id (repeats, the outcomes' join).
     sql = f"""CREATE OR REPLACE TEMP TABLE pairs AS
 SELECT hash(CAST(b.rid AS VARCHAR)) AS rh, CASE WHEN c.paired AND NOT ({same_answer(kind)}) THEN CAST(b.rid AS VARCHAR) END AS drid,
        b.unit, b.ts, b.b_pred, b.b_lat, b.b_err, b.unusual{''.join(f', b.s{i}' for i in range(len(segments)))},
        c.c_pred, c.c_lat, c.c_err, coalesce(c.paired AND b.ts IS NOT NULL, false) AS paired
 FROM (
-  SELECT {rid} AS rid, CASE WHEN {unit} IS NOT NULL THEN hash({unit}) END AS unit, CAST({ts} AS TIMESTAMP) AS ts, {value} AS b_pred, {latency} AS b_lat,
+  SELECT {rid} AS rid, CASE WHEN {unit} IS NOT NULL THEN stable_hash({unit}) END AS unit, CAST({ts} AS TIMESTAMP) AS ts, {value} AS b_pred, {latency} AS b_lat,
          {error} AS b_err, {f"coalesce({unusual}, false)" if unusual else "false"} AS unusual{segs}
   FROM {source}
   WHERE {arm} = 'baseline' AND {served} AND {ts_filter(ts, since, until, params)}

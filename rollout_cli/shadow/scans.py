@@ -40,11 +40,13 @@ def _run(con: EngineConnection, sql: str, params: dict[str, Any]) -> FetchedRows
     return con.execute(sql, used)
 
 
-# Units are spread over this many random groups (their hash modulo GROUPS) for the variances
-# (docs/statistics.md, "random groups"); each group has SLOTS bits for counting its units.
+# Units are spread over this many random groups (the low bits of their hash) for the variances
+# (docs/statistics.md, "random groups"); each group has SLOTS bits for counting its units. Only the
+# hash's bits are read (`&`, `>>`): they are the same on every engine (data/stable_hash.py).
 # 1,024 groups: 4,096 cost a third more CPU (the cells outgrew the cache) for a width that varies
 # 2% instead of 4% between samples.
 GROUPS = 1024
+assert GROUPS & (GROUPS - 1) == 0, "a group is the low bits of the hash: a power of two"
 SLOT_WORDS = 8  # 32-bit words per group: GROUPS * 256 = 262,144 slots (linear counting to ~2M units)
 
 
@@ -85,7 +87,7 @@ def unit_sums(con: EngineConnection, segments: Sequence[str], ratios: dict[str, 
     grouping = "".join(f", GROUPING(s{i}) AS g{i}" for i in range(k))
     rolled = ", ".join(f"sum({col[e]}) AS {col[e]}" for e in exprs)
     bits = " + ".join(f"CAST(bit_count(bit_or(w{w})) AS INTEGER)" for w in range(SLOT_WORDS))
-    sql = (f"WITH cells AS (SELECT unit % {GROUPS} AS k{segs}, {per_cell}, {words} "
+    sql = (f"WITH cells AS (SELECT unit & {GROUPS - 1} AS k{segs}, {per_cell}, {words} "
            f"FROM (SELECT *, CAST((unit >> 56) & 255 AS INTEGER) AS slot_ FROM pairs) GROUP BY ALL) "
            f"SELECT k{segs}{grouping}, {rolled}, {bits} AS bits FROM cells GROUP BY GROUPING SETS ({sets})")
     cursor = _run(con, sql, params)
@@ -260,11 +262,13 @@ def confusion(con: EngineConnection) -> Any:
 
 
 def examples(con: EngineConnection, segments: Sequence[str], limit: int) -> Any:
-    """`limit` disagreeing requests, chosen by the hash of the request id (deterministic, spread out)."""
+    """`limit` disagreeing requests, chosen by the hash of the request id (deterministic, spread out, the
+    same on every engine: in the order of the hash's high, then low 32 bits, data/stable_hash.py)."""
     segs = "".join(f", s{i} AS {_alias(i)}" for i in range(len(segments)))
     return _frame(con.execute(
         f"SELECT drid AS request_id, ts, b_pred AS baseline, c_pred AS candidate{segs} FROM pairs "
-        f"WHERE drid IS NOT NULL ORDER BY rh, drid LIMIT {int(limit)}"))
+        f"WHERE drid IS NOT NULL ORDER BY (stable_hash(drid) >> 32) & 4294967295, stable_hash(drid) & 4294967295, "
+        f"drid LIMIT {int(limit)}"))
 
 
 def _frame(cursor: FetchedRows) -> Any:
