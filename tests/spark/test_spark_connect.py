@@ -1,6 +1,7 @@
 """A real Spark Connect server (tests/spark/connect_server.py): `rollout evaluate` and `rollout shadow`
 with `data.spark.connect: sc://127.0.0.1:PORT`, as real processes, give the verdict and the
-figures DuckDB gives on the same small, fixed logs.
+figures DuckDB gives on the same small, fixed logs (the shadow comparison's `stable_hash` runs in
+the server's Python workers).
 
 The commands run as processes of their own: a Python process holds either a local Spark session
 or a Spark Connect client, never both (pyspark refuses the second), and the suite's other Spark
@@ -72,7 +73,10 @@ def test_evaluate_over_spark_connect_gives_duckdbs_verdict_and_figures(tmp_path:
 def test_shadow_over_spark_connect_gives_duckdbs_findings_and_figures(tmp_path: Path, endpoint: str) -> None:
     plan = write_shadow_plan(tmp_path)
     simulate_shadow(plan, tmp_path, scenario=shadow_scenario(plan, "shadow-segment", units=600), seed=7)
-    duck, on = _both(tmp_path, tmp_path / "plan.yaml", endpoint, ["shadow", "--examples", "0"], "2026-01-05T06:00:00Z")
+    duck, on = _both(tmp_path, tmp_path / "plan.yaml", endpoint, ["shadow", "--examples", "5"], "2026-01-05T06:00:00Z")
     assert [f["kind"] for f in on["findings"]] == [f["kind"] for f in duck["findings"]] == ["segment_disagreement"]
     assert on["verdict"] == duck["verdict"]
+    # the same examples and random groups of units: the Connect server's Python workers hash the ids with
+    # DuckDB (data/stable_hash.py), so unit counts, intervals and p-values are DuckDB's too
+    assert len(duck["examples"]) == 5 and on["examples"] == duck["examples"]
     assert differences(duck, on, "shadow") == []
