@@ -165,8 +165,8 @@ def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, unti
     nb (or nc) rows for an id one arm alone has. So the rows with a baseline side exceed the baseline's
     rows by the sum of nb * (nc - 1), and the rows with a candidate side exceed the candidate's by the
     sum of (nb - 1) * nc, over answered ids: both are 0 exactly when no answered id repeats. Unanswered
-    baseline ids are checked by their hashes (a collision among 10 million ids has odds of about 1 in
-    400,000, and can only refuse, never pass, a log)."""
+    baseline ids are screened by their hashes (a collision among 10 million ids has odds of about 1 in
+    400,000): a screen that finds some is confirmed by looking for a repeated id itself."""
     con = logs.engine_connection
     # two statements: a DISTINCT beside the plain counts made DuckDB hash every row, not just the unanswered
     row = con.execute("SELECT count(*) FILTER (WHERE ts IS NOT NULL), count(*) FILTER (WHERE paired),"
@@ -176,14 +176,19 @@ def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, unti
     assert row is not None and repeats is not None
     base_side, paired, cand_only, dropped = (int(v or 0) for v in row)
     extra_candidate = base_side - facts.baseline_answers
-    extra_baseline = paired + cand_only - facts.candidate_rows + int(repeats[0] or 0)
+    joined_repeats = paired + cand_only - facts.candidate_rows
+    extra_baseline = joined_repeats + int(repeats[0] or 0)
     if extra_candidate or extra_baseline:
         preds = logs.predictions
         example = _repeated_id(logs, since=since, until=until)
-        raise DataError(f"column '{preds.roles.get('request_id', 'request_id')}' in predictions ({preds.description}) "
-                        f"repeats request ids: {extra_baseline} baseline and {extra_candidate} candidate requests have "
-                        f"more than one answer (e.g. {example!r}); pairs would be ambiguous",
-                        hint="deduplicate the log, or give retried requests their own ids")
+        # only the hashes of unanswered ids said so, and no id repeats: two ids share a hash (each engine has
+        # its own: data/stable_hash.py); the exact look decides, so both engines agree
+        collision = example is None and not extra_candidate and not joined_repeats
+        if not collision:
+            raise DataError(f"column '{preds.roles.get('request_id', 'request_id')}' in predictions ({preds.description}) "
+                            f"repeats request ids: {extra_baseline} baseline and {extra_candidate} candidate requests "
+                            f"have more than one answer (e.g. {example!r}); pairs would be ambiguous",
+                            hint="deduplicate the log, or give retried requests their own ids")
     if dropped:
         con.execute("DELETE FROM pairs WHERE ts IS NULL OR unit IS NULL")
 
