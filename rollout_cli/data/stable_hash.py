@@ -78,4 +78,5 @@ def register(session: Any) -> None:
         expected = probe(con)
     function = worker_function(duckdb.__version__, expected)
     function.__annotations__ = {"values": pa.Array, "return": pa.Array}  # how Spark tells an array-to-array function
-    session.udf.register(NAME, arrow_udf(function, "long"))
+    vectorised: Any = arrow_udf  # its overloads want the array type hints Spark reads at run time (set above)
+    session.udf.register(NAME, vectorised(function, "long"))

@@ -8,7 +8,6 @@ same words."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from datetime import datetime
