@@ -278,7 +278,7 @@ def examples(con: EngineConnection, segments: Sequence[str], limit: int) -> Any:
     segs = "".join(f", s{i} AS {_alias(i)}" for i in range(len(segments)))
     return _frame(con.execute(
         f"SELECT drid AS request_id, ts, b_pred AS baseline, c_pred AS candidate{segs} FROM pairs "
-        f"WHERE drid IS NOT NULL ORDER BY rh, drid LIMIT {int(limit)}"))
+        f"WHERE drid IS NOT NULL ORDER BY hash(drid), drid LIMIT {int(limit)}"))
 
 
 def _frame(cursor: FetchedRows) -> Any:
