@@ -79,7 +79,8 @@ def unit_sums(con: EngineConnection, segments: Sequence[str], ratios: dict[str, 
     numbers = [e for e in exprs if e != "1" and e not in flags]
     # The conditions enter the cell's key as bits of one small integer (a request's "state"), so each
     # cell carries a count and the few sums only: a dozen conditions counted with FILTER cost more than
-    # the ten-odd states per cell (docs/shadow.md, "Speed"). The roll-up counts each condition back.
+    # the ten-odd states per cell (docs/shadow.md, "How it reads the logs"). The roll-up counts each
+    # condition back from the states.
     state = " + ".join(f"CASE WHEN {e} THEN {1 << j} ELSE 0 END" for j, e in enumerate(flags)) or "0"
     sums = "".join(f", sum(CAST({e} AS DOUBLE)) AS {col[e]}" for e in numbers)
     words, bits = _slot_bits(con)
