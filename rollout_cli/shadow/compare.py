@@ -98,7 +98,8 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
     condition = unusual_condition(refs, columns, unusual_params)
     tol = _tolerance(plan, stage)
     cols = build_pairs(logs, facts, since=since, until=until, segments=segments, unusual=condition,
-                       unusual_params=unusual_params, tolerance=tol)
+                       unusual_params=unusual_params, tolerance=tol,
+                       request_hashes=facts.kind == "score" and _calibration_event(plan) is not None)
     con = logs.engine_connection
     params: dict[str, Any] = {"tol": tol, "timeout": timeout if timeout is not None else math.inf}
     agree = agree_condition(facts.kind)
@@ -175,7 +176,7 @@ def _scores(logs: Logs, summary: dict[str, Any], alpha: float, plan: Plan, since
                         interval=None if shift is None else (shift.low, shift.high), threshold=plan.drift.max_psi,
                         decision=None if shift is None else shift.decision.value, bins=size,
                         credible=shift is not None and shift.decision is ShiftDecision.DRIFTED)
-    event = next((m.event for m in plan.metrics.values() if m.kind == "proportion" and m.event), None)
+    event = _calibration_event(plan)
     calib = calibration(logs, event, since=since, until=until) if event and summary["n"] else None
     scores = ScoreComparison(
         paired=summary["n"], mean_difference=summary["mean_difference"],
@@ -186,6 +187,11 @@ def _scores(logs: Logs, summary: dict[str, Any], alpha: float, plan: Plan, since
         candidate_quantiles=_quantile_map(scans.SCORE_QUANTILES, summary["candidate_quantiles"]),
         distance=distance, calibration=calib)
     return scores, ((base_counts, cand_counts) if summary["n"] else None)
+
+
+def _calibration_event(plan: Plan) -> str | None:
+    """The event calibration is judged against: the first proportion metric's (None: no calibration)."""
+    return next((m.event for m in plan.metrics.values() if m.kind == "proportion" and m.event), None)
 
 
 def _latency(con: Any, whole: dict[str, Any], alpha: float, tuning: float) -> Latency:

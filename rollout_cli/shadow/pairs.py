@@ -14,7 +14,8 @@ Contract:
   answers should be compared is not knowable. Repeats are found without grouping every id: the
   join is a full outer join, so its row counts against the light scan's counts of each arm's rows
   (`LogFacts`) show any repeat among answered requests exactly, and the few unanswered baseline
-  requests are checked for repeated ids directly (their 64-bit hashes).
+  requests are checked for repeated ids directly (the table keeps their ids, `urid`, and the
+  disagreeing requests' ids, `drid`; the other rows carry no id unless calibration asks for hashes).
 - Column names enter SQL only as checked, quoted identifiers; times and globs are parameters.
 """
 
@@ -113,9 +114,12 @@ def agree_condition(kind: str) -> str:
 
 
 def build_pairs(logs: Logs, facts: LogFacts, *, since: datetime | None, until: datetime, segments: tuple[str, ...],
-                unusual: str | None, unusual_params: dict[str, Any], tolerance: float) -> PairColumns:
+                unusual: str | None, unusual_params: dict[str, Any], tolerance: float,
+                request_hashes: bool = False) -> PairColumns:
     """Create the temporary table `pairs` (see the module contract). `unusual` is a condition over the
-    prediction log's columns (with its parameters), stored per request as a flag."""
+    prediction log's columns (with its parameters), stored per request as a flag. `request_hashes`
+    adds every request id's hash (`rh`), which only calibration reads (it joins outcomes on it): the
+    column cost 7% of the pairing's CPU (docs/shadow.md)."""
     preds = logs.predictions
     arm, served, ts = _where(logs)
     rid, unit = preds.column("request_id", "any"), preds.column("unit_id", "any")
@@ -140,7 +144,8 @@ def build_pairs(logs: Logs, facts: LogFacts, *, since: datetime | None, until: d
     # the random groups and counting slots are read from its bits — `stable_hash`, the same on every
     # engine (data/stable_hash.py); `rh` only stands for the request id (repeats, the outcomes' join).
     sql = f"""CREATE OR REPLACE TEMP TABLE pairs AS
-SELECT hash(CAST(b.rid AS VARCHAR)) AS rh, CASE WHEN c.paired AND NOT ({same_answer(kind)}) THEN CAST(b.rid AS VARCHAR) END AS drid,
+SELECT {"hash(CAST(b.rid AS VARCHAR)) AS rh, " if request_hashes else ""}CASE WHEN c.paired AND NOT ({same_answer(kind)}) THEN CAST(b.rid AS VARCHAR) END AS drid,
+       CASE WHEN c.paired IS NULL THEN CAST(b.rid AS VARCHAR) END AS urid,
        b.unit, b.ts, b.b_pred, b.b_lat, b.b_err, b.unusual{''.join(f', b.s{i}' for i in range(len(segments)))},
        c.c_pred, c.c_lat, c.c_err, coalesce(c.paired AND b.ts IS NOT NULL, false) AS paired
 FROM (
@@ -165,14 +170,13 @@ def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, unti
     nb (or nc) rows for an id one arm alone has. So the rows with a baseline side exceed the baseline's
     rows by the sum of nb * (nc - 1), and the rows with a candidate side exceed the candidate's by the
     sum of (nb - 1) * nc, over answered ids: both are 0 exactly when no answered id repeats. Unanswered
-    baseline ids are screened by their hashes (a collision among 10 million ids has odds of about 1 in
-    400,000): a screen that finds some is confirmed by looking for a repeated id itself."""
+    baseline ids are counted distinct directly (`urid`: only those rows keep their id)."""
     con = logs.engine_connection
     # two statements: a DISTINCT beside the plain counts made DuckDB hash every row, not just the unanswered
     row = con.execute("SELECT count(*) FILTER (WHERE ts IS NOT NULL), count(*) FILTER (WHERE paired),"
                       " count(*) FILTER (WHERE ts IS NULL), count(*) FILTER (WHERE ts IS NULL OR unit IS NULL)"
                       " FROM pairs").fetchone()
-    repeats = con.execute("SELECT count(*) - count(DISTINCT rh) FROM pairs WHERE ts IS NOT NULL AND NOT paired").fetchone()
+    repeats = con.execute("SELECT count(*) - count(DISTINCT urid) FROM pairs WHERE ts IS NOT NULL AND NOT paired").fetchone()
     assert row is not None and repeats is not None
     base_side, paired, cand_only, dropped = (int(v or 0) for v in row)
     extra_candidate = base_side - facts.baseline_answers
@@ -181,14 +185,10 @@ def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, unti
     if extra_candidate or extra_baseline:
         preds = logs.predictions
         example = _repeated_id(logs, since=since, until=until)
-        # only the hashes of unanswered ids said so, and no id repeats: two ids share a hash (each engine has
-        # its own: data/stable_hash.py); the exact look decides, so both engines agree
-        collision = example is None and not extra_candidate and not joined_repeats
-        if not collision:
-            raise DataError(f"column '{preds.roles.get('request_id', 'request_id')}' in predictions ({preds.description}) "
-                            f"repeats request ids: {extra_baseline} baseline and {extra_candidate} candidate requests "
-                            f"have more than one answer (e.g. {example!r}); pairs would be ambiguous",
-                            hint="deduplicate the log, or give retried requests their own ids")
+        raise DataError(f"column '{preds.roles.get('request_id', 'request_id')}' in predictions ({preds.description}) "
+                        f"repeats request ids: {extra_baseline} baseline and {extra_candidate} candidate requests "
+                        f"have more than one answer (e.g. {example!r}); pairs would be ambiguous",
+                        hint="deduplicate the log, or give retried requests their own ids")
     if dropped:
         con.execute("DELETE FROM pairs WHERE ts IS NULL OR unit IS NULL")
 

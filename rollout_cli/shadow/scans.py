@@ -64,9 +64,10 @@ def unit_sums(con: EngineConnection, segments: Sequence[str], ratios: dict[str, 
               params: dict[str, Any]) -> dict[Population, dict[str, RatioSums]]:
     """Per population, per ratio name: Σx and Σy per random group of units (see the module contract).
 
-    One pass over the requests groups them by (group, segment values) — a hash aggregate of a few
-    hundred thousand cells instead of one per unit — then grouping sets roll the cells up to each
-    group for everyone and for each value of each segment column. A unit's slot bits are OR-ed on
+    One pass over the requests groups them by (group, segment values, state: which of the ratios'
+    conditions hold, as bits) — a hash aggregate of some hundred thousand cells instead of one per
+    unit — then grouping sets roll the cells up to each group for everyone and for each value of each
+    segment column, counting each condition from the states. A unit's slot bits are OR-ed on
     the way, so the units of every population are counted without grouping by unit."""
     import numpy as np
 
@@ -75,19 +76,22 @@ def unit_sums(con: EngineConnection, segments: Sequence[str], ratios: dict[str, 
     k = len(segments)
     exprs = list(dict.fromkeys(e for pair in ratios.values() for e in pair))
     col = {e: f"e{i}" for i, e in enumerate(exprs)}
-    # a condition is counted (count(*) FILTER), a number summed: counting cost a fifth less CPU
     probe = _run(con, "SELECT " + ", ".join(f"{e} AS {col[e]}" for e in exprs) + " FROM pairs LIMIT 0", params)
-    flags = {e for e, d in zip(exprs, probe.description or []) if str(d[1]).upper() in ("BOOLEAN", "BOOL")}
-    per_cell = ", ".join(("count(*)" if e == "1" else f"count(*) FILTER (WHERE {e})" if e in flags
-                          else f"sum(CAST({e} AS DOUBLE))") + f" AS {col[e]}" for e in exprs)
-    words = ", ".join(f"bit_or(CASE WHEN slot_ >> 5 = {w} THEN CAST(1 AS BIGINT) << (slot_ & 31) ELSE 0 END) AS w{w}"
-                      for w in range(SLOT_WORDS))
+    flags = [e for e, d in zip(exprs, probe.description or []) if str(d[1]).upper() in ("BOOLEAN", "BOOL")]
+    numbers = [e for e in exprs if e != "1" and e not in flags]
+    # The conditions enter the cell's key as bits of one small integer (a request's "state"), so each
+    # cell carries a count and the few sums only: a dozen conditions counted with FILTER cost more than
+    # the ten-odd states per cell (docs/shadow.md, "How it reads the logs"). The roll-up counts each
+    # condition back from the states.
+    state = " + ".join(f"CASE WHEN {e} THEN {1 << j} ELSE 0 END" for j, e in enumerate(flags)) or "0"
+    sums = "".join(f", sum(CAST({e} AS DOUBLE)) AS {col[e]}" for e in numbers)
+    words, bits = _slot_bits(con)
     segs = "".join(f", s{i}" for i in range(k))
     sets = ", ".join(["(k)"] + [f"(k, s{i})" for i in range(k)])
     grouping = "".join(f", GROUPING(s{i}) AS g{i}" for i in range(k))
-    rolled = ", ".join(f"sum({col[e]}) AS {col[e]}" for e in exprs)
-    bits = " + ".join(f"CAST(bit_count(bit_or(w{w})) AS INTEGER)" for w in range(SLOT_WORDS))
-    sql = (f"WITH cells AS (SELECT unit & {GROUPS - 1} AS k{segs}, {per_cell}, {words} "
+    rolled = ", ".join(("sum(n)" if e == "1" else f"sum(n) FILTER (WHERE (st_ >> {flags.index(e)}) & 1 = 1)"
+                        if e in flags else f"sum({col[e]})") + f" AS {col[e]}" for e in exprs)
+    sql = (f"WITH cells AS (SELECT unit & {GROUPS - 1} AS k{segs}, {state} AS st_, count(*) AS n{sums}, {words} "
            f"FROM (SELECT *, CAST((unit >> 56) & 255 AS INTEGER) AS slot_ FROM pairs) GROUP BY ALL) "
            f"SELECT k{segs}{grouping}, {rolled}, {bits} AS bits FROM cells GROUP BY GROUPING SETS ({sets})")
     cursor = _run(con, sql, params)
@@ -116,6 +120,17 @@ def unit_sums(con: EngineConnection, segments: Sequence[str], ratios: dict[str, 
         out[population] = {name: RatioSums(units, float(dense[x].sum()), float(dense[y].sum()), dense[x], dense[y])
                            for name, (x, y) in ratios.items()}
     return out
+
+
+def _slot_bits(con: EngineConnection) -> tuple[str, str]:
+    """The cell's slot bits (`slot_`, 0-255) as aggregates, and their occupied count after the roll-up.
+    DuckDB keeps them in one 256-bit string (`bitstring_agg`: a fifth less CPU for the whole pass than
+    eight words); Spark has no bit strings, so there they are SLOT_WORDS 32-bit words. Same slots."""
+    if getattr(con.engine, "name", "") == "duckdb":
+        return f"bitstring_agg(slot_, 0, {32 * SLOT_WORDS - 1}) AS w0", "CAST(bit_count(bit_or(w0)) AS INTEGER)"
+    words = ", ".join(f"bit_or(CASE WHEN slot_ >> 5 = {w} THEN CAST(1 AS BIGINT) << (slot_ & 31) ELSE 0 END) AS w{w}"
+                      for w in range(SLOT_WORDS))
+    return words, " + ".join(f"CAST(bit_count(bit_or(w{w})) AS INTEGER)" for w in range(SLOT_WORDS))
 
 
 DIFF_QUANTILES = (0.5, 0.9, 0.99)
