@@ -16,13 +16,15 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from rollout_cli.data.aggregates import Aggregates, DesignCounts, IndicatorSums, Population, QuantileSpec
 from rollout_cli.data.scans import (
     IndicatorRequest,
+    LevelRequest,
     QuantileRead,
     WindowFacts,
     indicator_sums,
@@ -35,6 +37,10 @@ from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.stats.quantile import design_effect, design_level, quantile_levels
 
 ARMS = ("baseline", "candidate")
+R = TypeVar("R", IndicatorRequest, LevelRequest)
+A = TypeVar("A")
+WholeSums = Callable[[list[IndicatorRequest]], list[IndicatorSums]]  # the whole population's design sums
+WholeLevels = Callable[[list[LevelRequest]], list[list[float | None]]]  # … and its quantiles at levels
 
 
 def bounded_quantiles(needs: StageNeeds) -> set[str]:
@@ -96,9 +102,10 @@ def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: Window
 
 def read_design_effects(logs: Logs, stage: Stage, needs: StageNeeds, agg: Aggregates,
                         populations: Sequence[Population], segments: list[str], since: datetime | None,
-                        until: datetime) -> None:
+                        until: datetime, whole: WholeSums | None = None) -> None:
     """Each bounded quantile's design effect per arm and population (the whole, and the segment
-    `populations` of per-segment guards), into `cell.quantile_design`."""
+    `populations` of per-segment guards), into `cell.quantile_design`. `whole`: answers the whole
+    population's requests instead of the scan (the evaluation cache's ranked answers)."""
     requests = []
     effects: dict[tuple[Population, str, str], float] = {}
     for guard in needs.guards:
@@ -118,12 +125,21 @@ def read_design_effects(logs: Logs, stage: Stage, needs: StageNeeds, agg: Aggreg
                 companion = cell.quantile_levels.get(metric.name, {}).get(design_level(q))
                 thresholds = (estimate,) if companion is None else (estimate, companion)
                 requests.append(IndicatorRequest(population, arm, metric.name, str(metric.column), thresholds))
-    if requests:
-        for request, sums in zip(requests, indicator_sums(logs, shadow=stage.is_shadow, segments=segments,
-                                                          requests=requests, since=since, until=until)):
-            effects[(request.population, request.arm, request.key)] = _larger_effect(sums)
+    answered = _split(requests, whole)
+    scanned = [r for r in requests if r.population is not None or whole is None]
+    if scanned:
+        answered += list(zip(scanned, indicator_sums(logs, shadow=stage.is_shadow, segments=segments,
+                                                     requests=scanned, since=since, until=until)))
+    for request, sums in answered:
+        effects[(request.population, request.arm, request.key)] = _larger_effect(sums)
     for (population, arm, key), effect in effects.items():
         agg.cell(population, arm).quantile_design[key] = effect
+
+
+def _split(requests: Sequence[R], whole: Callable[[list[R]], Sequence[A]] | None) -> list[tuple[R, A]]:
+    """The whole population's requests with `whole`'s answers (none without it)."""
+    asked = [r for r in requests if r.population is None] if whole is not None else []
+    return list(zip(asked, whole(asked))) if asked and whole is not None else []
 
 
 def _larger_effect(sums: IndicatorSums) -> float:
@@ -135,14 +151,16 @@ def _larger_effect(sums: IndicatorSums) -> float:
 
 def read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
                          populations: Sequence[Population], segments: list[str], since: datetime | None,
-                         until: datetime) -> None:
-    """The last scan, only for relative quantile guards whose bound levels are still missing."""
+                         until: datetime, whole: WholeLevels | None = None) -> None:
+    """The last scan, only for relative quantile guards whose bound levels are still missing (`whole`:
+    answers the whole population's requests instead, as in `read_design_effects`)."""
     requests = quantile_level_requests(needs.guards, agg, list(populations),
                                        alpha=1.0 - plan.decision.confidence, tuning_n=quantile_tuning(plan, stage))
-    if not requests:
-        return
-    answers = quantiles_at_levels(logs, shadow=stage.is_shadow, segments=segments, requests=requests,
-                                  since=since, until=until)
-    for request, values in zip(requests, answers):
+    answered = _split(requests, whole)
+    scanned = [r for r in requests if r.population is not None or whole is None]
+    if scanned:
+        answered += list(zip(scanned, quantiles_at_levels(logs, shadow=stage.is_shadow, segments=segments,
+                                                          requests=scanned, since=since, until=until)))
+    for request, values in answered:
         cell = agg.cell(request.population, request.arm)
         cell.quantile_levels.setdefault(request.key, {}).update(zip(request.levels, values))

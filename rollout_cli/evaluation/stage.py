@@ -88,8 +88,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
 
     with plan_logs(plan, stage.name, None if full else cache_dir) as (logs, cache):
         kept = cache.units if cache is not None else None  # the cache's per-unit rows (docs/incremental.md)
-        facts, agg, quality = read_stage(logs, plan, stage, needs, segments, since_n, until_n,
-                                         None if kept is None else lambda build, keys: kept.rows(build, keys, since_n, until_n))
+        facts, agg, quality = read_stage(logs, plan, stage, needs, segments, since_n, until_n, kept)
     window_rows, last_upto = facts.window_rows, facts.last_upto
     window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []

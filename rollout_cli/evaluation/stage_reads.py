@@ -9,16 +9,18 @@ in benchmarks/README.md ("`rollout evaluate` against the bare query").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from rollout_cli.data.quality import DataQuality, data_quality
-from rollout_cli.data.queries import Aggregates, UnitRows, stage_aggregates
-from rollout_cli.data.scans import WindowFacts, count_rows, window_facts
+from rollout_cli.data.queries import Aggregates, stage_aggregates
+from rollout_cli.data.scans import QuantileRead, WindowFacts, count_rows, window_facts
 from rollout_cli.data.source import Logs
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.needs import StageNeeds
 from rollout_cli.evaluation.quantile_reads import (
+    ARMS,
     design_requests,
     light_quantiles,
     quantiles_from_facts,
@@ -26,18 +28,30 @@ from rollout_cli.evaluation.quantile_reads import (
     read_quantile_levels,
     with_bound_levels,
 )
+from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
+from rollout_cli.logcache.answers import ranked_answers, ranked_levels, ranked_quantiles, ranked_sums
+from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
 
 
 def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
-               until: datetime, unit_rows: UnitRows | None = None) -> tuple[WindowFacts, Aggregates, DataQuality]:
+               until: datetime, kept: UnitTable | None = None) -> tuple[WindowFacts, Aggregates, DataQuality]:
     """Everything the stage needs from the logs: a light scan (row counts, freshness, answer counts
     and the quantiles the design counts are taken at), the main statement, and — only for relative
     quantile guards — the bound levels their design effects call for (evaluation/quantile_reads.py).
-    `unit_rows`: the per-unit rows kept by the evaluation cache (docs/incremental.md); they carry no
-    design counts (their thresholds move from look to look), so the design effects take their own scan."""
+    `kept`: the per-unit rows kept by the evaluation cache (docs/incremental.md); they carry no design
+    counts (their thresholds move from look to look): the whole population's design effects and bound
+    levels are read from the ranked answers kept beside them (logcache/answers.py)."""
+    per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
+    # through the cache, a traffic stage's quantiles over everyone come from the ranked answers it keeps
+    ranked = [] if kept is None or stage.is_shadow or per_segment_quantiles else list(
+        dict.fromkeys(spec.column for spec in needs.quantiles))
+    if ranked:
+        assert kept is not None
+        kept.companions[ANSWERS_TABLE] = ranked_answers(ranked, since, until)
     try:
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=light_quantiles(needs))
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow,
+                             quantiled=() if ranked else light_quantiles(needs))
     except DataError:
         # a csv with a header only reads as text columns: say that it is empty, not mistyped
         if count_rows(logs, logs.predictions) == 0:
@@ -52,19 +66,34 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
             raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
     # quantiles are not additive: per segment value they take the main statement's own pass over the
     # answers; over everyone, the light scan has read them already
-    per_segment_quantiles = any(g.per_segment and g.metric.kind == "quantile" for g in needs.guards)
+    unit_rows = None if kept is None else lambda build, keys: kept.rows(build, keys, since, until)
     agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
                            quantiles=with_bound_levels(plan, stage, needs, facts) if per_segment_quantiles else [],
                            since=since, until=until, quantile_segments=per_segment_quantiles, unit_rows=unit_rows,
                            design=design_requests(needs, facts) if unit_rows is None else [])
+    relation = kept.relations.get(ANSWERS_TABLE) if kept is not None and ranked else None
+    if ranked:
+        asked = light_quantiles(needs)
+        found = [] if relation is None else ranked_quantiles(logs, relation, ranked, [
+            (arm, r.column, r.levels) for r in asked for arm in ARMS])
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=asked) if relation is None \
+            else replace(facts, answers={(arm, r.column): n for (arm, r), (n, _) in zip(_pairs(asked), found)},
+                         quantiles={(arm, r.column): dict(zip(r.levels, values))
+                                    for (arm, r), (_, values) in zip(_pairs(asked), found)})
     if not per_segment_quantiles:
         quantiles_from_facts(agg, needs, facts)
     populations = list(segment_populations(agg, segments))
-    read_design_effects(logs, stage, needs, agg, populations, segments, since, until)
-    read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until)
+    read_design_effects(logs, stage, needs, agg, populations, segments, since, until,
+                        whole=None if relation is None else lambda asked: ranked_sums(logs, relation, ranked, asked))
+    read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until,
+                         whole=None if relation is None else lambda asked: ranked_levels(logs, relation, ranked, asked))
     events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
     quality = data_quality(logs, since=since, until=until, outcome_events=events)
     return facts, agg, quality
+
+
+def _pairs(asked: tuple[QuantileRead, ...]) -> list[tuple[str, QuantileRead]]:
+    return [(arm, r) for r in asked for arm in ARMS]
 
 
 def segment_populations(agg: Aggregates, segments: list[str]) -> list[tuple[str, Any]]:

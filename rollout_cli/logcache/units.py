@@ -15,6 +15,10 @@ Contract (docs/incremental.md, "Per-unit rows"):
   recomputing the touched units from all their rows gives the full statement's rows.
 - Another `since`, an `until` before `upto`: the look computes every unit from the cached rows
   and the new files (what the row cache alone did), and keeps nothing.
+- Companions (`UnitTable.companions`, registered before `rows`): other per-unit SELECTs (rows with
+  a `unit` column that depend on that unit's rows only, e.g. logcache/answers.py) kept in their own
+  tables and recomputed with the same touched units in the same transactions; `relations[name]` is
+  then the FROM item of the look's rows of each.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from rollout_cli.errors import DataError
 ALIAS = "rollout_cache"
 UNIT_TABLE = f"{ALIAS}.main.unit_rows"
 Build = Callable[[Logs, SqlParams], str]
+Companion = Callable[[Logs, SqlParams, str], str]  # (logs, params, the unit expression) -> per-unit SELECT
 
 
 @dataclass
@@ -46,6 +51,9 @@ class UnitTable:
     since: datetime | None = None  # the look's window (set by `rows`)
     until: datetime = datetime.min
     how: list[str] = field(default_factory=list)  # what was done, for CacheUse.units
+    companions: dict[str, Companion] = field(default_factory=dict)  # table name -> its per-unit SELECT
+    relations: dict[str, str] = field(default_factory=dict)  # companion -> FROM item of the look's rows
+    unit: str = "unit"  # the unit expression over predictions (set by `rows`)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -54,7 +62,8 @@ class UnitTable:
     def rows(self, build: Build, keys: tuple[str, str | None], since: datetime | None, until: datetime) -> str:
         """A FROM item with the per-unit rows of the look over (since, until] (see the module contract).
         Kept rows that cannot be read are dropped and computed again (with a word in `how`)."""
-        self.since, self.until = since, until
+        self.since, self.until, self.unit = since, until, keys[0]
+        self.relations = {}
         shape = self._shape(build)
         try:
             return self._rows(build, keys, shape)
@@ -66,7 +75,8 @@ class UnitTable:
     def _rows(self, build: Build, keys: tuple[str, str | None], shape: str) -> str:
         meta = self._meta()
         if meta is not None:
-            self.con.execute(f"SELECT * FROM {UNIT_TABLE} LIMIT 0")  # kept rows that are gone: computed again
+            for table in (UNIT_TABLE, *map(_kept, self.companions)):  # kept rows that are gone: computed again
+                self.con.execute(f"SELECT * FROM {table} LIMIT 0")
         if meta is not None and meta[:2] == (self.since, shape) and self.until < meta[2]:
             self.how.append("every unit computed (the window ends before the cached one)")
             return self._whole(build)
@@ -84,6 +94,10 @@ class UnitTable:
         params = SqlParams()
         sql = build(Logs(connection=self.con, predictions=sources["predictions"],  # type: ignore[arg-type]
                          outcomes=sources["outcomes"], training=None), params)
+        logs = Logs(connection=self.con, predictions=sources["predictions"],  # type: ignore[arg-type]
+                    outcomes=sources["outcomes"], training=None)
+        for name, companion in sorted(self.companions.items()):
+            sql += f"\0{name}\0{companion(logs, params, self.unit)}"
         values = {k: "<since>" if v == self.since and v is not None else "<until>" if v == self.until else repr(v)
                   for k, v in params.values.items()}
         return hashlib.sha256(f"{sql}\0{sorted(values.items())}".encode()).hexdigest()
@@ -130,9 +144,17 @@ class UnitTable:
         sql, values = self._select(build, over)
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_units AS {sql}", values)
+            for name in self.companions:
+                self._store(f"CREATE OR REPLACE TEMP TABLE look_{name} AS", name, over)
+                self.relations[name] = f"look_{name}"
         except duckdb.Error as error:
             raise DataError(f"reading the logs failed: {first_line(error)}") from None
         return "look_units"
+
+    def _store(self, statement: str, name: str, over: Logs) -> None:
+        """`statement` (CREATE … AS, INSERT INTO … BY NAME) followed by companion `name`'s SELECT over `over`."""
+        params = SqlParams()
+        self.con.execute(f"{statement} {self.companions[name](over, params, self.unit)}", params.values)
 
     def _rebuild(self, build: Build, shape: str) -> None:
         """Every unit from the cached rows, kept for window (since, until]."""
@@ -141,6 +163,8 @@ class UnitTable:
         self.con.execute("BEGIN")
         try:
             self.con.execute(f"CREATE OR REPLACE TABLE {UNIT_TABLE} AS {sql}", values)
+            for name in self.companions:
+                self._store(f"CREATE OR REPLACE TABLE {_kept(name)} AS", name, over)
             self.con.execute(f"UPDATE {ALIAS}.files SET in_units = absorbed")
             self._mark(shape, self.until)
             self.con.execute("COMMIT")
@@ -178,6 +202,9 @@ class UnitTable:
                     sql, params = self._select(build, over)
                     self.con.execute(f"DELETE FROM {UNIT_TABLE} WHERE unit IN (SELECT unit FROM touched)")
                     self.con.execute(f"INSERT INTO {UNIT_TABLE} BY NAME {sql}", params)
+                    for name in self.companions:
+                        self.con.execute(f"DELETE FROM {_kept(name)} WHERE unit IN (SELECT unit FROM touched)")
+                        self._store(f"INSERT INTO {_kept(name)} BY NAME", name, over)
                     self.how.append(f"{n} units recomputed and kept")
             self.con.execute(f"UPDATE {ALIAS}.files SET in_units = true WHERE absorbed AND NOT in_units")
             self._mark(shape, max(upto, self.until))
@@ -195,11 +222,16 @@ class UnitTable:
                 parts.append(f"SELECT DISTINCT {key} AS unit FROM read_parquet(?) WHERE {key} IS NOT NULL")
                 values.append(self.fresh[name])
         if not parts:
+            self.relations.update({name: _kept(name) for name in self.companions})
             return UNIT_TABLE
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE touched AS {' UNION '.join(parts)}", values)
         over = self._sources(_in_touched(keys), with_fresh=True)
         sql, params = self._select(build, over)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_units AS {sql}", params)
+        for name in self.companions:
+            self._store(f"CREATE OR REPLACE TEMP TABLE look_{name} AS", name, over)
+            self.relations[name] = (f"(SELECT * FROM {_kept(name)} WHERE unit NOT IN (SELECT unit FROM touched) "
+                                    f"UNION ALL BY NAME SELECT * FROM look_{name})")
         self.how.append("the units of the files not absorbed recomputed for this look")
         # (touched holds no NULL: `x NOT IN (…, NULL)` is never true)
         return (f"(SELECT * FROM {UNIT_TABLE} WHERE unit NOT IN (SELECT unit FROM touched) "
@@ -208,6 +240,10 @@ class UnitTable:
     def _mark(self, shape: str, upto: datetime) -> None:
         self.con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.unit_meta (since TIMESTAMP, shape VARCHAR, upto TIMESTAMP)")
         self.con.execute(f"INSERT INTO {ALIAS}.unit_meta VALUES (?, ?, ?)", [self.since, shape, upto])
+
+
+def _kept(name: str) -> str:
+    return f"{ALIAS}.main.{name}"
 
 
 def _in_touched(keys: tuple[str, str | None]) -> dict[str, str]:

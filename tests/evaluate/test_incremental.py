@@ -199,6 +199,14 @@ def test_damaged_per_unit_rows_are_computed_again(tmp_path: Path) -> None:
     again = _look(plan, arrivals, cache)
     assert again["cache"]["units"] == ["every unit computed from the cached rows and kept"]
     assert_same(_figures(again), full)
+    con = duckdb.connect(str(cache / CACHE_FILE))  # the ranked answers kept beside them (logcache/answers.py)
+    assert con.execute("SELECT count(*), count(*) FILTER (WHERE k = 1) FROM unit_answers").fetchall()[0][1] > 0
+    con.execute("DROP TABLE unit_answers")
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert any("could not be used" in how for how in looked["cache"]["units"]), looked["cache"]
+    assert_same(_figures(looked), full)
+    assert _look(plan, arrivals, cache)["cache"]["units"] == ["every unit computed from the cached rows and kept"]
     con = duckdb.connect(str(cache / CACHE_FILE))
     con.execute("UPDATE unit_meta SET shape = 'another statement'")  # e.g. kept by an older build
     con.close()
