@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout_cli.data.queries import ts_filter
-from rollout_cli.data.source import Logs, SqlParams
+from rollout_cli.data.source import BoundSource, Logs, SqlParams
 
 SHOWN_ARMS = 5
 
@@ -45,20 +45,31 @@ class DataQuality:
                 "unknown_arms": [{"value": value, "rows": rows} for value, rows in self.unknown_arms]}
 
 
+def prediction_key(preds: BoundSource) -> tuple[str, str, str]:
+    """(the key a repeated prediction row repeats, in words, the condition of rows that have one)."""
+    if preds.has_role("request_id"):  # with the arm: a mirrored request has a row per arm
+        request = preds.column("request_id", "any")
+        return f"({request}, {preds.column('arm', 'text')})", "request_id and arm", f"{request} IS NOT NULL"
+    unit = preds.column("unit_id", "any")
+    return (f"({unit}, {preds.column('ts', 'timestamp')}, {preds.column('arm', 'text')})", "unit, ts, arm",
+            f"{unit} IS NOT NULL")
+
+
+def outcome_key(outs: BoundSource) -> str:
+    """The key a repeated outcome row repeats: unit, time, event and value."""
+    value = outs.column("value", "any") if outs.has_role("value") else "NULL"
+    return f"({outs.column('unit_id', 'any')}, {outs.column('ts', 'timestamp')}, {outs.column('event', 'text')}, {value})"
+
+
 def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome_events: tuple[str, ...] = ()
                  ) -> DataQuality:
     """Scan the window's predictions (and the outcomes of `outcome_events`) for bad rows."""
     preds = logs.predictions
-    ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
+    ts, arm = preds.column("ts", "timestamp"), preds.column("arm", "text")
+    preds.column("unit_id", "any")  # checked here whatever the key
     params = SqlParams()
     window = ts_filter(ts, since, until, params)
-    if preds.has_role("request_id"):  # with the arm: a mirrored request has a row per arm
-        request = preds.column("request_id", "any")
-        key, key_words = f"({request}, {arm})", "request_id and arm"
-        keyed = f"{request} IS NOT NULL"
-    else:
-        key, key_words = f"({unit}, {ts}, {arm})", "unit, ts, arm"
-        keyed = f"{unit} IS NOT NULL"
+    key, key_words, keyed = prediction_key(preds)
     row = logs.query(
         f"SELECT count(*), count(*) FILTER (WHERE {keyed}) - count(DISTINCT hash{key}) FILTER (WHERE {keyed}), "
         f"count(*) FILTER (WHERE {arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')) "
@@ -83,11 +94,10 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
     outs = logs.outcomes
     if outcome_events and outs is not None:
         params = SqlParams()
-        o_ts, o_unit, o_event = outs.column("ts", "timestamp"), outs.column("unit_id", "any"), outs.column("event", "text")
-        o_value = outs.column("value", "any") if outs.has_role("value") else "NULL"
+        o_ts, o_event = outs.column("ts", "timestamp"), outs.column("event", "text")
         events = ", ".join(params.add(e) for e in outcome_events)
         o_window = ts_filter(o_ts, since, until, params)
-        key = f"({o_unit}, {o_ts}, {o_event}, {o_value})"
+        key = outcome_key(outs)
         where = f"FROM {outs.from_item(params)} WHERE {o_event} IN ({events}) AND {o_window}"
         row = logs.query(f"SELECT count(*), count(*) - count(DISTINCT hash{key}) {where}", params)[0]
         outcome_rows, duplicate_outcomes = int(row[0]), int(row[1] or 0)

@@ -30,6 +30,7 @@ from rollout_cli.evaluation.quantile_reads import (
 )
 from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
 from rollout_cli.logcache.answers import ranked_answers, ranked_levels, ranked_quantiles, ranked_sums
+from rollout_cli.logcache.quality import kept_quality
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
 
@@ -88,7 +89,9 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until,
                          whole=None if relation is None else lambda asked: ranked_levels(logs, relation, ranked, asked))
     events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
-    quality = data_quality(logs, since=since, until=until, outcome_events=events)
+    quality = None if kept is None else kept_quality(kept, since, until, events)  # counted as rows arrive
+    if quality is None:
+        quality = data_quality(logs, since=since, until=until, outcome_events=events)
     return facts, agg, quality
 
 
