@@ -29,7 +29,7 @@ from rollout_cli.evaluation.quantile_reads import (
     with_bound_levels,
 )
 from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
-from rollout_cli.logcache.answers import ranked_answers, ranked_levels, ranked_quantiles, ranked_sums
+from rollout_cli.logcache.answers import Ranked, ranked_answers
 from rollout_cli.logcache.quality import kept_quality
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
@@ -73,9 +73,10 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
                            since=since, until=until, quantile_segments=per_segment_quantiles, unit_rows=unit_rows,
                            design=design_requests(needs, facts) if unit_rows is None else [])
     relation = kept.relations.get(ANSWERS_TABLE) if kept is not None and ranked else None
+    reader = None if relation is None else Ranked(logs, relation, ranked)
     if ranked:
         asked = light_quantiles(needs)
-        found = [] if relation is None else ranked_quantiles(logs, relation, ranked, [
+        found = [] if reader is None else reader.quantiles([
             (arm, r.column, r.levels) for r in asked for arm in ARMS])
         facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=asked) if relation is None \
             else replace(facts, answers={(arm, r.column): n for (arm, r), (n, _) in zip(_pairs(asked), found)},
@@ -85,9 +86,9 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
         quantiles_from_facts(agg, needs, facts)
     populations = list(segment_populations(agg, segments))
     read_design_effects(logs, stage, needs, agg, populations, segments, since, until,
-                        whole=None if relation is None else lambda asked: ranked_sums(logs, relation, ranked, asked))
+                        whole=None if reader is None else reader.sums)
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until,
-                         whole=None if relation is None else lambda asked: ranked_levels(logs, relation, ranked, asked))
+                         whole=None if reader is None else reader.levels)
     events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
     quality = None if kept is None else kept_quality(kept, since, until, events)  # counted as rows arrive
     if quality is None:

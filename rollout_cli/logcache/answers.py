@@ -20,17 +20,22 @@ Contract (docs/incremental.md, "Ranked answers"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+
+import duckdb
 
 from rollout_cli.data.aggregates import IndicatorSums
 from rollout_cli.data.finite import finite_or_null
 from rollout_cli.data.queries import ts_filter
 from rollout_cli.data.scans import IndicatorRequest, LevelRequest
 from rollout_cli.data.source import Logs, SqlParams
-from rollout_cli.logcache.units import Companion
+from rollout_cli.logcache.units import ALIAS, Companion
 
 TABLE = "unit_answers"  # the companion's table in the cache (logcache/cache.py drops it on reset)
+FENCES = f"{ALIAS}.main.unit_answer_fences"  # per arm and column, a value below the upper ranks last read
 
 
 def ranked_answers(columns: Sequence[str], since: datetime | None, until: datetime) -> Companion:
@@ -52,64 +57,135 @@ def ranked_answers(columns: Sequence[str], since: datetime | None, until: dateti
     return build
 
 
-def ranked_sums(logs: Logs, relation: str, columns: Sequence[str], requests: Sequence[IndicatorRequest]
-                ) -> list[IndicatorSums]:
-    """The design sums of whole-population `requests` from the ranked rows in `relation` (in order):
-    the totals, less the values above each threshold (the upper tail: few rows, where a design
-    effect's quantile is high)."""
-    totals = _totals(logs, relation)
-    params = SqlParams()
-    parts, tails = [], []
-    for r in requests:
-        if r.population is not None:
+@dataclass
+class Ranked:
+    """One look's reads of the ranked rows in `relation` (a FROM item): see the module contract.
+    Order statistics in the upper tail come from the largest values only: those at or above a fence,
+    kept in the cache from the previous look (a hint: used when it holds enough values, else found
+    again with one selection), then a top-N — exact either way."""
+
+    logs: Logs
+    relation: str
+    columns: list[str]
+    _totals: dict[tuple[str, int], tuple[int, int, int, int]] | None = None  # units, Σy, Σy², at or above the fence
+    _fences: dict[tuple[str, int], float] = field(default_factory=dict)  # kept by the last look
+    _kept: dict[tuple[str, int], float] = field(default_factory=dict)  # … and by this one
+
+    def totals(self) -> dict[tuple[str, int], tuple[int, int, int, int]]:
+        """(arm, q) -> units with a value, values (Σy), Σy², values at or above the kept fence: one scan."""
+        if self._totals is None:
+            try:
+                self._fences = {(arm, int(q)): float(v) for arm, q, v in self.logs.connection.execute(
+                    f"SELECT arm, q, v FROM {FENCES}").fetchall()}
+            except duckdb.Error:
+                self._fences = {}
+            params = SqlParams()
+            fence = " ".join(f"WHEN arm = {params.add(arm)} AND q = {q} THEN {params.add(v)}"
+                             for (arm, q), v in self._fences.items())
+            above = f"count(*) FILTER (WHERE v >= CASE {fence} END)" if fence else "0"
+            found = self.logs.query(f"SELECT arm, q, count(*) FILTER (WHERE k = 1), count(*), sum(y), {above} "
+                                    f"FROM {self.relation} GROUP BY ALL", params)
+            self._totals = {(arm, int(q)): (int(units), int(n), int(squares or 0), int(over or 0))
+                            for arm, q, units, n, squares, over in found}
+        return self._totals
+
+    def sums(self, requests: Sequence[IndicatorRequest]) -> list[IndicatorSums]:
+        """The design sums of whole-population `requests` (in order): the totals, less the values above
+        each threshold (the upper tail: few rows, where a design effect's quantile is high)."""
+        totals = self.totals()
+        params = SqlParams()
+        asked = [(r.arm, self.columns.index(r.column), t) for r in requests for t in r.thresholds]
+        if any(r.population is not None for r in requests):
             raise ValueError("ranked answers hold the whole population only")
-        which = f"arm = {params.add(r.arm)} AND q = {columns.index(r.column)}"
-        for t in r.thresholds:
-            above = f"{which} AND v > {params.add(t)}"
-            parts += [f"count(*) FILTER (WHERE {above})", f"sum(2 * k - 1) FILTER (WHERE {above})",
-                      f"sum(y) FILTER (WHERE {above})"]
-            tails.append(t)
-    row: list[int] = []
-    if parts:
-        lowest = params.add(min(tails))
-        row = [int(v or 0) for v in logs.query(f"SELECT {', '.join(parts)} FROM {relation} WHERE v > {lowest}",
-                                               params)[0]]
-    out, at = [], 0
-    for r in requests:
-        units, answers, squares = totals.get((r.arm, columns.index(r.column)), (0, 0, 0))
-        below = []
-        for _ in r.thresholds:  # Σ over all values: Σy, Σ(2k - 1) = Σy², Σ y = Σy²
-            n_above, sq_above, y_above = row[at:at + 3]
-            below.append((float(answers - n_above), float(squares - sq_above), float(squares - y_above)))
-            at += 3
-        out.append(IndicatorSums(units, float(answers), float(squares), tuple(below)))
-    return out
+        row: list[int] = [0] * (3 * len(asked))
+        if asked:  # the values above each threshold: a join with the few thresholds, over the tail only
+            values = ", ".join(f"({j}, {params.add(arm)}, {q}, {params.add(t)})" for j, (arm, q, t) in enumerate(asked))
+            lowest = params.add(min(t for _, _, t in asked))
+            for j, n_above, sq_above, y_above in self.logs.query(
+                    f"SELECT j, count(*), sum(2 * k - 1), sum(y) FROM (SELECT * FROM {self.relation} WHERE v > {lowest}) a "
+                    f"JOIN (VALUES {values}) t(j, arm, q, t) ON a.arm = t.arm AND a.q = t.q AND a.v > t.t GROUP BY j",
+                    params):
+                row[3 * j:3 * j + 3] = [int(n_above), int(sq_above), int(y_above)]
+        out, at = [], 0
+        for r in requests:
+            units, answers, squares, _ = totals.get((r.arm, self.columns.index(r.column)), (0, 0, 0, 0))
+            below = []
+            for _ in r.thresholds:  # Σ over all values: Σy, Σ(2k - 1) = Σy², Σ y = Σy²
+                n_above, sq_above, y_above = row[at:at + 3]
+                below.append((float(answers - n_above), float(squares - sq_above), float(squares - y_above)))
+                at += 3
+            out.append(IndicatorSums(units, float(answers), float(squares), tuple(below)))
+        return out
+
+    def quantiles(self, asked: Sequence[tuple[str, str, Sequence[float]]]) -> list[tuple[int, list[float | None]]]:
+        """For each (arm, column, levels): the number of values and their quantiles at `levels`, as
+        `quantile_cont` gives them: the order statistics around (n - 1) * level, interpolated."""
+        out: list[tuple[int, list[float | None]]] = []
+        for arm, column, levels in asked:
+            key = (arm, self.columns.index(column))
+            n = self.totals().get(key, (0, 0, 0, 0))[1]
+            if n == 0:
+                out.append((0, [None for _ in levels]))
+                continue
+            ranks = {rank for level in levels for rank in _around((n - 1) * level)}
+            value = self._top(key, n, ranks)
+            if value is None:  # a low quantile: DuckDB's own selection
+                params = SqlParams()
+                found = self.logs.query(f"SELECT quantile_cont(v, {params.add(list(levels))}) FROM {self.relation} "
+                                        f"WHERE arm = {params.add(arm)} AND q = {key[1]}", params)[0][0]
+                out.append((n, [None if v is None else float(v) for v in found]))
+            else:
+                out.append((n, [_interpolated(value, (n - 1) * level) for level in levels]))
+        return out
+
+    def levels(self, requests: Sequence[LevelRequest]) -> list[list[float | None]]:
+        """The quantiles of whole-population `requests` at their levels (in order)."""
+        return [values for _, values in self.quantiles([(r.arm, r.column, r.levels) for r in requests])]
+
+    def _top(self, key: tuple[str, int], n: int, ranks: set[int]) -> dict[int, float] | None:
+        """The values at `ranks` (0 = smallest) from the largest values, or None when they are not in the tail."""
+        depth = n - min(ranks)
+        if depth > n // 2:
+            return None
+        want = min(n, depth + max(16, n // 200))  # a margin: the fence kept holds the next look's ranks too
+        params = SqlParams()
+        which = f"arm = {params.add(key[0])} AND q = {key[1]}"
+        fence = self._fences.get(key)
+        if fence is None or self.totals()[key][3] < depth:  # a value at or below rank n - want, by selection
+            select = SqlParams()
+            level = select.add((n - want) / (n - 1) if n > 1 else 0.0)
+            fence = float(self.logs.query(f"SELECT quantile_cont(v, {level}) FROM {self.relation} WHERE arm = "
+                                          f"{select.add(key[0])} AND q = {key[1]}", select)[0][0])
+        places = sorted({n - rank for rank in ranks} | {want})  # 1 = the largest value
+        found = self.logs.query(f"SELECT i, v, c FROM (SELECT v, row_number() OVER (ORDER BY v DESC) AS i, count(*) "
+                                f"OVER () AS c FROM {self.relation} WHERE {which} AND v >= {params.add(fence)}) "
+                                f"WHERE i IN ({', '.join(map(str, places))})", params)
+        top = {int(i): float(v) for i, v, _ in found}
+        if not found or found[0][2] < depth:
+            return None
+        self._keep_fence(key, top[max(top)])
+        return {rank: top[n - rank] for rank in ranks}
+
+    def _keep_fence(self, key: tuple[str, int], value: float) -> None:
+        """Keep the lowest fence this look used for `key` (every tail it read, down to the companion level)."""
+        value = min(value, self._kept.get(key, value))
+        self._kept[key] = value
+        try:  # a hint only: a look that cannot keep it selects again
+            con = self.logs.connection
+            con.execute(f"CREATE TABLE IF NOT EXISTS {FENCES} (arm VARCHAR, q INTEGER, v DOUBLE)")
+            con.execute(f"DELETE FROM {FENCES} WHERE arm = ? AND q = ?", list(key))
+            con.execute(f"INSERT INTO {FENCES} VALUES (?, ?, ?)", [*key, value])
+        except duckdb.Error:
+            pass
 
 
-def _totals(logs: Logs, relation: str) -> dict[tuple[str, int], tuple[int, int, int]]:
-    """(arm, q) -> units with a value, values (Σy), Σy² — one scan of three narrow columns, no join."""
-    found = logs.query(f"SELECT arm, q, count(*) FILTER (WHERE k = 1), count(*), sum(y) FROM {relation} "
-                       "GROUP BY ALL", SqlParams())
-    return {(arm, int(q)): (int(units), int(answers), int(squares or 0)) for arm, q, units, answers, squares in found}
+def _around(position: float) -> tuple[int, int]:
+    return (math.floor(position), math.ceil(position))
 
 
-def ranked_quantiles(logs: Logs, relation: str, columns: Sequence[str], asked: Sequence[tuple[str, str, Sequence[float]]]
-                     ) -> list[tuple[int, list[float | None]]]:
-    """For each (arm, column, levels): the number of values and their quantiles at `levels`
-    (`quantile_cont`, as the scans take them), from the ranked rows: one scan of three narrow columns."""
-    params = SqlParams()
-    levels = sorted({level for _, _, wanted in asked for level in wanted})
-    found = {(arm, int(q)): (int(n), dict(zip(levels, values))) for arm, q, n, values in logs.query(
-        f"SELECT arm, q, count(*), quantile_cont(v, {params.add(levels)}) FROM {relation} GROUP BY ALL", params)}
-    out: list[tuple[int, list[float | None]]] = []
-    for arm, column, wanted in asked:
-        n, values = found.get((arm, columns.index(column)), (0, {}))
-        out.append((n, [None if values.get(level) is None else float(values[level]) for level in wanted]))
-    return out
-
-
-def ranked_levels(logs: Logs, relation: str, columns: Sequence[str], requests: Sequence[LevelRequest]
-                  ) -> list[list[float | None]]:
-    """The quantiles of whole-population `requests` at their levels, from the ranked rows (in order)."""
-    found = ranked_quantiles(logs, relation, columns, [(r.arm, r.column, r.levels) for r in requests])
-    return [values for _, values in found]
+def _interpolated(value: dict[int, float], position: float) -> float:
+    """quantile_cont's interpolation between the order statistics around `position`."""
+    low, high = _around(position)
+    if low == high:
+        return value[low]
+    return value[low] + (position - low) * (value[high] - value[low])

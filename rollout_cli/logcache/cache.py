@@ -184,7 +184,7 @@ def _remove(path: Path) -> None:
 def _reset(con: duckdb.DuckDBPyConnection, key: str) -> None:
     """An empty cache for `key`: every table dropped and the file list emptied, in one transaction."""
     con.execute("BEGIN")
-    for table in ("meta", "files", *_SOURCES, "unit_rows", "unit_meta", ANSWERS_TABLE, *QUALITY_TABLES):
+    for table in ("meta", "files", *_SOURCES, "unit_rows", "unit_meta", ANSWERS_TABLE, "unit_answer_fences", *QUALITY_TABLES):
         con.execute(f"DROP TABLE IF EXISTS {_ALIAS}.{table}")
     con.execute(f"CREATE TABLE {_ALIAS}.meta (version INTEGER, key VARCHAR)")
     con.execute(f"INSERT INTO {_ALIAS}.meta VALUES (?, ?)", [CACHE_VERSION, key])
