@@ -30,7 +30,7 @@ from rollout_cli.evaluation.quantile_reads import (
 )
 from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
 from rollout_cli.logcache.answers import Ranked, ranked_answers
-from rollout_cli.logcache.quality import kept_quality
+from rollout_cli.logcache.quality import kept_counts
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
 
@@ -50,9 +50,15 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     if ranked:
         assert kept is not None
         kept.companions[ANSWERS_TABLE] = ranked_answers(ranked, since, until)
+    events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
+    counted = None if kept is None else kept_counts(kept, since, until, events)  # counted as rows arrive
     try:
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow,
-                             quantiled=() if ranked else light_quantiles(needs))
+        if counted is not None and counted.window_rows and (ranked or not needs.quantiles):
+            facts = WindowFacts(counted.total_rows, counted.window_rows, counted.first_ts, counted.last_ts,
+                                counted.last_ts, {}, no_unit_rows=counted.no_unit_rows)
+        else:
+            facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow,
+                                 quantiled=() if ranked else light_quantiles(needs))
     except DataError:
         # a csv with a header only reads as text columns: say that it is empty, not mistyped
         if count_rows(logs, logs.predictions) == 0:
@@ -89,8 +95,7 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
                         whole=None if reader is None else reader.sums)
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until,
                          whole=None if reader is None else reader.levels)
-    events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
-    quality = None if kept is None else kept_quality(kept, since, until, events)  # counted as rows arrive
+    quality = None if counted is None else counted.quality
     if quality is None:
         quality = data_quality(logs, since=since, until=until, outcome_events=events)
     return facts, agg, quality

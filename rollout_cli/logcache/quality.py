@@ -21,6 +21,7 @@ Contract (docs/incremental.md, "Data-quality counts"):
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import duckdb
@@ -34,11 +35,23 @@ TABLES = ("quality_meta", "quality_totals", "quality_keys", "quality_outcome_key
 _KNOWN = "('baseline', 'candidate')"
 
 
-def kept_quality(units: UnitTable, since: datetime | None, until: datetime, events: tuple[str, ...]
-                 ) -> DataQuality | None:
+@dataclass(frozen=True)
+class WindowCounts:
+    """What the light scan counts (data.scans.window_facts without answers), and the data quality."""
+
+    total_rows: int  # in the source
+    window_rows: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    no_unit_rows: int
+    quality: DataQuality | None  # None: a repeated key, counted exactly in full
+
+
+def kept_counts(units: UnitTable, since: datetime | None, until: datetime, events: tuple[str, ...]
+                ) -> WindowCounts | None:
     """See the module contract."""
     try:
-        found, how = _Look(units, since, until, events).quality()
+        found, how = _Look(units, since, until, events).counts()
     except duckdb.Error as error:
         units.con.execute(f"DROP TABLE IF EXISTS {ALIAS}.quality_meta")  # the next look counts anew
         found, how = None, f"the kept counts could not be used ({str(error).splitlines()[0]})"
@@ -56,7 +69,9 @@ class _Look:
         key, self.key_words, keyed = prediction_key(preds)
         arm = preds.column("arm", "text")
         self.pred_select = (f"SELECT hash{key} AS h, {keyed} AS keyed, CAST({arm} AS VARCHAR) AS arm, "
-                            f"{arm} IS NULL OR {arm} NOT IN {_KNOWN} AS unknown")
+                            f"{arm} IS NULL OR {arm} NOT IN {_KNOWN} AS unknown, "
+                            f"CAST({preds.column('ts', 'timestamp')} AS TIMESTAMP) AS ts, "
+                            f"{preds.column('unit_id', 'any')} IS NULL AS no_unit")
         if self.outs is not None:
             self.out_select = f"SELECT hash{outcome_key(self.outs)} AS h"
 
@@ -83,7 +98,8 @@ class _Look:
         if upto is not None and pending:
             parts.append(self._rows(source, select, f"read_parquet({params.add(pending)})", params, self.since, upto))
         if not parts:  # nothing cached of this source: no rows, the same columns
-            empty = "false AS keyed, NULL::VARCHAR AS arm, false AS unknown" if name == "predictions" else ""
+            empty = ("false AS keyed, NULL::VARCHAR AS arm, false AS unknown, NULL::TIMESTAMP AS ts, false AS no_unit"
+                     if name == "predictions" else "")
             return f"SELECT NULL::UBIGINT AS h{', ' + empty if empty else ''} WHERE false"
         return " UNION ALL ".join(parts)
 
@@ -99,7 +115,7 @@ class _Look:
         text = f"{self.pred_select}\0{getattr(self, 'out_select', '')}\0{self.events}"
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def quality(self) -> tuple[DataQuality | None, str]:
+    def counts(self) -> tuple[WindowCounts | None, str]:
         """The counts (None: count in full) and what was done, in words."""
         shape = self._shape()
         try:
@@ -124,15 +140,16 @@ class _Look:
             self.con.execute("ROLLBACK")
             raise
         found = self._read()
-        return found, ("read in full (a repeated key: counted exactly)" if found is None
+        return found, ("read in full (a repeated key: counted exactly)" if found.quality is None
                        else "brought up to date" if same else "counted from the cached rows and kept")
 
     def _empty(self) -> None:
-        for table, columns in (("quality_totals", "rows BIGINT, keyed BIGINT, unknown BIGINT, outcome_rows BIGINT"),
+        for table, columns in (("quality_totals", ("rows BIGINT, keyed BIGINT, unknown BIGINT, outcome_rows BIGINT, "
+                                                  "no_unit BIGINT, first_ts TIMESTAMP, last_ts TIMESTAMP")),
                                ("quality_keys", "h UBIGINT"), ("quality_outcome_keys", "h UBIGINT"),
                                ("quality_arms", "arm VARCHAR, n BIGINT")):
             self.con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.{table} ({columns})")
-        self.con.execute(f"INSERT INTO {ALIAS}.quality_totals VALUES (0, 0, 0, 0)")
+        self.con.execute(f"INSERT INTO {ALIAS}.quality_totals VALUES (0, 0, 0, 0, 0, NULL, NULL)")
         self.con.execute(f"UPDATE {ALIAS}.files SET in_quality = false")
 
     def _add(self, upto: datetime | None) -> None:
@@ -149,28 +166,38 @@ class _Look:
             self.con.execute(f"INSERT INTO {ALIAS}.quality_outcome_keys SELECT DISTINCT h FROM entered_outcomes "
                              f"ANTI JOIN {ALIAS}.quality_outcome_keys USING (h)")
         self.con.execute(f"UPDATE {ALIAS}.quality_totals SET rows = rows + e.n, keyed = keyed + e.k, "
-                         f"unknown = unknown + e.u, outcome_rows = outcome_rows + ? FROM (SELECT count(*) AS n, "
-                         "count(*) FILTER (WHERE keyed) AS k, count(*) FILTER (WHERE unknown) AS u FROM entered) e", [outcome_rows])
+                         f"unknown = unknown + e.u, outcome_rows = outcome_rows + ?, no_unit = no_unit + e.nu, "
+                         "first_ts = least(first_ts, e.f), last_ts = greatest(last_ts, e.l) FROM (SELECT count(*) AS n, "
+                         "count(*) FILTER (WHERE keyed) AS k, count(*) FILTER (WHERE unknown) AS u, "
+                         "count(*) FILTER (WHERE no_unit) AS nu, min(ts) AS f, max(ts) AS l FROM entered) e", [outcome_rows])
         self.con.execute(f"INSERT INTO {ALIAS}.quality_keys SELECT DISTINCT h FROM (SELECT h FROM entered WHERE keyed) "
                          f"ANTI JOIN {ALIAS}.quality_keys USING (h)")
         self.con.execute(f"INSERT INTO {ALIAS}.quality_arms SELECT arm, count(*) FROM entered WHERE unknown GROUP BY arm")
 
-    def _read(self) -> DataQuality | None:
-        """The kept counts with the files not absorbed added; None when the screen finds a repeated key."""
-        rows, keyed, unknown, outcome_rows = self.con.execute(f"SELECT * FROM {ALIAS}.quality_totals").fetchall()[0]
+    def _read(self) -> WindowCounts:
+        """The kept counts with the files not absorbed added (see the module contract)."""
+        rows, keyed, unknown, outcome_rows, no_unit, first, last = self.con.execute(
+            f"SELECT rows, keyed, unknown, outcome_rows, no_unit, first_ts, last_ts FROM {ALIAS}.quality_totals"
+        ).fetchall()[0]
+        total = self.con.execute(f"SELECT count(*) FROM {ALIAS}.main.predictions").fetchall()[0][0] \
+            if self.units.cached.get("predictions") else 0
         params = SqlParams()
         fresh = self._fresh("predictions", params)
         new_keys = 0
         if fresh is not None:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_rows AS {fresh}", params.values)
-            more = self.con.execute("SELECT count(*), count(*) FILTER (WHERE keyed), count(*) FILTER (WHERE unknown) "
-                                    "FROM look_rows").fetchall()[0]
-            rows, keyed, unknown = rows + more[0], keyed + more[1], unknown + more[2]
+            more = self.con.execute("SELECT count(*), count(*) FILTER (WHERE keyed), count(*) FILTER (WHERE unknown), "
+                                    "count(*) FILTER (WHERE no_unit), min(ts), max(ts) FROM look_rows").fetchall()[0]
+            rows, keyed, unknown, no_unit = rows + more[0], keyed + more[1], unknown + more[2], no_unit + more[3]
+            first, last = min(filter(None, (first, more[4])), default=None), max(filter(None, (last, more[5])), default=None)
             new_keys = self.con.execute(f"SELECT count(DISTINCT h) FROM (SELECT h FROM look_rows WHERE keyed) "
                                         f"ANTI JOIN {ALIAS}.quality_keys USING (h)").fetchall()[0][0]
+            total += self.con.execute("SELECT count(*) FROM read_parquet(?)",
+                                      [self.units.fresh["predictions"]]).fetchall()[0][0]
+        counts = WindowCounts(int(total), int(rows), first, last, int(no_unit), None)
         distinct = self.con.execute(f"SELECT count(*) FROM {ALIAS}.quality_keys").fetchall()[0][0] + new_keys
         if keyed - distinct:
-            return None  # a repeated hash: the exact count decides (data/quality.py)
+            return counts  # a repeated hash: the exact count decides (data/quality.py)
         outcome_dups = 0
         if self.outs is not None:
             params = SqlParams()
@@ -183,11 +210,12 @@ class _Look:
                                              f"{ALIAS}.quality_outcome_keys USING (h)").fetchall()[0][0]
             outcome_dups = outcome_rows - distinct
             if outcome_dups:
-                return None
+                return counts
         arms: tuple[tuple[str | None, int], ...] = ()
         if unknown:
             look = " UNION ALL SELECT arm, 1 FROM look_rows WHERE unknown" if fresh is not None else ""
             arms = tuple((value, int(n)) for value, n in self.con.execute(
                 f"SELECT arm AS value, sum(n) AS n FROM (SELECT arm, n FROM {ALIAS}.quality_arms{look}) "
                 f"GROUP BY ALL ORDER BY n DESC, value LIMIT {SHOWN_ARMS}").fetchall())
-        return DataQuality(int(rows), 0, self.key_words, int(outcome_rows), int(outcome_dups), int(unknown), arms)
+        return replace(counts, quality=DataQuality(int(rows), 0, self.key_words, int(outcome_rows), int(outcome_dups),
+                                                   int(unknown), arms))
