@@ -163,7 +163,9 @@ class Ranked:
         top = {int(i): float(v) for i, v, _ in found}
         if not found or found[0][2] < depth:
             return None
-        self._keep_fence(key, top[max(top)])
+        kept, above = self._fences.get(key), self.totals()[key][3]
+        if kept is None or kept > top[max(top)] or above > 2 * want:  # else the kept fence still serves: no write
+            self._keep_fence(key, top[max(top)])
         return {rank: top[n - rank] for rank in ranks}
 
     def _keep_fence(self, key: tuple[str, int], value: float) -> None:
