@@ -37,15 +37,15 @@ from rollout_cli.stats.sequential import (
     rho_squared,
 )
 from rollout_cli.stats.spending import horizon_level, mixture_key
-from rollout_cli.stats.tuned import limit_tuning_units
+from rollout_cli.stats.tuned import alternative, alternative_units, limit_tuning_units
 from rollout_cli.units import format_fraction
 
 OUT_OF_RANGE = "the statistics are out of numeric range (check the metric's values)"
 # A stage whose horizon is not declared is taken to end at 3 tuning sizes (the largest, growing with n
 # past it): alpha is spent there (docs/statistics.md, section 2, "Spending alpha within the horizon").
 HORIZON_FACTOR = 3.0
-# The weight of the limit's tuning size in a relative guard's mixture; the plan's tuning size has the
-# rest (docs/statistics.md, section 2, "Tuned at the limit").
+# The weight of the point alternative at the limit's harm in a relative guard's mixture; the normal
+# mixture at the plan's tuning size has the rest (docs/statistics.md, section 2, "Tuned at the limit").
 LIMIT_WEIGHT = 0.8
 
 
@@ -55,23 +55,26 @@ def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: fl
     within n itself. `tuning_n`: one tuning size, or the Mixture of a relative guard."""
     mixture = tuning_n if isinstance(tuning_n, Mixture) else Mixture((rho_squared(alpha, tuning_n),))
     reference, shape = mixture_key(mixture)
-    longest = HORIZON_FACTOR * rho_squared(alpha, 1.0) / min(mixture.rho2s)
+    longest = HORIZON_FACTOR * max(rho_squared(alpha, 1.0) / r if m == 0.0 else alternative_units(m, alpha)
+                                   for r, m in mixture.components())
     horizon = max(horizon_n or longest, n)
     return horizon_level(alpha, horizon * reference, shape)
 
 
 def relative_mixture(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
                      alpha: float, tuning_n: float, horizon_n: float | None = None) -> Mixture:
-    """The sequence of a relative guard: a mixture tuned at the plan's size (weight 1 - LIMIT_WEIGHT)
-    and at the limit's (`tuned.limit_tuning_units`, at most the declared horizon: a stage that ends
-    sooner decides there or not at all), or the plan's alone when the latter is unknown."""
+    """The sequence of a relative guard: a normal mixture tuned at the plan's size (weight
+    1 - LIMIT_WEIGHT) and the point alternative of a harm of twice the limit, the drift a fixed-horizon
+    test detects with 80% power at the limit's size (`tuned.limit_tuning_units`, at most the declared
+    horizon: a stage that ends sooner decides there or not at all); the plan's alone when the limit's
+    size is unknown."""
     plan = rho_squared(alpha, tuning_n)
     at_limit = limit_tuning_units(baseline, candidate, max_drop, max_increase, alpha)
     if at_limit is None:
         return Mixture((plan,))
     if horizon_n and math.isfinite(horizon_n):
         at_limit = min(at_limit, horizon_n)
-    return Mixture((plan, rho_squared(alpha, at_limit)), (1.0 - LIMIT_WEIGHT, LIMIT_WEIGHT))
+    return Mixture((plan, 0.0), (1.0 - LIMIT_WEIGHT, LIMIT_WEIGHT), (0.0, alternative(at_limit, alpha)))
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,8 @@ def judge_relative(baseline: ArmStats, candidate: ArmStats, *, max_drop: float |
     """Judge candidate.mean / baseline.mean - 1 against `max_drop` (harm: below -max_drop) and/or
     `max_increase` (harm: above +max_increase); limits are fractions (0.02 = 2%).
 
-    The sequence is a mixture tuned at `tuning_n` and at the limit (`relative_mixture`; only at
-    `tuning_n` with tune_at_limit=False) and spends alpha within `horizon_n` units of both arms
+    The sequence is the average of a normal mixture tuned at `tuning_n` and the point alternative of
+    a harm of twice the limit (`relative_mixture`; only the former with tune_at_limit=False) and spends alpha within `horizon_n` units of both arms
     (the stage's declared horizon; None: HORIZON_FACTOR times the largest tuning size). `effect`
     and `interval` are relative changes (-0.05 = 5% below baseline).
     """

@@ -175,36 +175,60 @@ def rho_squared(alpha: float, tuning_n: float) -> float:
 
 @dataclass(frozen=True)
 class Mixture:
-    """A weighted average of normal mixtures, one per tuning size (`rho2s`, `weights` summing to 1).
+    """A weighted average of test martingales, one per component (`weights` summing to 1).
 
-    Each normal mixture is a nonnegative martingale of mean 1 under the null, so their average is
-    one too and Ville's inequality still bounds the chance of ever crossing its boundary by alpha
-    (docs/statistics.md, section 2, "Tuned at the limit"). The sequence is then nearly as tight as
-    the best single mixture near every tuning size, at the price of log(1 / weight) on the boundary.
+    A component is a normal mixture over the drift (`rho2s[i]` > 0, the mixing variance, centred on
+    no effect) or a point alternative (`rho2s[i]` = 0 and `centres[i]` = m > 0: the likelihood ratio
+    of drifts ±m against none, averaged over the two signs — Wald's sequential probability ratio,
+    the test martingale most powerful at that drift). `centres` empty: every component is normal.
+    Each component is a nonnegative martingale of mean 1 under the null, so their average is one too
+    and Ville's inequality still bounds the chance of ever crossing its boundary by alpha
+    (docs/statistics.md, section 2, "Tuned at the limit"), at the price of log(1 / weight) on the
+    boundary.
     """
 
     rho2s: tuple[float, ...]
     weights: tuple[float, ...] = (1.0,)
+    centres: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any((r > 0) == (m > 0) for r, m in self.components()):
+            raise ValueError("each component is a normal mixture (rho2 > 0) or a point alternative (centre > 0)")
+
+    def components(self) -> list[tuple[float, float]]:
+        """(rho2, centre) of every component."""
+        return list(zip(self.rho2s, self.centres or (0.0,) * len(self.rho2s)))
+
+    def _term(self, r: float, m: float, s2: float, n: float) -> float:
+        if m == 0.0:
+            return -0.5 * math.log1p(n * r) + r * s2 / (2.0 * (1.0 + n * r))
+        x = m * math.sqrt(s2)  # log cosh(x) - m^2 n / 2: the likelihood ratio averaged over +-m
+        return x + math.log1p(math.exp(-2.0 * x)) - math.log(2.0) - 0.5 * m * m * n
 
     def log_m(self, s2: float, n: float) -> float:
         """log of the mixture martingale at a standardised sum S (s2 = S^2 = d^2 n^2 / sigma^2)."""
-        terms = [math.log(w) - 0.5 * math.log1p(n * r) + r * s2 / (2.0 * (1.0 + n * r))
-                 for r, w in zip(self.rho2s, self.weights) if w > 0]
+        terms = [math.log(w) + self._term(r, m, s2, n) for (r, m), w in zip(self.components(), self.weights) if w > 0]
         top = max(terms)
         return top + math.log(sum(math.exp(t - top) for t in terms))
+
+    def single_s2(self, r: float, m: float, n: float, goal: float) -> float:
+        """S^2 at which one component alone reaches exp(goal) (closed forms)."""
+        if m == 0.0:
+            return 2.0 * (1.0 + n * r) / r * (goal + 0.5 * math.log1p(n * r))
+        y = goal + 0.5 * m * m * n  # log cosh(m S) = y; cosh >= 1, so no S is needed when y <= 0
+        if y <= 0.0:
+            return 0.0
+        return ((y + math.log1p(math.sqrt(-math.expm1(-2.0 * y)))) / m) ** 2  # acosh(e^y) / m, squared
 
     def boundary_s2(self, n: float, level: float) -> float:
         """S^2 at which the mixture martingale reaches 1 / level (closed form for one component)."""
         target = -math.log(level)
-
-        def single(r: float, goal: float) -> float:
-            return 2.0 * (1.0 + n * r) / r * (goal + 0.5 * math.log1p(n * r))
-
-        if len(self.rho2s) == 1:
-            return single(self.rho2s[0], target)
-        low = min(single(r, target) for r in self.rho2s)  # the average is below the largest term
-        high = min(single(r, target - math.log(w)) for r, w in zip(self.rho2s, self.weights) if w > 0)
-        if high <= low:
+        parts = [(r, m, w) for (r, m), w in zip(self.components(), self.weights) if w > 0]
+        if len(parts) == 1:
+            return self.single_s2(parts[0][0], parts[0][1], n, target)
+        low = min(self.single_s2(r, m, n, target) for r, m, _ in parts)  # the average is below the largest term
+        high = min(self.single_s2(r, m, n, target - math.log(w)) for r, m, w in parts)
+        if high <= low or self.log_m(high, n) <= target:  # the latter: that component alone, up to rounding
             return high
         from scipy.optimize import brentq
 

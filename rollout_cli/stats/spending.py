@@ -32,28 +32,43 @@ from rollout_cli.stats.sequential import Mixture
 
 _STEPS = 120  # time steps, uniform in log(1 + s)
 _POINTS = 121  # grid points across the band between the boundaries
+# Past 10^8 tuning sizes the level that spends alpha is alpha itself to within the grid's error (the
+# tabled levels reach alpha by 10^6); alpha, Ville's bound, is then used without computing.
+_LONGEST = 1e8
 
 
 def _boundary(s: np.ndarray | float, level: float, mixture: Mixture | None = None) -> np.ndarray:
     import numpy as np  # only when a level is computed, not tabulated (numpy costs ~0.1 s to import)
 
     s = np.asarray(s, dtype=float)
-    if mixture is None or len(mixture.rho2s) == 1:
+    if mixture is None:
         return np.sqrt(2.0 * (s + 1.0) * np.log(np.sqrt(s + 1.0) / level))
+    if len(mixture.rho2s) == 1:
+        return np.sqrt([mixture.boundary_s2(float(t), level) for t in s])
     # Mixture.boundary_s2 for every time at once: the log martingale grows with x^2, so bisect
     # between the bounds that Mixture.boundary_s2 also uses (60 halvings: far below the grid's error).
-    rho2s, weights = np.array(mixture.rho2s)[:, None], np.array(mixture.weights)[:, None]
-    grow = 1.0 + s[None, :] * rho2s
-
-    def single(goal: np.ndarray | float) -> np.ndarray:
-        return 2.0 * grow / rho2s * (goal + 0.5 * np.log(grow))
-
+    parts = [(r, m, w) for (r, m), w in zip(mixture.components(), mixture.weights) if w > 0]
     target = -math.log(level)
-    low, high = single(target).min(axis=0), single(target - np.log(weights)).min(axis=0)
+
+    def log_m(s2: np.ndarray) -> np.ndarray:
+        terms = []
+        for r, m, w in parts:
+            if m == 0.0:
+                grow = 1.0 + s * r
+                terms.append(math.log(w) - 0.5 * np.log(grow) + r * s2 / (2.0 * grow))
+            else:  # log cosh(m S) - m^2 s / 2
+                x = m * np.sqrt(s2)
+                terms.append(math.log(w) + x + np.log1p(np.exp(-2.0 * x)) - math.log(2.0) - 0.5 * m * m * s)
+        return np.logaddexp.reduce(np.array(terms), axis=0)
+
+    def single(r: float, m: float, goal: float) -> np.ndarray:
+        return np.array([mixture.single_s2(r, m, float(t), goal) for t in s])
+
+    low = np.min([single(r, m, target) for r, m, _ in parts], axis=0)  # the average is below the largest term
+    high = np.min([single(r, m, target - math.log(w)) for r, m, w in parts], axis=0)
     for _ in range(60):
         mid = 0.5 * (low + high)
-        log_m = np.log((weights / np.sqrt(grow) * np.exp(rho2s * mid[None, :] / (2.0 * grow))).sum(axis=0))
-        above = log_m >= target
+        above = log_m(mid) >= target
         high, low = np.where(above, mid, high), np.where(above, low, mid)
     return np.sqrt(high)
 
@@ -126,7 +141,7 @@ def _level(alpha: float, horizon_key: float, mixture: Mixture | None = None) -> 
 def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) -> float:
     """The nominal level whose boundary is crossed before `horizon` (= T rho²) with probability
     alpha; never below alpha (Ville's bound holds anyway) and at most 0.5; alpha itself when alpha
-    is 0.5 or more or the horizon is not a positive number.
+    is 0.5 or more or the horizon is not a positive number of at most 10^8 (`_LONGEST`).
 
     `mixture` (several tuning sizes): its rho2s in units of the largest one, the reference of the
     horizon's rho²; the ratios are rounded up to 8 steps per decade (`mixture_key`), the safe side.
@@ -134,7 +149,7 @@ def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) 
     horizon gives a smaller level, so rounding down is on the safe side. The usual alphas' levels
     are tabulated (stats/horizon_table.py: the same numbers, computed once).
     """
-    if not 0.0 < alpha < 0.5 or horizon <= 0 or not math.isfinite(horizon):
+    if not 0.0 < alpha < 0.5 or not 0.0 < horizon <= _LONGEST:
         return alpha
     step = math.floor(math.log10(horizon) * 24.0)
     tabled = tabled_level(alpha, step) if mixture is None else None  # the table holds one mixture's levels
@@ -142,11 +157,20 @@ def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) 
 
 
 def mixture_key(mixture: Mixture) -> tuple[float, Mixture | None]:
-    """(the reference rho², the mixture in its units, rounded) for `horizon_level`: the reference is
-    the largest rho² (the shortest tuning size), so the time grid covers every component."""
-    if len(mixture.rho2s) == 1:
+    """(the reference scale, the mixture in its units, rounded) for `horizon_level`. A component's
+    scale is its rho² (normal) or its centre² (point alternative); the reference is the largest
+    (the shortest tuning size), so the time grid covers every component."""
+    if len(mixture.rho2s) == 1 and not any(mixture.centres):
         return mixture.rho2s[0], None
-    reference = max(mixture.rho2s)
-    # rounded up (towards 1): a ratio nearer 1 needs a smaller level, so rounding up is the safe side
-    ratios = tuple(10.0 ** (math.ceil(math.log10(r / reference) * 8.0 - 1e-9) / 8.0) for r in mixture.rho2s)
-    return reference, Mixture(ratios, mixture.weights)
+    scales = [r if m == 0.0 else m * m for r, m in mixture.components()]
+    reference = max(scales)
+
+    # rounded up (towards 1): a ratio nearer 1 puts that component's decisions earlier within the same
+    # horizon, so its boundary is crossed more often and the level found is smaller — the safe side
+    def rounded(scale: float) -> float:
+        return 10.0 ** (math.ceil(math.log10(scale / reference) * 8.0 - 1e-9) / 8.0)
+
+    ratios = [rounded(scale) for scale in scales]
+    rho2s = tuple(q if m == 0.0 else 0.0 for q, (_, m) in zip(ratios, mixture.components()))
+    centres = tuple(0.0 if m == 0.0 else math.sqrt(q) for q, (_, m) in zip(ratios, mixture.components()))
+    return reference, Mixture(rho2s, mixture.weights, centres if any(centres) else ())

@@ -1,11 +1,11 @@
-"""The tuning size the guard's own limit calls for (docs/statistics.md, section 2, "Tuned at the limit").
+"""The harm a relative guard's own limit names (docs/statistics.md, section 2, "Tuned at the limit").
 
 A relative guard names the effect that matters: a harm of twice its limit sits one limit beyond
 the limit the sequence tests. With the variance the data show, the units a fixed-horizon test
-needs to see that distance with 80% power at alpha (two-sided) are known, and a normal mixture
-tuned there has its mixing spread equal to that effect (rho² = c / n* with c ≈ z², the mixture
-centred on the alternative of interest): the sequence is then tightest where the decision about
-that harm is due, whatever the stage's size.
+needs to see that distance with 80% power at alpha (two-sided) are known, and so is the drift of
+that harm per unit (effect / sigma = z / sqrt(units), z = z_(1-alpha/2) + z_0.8): the point
+alternative of the guard's sequence, whose likelihood ratio reaches a verdict soonest, on average,
+when that harm is true (Wald's probability ratio test).
 """
 
 from __future__ import annotations
@@ -40,6 +40,20 @@ def limit_tuning_units(baseline: ArmStats, candidate: ArmStats, max_drop: float 
     total = baseline.n + candidate.n
     per_unit = (unit_b / baseline.n + (unit_c if unit_c > 0 else unit_b) / candidate.n) * total
     distance = min(_log_distance(limit) for limit in limits)
-    z = NormalDist().inv_cdf(1.0 - alpha / 2.0) + NormalDist().inv_cdf(POWER)
-    units = z * z * per_unit / (distance * distance)
+    units = _z(alpha) ** 2 * per_unit / (distance * distance)
     return units if math.isfinite(units) and units > 0 else None
+
+
+def _z(alpha: float) -> float:
+    return NormalDist().inv_cdf(1.0 - alpha / 2.0) + NormalDist().inv_cdf(POWER)
+
+
+def alternative(units: float, alpha: float) -> float:
+    """The standardised drift per unit (effect / sigma) that a fixed-horizon test at alpha detects
+    with 80% power after `units`: the centre of the point alternative tuned there."""
+    return _z(alpha) / math.sqrt(units)
+
+
+def alternative_units(centre: float, alpha: float) -> float:
+    """The inverse of `alternative`: the units at which a point alternative `centre` is tuned."""
+    return (_z(alpha) / centre) ** 2

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rollout_cli.stats import proportion_stats
-from rollout_cli.stats.guards import LIMIT_WEIGHT, relative_mixture
+from rollout_cli.stats.guards import LIMIT_WEIGHT, relative_mixture, spent_level
 from rollout_cli.stats.sequential import Mixture, exclusion_p_value, halfwidth, rho_squared
 from rollout_cli.stats.spending import crossing_probability, horizon_level
 from rollout_cli.stats.tuned import limit_tuning_units
@@ -39,8 +39,8 @@ def test_the_mixture_is_tightest_near_both_tuning_sizes() -> None:
     assert halfwidth(1.0, 700_000, 0.05, mixture) < 0.9 * halfwidth(1.0, 700_000, 0.05, rho_squared(0.05, 5000))
 
 
-def test_the_mixtures_crossing_probability_agrees_with_brownian_paths() -> None:
-    mixture = Mixture((1.0, 0.01), (0.2, 0.8))
+@pytest.mark.parametrize("mixture", [Mixture((1.0, 0.01), (0.2, 0.8)), Mixture((1.0, 0.0), (0.2, 0.8), (0.0, 0.1))])
+def test_the_mixtures_crossing_probability_agrees_with_brownian_paths(mixture: Mixture) -> None:
     horizon, level = 3000.0, 0.1
     rng = np.random.default_rng(62)
     s = np.expm1(np.linspace(0.0, math.log1p(horizon), 1001))
@@ -62,5 +62,48 @@ def test_the_limits_size_is_the_fixed_horizon_sample_for_a_harm_of_twice_the_lim
     # a guard with both limits takes the nearer one; no limit or no baseline mean: unknown
     assert limit_tuning_units(base, cand, 0.02, 0.01, 0.05) > units
     assert limit_tuning_units(proportion_stats(100, 0), cand, 0.02, None, 0.05) is None
-    assert len(relative_mixture(base, cand, 0.02, None, 0.05, 5000).rho2s) == 2
+    mixture = relative_mixture(base, cand, 0.02, None, 0.05, 5000)
+    assert mixture.rho2s == (rho_squared(0.05, 5000), 0.0) and mixture.weights == pytest.approx((0.2, 0.8))
+    # the point alternative: the drift per unit a fixed-horizon test detects with 80% power at that size
+    assert mixture.centres[1] == pytest.approx((1.959964 + 0.841621) / math.sqrt(units), rel=1e-5)
+    # a declared horizon shorter than that size moves the alternative to what the horizon can detect
+    assert relative_mixture(base, cand, 0.02, None, 0.05, 5000, 200_000).centres[1] == pytest.approx(
+        (1.959964 + 0.841621) / math.sqrt(200_000), rel=1e-5)
     assert len(relative_mixture(proportion_stats(100, 0), cand, 0.02, None, 0.05, 5000).rho2s) == 1
+
+
+def test_a_point_alternative_is_the_likelihood_ratio_and_its_boundary_inverts() -> None:
+    m, n = 0.003, 400_000.0
+    point = Mixture((0.0,), (1.0,), (m,))
+    for s in (0.0, 500.0, 3000.0):  # the likelihood ratio of drifts +-m against none, averaged over the signs
+        assert point.log_m(s * s, n) == pytest.approx(math.log(math.cosh(m * s)) - m * m * n / 2, abs=1e-9)
+    mixture = Mixture((rho_squared(0.05, 5000), 0.0), (0.2, 0.8), (0.0, m))
+    for n in (1000.0, 400_000.0, 4e6):
+        for one in (point, mixture):
+            width = halfwidth(3.0, n, 0.07, one)
+            assert exclusion_p_value(width, 3.0, n, one) == pytest.approx(0.07, rel=1e-6)
+    with pytest.raises(ValueError):
+        Mixture((1e-4,), (1.0,), (0.01,))  # a component is either kind, not both
+
+
+def test_the_point_alternative_catches_twice_the_limit_sooner_than_the_normal_mixture() -> None:
+    """Brownian paths in units of the fixed-horizon sample (drift 2.80 = z_0.975 + z_0.8), 200 looks up
+    to a horizon of 2.83 of them, alpha spent there under continuous monitoring: the point alternative
+    at that drift (Wald's probability ratio) stops sooner than a normal mixture tuned at the same size."""
+    drift, horizon, looks, z2 = 2.8016, 2.83, 200, rho_squared(0.05, 1.0)
+    rng = np.random.default_rng(63)
+    t = horizon / looks * np.arange(1, looks + 1)
+    paths = np.cumsum(rng.normal(0.0, math.sqrt(horizon / looks), (6000, looks)), axis=1)
+    plan = rho_squared(0.05, 0.71)
+    medians = {}
+    for name, mixture in (("normal", Mixture((plan, z2), (0.2, 0.8))),
+                          ("point", Mixture((plan, 0.0), (0.2, 0.8), (0.0, drift)))):
+        level = spent_level(0.05, mixture, 0.0, horizon)
+        bound = np.sqrt([mixture.boundary_s2(n, level) for n in t])
+        wrong = float((np.abs(paths) >= bound).any(axis=1).mean())
+        assert wrong <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / 6000)  # discrete looks: below alpha
+        harmed = paths + drift * t
+        caught = (harmed >= bound).any(axis=1)
+        first = np.where(caught, (harmed >= bound).argmax(axis=1), looks)
+        medians[name] = float(np.median(np.where(caught, t[np.minimum(first, looks - 1)], np.inf)))
+    assert medians["point"] <= 0.81 < medians["normal"]
