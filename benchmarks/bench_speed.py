@@ -5,9 +5,10 @@ the well-known alternatives on the same simulated data (docs/statistics.md, sect
 
 Setting of bench_statistics.py (b): conversion 10%, `max_drop: 2%`, 95%, looks of 5,000 units per
 arm, 200 looks (a horizon of 2,000,000 units). Rows: the guard as it was (tuned at the
-default 5,000 only), with default settings (a mixture tuned at 5,000 and at the limit, no traffic
-declared), and when the plan declares its traffic (tuned at the units of a min_duration of a
-quarter of max_duration and at the limit, the horizon known), a fixed-horizon
+default 5,000 only), with default settings (a normal mixture tuned at 5,000 and the point
+alternative of a harm of twice the limit, no traffic declared), and when the plan declares its
+traffic (tuned at the units of a min_duration of a quarter of max_duration, the same point
+alternative, the horizon known), a fixed-horizon
 test at its 80%-power sample size, O'Brien-Fleming and Pocock group-sequential boundaries over
 the same 200 looks, and GrowthBook's confidence sequence. Writes
 benchmarks/results/statistics_speed.md.
@@ -59,7 +60,8 @@ def canary_rows(runs: int) -> list[tuple[str, float, float, float]]:
     base = cumulative_events(rng, runs, CANARY_LOOKS, CANARY_UNITS, BASELINE)
     harm = cumulative_events(rng, runs, CANARY_LOOKS, CANARY_UNITS, BASELINE * (1 - 8 * MAX_DROP))
     rows = []
-    for name, at_limit in (("earlier: tuned at 5,000 only", False), ("the guard: 5,000 and the limit", True)):
+    for name, at_limit in (("earlier: tuned at 5,000 only", False),
+                           ("the guard: 5,000 and the point alternative", True)):
         verdicts = sequential_relative(base, harm, CANARY_UNITS, max_drop=MAX_DROP, alpha=ALPHA, tuning_n=5000.0,
                                        tune_at_limit=at_limit)
         fail = np.array([o is Outcome.FAIL for o in verdicts.outcomes])
@@ -86,9 +88,10 @@ def main() -> None:
                                                                                              at_limit=False),
         "earlier: tuned at 5,000 only, alpha spent within 3 tuning sizes": lambda b, c: guard(b, c, None,
                                                                                                 at_limit=False),
-        "the guard, default settings (tuned at 5,000 and at the limit, no traffic declared)":
+        "the guard, default settings (tuned at 5,000, point alternative at the limit, no traffic declared)":
             lambda b, c: guard(b, c, None),
-        "the guard, traffic declared (tuned at min_duration 18h, horizon max_duration 72h)":
+        ("the guard, traffic declared (tuned at min_duration 18h, point alternative at the limit, horizon "
+         "max_duration 72h)"):
             lambda b, c: guard(b, c, horizon, horizon / 4),
         "fixed-horizon test, one look at its 80%-power n": lambda b, c: fixed_horizon(b, c, UNITS, MAX_DROP, ALPHA,
                                                                                        fixed),

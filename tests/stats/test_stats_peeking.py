@@ -44,9 +44,11 @@ def test_wrong_verdicts_at_the_limit_stay_below_one_minus_confidence(at_the_limi
     wrong = verdicts.rate(Outcome.PASS) + verdicts.rate(Outcome.FAIL)
     print(f"\nalways-valid at the limit: pass {verdicts.rate(Outcome.PASS):.3f}, "
           f"fail {verdicts.rate(Outcome.FAIL):.3f} over {RUNS} rollouts x {LOOKS} looks")
-    # The claim itself: at or below 1 - confidence (measured 2.8% with this seed), and with room
-    # to spare: under 5% plus three binomial standard errors of a 5% rate over RUNS rollouts.
-    assert wrong <= ALPHA
+    # The claim: at or below 1 - confidence, up to sampling error — under 5% plus three binomial standard
+    # errors of a 5% rate over RUNS rollouts. Measured 5.3% with this seed (one standard error is 0.7
+    # points) and 3.8%, 4.2%, 4.3% with seeds 11-13 of the same setting (4.4% over the 4,000 rollouts):
+    # alpha is spent nearly in full here, as section 2 of docs/statistics.md intends, so one seed's point
+    # estimate sits on either side of 5%.
     assert wrong <= binomial_upper(ALPHA, RUNS)
 
 
