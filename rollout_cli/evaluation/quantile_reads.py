@@ -125,21 +125,21 @@ def read_design_effects(logs: Logs, stage: Stage, needs: StageNeeds, agg: Aggreg
                 companion = cell.quantile_levels.get(metric.name, {}).get(design_level(q))
                 thresholds = (estimate,) if companion is None else (estimate, companion)
                 requests.append(IndicatorRequest(population, arm, metric.name, str(metric.column), thresholds))
-    answered = _split(requests, whole)
-    scanned = [r for r in requests if r.population is not None or whole is None]
-    if scanned:
-        answered += list(zip(scanned, indicator_sums(logs, shadow=stage.is_shadow, segments=segments,
-                                                     requests=scanned, since=since, until=until)))
+    answered = _answer(requests, whole, lambda scanned: indicator_sums(
+        logs, shadow=stage.is_shadow, segments=segments, requests=scanned, since=since, until=until))
     for request, sums in answered:
         effects[(request.population, request.arm, request.key)] = _larger_effect(sums)
     for (population, arm, key), effect in effects.items():
         agg.cell(population, arm).quantile_design[key] = effect
 
 
-def _split(requests: Sequence[R], whole: Callable[[list[R]], Sequence[A]] | None) -> list[tuple[R, A]]:
-    """The whole population's requests with `whole`'s answers (none without it)."""
+def _answer(requests: Sequence[R], whole: Callable[[list[R]], Sequence[A]] | None,
+            scan: Callable[[list[R]], Sequence[A]]) -> list[tuple[R, A]]:
+    """Each request with its answer: the whole population's from `whole` when given, the rest from `scan`."""
     asked = [r for r in requests if r.population is None] if whole is not None else []
-    return list(zip(asked, whole(asked))) if asked and whole is not None else []
+    answered = list(zip(asked, whole(asked))) if asked and whole is not None else []
+    scanned = [r for r in requests if r.population is not None or whole is None]
+    return answered + (list(zip(scanned, scan(scanned))) if scanned else [])
 
 
 def _larger_effect(sums: IndicatorSums) -> float:
@@ -156,11 +156,8 @@ def read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds
     answers the whole population's requests instead, as in `read_design_effects`)."""
     requests = quantile_level_requests(needs.guards, agg, list(populations),
                                        alpha=1.0 - plan.decision.confidence, tuning_n=quantile_tuning(plan, stage))
-    answered = _split(requests, whole)
-    scanned = [r for r in requests if r.population is not None or whole is None]
-    if scanned:
-        answered += list(zip(scanned, quantiles_at_levels(logs, shadow=stage.is_shadow, segments=segments,
-                                                          requests=scanned, since=since, until=until)))
+    answered = _answer(requests, whole, lambda scanned: quantiles_at_levels(
+        logs, shadow=stage.is_shadow, segments=segments, requests=scanned, since=since, until=until))
     for request, values in answered:
         cell = agg.cell(request.population, request.arm)
         cell.quantile_levels.setdefault(request.key, {}).update(zip(request.levels, values))
