@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from rollout_cli.cli.commands_evaluate import UntilOpt, parse_moment
 from rollout_cli.cli.options import JsonOpt, PlanArg
+from rollout_cli.cli.window import UntilOpt, parse_moment
 from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.units import parse_duration
 

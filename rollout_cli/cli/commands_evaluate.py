@@ -14,35 +14,15 @@ from rich.table import Table
 
 from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import console, err_console, print_json, styled_outcome
-from rollout_cli.errors import ExitCode, UsageError
+from rollout_cli.cli.window import EXIT_FOR, SinceOpt, UntilOpt, parse_moment
+from rollout_cli.errors import UsageError
 from rollout_cli.evaluation.verdict import Check, Evaluation
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.units import MAX_DURATION_S, format_duration, format_fraction, parse_duration
+from rollout_cli.units import format_duration, format_fraction, parse_duration
 
 REASON_WIDTH = 40  # the reason column's narrowest readable width
-EXIT_FOR = {Outcome.PASS: ExitCode.OK, Outcome.FAIL: ExitCode.FAILED, Outcome.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
-
-
-def parse_moment(value: str, now: datetime, option: str) -> datetime:
-    """An ISO-8601 time (no zone: UTC), or a duration meaning that long before now ("2h")."""
-    from rollout_cli.state.clock import parse_time
-
-    try:
-        seconds = parse_duration(value)
-    except ValueError:  # not a duration: try a time
-        pass
-    else:
-        if seconds > MAX_DURATION_S:
-            raise UsageError(f"{option}: {value!r} reaches back more than 100 years")
-        return now - timedelta(seconds=seconds)
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is neither a time (2026-01-05T10:00:00Z) nor a duration (2h)") from None
-
-
 def _stage_from_state(plan: Plan, state_dir: str | None) -> tuple[Stage, datetime | None, RouterSplit] | None:
     """The running rollout's stage, judged-window start and split — only when its state already exists
     (found from the plan, state/location.py; never created here)."""
@@ -101,15 +81,6 @@ StageOpt = Annotated[
     str | None,
     typer.Option("--stage", help="Stage to judge \\[default: the running one, else the first].",
                  autocompletion=complete_stage),
-]
-SinceOpt = Annotated[
-    str | None,
-    typer.Option("--since", help="Window start: a time, or a duration ago (2h) "
-                 "\\[default: the stage start, else all data]."),
-]
-UntilOpt = Annotated[
-    str | None,
-    typer.Option("--until", help="Window end: a time, or a duration ago \\[default: now]."),
 ]
 
 

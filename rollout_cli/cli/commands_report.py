@@ -52,7 +52,7 @@ def export(
     (NAME.dictionary.csv). Refuses to replace a file without --force.
     Example: rollout export plans/ranker-v42.yaml --out ranker.parquet --stage ramp-25
     """
-    from rollout_cli.cli.commands_evaluate import parse_moment
+    from rollout_cli.cli.window import parse_moment
     from rollout_cli.export.run import ExportRequest, run_export
     from rollout_cli.plan import load_plan
     from rollout_cli.state.clock import utc_now

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from rollout_cli.cli.commands_evaluate import EXIT_FOR, SinceOpt, UntilOpt, parse_moment
 from rollout_cli.cli.options import JsonOpt, PlanArg
 from rollout_cli.cli.output import print_json
+from rollout_cli.cli.window import EXIT_FOR, SinceOpt, UntilOpt, parse_moment
 from rollout_cli.errors import UsageError
 
 ShadowStageOpt = Annotated[str | None, typer.Option("--stage", help="The shadow stage \\[default: the plan's first].")]
