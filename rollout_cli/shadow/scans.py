@@ -194,11 +194,17 @@ def _score_summary(con: EngineConnection, bins: int) -> dict[str, Any]:
 
 
 def _bin_expr(column: str, edges: Sequence[float]) -> str:
-    """The bin index of `column` for sorted `edges`: (-inf, e0], (e0, e1], ..., (e_last, inf)."""
-    if not edges:
-        return "0"
-    cases = " ".join(f"WHEN {column} <= $e{i} THEN {i}" for i in range(len(edges)))
-    return f"CASE {cases} ELSE {len(edges)} END"
+    """The bin index of `column` for sorted `edges`: (-inf, e0], (e0, e1], ..., (e_last, inf). A binary
+    search written as nested CASEs: five comparisons a value for twenty bins, not ten on average (the
+    same bin as the first edge at or above the value)."""
+
+    def search(lo: int, hi: int) -> str:  # the bin among lo..hi; bin i ends at edge i, bin len(edges) at inf
+        if lo == hi:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"CASE WHEN {column} <= $e{mid} THEN {search(lo, mid)} ELSE {search(mid + 1, hi)} END"
+
+    return search(0, len(edges))
 
 
 def score_bins(con: EngineConnection, edges: Sequence[float]) -> list[tuple[int, int, int]]:
