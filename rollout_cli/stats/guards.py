@@ -47,6 +47,11 @@ HORIZON_FACTOR = 3.0
 # The weight of the point alternative at the limit's harm in a relative guard's mixture; the normal
 # mixture at the plan's tuning size has the rest (docs/statistics.md, section 2, "Tuned at the limit").
 LIMIT_WEIGHT = 0.8
+# An absolute guard's sequence when a quarter of its declared horizon lies past its plan's size: the
+# normal mixture at the plan's size (weight 1 - HORIZON_WEIGHT) and one at HORIZON_TUNING of the
+# horizon (docs/statistics.md, section 2, "Absolute guards: the plan's size and the horizon's").
+HORIZON_WEIGHT = 0.8
+HORIZON_TUNING = 0.25
 
 
 def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: float | None) -> float:
@@ -59,6 +64,18 @@ def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: fl
                                    for r, m in mixture.components())
     horizon = max(horizon_n or longest, n)
     return horizon_level(alpha, horizon * reference, shape)
+
+
+def absolute_mixture(alpha: float, tuning_n: float, horizon_n: float | None = None) -> Mixture:
+    """The sequence of an absolute guard: the normal mixture tuned at `tuning_n` alone, or — when
+    HORIZON_TUNING of the declared horizon lies beyond it — the average of that one (weight
+    1 - HORIZON_WEIGHT) and one tuned there (an average of test martingales is one), so that a stage
+    whose looks start far past the plan's size does not spend its alpha at times that never come."""
+    plan = rho_squared(alpha, tuning_n)
+    far = HORIZON_TUNING * horizon_n if horizon_n and math.isfinite(horizon_n) else 0.0
+    if far <= tuning_n:
+        return Mixture((plan,))
+    return Mixture((plan, rho_squared(alpha, far)), (1.0 - HORIZON_WEIGHT, HORIZON_WEIGHT))
 
 
 def relative_mixture(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
@@ -266,15 +283,15 @@ def judge_absolute(candidate: ArmStats, *, min: float | None, max: float | None,
     """
     if min is None and max is None:
         raise ValueError("an absolute guard needs min or max")
-    rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
+    mixture = absolute_mixture(alpha, tuning_n, horizon_n)  # refuses a meaningless alpha or tuning size first
     try:
-        level = spent_level(alpha, tuning_n, candidate.n, horizon_n)
-        return _judge_absolute(candidate, min, max, alpha, tuning_n, min_units, level)
+        level = spent_level(alpha, mixture, candidate.n, horizon_n)
+        return _judge_absolute(candidate, min, max, alpha, mixture, min_units, level)
     except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
         return _inconclusive(OUT_OF_RANGE)
 
 
-def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, alpha: float, tuning_n: float,
+def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, alpha: float, mixture: Mixture,
                     min_units: int, level: float) -> GuardResult:
     arms = (("candidate", candidate),)
     problem = _too_few(arms, min_units) or _not_finite(arms)
@@ -286,14 +303,14 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
     if high is not None:
         limits.append(f"max {high:g}")
     if candidate.trials_per_unit > 0:
-        return _judge(candidate.mean, candidate.n, alpha, rho_squared(alpha, tuning_n), low, high, ", ".join(limits),
+        return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
                       variance_at=lambda limit: rate_variance_at(candidate, limit),
-                      interval=rate_sequence(candidate, alpha, tuning_n, level=level), level=level)
+                      interval=rate_sequence(candidate, alpha, mixture, level=level), level=level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
     variance = candidate.effective_variance
-    return _judge(candidate.mean, candidate.n, alpha, rho_squared(alpha, tuning_n), low, high, ", ".join(limits),
-                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, tuning_n, level=level),
+    return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
+                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, mixture, level=level),
                   level=level)
 
 

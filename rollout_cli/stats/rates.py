@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from rollout_cli.stats.sequential import ArmStats, Interval, halfwidth, rho_squared
+from rollout_cli.stats.sequential import ArmStats, Interval, Mixture, halfwidth, rho_squared
 
 
 def design_factor(arm: ArmStats) -> float:
@@ -36,12 +36,12 @@ def rate_variance_at(arm: ArmStats, theta: float) -> float:
     return theta * (1.0 - theta) * design_factor(arm)
 
 
-def rate_sequence(arm: ArmStats, alpha: float, tuning_n: float, *, level: float | None = None) -> Interval:
-    """Always-valid (1 - alpha) score interval for a rate (arm.trials_per_unit > 0); `level` as in
-    sequential.mean_sequence."""
+def rate_sequence(arm: ArmStats, alpha: float, tuning_n: float | Mixture, *, level: float | None = None) -> Interval:
+    """Always-valid (1 - alpha) score interval for a rate (arm.trials_per_unit > 0); `tuning_n` and
+    `level` as in sequential.mean_sequence."""
     if arm.trials_per_unit <= 0:
         raise ValueError("a score interval needs a metric of counts (trials_per_unit > 0)")
-    factor = halfwidth(1.0, arm.n, level or alpha, rho_squared(alpha, tuning_n)) ** 2 * design_factor(arm)
+    factor = halfwidth(1.0, arm.n, level or alpha, tuning_n if isinstance(tuning_n, Mixture) else rho_squared(alpha, tuning_n)) ** 2 * design_factor(arm)
     p = min(max(arm.mean, 0.0), 1.0)
     a, b = 1.0 + factor, 2.0 * p + factor
     root = math.sqrt(factor * factor + 4.0 * factor * p * (1.0 - p))
