@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rollout_cli.stats import proportion_stats
-from rollout_cli.stats.guards import LIMIT_WEIGHT, relative_mixture, spent_level
+from rollout_cli.stats.guards import LIMIT_WEIGHT, absolute_mixture, judge_absolute, relative_mixture, spent_level
 from rollout_cli.stats.sequential import Mixture, exclusion_p_value, halfwidth, rho_squared
 from rollout_cli.stats.spending import crossing_probability, horizon_level
 from rollout_cli.stats.tuned import limit_tuning_units
@@ -52,6 +52,25 @@ def test_the_mixtures_crossing_probability_agrees_with_brownian_paths(mixture: M
     spent = horizon_level(0.05, horizon, mixture)
     assert spent > 0.05
     assert crossing_probability(spent, horizon, mixture) == pytest.approx(0.05, abs=0.002)
+
+
+def test_an_absolute_guard_adds_a_quarter_of_its_horizon_only_when_that_lies_past_the_plans_size() -> None:
+    """docs/statistics.md, section 2, "Absolute guards: the plan's size and the horizon's": without a
+    declared horizon, or with one within four plan sizes, the plan's normal mixture alone (as before)."""
+    alpha = 0.05
+    assert absolute_mixture(alpha, 5000.0) == Mixture((rho_squared(alpha, 5000.0),))
+    assert absolute_mixture(alpha, 5000.0, 20_000.0) == Mixture((rho_squared(alpha, 5000.0),))
+    far = absolute_mixture(alpha, 5000.0, 5_000_000.0)
+    assert far.rho2s == (rho_squared(alpha, 5000.0), rho_squared(alpha, 1_250_000.0))
+    assert far.weights == pytest.approx((0.2, 0.8))
+    # far past the plan's size the interval is narrower with the horizon's term, near it wider
+    wide, narrow = (judge_absolute(proportion_stats(n, round(0.001 * n)), min=None, max=0.01, alpha=alpha,
+                                   tuning_n=5000.0, min_units=100, horizon_n=h).interval for n, h in
+                    ((1_000_000, 20_000.0), (1_000_000, 5_000_000.0)))
+    assert narrow.high - narrow.low < wide.high - wide.low
+    near = [judge_absolute(proportion_stats(5000, 5), min=None, max=0.01, alpha=alpha, tuning_n=5000.0,
+                           min_units=100, horizon_n=h).interval for h in (20_000.0, 5_000_000.0)]
+    assert near[1].high - near[1].low > near[0].high - near[0].low
 
 
 def test_the_limits_size_is_the_fixed_horizon_sample_for_a_harm_of_twice_the_limit() -> None:
