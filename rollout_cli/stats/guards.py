@@ -278,8 +278,9 @@ def judge_absolute(candidate: ArmStats, *, min: float | None, max: float | None,
 
     `effect` and `interval` are in the metric's own unit (the candidate's value). A metric of
     counts (trials_per_unit > 0: error rate, agreement, "latency above X") is judged with the
-    score-type interval of `rates`, others with the plug-in interval of `sequential`. alpha is
-    spent within `horizon_n` candidate units (None: HORIZON_FACTOR tuning sizes).
+    score-type interval of `rates`, others with the plug-in interval of `sequential`. The sequence
+    is `absolute_mixture`'s (the plan's size, and a quarter of a far horizon); alpha is spent within
+    `horizon_n` candidate units (None: HORIZON_FACTOR tuning sizes).
     """
     if min is None and max is None:
         raise ValueError("an absolute guard needs min or max")
