@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from rollout_cli.stats.multiplicity import holm
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.stats.rates import rate_sequence, rate_variance_at
+from rollout_cli.stats.rates import half_event, rate_sequence, rate_variance_at
 from rollout_cli.stats.relative_rates import rate_ratio_interval, rate_ratio_p_values
 from rollout_cli.stats.sequential import (
     ArmStats,
@@ -138,24 +138,28 @@ def _not_finite(arms: Sequence[tuple[str, ArmStats]]) -> str | None:
 
 
 def _side_p_values(estimate: float, variance_at: Callable[[float], float], n: float, rho2: float | Mixture,
-                   low_limit: float | None, high_limit: float | None) -> tuple[float, float]:
+                   low_limit: float | None, high_limit: float | None, continuity: float = 0.0) -> tuple[float, float]:
     """(p_fail, p_pass) for harm below `low_limit` and/or above `high_limit`; `variance_at(limit)`
-    is the per-unit variance used to test that limit."""
+    is the per-unit variance used to test that limit; `continuity` is taken off every distance
+    (half an event for counts, `rates.half_event`)."""
+    def p(distance: float, variance: float) -> float:
+        return exclusion_p_value(max(distance - continuity, 0.0), variance, n, rho2)
+
     p_fail, p_pass = 1.0, 0.0
     if low_limit is not None:
         variance = variance_at(low_limit)
         if estimate < low_limit:
-            p_fail = min(p_fail, exclusion_p_value(low_limit - estimate, variance, n, rho2))
+            p_fail = min(p_fail, p(low_limit - estimate, variance))
             p_pass = 1.0
         else:
-            p_pass = max(p_pass, exclusion_p_value(estimate - low_limit, variance, n, rho2))
+            p_pass = max(p_pass, p(estimate - low_limit, variance))
     if high_limit is not None:
         variance = variance_at(high_limit)
         if estimate > high_limit:
-            p_fail = min(p_fail, exclusion_p_value(estimate - high_limit, variance, n, rho2))
+            p_fail = min(p_fail, p(estimate - high_limit, variance))
             p_pass = 1.0
         else:
-            p_pass = max(p_pass, exclusion_p_value(high_limit - estimate, variance, n, rho2))
+            p_pass = max(p_pass, p(high_limit - estimate, variance))
     return p_fail, p_pass
 
 
@@ -168,14 +172,15 @@ def _spent(p_fail: float, p_pass: float, alpha: float, level: float) -> tuple[fl
 
 def _judge(estimate: float, n: float, alpha: float, rho2: float | Mixture, low_limit: float | None,
            high_limit: float | None, describe: str, *, variance_at: Callable[[float], float],
-           interval: Interval, level: float) -> GuardResult:
+           interval: Interval, level: float, continuity: float = 0.0) -> GuardResult:
     """The outcome of an estimate tested against limits on its own scale.
 
     `interval` is the level-(1 - alpha) interval to report, built from the same variances and the
     same nominal `level` (stats.spending), so that "p_fail <= alpha" and "the interval is wholly
     beyond the limit" always agree.
     """
-    p_fail, p_pass = _spent(*_side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit), alpha, level)
+    p_fail, p_pass = _spent(*_side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit, continuity),
+                            alpha, level)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
     elif p_pass <= alpha:
@@ -305,8 +310,8 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
         limits.append(f"max {high:g}")
     if candidate.trials_per_unit > 0:
         return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
-                      variance_at=lambda limit: rate_variance_at(candidate, limit),
-                      interval=rate_sequence(candidate, alpha, mixture, level=level), level=level)
+                      variance_at=lambda limit: rate_variance_at(candidate, limit), continuity=half_event(candidate),
+                      interval=rate_sequence(candidate, alpha, mixture, level=level, corrected=True), level=level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
     variance = candidate.effective_variance
