@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from rollout_cli.stats.multiplicity import holm
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.stats.rates import rate_sequence, rate_variance_at
+from rollout_cli.stats.rates import half_event, rate_sequence, rate_variance_at
 from rollout_cli.stats.relative_rates import rate_ratio_interval, rate_ratio_p_values
 from rollout_cli.stats.sequential import (
     ArmStats,
@@ -47,6 +47,11 @@ HORIZON_FACTOR = 3.0
 # The weight of the point alternative at the limit's harm in a relative guard's mixture; the normal
 # mixture at the plan's tuning size has the rest (docs/statistics.md, section 2, "Tuned at the limit").
 LIMIT_WEIGHT = 0.8
+# An absolute guard's sequence when a quarter of its declared horizon lies past its plan's size: the
+# normal mixture at the plan's size (weight 1 - HORIZON_WEIGHT) and one at HORIZON_TUNING of the
+# horizon (docs/statistics.md, section 2, "Absolute guards: the plan's size and the horizon's").
+HORIZON_WEIGHT = 0.8
+HORIZON_TUNING = 0.25
 
 
 def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: float | None) -> float:
@@ -59,6 +64,18 @@ def spent_level(alpha: float, tuning_n: float | Mixture, n: float, horizon_n: fl
                                    for r, m in mixture.components())
     horizon = max(horizon_n or longest, n)
     return horizon_level(alpha, horizon * reference, shape)
+
+
+def absolute_mixture(alpha: float, tuning_n: float, horizon_n: float | None = None) -> Mixture:
+    """The sequence of an absolute guard: the normal mixture tuned at `tuning_n` alone, or — when
+    HORIZON_TUNING of the declared horizon lies beyond it — the average of that one (weight
+    1 - HORIZON_WEIGHT) and one tuned there (an average of test martingales is one), so that a stage
+    whose looks start far past the plan's size does not spend its alpha at times that never come."""
+    plan = rho_squared(alpha, tuning_n)
+    far = HORIZON_TUNING * horizon_n if horizon_n and math.isfinite(horizon_n) else 0.0
+    if far <= tuning_n:
+        return Mixture((plan,))
+    return Mixture((plan, rho_squared(alpha, far)), (1.0 - HORIZON_WEIGHT, HORIZON_WEIGHT))
 
 
 def relative_mixture(baseline: ArmStats, candidate: ArmStats, max_drop: float | None, max_increase: float | None,
@@ -121,24 +138,28 @@ def _not_finite(arms: Sequence[tuple[str, ArmStats]]) -> str | None:
 
 
 def _side_p_values(estimate: float, variance_at: Callable[[float], float], n: float, rho2: float | Mixture,
-                   low_limit: float | None, high_limit: float | None) -> tuple[float, float]:
+                   low_limit: float | None, high_limit: float | None, continuity: float = 0.0) -> tuple[float, float]:
     """(p_fail, p_pass) for harm below `low_limit` and/or above `high_limit`; `variance_at(limit)`
-    is the per-unit variance used to test that limit."""
+    is the per-unit variance used to test that limit; `continuity` is taken off every distance
+    (half an event for counts, `rates.half_event`)."""
+    def p(distance: float, variance: float) -> float:
+        return exclusion_p_value(max(distance - continuity, 0.0), variance, n, rho2)
+
     p_fail, p_pass = 1.0, 0.0
     if low_limit is not None:
         variance = variance_at(low_limit)
         if estimate < low_limit:
-            p_fail = min(p_fail, exclusion_p_value(low_limit - estimate, variance, n, rho2))
+            p_fail = min(p_fail, p(low_limit - estimate, variance))
             p_pass = 1.0
         else:
-            p_pass = max(p_pass, exclusion_p_value(estimate - low_limit, variance, n, rho2))
+            p_pass = max(p_pass, p(estimate - low_limit, variance))
     if high_limit is not None:
         variance = variance_at(high_limit)
         if estimate > high_limit:
-            p_fail = min(p_fail, exclusion_p_value(estimate - high_limit, variance, n, rho2))
+            p_fail = min(p_fail, p(estimate - high_limit, variance))
             p_pass = 1.0
         else:
-            p_pass = max(p_pass, exclusion_p_value(high_limit - estimate, variance, n, rho2))
+            p_pass = max(p_pass, p(high_limit - estimate, variance))
     return p_fail, p_pass
 
 
@@ -151,14 +172,15 @@ def _spent(p_fail: float, p_pass: float, alpha: float, level: float) -> tuple[fl
 
 def _judge(estimate: float, n: float, alpha: float, rho2: float | Mixture, low_limit: float | None,
            high_limit: float | None, describe: str, *, variance_at: Callable[[float], float],
-           interval: Interval, level: float) -> GuardResult:
+           interval: Interval, level: float, continuity: float = 0.0) -> GuardResult:
     """The outcome of an estimate tested against limits on its own scale.
 
     `interval` is the level-(1 - alpha) interval to report, built from the same variances and the
     same nominal `level` (stats.spending), so that "p_fail <= alpha" and "the interval is wholly
     beyond the limit" always agree.
     """
-    p_fail, p_pass = _spent(*_side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit), alpha, level)
+    p_fail, p_pass = _spent(*_side_p_values(estimate, variance_at, n, rho2, low_limit, high_limit, continuity),
+                            alpha, level)
     if p_fail <= alpha:
         outcome, where = Outcome.FAIL, "wholly beyond"
     elif p_pass <= alpha:
@@ -261,20 +283,21 @@ def judge_absolute(candidate: ArmStats, *, min: float | None, max: float | None,
 
     `effect` and `interval` are in the metric's own unit (the candidate's value). A metric of
     counts (trials_per_unit > 0: error rate, agreement, "latency above X") is judged with the
-    score-type interval of `rates`, others with the plug-in interval of `sequential`. alpha is
-    spent within `horizon_n` candidate units (None: HORIZON_FACTOR tuning sizes).
+    score-type interval of `rates`, others with the plug-in interval of `sequential`. The sequence
+    is `absolute_mixture`'s (the plan's size, and a quarter of a far horizon); alpha is spent within
+    `horizon_n` candidate units (None: HORIZON_FACTOR tuning sizes).
     """
     if min is None and max is None:
         raise ValueError("an absolute guard needs min or max")
-    rho_squared(alpha, tuning_n)  # refuses a meaningless alpha or tuning size before anything else
+    mixture = absolute_mixture(alpha, tuning_n, horizon_n)  # refuses a meaningless alpha or tuning size first
     try:
-        level = spent_level(alpha, tuning_n, candidate.n, horizon_n)
-        return _judge_absolute(candidate, min, max, alpha, tuning_n, min_units, level)
+        level = spent_level(alpha, mixture, candidate.n, horizon_n)
+        return _judge_absolute(candidate, min, max, alpha, mixture, min_units, level)
     except (ArithmeticError, ValueError):  # values so extreme that floating point gives up
         return _inconclusive(OUT_OF_RANGE)
 
 
-def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, alpha: float, tuning_n: float,
+def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, alpha: float, mixture: Mixture,
                     min_units: int, level: float) -> GuardResult:
     arms = (("candidate", candidate),)
     problem = _too_few(arms, min_units) or _not_finite(arms)
@@ -286,14 +309,14 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
     if high is not None:
         limits.append(f"max {high:g}")
     if candidate.trials_per_unit > 0:
-        return _judge(candidate.mean, candidate.n, alpha, rho_squared(alpha, tuning_n), low, high, ", ".join(limits),
-                      variance_at=lambda limit: rate_variance_at(candidate, limit),
-                      interval=rate_sequence(candidate, alpha, tuning_n, level=level), level=level)
+        return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
+                      variance_at=lambda limit: rate_variance_at(candidate, limit), continuity=half_event(candidate),
+                      interval=rate_sequence(candidate, alpha, mixture, level=level, corrected=True), level=level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
     variance = candidate.effective_variance
-    return _judge(candidate.mean, candidate.n, alpha, rho_squared(alpha, tuning_n), low, high, ", ".join(limits),
-                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, tuning_n, level=level),
+    return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
+                  variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, mixture, level=level),
                   level=level)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from rollout_cli.stats.sequential import ArmStats, Interval, halfwidth, rho_squared
+from rollout_cli.stats.sequential import ArmStats, Interval, Mixture, halfwidth, rho_squared
 
 
 def design_factor(arm: ArmStats) -> float:
@@ -36,13 +36,31 @@ def rate_variance_at(arm: ArmStats, theta: float) -> float:
     return theta * (1.0 - theta) * design_factor(arm)
 
 
-def rate_sequence(arm: ArmStats, alpha: float, tuning_n: float, *, level: float | None = None) -> Interval:
-    """Always-valid (1 - alpha) score interval for a rate (arm.trials_per_unit > 0); `level` as in
-    sequential.mean_sequence."""
-    if arm.trials_per_unit <= 0:
-        raise ValueError("a score interval needs a metric of counts (trials_per_unit > 0)")
-    factor = halfwidth(1.0, arm.n, level or alpha, rho_squared(alpha, tuning_n)) ** 2 * design_factor(arm)
-    p = min(max(arm.mean, 0.0), 1.0)
+def half_event(arm: ArmStats) -> float:
+    """Half an event as a share of the arm's trials (Yates 1934): taken off the distance between the
+    rate and a value tested, it evens out the heavier upper tail of a count with few events, which
+    made an error-rate guard at its limit fail wrongly more often than alpha (docs/statistics.md, section 4)."""
+    trials = arm.n * arm.trials_per_unit
+    return 0.5 / trials if trials > 0 else 0.0
+
+
+def _wilson(p: float, factor: float) -> tuple[float, float]:
+    """The θ with (p - θ)² = factor · θ (1 - θ): the ends of the score interval around p."""
     a, b = 1.0 + factor, 2.0 * p + factor
     root = math.sqrt(factor * factor + 4.0 * factor * p * (1.0 - p))
-    return Interval(low=max(0.0, (b - root) / (2.0 * a)), high=min(1.0, (b + root) / (2.0 * a)), estimate=arm.mean)
+    return max(0.0, (b - root) / (2.0 * a)), min(1.0, (b + root) / (2.0 * a))
+
+
+def rate_sequence(arm: ArmStats, alpha: float, tuning_n: float | Mixture, *, level: float | None = None,
+                  corrected: bool = False) -> Interval:
+    """Always-valid (1 - alpha) score interval for a rate (arm.trials_per_unit > 0); `tuning_n` and
+    `level` as in sequential.mean_sequence. `corrected`: with the continuity correction of the
+    guards (each end is the score interval's around the rate moved half an event outwards)."""
+    if arm.trials_per_unit <= 0:
+        raise ValueError("a score interval needs a metric of counts (trials_per_unit > 0)")
+    rho2 = tuning_n if isinstance(tuning_n, Mixture) else rho_squared(alpha, tuning_n)
+    factor = halfwidth(1.0, arm.n, level or alpha, rho2) ** 2 * design_factor(arm)
+    p = min(max(arm.mean, 0.0), 1.0)
+    shift = half_event(arm) if corrected else 0.0
+    return Interval(low=_wilson(max(p - shift, 0.0), factor)[0], high=_wilson(min(p + shift, 1.0), factor)[1],
+                    estimate=arm.mean)

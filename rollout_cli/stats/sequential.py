@@ -270,10 +270,12 @@ def exclusion_p_value(distance: float, variance: float, n: float, rho2: float | 
     return min(1.0, math.exp(log_p))
 
 
-def mean_sequence(arm: ArmStats, alpha: float, tuning_n: float, *, level: float | None = None) -> Interval:
-    """Always-valid (1 - alpha) interval for one arm's mean (absolute guards); `level`: the nominal
-    level of the boundary when alpha is spent within a horizon (stats.spending), else alpha."""
-    width = halfwidth(arm.effective_variance, arm.n, level or alpha, rho_squared(alpha, tuning_n))
+def mean_sequence(arm: ArmStats, alpha: float, tuning_n: float | Mixture, *, level: float | None = None) -> Interval:
+    """Always-valid (1 - alpha) interval for one arm's mean (absolute guards); `tuning_n`: one tuning
+    size, or the Mixture of several; `level`: the nominal level of the boundary when alpha is spent
+    within a horizon (stats.spending), else alpha."""
+    mixture = tuning_n if isinstance(tuning_n, Mixture) else rho_squared(alpha, tuning_n)
+    width = halfwidth(arm.effective_variance, arm.n, level or alpha, mixture)
     return Interval(low=arm.mean - width, high=arm.mean + width, estimate=arm.mean)
 
 

@@ -9,6 +9,7 @@ The stage's horizon is the simulated stage (its units over all looks), declared 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,8 @@ class Regime:
     `requests` requests per unit, unit rates Beta-distributed with intra-unit correlation `icc`,
     relative limit), "mean" (revenue: a share `rate` of spenders with lognormal(mu, sigma) values,
     relative limit), "absolute" (a rate against `max`), "agreement" (agreeing over paired requests
-    per unit against `min`), "absolute_mean" (revenue against `min`)."""
+    per unit against `min`), "absolute_mean" (revenue against `min`). `cap`: a mean metric
+    winsorised at that value per unit (the plan's `cap`), the truth at the limit of the capped mean."""
 
     name: str
     kind: str
@@ -38,6 +40,7 @@ class Regime:
     requests: int = 1
     icc: float = 0.0
     lognormal: tuple[float, float] = (3.0, 1.0)
+    cap: float | None = None
 
 
 def _clustered(rng: np.random.Generator, n: np.ndarray, rate: float, requests: int, icc: float) -> np.ndarray:
@@ -55,12 +58,15 @@ def _clustered(rng: np.random.Generator, n: np.ndarray, rate: float, requests: i
 
 
 def _revenue(rng: np.random.Generator, n: np.ndarray, spend: float, mu: float, sigma: float,
-             scale: float) -> np.ndarray:
-    """Per cell: (Σv, Σv², Σv³) of n units, a share `spend` of them spending lognormal(mu, sigma) × scale."""
+             scale: float, cap: float | None = None) -> np.ndarray:
+    """Per cell: (Σv, Σv², Σv³) of n units, a share `spend` of them spending lognormal(mu, sigma) × scale
+    (each value winsorised at `cap` when given)."""
     spenders = rng.binomial(n, spend)
     out = np.zeros((3, *n.shape))
     for index, k in np.ndenumerate(spenders):
         values = scale * rng.lognormal(mu, sigma, int(k))
+        if cap is not None:
+            values = np.minimum(values, cap)
         out[:, index[0], index[1]] = values.sum(), (values**2).sum(), (values**3).sum()
     return out
 
@@ -73,7 +79,7 @@ def _arm(regime: Regime, rng: np.random.Generator, n: np.ndarray, factor: float)
         draws = _clustered(rng, n, regime.rate * factor, regime.requests, regime.icc)
     else:
         mu, sigma = regime.lognormal
-        draws = _revenue(rng, n, regime.rate, mu, sigma, factor)
+        draws = _revenue(rng, n, regime.rate, mu, sigma, factor, regime.cap)
     return np.cumsum(draws, axis=2)
 
 
@@ -96,6 +102,8 @@ def wrong_verdicts(regime: Regime, runs: int, looks: int, seed: int, tuning_n: f
                                                                                              regime.per_look)
     base_n = regime.per_look - cand_n
     limit_factor = (1.0 - regime.limit if regime.drop else 1.0 + regime.limit) if relative else 1.0
+    if regime.cap is not None and relative:
+        limit_factor = _capped_factor(regime, limit_factor)
     cand = _arm(regime, rng, cand_n, limit_factor)
     base = _arm(regime, rng, base_n, 1.0) if relative else None
     nb, nc = np.cumsum(base_n, axis=1), np.cumsum(cand_n, axis=1)
@@ -116,6 +124,25 @@ def wrong_verdicts(regime: Regime, runs: int, looks: int, seed: int, tuning_n: f
                 wrong += 1
                 break
     return wrong / runs
+
+
+def _capped_mean(mu: float, sigma: float, scale: float, cap: float) -> float:
+    """E[min(scale · X, cap)] for X lognormal(mu, sigma)."""
+    from scipy.stats import norm
+
+    k = math.log(cap / scale)
+    below = math.exp(mu + sigma * sigma / 2.0) * float(norm.cdf((k - mu - sigma * sigma) / sigma))
+    return scale * below + cap * float(norm.sf((k - mu) / sigma))
+
+
+def _capped_factor(regime: Regime, ratio: float) -> float:
+    """The scale of the candidate's values whose capped mean is `ratio` times the baseline's: the truth
+    exactly at the limit of the capped metric (the metric a capped guard judges)."""
+    from scipy.optimize import brentq
+
+    mu, sigma = regime.lognormal
+    goal = ratio * _capped_mean(mu, sigma, 1.0, regime.cap)
+    return float(brentq(lambda f: _capped_mean(mu, sigma, f, regime.cap) - goal, 0.01, 100.0, xtol=1e-12))
 
 
 def _absolute_limits(regime: Regime) -> dict[str, float | None]:
@@ -154,6 +181,8 @@ FULL_GRID = [
            requests=20, icc=0.3),
     Regime("absolute mean: revenue at its min, 10% spend lognormal(3, 1), 1,000 units/look", "absolute_mean", 0.10,
            1000),
+    Regime("mean: heavy tail 5% spend lognormal(0, 2) capped at 50 (97.5th pct of spenders), 500 units/look", "mean",
+           0.05, 500, lognormal=(0.0, 2.0), cap=50.0),
 ]
 
 # The suite's fast subset: one row of each kind, the rest in the benchmark.

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rollout_cli.stats import proportion_stats
-from rollout_cli.stats.guards import LIMIT_WEIGHT, relative_mixture, spent_level
+from rollout_cli.stats.guards import LIMIT_WEIGHT, absolute_mixture, judge_absolute, relative_mixture, spent_level
+from rollout_cli.stats.rates import rate_sequence
 from rollout_cli.stats.sequential import Mixture, exclusion_p_value, halfwidth, rho_squared
 from rollout_cli.stats.spending import crossing_probability, horizon_level
 from rollout_cli.stats.tuned import limit_tuning_units
@@ -52,6 +53,43 @@ def test_the_mixtures_crossing_probability_agrees_with_brownian_paths(mixture: M
     spent = horizon_level(0.05, horizon, mixture)
     assert spent > 0.05
     assert crossing_probability(spent, horizon, mixture) == pytest.approx(0.05, abs=0.002)
+
+
+def test_an_absolute_guard_adds_a_quarter_of_its_horizon_only_when_that_lies_past_the_plans_size() -> None:
+    """docs/statistics.md, section 2, "Absolute guards: the plan's size and the horizon's": without a
+    declared horizon, or with one within four plan sizes, the plan's normal mixture alone (as before)."""
+    alpha = 0.05
+    assert absolute_mixture(alpha, 5000.0) == Mixture((rho_squared(alpha, 5000.0),))
+    assert absolute_mixture(alpha, 5000.0, 20_000.0) == Mixture((rho_squared(alpha, 5000.0),))
+    far = absolute_mixture(alpha, 5000.0, 5_000_000.0)
+    assert far.rho2s == (rho_squared(alpha, 5000.0), rho_squared(alpha, 1_250_000.0))
+    assert far.weights == pytest.approx((0.2, 0.8))
+    # far past the plan's size the interval is narrower with the horizon's term, near it wider
+    wide, narrow = (judge_absolute(proportion_stats(n, round(0.001 * n)), min=None, max=0.01, alpha=alpha,
+                                   tuning_n=5000.0, min_units=100, horizon_n=h).interval for n, h in
+                    ((1_000_000, 20_000.0), (1_000_000, 5_000_000.0)))
+    assert narrow.high - narrow.low < wide.high - wide.low
+    near = [judge_absolute(proportion_stats(5000, 5), min=None, max=0.01, alpha=alpha, tuning_n=5000.0,
+                           min_units=100, horizon_n=h).interval for h in (20_000.0, 5_000_000.0)]
+    assert near[1].high - near[1].low > near[0].high - near[0].low
+
+
+def test_a_rate_guard_with_the_continuity_correction_fails_exactly_when_its_interval_is_beyond() -> None:
+    """docs/statistics.md, section 4: half an event off every distance, and the interval's ends moved
+    half an event outwards, so "p_fail <= alpha" and "the interval is wholly beyond" still agree."""
+    rng = np.random.default_rng(64)
+    for _ in range(400):
+        n = int(rng.integers(100, 20_000))
+        events, limit = int(rng.integers(0, n // 40 + 2)), float(rng.choice([0.005, 0.01, 0.02]))
+        result = judge_absolute(proportion_stats(n, events), min=None, max=limit, alpha=0.05, tuning_n=5000.0,
+                                min_units=100, horizon_n=float(rng.choice([40_000.0, 5_000_000.0])))
+        assert (result.p_fail <= 0.05) == (result.interval.low > limit)
+        assert (result.p_pass <= 0.05) == (result.interval.high < limit)
+    # the interval reported is the score interval around the rate moved half an event outwards
+    arm = proportion_stats(1000, 3)
+    plain, corrected = (rate_sequence(arm, 0.05, 5000.0, corrected=c) for c in (False, True))
+    assert corrected.low < plain.low < plain.high < corrected.high
+    assert corrected.high == pytest.approx(rate_sequence(proportion_stats(1000, 3.5), 0.05, 5000.0).high)
 
 
 def test_the_limits_size_is_the_fixed_horizon_sample_for_a_harm_of_twice_the_limit() -> None:
