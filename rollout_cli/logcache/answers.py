@@ -8,6 +8,7 @@ Contract (docs/incremental.md, "Ranked answers"):
   in `columns`), `v` (the value), `y` (the unit's finite values of that column in that arm) and `k`
   (the value's rank among them, 1 = smallest). A unit's rows depend on that unit's answers only, so
   the table is kept, and recomputed for the units a look touches, exactly as the per-unit rows are.
+- `TOTALS`: the kept sums of those rows per arm and column (logcache/sums.py): units, values, Σy.
 - `ranked_sums(logs, relation, columns, requests)`: for each request (one arm of the whole
   population, thresholds t) the sums `data.scans.indicator_sums` gives, from those rows: a unit's
   values at or below t are its first x by rank (ties sit on the same side of t), so
@@ -32,10 +33,19 @@ from rollout_cli.data.finite import finite_or_null
 from rollout_cli.data.queries import ts_filter
 from rollout_cli.data.scans import IndicatorRequest, LevelRequest
 from rollout_cli.data.source import Logs, SqlParams
+from rollout_cli.logcache.sums import Summary
 from rollout_cli.logcache.units import ALIAS, Companion
 
 TABLE = "unit_answers"  # the companion's table in the cache (logcache/cache.py drops it on reset)
 FENCES = f"{ALIAS}.main.unit_answer_fences"  # per arm and column, a value below the upper ranks last read
+
+
+def _totals(rows: str) -> str:
+    return (f"SELECT arm, q, count(*) FILTER (WHERE k = 1) AS units, count(*) AS n, sum(y) AS squares "
+            f"FROM {rows} GROUP BY ALL")
+
+
+TOTALS = Summary(_totals, "n")  # kept beside the ranked rows, moved by differences (logcache/sums.py)
 
 
 def ranked_answers(columns: Sequence[str], since: datetime | None, until: datetime) -> Companion:
@@ -59,34 +69,55 @@ def ranked_answers(columns: Sequence[str], since: datetime | None, until: dateti
 
 @dataclass
 class Ranked:
-    """One look's reads of the ranked rows in `relation` (a FROM item): see the module contract.
-    Order statistics in the upper tail come from the largest values only: those at or above a fence,
-    kept in the cache from the previous look (a hint: used when it holds enough values, else found
-    again with one selection), then a top-N — exact either way."""
+    """One look's reads of the ranked rows: `parts` (the kept rows, the kept rows of the units the look
+    recomputes or None, the look's own rows of those units or None) and `summed` (a FROM item of
+    their TOTALS); see the module contract. The rows read are kept - gone + look: each part is
+    filtered first and carries a sign `s`, so a read of the upper tail reads the tail only and never
+    joins on the unit. Order statistics in the upper
+    tail come from the largest values only: those at or above a fence, kept in the cache from the
+    previous look (a hint: used when it holds enough values, else found again with one selection),
+    then a top-N — exact either way."""
 
     logs: Logs
-    relation: str
+    parts: tuple[str, str | None, str | None]
+    summed: str
     columns: list[str]
-    _totals: dict[tuple[str, int], tuple[int, int, int, int]] | None = None  # units, Σy, Σy², at or above the fence
+    _totals: dict[tuple[str, int], tuple[int, int, int]] | None = None  # units, Σy, Σy²
     _fences: dict[tuple[str, int], float] = field(default_factory=dict)  # kept by the last look
     _kept: dict[tuple[str, int], float] = field(default_factory=dict)  # … and by this one
 
-    def totals(self) -> dict[tuple[str, int], tuple[int, int, int, int]]:
-        """(arm, q) -> units with a value, values (Σy), Σy², values at or above the kept fence: one scan."""
+    def signed(self, where: str) -> str:
+        """A FROM item of the parts' rows satisfying `where`, each with its sign `s` (-1: a gone row)."""
+        kept, gone, look = self.parts
+        parts = [f"SELECT *, 1 AS s FROM {kept} WHERE {where}"]
+        if gone is not None:
+            parts.append(f"SELECT *, -1 AS s FROM {gone} WHERE {where}")
+        if look is not None:
+            parts.append(f"SELECT *, 1 AS s FROM {look} WHERE {where}")
+        return "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+    def rows(self, where: str) -> str:
+        """A FROM item of the look's ranked rows satisfying `where` (for a selection over all of an arm's
+        values: the kept rows of the touched units left out by a join on the unit)."""
+        kept, gone, look = self.parts
+        if gone is None and look is None:
+            return f"(SELECT * FROM {kept} WHERE {where})"
+        parts = [f"SELECT * FROM (SELECT * FROM {kept} WHERE {where}) ANTI JOIN (SELECT DISTINCT unit FROM {gone}) "
+                 "USING (unit)" if gone is not None else f"SELECT * FROM {kept} WHERE {where}"]
+        if look is not None:
+            parts.append(f"SELECT * FROM {look} WHERE {where}")
+        return "(" + " UNION ALL BY NAME ".join(parts) + ")"
+
+    def totals(self) -> dict[tuple[str, int], tuple[int, int, int]]:
+        """(arm, q) -> units with a value, values (Σy), Σy²: the kept sums, moved by what changed."""
         if self._totals is None:
             try:
                 self._fences = {(arm, int(q)): float(v) for arm, q, v in self.logs.connection.execute(
                     f"SELECT arm, q, v FROM {FENCES}").fetchall()}
             except duckdb.Error:
                 self._fences = {}
-            params = SqlParams()
-            fence = " ".join(f"WHEN arm = {params.add(arm)} AND q = {q} THEN {params.add(v)}"
-                             for (arm, q), v in self._fences.items())
-            above = f"count(*) FILTER (WHERE v >= CASE {fence} END)" if fence else "0"
-            found = self.logs.query(f"SELECT arm, q, count(*) FILTER (WHERE k = 1), count(*), sum(y), {above} "
-                                    f"FROM {self.relation} GROUP BY ALL", params)
-            self._totals = {(arm, int(q)): (int(units), int(n), int(squares or 0), int(over or 0))
-                            for arm, q, units, n, squares, over in found}
+            found = self.logs.query(f"SELECT arm, q, units, n, squares FROM {self.summed}", SqlParams())
+            self._totals = {(arm, int(q)): (int(units), int(n), int(squares or 0)) for arm, q, units, n, squares in found}
         return self._totals
 
     def sums(self, requests: Sequence[IndicatorRequest]) -> list[IndicatorSums]:
@@ -102,13 +133,13 @@ class Ranked:
             values = ", ".join(f"({j}, {params.add(arm)}, {q}, {params.add(t)})" for j, (arm, q, t) in enumerate(asked))
             lowest = params.add(min(t for _, _, t in asked))
             for j, n_above, sq_above, y_above in self.logs.query(
-                    f"SELECT j, count(*), sum(2 * k - 1), sum(y) FROM (SELECT * FROM {self.relation} WHERE v > {lowest}) a "
+                    f"SELECT j, sum(s), sum(s * (2 * k - 1)), sum(s * y) FROM {self.signed(f'v > {lowest}')} a "
                     f"JOIN (VALUES {values}) t(j, arm, q, t) ON a.arm = t.arm AND a.q = t.q AND a.v > t.t GROUP BY j",
                     params):
-                row[3 * j:3 * j + 3] = [int(n_above), int(sq_above), int(y_above)]
+                row[3 * j:3 * j + 3] = [int(n_above or 0), int(sq_above or 0), int(y_above or 0)]
         out, at = [], 0
         for r in requests:
-            units, answers, squares, _ = totals.get((r.arm, self.columns.index(r.column)), (0, 0, 0, 0))
+            units, answers, squares = totals.get((r.arm, self.columns.index(r.column)), (0, 0, 0))
             below = []
             for _ in r.thresholds:  # Σ over all values: Σy, Σ(2k - 1) = Σy², Σ y = Σy²
                 n_above, sq_above, y_above = row[at:at + 3]
@@ -123,7 +154,7 @@ class Ranked:
         out: list[tuple[int, list[float | None]]] = []
         for arm, column, levels in asked:
             key = (arm, self.columns.index(column))
-            n = self.totals().get(key, (0, 0, 0, 0))[1]
+            n = self.totals().get(key, (0, 0, 0))[1]
             if n == 0:
                 out.append((0, [None for _ in levels]))
                 continue
@@ -131,8 +162,9 @@ class Ranked:
             value = self._top(key, n, ranks)
             if value is None:  # a low quantile: DuckDB's own selection
                 params = SqlParams()
-                found = self.logs.query(f"SELECT quantile_cont(v, {params.add(list(levels))}) FROM {self.relation} "
-                                        f"WHERE arm = {params.add(arm)} AND q = {key[1]}", params)[0][0]
+                where = f"arm = {params.add(arm)} AND q = {key[1]}"
+                found = self.logs.query(f"SELECT quantile_cont(v, {params.add(list(levels))}) FROM {self.rows(where)}",
+                                        params)[0][0]
                 out.append((n, [None if v is None else float(v) for v in found]))
             else:
                 out.append((n, [_interpolated(value, (n - 1) * level) for level in levels]))
@@ -148,25 +180,36 @@ class Ranked:
         if depth > n // 2:
             return None
         want = min(n, depth + max(16, n // 200))  # a margin: the fence kept holds the next look's ranks too
-        params = SqlParams()
-        which = f"arm = {params.add(key[0])} AND q = {key[1]}"
+        places = sorted({n - rank for rank in ranks} | {want})  # 1 = the largest value
         fence = self._fences.get(key)
-        if fence is None or self.totals()[key][3] < depth:  # a value at or below rank n - want, by selection
+        found = [] if fence is None else self._tail(key, fence, places)
+        if not found or found[0][2] < depth:  # no fence, or too few values above it: a value at rank n - want
             select = SqlParams()
             level = select.add((n - want) / (n - 1) if n > 1 else 0.0)
-            fence = float(self.logs.query(f"SELECT quantile_cont(v, {level}) FROM {self.relation} WHERE arm = "
-                                          f"{select.add(key[0])} AND q = {key[1]}", select)[0][0])
-        places = sorted({n - rank for rank in ranks} | {want})  # 1 = the largest value
-        found = self.logs.query(f"SELECT i, v, c FROM (SELECT v, row_number() OVER (ORDER BY v DESC) AS i, count(*) "
-                                f"OVER () AS c FROM {self.relation} WHERE {which} AND v >= {params.add(fence)}) "
-                                f"WHERE i IN ({', '.join(map(str, places))})", params)
+            where = f"arm = {select.add(key[0])} AND q = {key[1]}"
+            fence = float(self.logs.query(f"SELECT quantile_cont(v, {level}) FROM {self.rows(where)}", select)[0][0])
+            found = self._tail(key, fence, places)
         top = {int(i): float(v) for i, v, _ in found}
         if not found or found[0][2] < depth:
             return None
-        kept, above = self._fences.get(key), self.totals()[key][3]
+        kept, above = self._fences.get(key), int(found[0][2])
         if kept is None or kept > top[max(top)] or above > 2 * want:  # else the kept fence still serves: no write
             self._keep_fence(key, top[max(top)])
         return {rank: top[n - rank] for rank in ranks}
+
+    def _tail(self, key: tuple[str, int], fence: float, places: list[int]) -> list[tuple[int, float, int]]:
+        """(place, value, values at or above `fence`) of the values at `places` (1 = the largest)."""
+        params = SqlParams()
+        where = f"arm = {params.add(key[0])} AND q = {key[1]} AND v >= {params.add(fence)}"
+        if self.parts[1:] == (None, None):
+            sql = (f"SELECT i, v, c FROM (SELECT v, row_number() OVER (ORDER BY v DESC) AS i, count(*) OVER () AS c "
+                   f"FROM {self.rows(where)}) WHERE i IN ({', '.join(map(str, places))})")
+        else:  # kept - gone + look as a multiset: each value's count, then the places by cumulative count
+            sql = (f"WITH t AS (SELECT v, sum(s) AS c FROM {self.signed(where)} GROUP BY v HAVING sum(s) > 0), "
+                   f"r AS (SELECT v, c, sum(c) OVER (ORDER BY v DESC ROWS UNBOUNDED PRECEDING) AS upto FROM t) "
+                   f"SELECT p.i, r.v, (SELECT sum(c) FROM t) FROM r JOIN (VALUES {', '.join(f'({i})' for i in places)}) "
+                   f"p(i) ON p.i > r.upto - r.c AND p.i <= r.upto ORDER BY p.i")
+        return [(int(i), float(v), int(c)) for i, v, c in self.logs.query(sql, params)]
 
     def _keep_fence(self, key: tuple[str, int], value: float) -> None:
         """Keep the lowest fence this look used for `key` (every tail it read, down to the companion level)."""
