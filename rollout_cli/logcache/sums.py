@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-_KEY = re.compile(r"^(arm|q|s\d+)$")  # the groups' keys: arm, a column's index, segment values s0, s1, …
+_KEY = re.compile(r"^(arm|q|b|s\d+)$")  # the groups' keys: arm, a column's index, a value bin, segments s0, s1, …
 
 
 @dataclass(frozen=True)
