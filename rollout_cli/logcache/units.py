@@ -130,9 +130,11 @@ class UnitTable:
             return None
         return (found[0][0], found[0][1], found[0][2]) if found else None
 
-    def _sources(self, where: dict[str, str], with_fresh: bool) -> Logs:
+    def _sources(self, where: dict[str, str], with_fresh: bool, copied: bool = False) -> Logs:
         """The look's logs with each source narrowed to the cached rows satisfying `where[source]`, and
-        the new files when `with_fresh` (none of either: no rows, the source's columns)."""
+        the new files when `with_fresh` (none of either: no rows, the source's columns). `copied`: those
+        cached rows are copied into a temp table first, so that the per-unit statement and each
+        companion read them without finding them again (one semi-join per source, not one per reader)."""
         bound: dict[str, BoundSource | None] = {}
         for name in ("predictions", "outcomes"):
             source: BoundSource | None = getattr(self.logs, name)
@@ -140,7 +142,11 @@ class UnitTable:
                 bound[name] = None
                 continue
             parts = []
-            if self.cached.get(name):
+            if self.cached.get(name) and copied:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE touched_{name} AS "
+                                 f"SELECT * FROM {ALIAS}.main.{name} WHERE {where[name]}")
+                parts.append(f"SELECT * FROM touched_{name}")
+            elif self.cached.get(name):
                 parts.append(f"SELECT * FROM {ALIAS}.main.{name} WHERE {where[name]}")
             if with_fresh and self.fresh.get(name):
                 parts.append("SELECT * FROM read_parquet($files)")
@@ -182,10 +188,12 @@ class UnitTable:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_sums_{name} AS {sql}")
             self.summed[name] = f"look_sums_{name}"
 
-    def _store(self, statement: str, name: str, over: Logs) -> None:
-        """`statement` (CREATE … AS, INSERT INTO … BY NAME) followed by companion `name`'s SELECT over `over`."""
+    def _store(self, statement: str, name: str, over: Logs, hashed: bool = False) -> None:
+        """`statement` (CREATE … AS, INSERT INTO … BY NAME) followed by companion `name`'s SELECT over `over`;
+        `hashed`: with `uh`, an integer hash of the unit (what kept rows are found by, `_gone`)."""
         params = SqlParams()
-        self.con.execute(f"{statement} {self.companions[name](over, params, self.unit)}", params.values)
+        sql = self.companions[name](over, params, self.unit)
+        self.con.execute(f"{statement} {_hashed(sql) if hashed else sql}", params.values)
 
     def _rebuild(self, build: Build, shape: str) -> None:
         """Every unit from the cached rows, kept for window (since, until]."""
@@ -193,9 +201,9 @@ class UnitTable:
         sql, values = self._select(build, over)
         self.con.execute("BEGIN")
         try:
-            self.con.execute(f"CREATE OR REPLACE TABLE {UNIT_TABLE} AS {sql}", values)
+            self.con.execute(f"CREATE OR REPLACE TABLE {UNIT_TABLE} AS {_hashed(sql)}", values)
             for name in self.companions:
-                self._store(f"CREATE OR REPLACE TABLE {_kept(name)} AS", name, over)
+                self._store(f"CREATE OR REPLACE TABLE {_kept(name)} AS", name, over, hashed=True)
             for name, summary in self.summaries.items():
                 self.con.execute(f"CREATE OR REPLACE TABLE {_kept(kept_name(name))} AS {summary.select(_kept(name))}")
             self.con.execute(f"UPDATE {ALIAS}.files SET in_units = absorbed")
@@ -231,15 +239,16 @@ class UnitTable:
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE touched AS {' UNION '.join(parts)}", values)
                 n = self.con.execute("SELECT count(*) FROM touched").fetchall()[0][0]
                 if n:
-                    over = self._sources(_in_touched(keys), with_fresh=False)
+                    over = self._sources(_in_touched(keys), with_fresh=False, copied=True)
                     sql, params = self._select(build, over)
-                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE new_unit_rows AS {sql}", params)
+                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE new_unit_rows AS {_hashed(sql)}", params)
                     for name in self.companions:
-                        self._store(f"CREATE OR REPLACE TEMP TABLE new_{name} AS", name, over)
+                        self._store(f"CREATE OR REPLACE TEMP TABLE new_{name} AS", name, over, hashed=True)
                     for name in self._tables():  # the kept sums move first: they read the old rows
+                        self._gone(name)
                         if name in self.summaries:
                             self._move_sums(name)
-                        self.con.execute(f"DELETE FROM {_kept(name)} WHERE unit IN (SELECT unit FROM touched)")
+                        self.con.execute(f"DELETE FROM {_kept(name)} WHERE rowid IN (SELECT rid FROM gone_{name})")
                         self.con.execute(f"INSERT INTO {_kept(name)} BY NAME SELECT * FROM new_{name}")
                     self.how.append(f"{n} units recomputed and kept")
             self.con.execute(f"UPDATE {ALIAS}.files SET in_units = true WHERE absorbed AND NOT in_units")
@@ -249,11 +258,18 @@ class UnitTable:
             self.con.execute("ROLLBACK")
             raise
 
+    def _gone(self, name: str) -> None:
+        """Temp table gone_NAME: the kept rows of `name` of the units in `touched`, with their `rid` — found
+        by the integer hash `uh` (a narrow column, not the unit's text), then checked on the unit itself."""
+        self.con.execute("CREATE OR REPLACE TEMP TABLE touched_hashes AS SELECT DISTINCT hash(unit) AS h FROM touched")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE gone_{name} AS SELECT rowid AS rid, * FROM {_kept(name)} "
+                         "WHERE uh IN (SELECT h FROM touched_hashes)")
+        self.con.execute(f"DELETE FROM gone_{name} WHERE unit NOT IN (SELECT unit FROM touched)")  # another unit's hash
+
     def _move_sums(self, name: str) -> None:
         """Kept sums of `name` += the touched units' new rows (temp table new_NAME) - their kept rows."""
         summary, sums = self.summaries[name], _kept(kept_name(name))
-        sql = combined(self.con, summary, kept=sums, plus=f"new_{name}",
-                       minus=f"(SELECT * FROM {_kept(name)} WHERE unit IN (SELECT unit FROM touched))")
+        sql = combined(self.con, summary, kept=sums, plus=f"new_{name}", minus=f"gone_{name}")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE moved_sums AS {sql}")
         self.con.execute(f"DELETE FROM {sums}")
         self.con.execute(f"INSERT INTO {sums} BY NAME SELECT * FROM moved_sums")
@@ -271,12 +287,11 @@ class UnitTable:
             self._sum_look(minus=False, kept=True)
             return
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE touched AS {' UNION '.join(parts)}", values)
-        over = self._sources(_in_touched(keys), with_fresh=True)
+        over = self._sources(_in_touched(keys), with_fresh=True, copied=True)
         sql, params = self._select(build, over)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_unit_rows AS {sql}", params)
-        for name in self._tables():  # the kept rows the look's own replace: one semi-join each
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE gone_{name} AS SELECT * FROM {_kept(name)} "
-                             "WHERE unit IN (SELECT unit FROM touched)")
+        for name in self._tables():  # the kept rows the look's own replace
+            self._gone(name)
         for name in self.companions:
             self._store(f"CREATE OR REPLACE TEMP TABLE look_{name} AS", name, over)
             self.parts[name] = (_kept(name), f"gone_{name}", f"look_{name}")
@@ -286,6 +301,11 @@ class UnitTable:
     def _mark(self, shape: str, upto: datetime) -> None:
         self.con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.unit_meta (since TIMESTAMP, shape VARCHAR, upto TIMESTAMP)")
         self.con.execute(f"INSERT INTO {ALIAS}.unit_meta VALUES (?, ?, ?)", [self.since, shape, upto])
+
+
+def _hashed(sql: str) -> str:
+    """A per-unit SELECT with `uh`, the unit's integer hash, beside its columns."""
+    return f"SELECT *, hash(unit) AS uh FROM ({sql})"
 
 
 def _kept(name: str) -> str:
