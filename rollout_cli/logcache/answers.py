@@ -33,8 +33,9 @@ from rollout_cli.data.finite import finite_or_null
 from rollout_cli.data.queries import ts_filter
 from rollout_cli.data.scans import IndicatorRequest, LevelRequest
 from rollout_cli.data.source import Logs, SqlParams
+from rollout_cli.errors import DataError
 from rollout_cli.logcache.sums import Summary
-from rollout_cli.logcache.units import Companion
+from rollout_cli.logcache.units import ALIAS, Companion
 
 TABLE = "unit_answers"  # the companion's table in the cache (logcache/cache.py drops it on reset)
 
@@ -186,7 +187,7 @@ class Ranked:
                     place[(*key, rank)] = (b, rank - at)
                 at += c
             if pending:
-                raise ValueError(f"the kept value bins of {key} hold fewer values than the totals")
+                self._disagree()
         expanded: dict[tuple[str, int, int], list[float]] = {}
         for arm, q in wanted:  # one read per arm and column: a plain range of v (a filter of the scan), then bins
             needed = sorted({b for (a, c, _), (b, _) in place.items() if (a, c) == (arm, q)})
@@ -201,8 +202,17 @@ class Ranked:
                 expanded.setdefault((arm, q, int(b)), []).extend([float(v)] * int(c))
         out: dict[tuple[str, int], dict[int, float]] = {}
         for (arm, q, rank), (b, offset) in place.items():
+            if offset >= len(expanded.get((arm, q, b), ())):
+                self._disagree()
             out.setdefault((arm, q), {})[rank] = expanded[(arm, q, b)][offset]
         return out
+
+    def _disagree(self) -> None:
+        """Kept counts that disagree with the kept rows (a damaged file): never a figure from them. The
+        kept per-unit rows are marked stale, so the next look computes them again."""
+        self.logs.connection.execute(f"DROP TABLE IF EXISTS {ALIAS}.unit_meta")
+        raise DataError("the evaluation cache's kept value counts disagree with its rows: they are computed "
+                        "again at the next look (or run with --full)")
 
 
 def _around(position: float) -> tuple[int, int]:
