@@ -39,7 +39,7 @@ from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types,
     Sums,
 )
 from rollout_cli.data.finite import checked_select, finite_or_null, unit_value_counts, value_stats
-from rollout_cli.data.rollup import grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
+from rollout_cli.data.rollup import cell_sums, grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
 from rollout_cli.errors import DataError
 
@@ -141,9 +141,10 @@ def _prediction_columns(preds: BoundSource, segments: list[str], measures: list[
 
 
 # Per-unit rows kept elsewhere (the evaluation cache, docs/incremental.md): called with a builder of the
-# per-unit SELECT over any Logs and the unit key expressions (predictions, outcomes); returns a FROM item
-# holding exactly the rows that SELECT gives over the whole logs.
-UnitRows = Callable[[Callable[[Logs, SqlParams], str], tuple[str, str | None]], str]
+# per-unit SELECT over any Logs, the unit key expressions (predictions, outcomes) and a builder of the
+# cells' sums over per-unit rows (rollup.cell_sums with `counted`); returns a FROM item holding the cells'
+# sums of the rows that SELECT gives over the whole logs.
+UnitRows = Callable[[Callable[[Logs, SqlParams], str], tuple[str, str | None], Callable[[str], str]], str]
 
 
 def unit_keys(logs: Logs, measures: list[Measure]) -> tuple[str, str | None]:
@@ -190,9 +191,12 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
         def build(over: Logs, into: SqlParams) -> str:
             return traffic_unit_sql(over, segments=segments, measures=measures, since=since, until=until, params=into)
 
-        relation = unit_rows(build, unit_keys(logs, measures))
+        def cells(source: str) -> str:
+            return cell_sums(source, stats, len(c.segments), first=first, counted=True)
+
+        relation = unit_rows(build, unit_keys(logs, measures), cells)
         sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params, served_only=True),
-               "\n" + rolled_up("units", relation, stats, len(c.segments), first=first)]
+               "\n" + rolled_up("units", relation, stats, len(c.segments), summed=True)]
     else:
         sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params)]
         if outcome_measures:

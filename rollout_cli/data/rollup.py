@@ -45,20 +45,32 @@ def unit_sums(measures: list[Measure], levels: tuple[str, ...]) -> list[tuple[st
     return out
 
 
-def rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm",
-              first: str | None = None) -> str:
-    """Per-unit rows -> sums per (arm, every segment) in one hash aggregate, then the grouping sets
-    over those few cells: the statistics are sums, so rolling them up is exact and the big input is
-    aggregated once instead of once per grouping set. The per-unit rows carry `arm`, s0, s1, … — or,
-    with `first`, a struct column of that name with the first answer's `cand` flag and s0, s1, …"""
+def cell_sums(source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm",
+              first: str | None = None, counted: bool = False) -> str:
+    """Per-unit rows -> one row per (arm, every segment) cell with each statistic's sum. The per-unit
+    rows carry `arm`, s0, s1, … — or, with `first`, a struct column of that name with the first
+    answer's `cand` flag and s0, s1, … `counted`: beside each `sum(E)`, `nn_ALIAS` = count(E), so
+    that cells kept and updated by differences (docs/incremental.md) say NULL where a sum has no value."""
     segs = "".join(f", s{i}" for i in range(n_segments))
     if first is not None:
         arm = f"CASE WHEN {first}.cand THEN 'candidate' ELSE 'baseline' END"
         segs = "".join(f", {first}.s{i} AS s{i}" for i in range(n_segments))
     inner = ", ".join(f"{expr} AS {alias}" for expr, alias in stats)
+    if counted:
+        inner += "".join(f", count{expr[3:]} AS nn_{alias}" for expr, alias in stats if expr.startswith("sum("))
+    return f"SELECT {arm} AS arm{segs}, {inner} FROM {source} GROUP BY ALL"
+
+
+def rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm",
+              first: str | None = None, summed: bool = False) -> str:
+    """Per-unit rows -> sums per (arm, every segment) in one hash aggregate (`cell_sums`), then the
+    grouping sets over those few cells: the statistics are sums, so rolling them up is exact and the
+    big input is aggregated once instead of once per grouping set. `summed`: `source` holds the
+    cells already (the evaluation cache keeps them, docs/incremental.md)."""
     outer = ", ".join(f"sum({alias}) AS {alias}" for _, alias in stats)
+    cells = source if summed else f"({cell_sums(source, stats, n_segments, arm=arm, first=first)})"
     return (f"SELECT '{part}' AS part, arm{grouping_columns(n_segments)}, {outer}\n"
-            f"FROM (SELECT {arm} AS arm{segs}, {inner} FROM {source} GROUP BY ALL)\n"
+            f"FROM {cells}\n"
             f"GROUP BY GROUPING SETS ({grouping_sets('arm', n_segments)})")
 
 

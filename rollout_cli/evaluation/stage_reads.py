@@ -16,7 +16,7 @@ from typing import Any
 from rollout_cli.data.quality import DataQuality, data_quality
 from rollout_cli.data.queries import Aggregates, stage_aggregates
 from rollout_cli.data.scans import QuantileRead, WindowFacts, count_rows, window_facts
-from rollout_cli.data.source import Logs
+from rollout_cli.data.source import BoundSource, Logs, SqlParams
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.needs import StageNeeds
 from rollout_cli.evaluation.quantile_reads import (
@@ -29,7 +29,7 @@ from rollout_cli.evaluation.quantile_reads import (
     with_bound_levels,
 )
 from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
-from rollout_cli.logcache.answers import Ranked, ranked_answers
+from rollout_cli.logcache.answers import TOTALS, Ranked, ranked_answers
 from rollout_cli.logcache.quality import kept_counts
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
@@ -50,6 +50,7 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     if ranked:
         assert kept is not None
         kept.companions[ANSWERS_TABLE] = ranked_answers(ranked, since, until)
+        kept.summaries[ANSWERS_TABLE] = TOTALS
     events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
     counted = None if kept is None else kept_counts(kept, since, until, events)  # counted as rows arrive
     try:
@@ -69,22 +70,22 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     if any(m.level == "outcome" for m in needs.measures):
         if logs.outcomes is None:
             raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
-        if count_rows(logs, logs.outcomes) == 0:
+        if _empty(logs, logs.outcomes):
             raise DataError(f"outcomes ({logs.outcomes.description}) has no rows")
     # quantiles are not additive: per segment value they take the main statement's own pass over the
     # answers; over everyone, the light scan has read them already
-    unit_rows = None if kept is None else lambda build, keys: kept.rows(build, keys, since, until)
+    unit_rows = None if kept is None else lambda build, keys, cells: kept.rows(build, keys, since, until, cells)
     agg = stage_aggregates(logs, shadow=stage.is_shadow, segments=segments, measures=needs.measures,
                            quantiles=with_bound_levels(plan, stage, needs, facts) if per_segment_quantiles else [],
                            since=since, until=until, quantile_segments=per_segment_quantiles, unit_rows=unit_rows,
                            design=design_requests(needs, facts) if unit_rows is None else [])
-    relation = kept.relations.get(ANSWERS_TABLE) if kept is not None and ranked else None
-    reader = None if relation is None else Ranked(logs, relation, ranked)
+    parts = kept.parts.get(ANSWERS_TABLE) if kept is not None and ranked else None
+    reader = None if parts is None else Ranked(logs, parts, kept.summed[ANSWERS_TABLE], ranked)  # type: ignore[union-attr]
     if ranked:
         asked = light_quantiles(needs)
         found = [] if reader is None else reader.quantiles([
             (arm, r.column, r.levels) for r in asked for arm in ARMS])
-        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=asked) if relation is None \
+        facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow, quantiled=asked) if reader is None \
             else replace(facts, answers={(arm, r.column): n for (arm, r), (n, _) in zip(_pairs(asked), found)},
                          quantiles={(arm, r.column): dict(zip(r.levels, values))
                                     for (arm, r), (_, values) in zip(_pairs(asked), found)})
@@ -99,6 +100,12 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     if quality is None:
         quality = data_quality(logs, since=since, until=until, outcome_events=events)
     return facts, agg, quality
+
+
+def _empty(logs: Logs, source: BoundSource) -> bool:
+    """Whether `source` has no row: one row read at most (a count reads every row group's header)."""
+    params = SqlParams()
+    return not logs.query(f"SELECT 1 FROM {source.from_item(params)} LIMIT 1", params)
 
 
 def _pairs(asked: tuple[QuantileRead, ...]) -> list[tuple[str, QuantileRead]]:

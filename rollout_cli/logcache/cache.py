@@ -22,12 +22,13 @@ from rollout_cli.data.source import BoundSource, Logs, connect, open_logs
 from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
 from rollout_cli.logcache.identity import FileId, file_id
 from rollout_cli.logcache.quality import TABLES as QUALITY_TABLES
+from rollout_cli.logcache.sums import kept_name
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan
 
 CACHE_FILE = "evaluation-cache.duckdb"
 ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "0": looks read every file (docs/incremental.md)
-CACHE_VERSION = 4  # raise when the tables below change shape: an older file is then rebuilt
+CACHE_VERSION = 5  # raise when the tables below change shape: an older file is then rebuilt
 _ALIAS = "rollout_cache"
 _SOURCES = ("predictions", "outcomes")
 OpenFull = Callable[[], Logs]  # opens the logs in full, as data.source.open_logs does
@@ -184,7 +185,8 @@ def _remove(path: Path) -> None:
 def _reset(con: duckdb.DuckDBPyConnection, key: str) -> None:
     """An empty cache for `key`: every table dropped and the file list emptied, in one transaction."""
     con.execute("BEGIN")
-    for table in ("meta", "files", *_SOURCES, "unit_rows", "unit_meta", ANSWERS_TABLE, "unit_answer_fences", *QUALITY_TABLES):
+    for table in ("meta", "files", *_SOURCES, "unit_rows", "unit_meta", ANSWERS_TABLE, "unit_answer_fences",
+                  *map(kept_name, ("unit_rows", ANSWERS_TABLE)), *QUALITY_TABLES):
         con.execute(f"DROP TABLE IF EXISTS {_ALIAS}.{table}")
     con.execute(f"CREATE TABLE {_ALIAS}.meta (version INTEGER, key VARCHAR)")
     con.execute(f"INSERT INTO {_ALIAS}.meta VALUES (?, ?)", [CACHE_VERSION, key])

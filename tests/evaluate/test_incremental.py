@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from evaluate_helpers import write_plan
 
+from rollout_cli.errors import DataError
 from rollout_cli.evaluation.stage import evaluate_stage
 from rollout_cli.logcache import CACHE_FILE
 from rollout_cli.plan.model import Plan
@@ -53,7 +54,10 @@ def assert_same(left: Any, right: Any, where: str = "") -> None:
 
 class Arrivals:
     """A scenario's logs cut into small files that arrive in a random order: outcomes before the
-    answers they follow, answers older than files already there (fixed seed)."""
+    answers they follow, answers older than files already there (fixed seed). `dirty`: rows of an
+    unknown arm, rows shipped twice, and answers of one unit in several segment values — so a late
+    answer older than a unit's first one moves the unit to another cell (segment, or arm in the
+    crossover scenario) and its kept sums must move with it."""
 
     def __init__(self, plan: Plan, tmp: Path, scenario: str, seed: int, pieces: int = 6, dirty: bool = False) -> None:
         source = tmp / "whole"
@@ -73,6 +77,12 @@ class Arrivals:
                 table = table.set_column(table.schema.get_field_index("arm"), "arm",
                                          pc.if_else(odd, pa.scalar("treatment", arm.type), arm))
                 repeats = table.take(pa.array(rng.choice(table.num_rows, 5, replace=False)))  # arrive last
+                country = table.column("country")
+                values = pc.unique(country)
+                shifted = pa.array(rng.integers(0, len(values), table.num_rows)).cast(pa.int64())
+                moved = pa.array(rng.random(table.num_rows) < 0.15)
+                table = table.set_column(table.schema.get_field_index("country"), "country",
+                                         pc.if_else(moved, pc.take(values, shifted), country))
             order = rng.permutation(table.num_rows)  # every piece spans the whole range of times
             cuts = np.sort(rng.choice(np.arange(1, table.num_rows), pieces - 1, replace=False))
             self.files += [(kind, table.take(pa.array(part))) for part in np.split(order, cuts)]
@@ -220,6 +230,21 @@ def test_damaged_per_unit_rows_are_computed_again(tmp_path: Path) -> None:
     con = duckdb.connect(str(cache / CACHE_FILE))
     con.execute("UPDATE unit_meta SET shape = 'another statement'")  # e.g. kept by an older build
     con.close()
+    looked = _look(plan, arrivals, cache)
+    assert "every unit computed from the cached rows and kept" in looked["cache"]["units"]
+    assert_same(_figures(looked), full)
+    con = duckdb.connect(str(cache / CACHE_FILE))  # kept sums gone (logcache/sums.py): computed again
+    con.execute("DROP TABLE unit_rows_sums")
+    con.close()
+    looked = _look(plan, arrivals, cache)
+    assert any("could not be used" in how for how in looked["cache"]["units"]), looked["cache"]
+    assert_same(_figures(looked), full)
+    assert_same(_figures(_look(plan, arrivals, cache)), full)
+    con = duckdb.connect(str(cache / CACHE_FILE))  # value counts that disagree with the rows: said, then rebuilt
+    con.execute("UPDATE unit_answers_sums SET n = n + 1000 WHERE b = (SELECT max(b) FROM unit_answers_sums)")
+    con.close()
+    with pytest.raises(DataError, match="disagree"):
+        _look(plan, arrivals, cache)
     looked = _look(plan, arrivals, cache)
     assert "every unit computed from the cached rows and kept" in looked["cache"]["units"]
     assert_same(_figures(looked), full)
