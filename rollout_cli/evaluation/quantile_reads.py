@@ -10,8 +10,8 @@ Contract:
   of the one at the estimate and the one at the companion (stats.quantile). A per-segment guard's
   segment values take one scan (their quantiles come with the main statement,
   `with_bound_levels`, as quantiles are not additive over segments).
-- `read_quantile_levels` (one scan): the quantiles at the bound levels the design effects call
-  for, where they were not read already.
+- `read_quantile_levels` (one scan): the quantiles at the Woodruff levels (two per arm,
+  stats.quantile_ratio) the design effects call for, where they were not read already.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from rollout_cli.data.scans import (
 )
 from rollout_cli.data.source import Logs
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests
-from rollout_cli.evaluation.tuning import quantile_tuning
 from rollout_cli.plan.model import Plan, Stage
-from rollout_cli.stats.quantile import design_effect, design_level, quantile_levels
+from rollout_cli.stats.quantile import design_effect, design_level
+from rollout_cli.stats.quantile_ratio import woodruff_levels
 
 ARMS = ("baseline", "candidate")
 R = TypeVar("R", IndicatorRequest, LevelRequest)
@@ -85,7 +85,6 @@ def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: Window
     """The quantile specs for a main statement that reads quantiles itself (per segment value): the
     whole population's bound levels (and the companion level) added, from the answer counts of the
     light scan, so its one pass reads the quantiles and most of what their bounds need."""
-    alpha, tuning_n = 1.0 - plan.decision.confidence, quantile_tuning(plan, stage)
     specs = []
     for spec in needs.quantiles:
         levels: set[float] = set()
@@ -93,9 +92,7 @@ def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: Window
             levels.add(design_level(spec.q))
             for arm in ARMS:
                 n = facts.answers.get((arm, spec.column), 0)
-                if n >= 2:
-                    levels.update(level for _, low, high in quantile_levels(n, spec.q, alpha, tuning_n)
-                                  for level in (low, high) if level is not None)
+                levels.update(woodruff_levels(n, spec.q) or ())  # before the design effect is known: D = 1
         specs.append(replace(spec, levels=tuple(sorted(levels))))
     return specs
 
@@ -154,8 +151,7 @@ def read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds
                          until: datetime, whole: WholeLevels | None = None) -> None:
     """The last scan, only for relative quantile guards whose bound levels are still missing (`whole`:
     answers the whole population's requests instead, as in `read_design_effects`)."""
-    requests = quantile_level_requests(needs.guards, agg, list(populations),
-                                       alpha=1.0 - plan.decision.confidence, tuning_n=quantile_tuning(plan, stage))
+    requests = quantile_level_requests(needs.guards, agg, list(populations))
     answered = _answer(requests, whole, lambda scanned: quantiles_at_levels(
         logs, shadow=stage.is_shadow, segments=segments, requests=scanned, since=since, until=until))
     for request, values in answered:
