@@ -29,7 +29,7 @@ ALPHA = 0.05
 Q = 0.99
 LIMIT = 0.10
 HIST_LOW, HIST_HIGH, HIST_STEP = 1.0, 7.0, 0.002  # log-latency; the p99 is 2.33 (baseline), 2.42 (candidate)
-BINS = int(round((HIST_HIGH - HIST_LOW) / HIST_STEP))
+BINS = round((HIST_HIGH - HIST_LOW) / HIST_STEP)
 
 
 @dataclass(frozen=True)
@@ -116,19 +116,39 @@ class _Arms:
         return out
 
 
+@dataclass(frozen=True)
+class QuantileVerdicts:
+    """Per rollout, the relative guard's first verdict (None: none) and the units of both arms then,
+    and the absolute guard's first verdict."""
+
+    relative: list[Outcome | None]
+    units: list[float]
+    absolute: list[Outcome | None]
+
+
 def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False) -> QuantileRates:
     """Shares of rollouts with any verdict of the relative p99 guard (candidate exactly 10% slower) and of
     the absolute one (`max:` the candidate's true p99), 95% confidence, alpha spent within the stage (its
     units over all looks); tuned at the default 5,000 units, or (`declared`) at a quarter of the stage."""
+    found = first_verdicts(regime, runs, looks, seed, declared)
+    return QuantileRates(sum(o is not None for o in found.relative) / runs,
+                         sum(o is not None for o in found.absolute) / runs)
+
+
+def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False,
+                   slower: float = LIMIT) -> QuantileVerdicts:
+    """The first verdicts of `wrong_verdicts`' guards with the candidate `slower` (0.2: 20% slower; the
+    absolute guard's limit stays the true p99 of a candidate LIMIT slower)."""
     rng = np.random.default_rng(seed)
     arms = _Arms(runs, regime.requests)
-    shift = math.log1p(LIMIT)
-    truth = shift + float(norm.ppf(Q))  # the candidate's true p99, log scale
+    shift = math.log1p(slower)
+    truth = math.log1p(LIMIT) + float(norm.ppf(Q))  # the true p99 of a candidate at the limit, log scale
     horizon = float(regime.per_look * looks)
     tuning_n = horizon / 4.0 if declared else 5000.0  # both arms (relative); the candidate's share of it (absolute)
     tuning_c = horizon * regime.share / 4.0 if declared else 5000.0
-    done_rel, done_abs = np.zeros(runs, dtype=bool), np.zeros(runs, dtype=bool)
-    wrong_rel = wrong_abs = 0
+    relative: list[Outcome | None] = [None] * runs
+    absolute: list[Outcome | None] = [None] * runs
+    units = [math.nan] * runs
     for _ in range(looks):
         arm = (rng.random((runs, regime.per_look)) < regime.share).astype(np.int64)
         logs = (rng.normal(0.0, math.sqrt(regime.corr), (runs, regime.per_look, 1))
@@ -147,24 +167,22 @@ def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
         low, high = arms.quantile(levels[:, :, 0]), arms.quantile(levels[:, :, 1])
         exceed, exceed_sq = arms.above(np.full((runs, 2), truth))
         for run in range(runs):
-            if not done_rel[run]:
+            if relative[run] is None:
                 b, c = (QuantileArm(int(arms.units[run, a]), int(answers[run, a]), _value(estimate[run, a]),
                                     _value(low[run, a]), _value(high[run, a]), float(design[run, a])) for a in (0, 1))
                 result = judge_relative_quantile(b, c, Q, max_drop=None, max_increase=LIMIT, alpha=ALPHA,
                                                  tuning_n=tuning_n, min_units=100, horizon_n=horizon)
                 if result.outcome is not Outcome.INCONCLUSIVE:
-                    done_rel[run] = True
-                    wrong_rel += 1
-            if not done_abs[run]:
+                    relative[run], units[run] = result.outcome, float(arms.units[run].sum())
+            if absolute[run] is None:
                 n, k = int(arms.units[run, 1]), regime.requests
                 share = ratio_stats(n, float(exceed[run, 1]), float(n * k), float(exceed_sq[run, 1]), float(n * k * k),
                                     float(k * exceed[run, 1]), counts=True)
                 result = judge_absolute(share, min=None, max=1.0 - Q, alpha=ALPHA, tuning_n=tuning_c,
                                         min_units=100, horizon_n=horizon * regime.share)
                 if result.outcome is not Outcome.INCONCLUSIVE:
-                    done_abs[run] = True
-                    wrong_abs += 1
-    return QuantileRates(wrong_rel / runs, wrong_abs / runs)
+                    absolute[run] = result.outcome
+    return QuantileVerdicts(relative, units, absolute)
 
 
 def _value(log_value: float) -> float | None:
