@@ -22,7 +22,7 @@ from scipy.stats import norm
 
 from rollout_cli.stats import judge_absolute, ratio_stats
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.stats.quantile import design_effect, design_level
+from rollout_cli.stats.quantile import design_effect
 from rollout_cli.stats.quantile_ratio import QuantileArm, judge_relative_quantile, woodruff_levels
 
 ALPHA = 0.05
@@ -157,8 +157,7 @@ def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
         arms.add(logs, arm)
         answers = arms.units * regime.requests
         estimate = arms.quantile(np.full((runs, 2), Q))
-        companion = arms.quantile(np.full((runs, 2), design_level(Q)))
-        design = np.maximum(arms.design(estimate), arms.design(companion))
+        design = arms.design(estimate)  # at the estimate, as the evaluator takes it
         levels = np.full((runs, 2, 2), np.nan)
         for run, a in np.ndindex(runs, 2):
             found = woodruff_levels(int(answers[run, a]), Q, float(design[run, a]))
