@@ -1,6 +1,6 @@
 """Accuracy of the guards under continuous monitoring, at scale (issue 3, items 7a and 7b).
 
-    python benchmarks/bench_statistics.py [--runs 5000] [--looks 200]
+    python benchmarks/bench_statistics.py [--runs 5000] [--looks 200] [--quantile-only]
 
 Simulates rollouts judged after every one of 200 looks, each stopping at its first pass or fail,
 with the real guard functions of rollout_cli.stats, and the naive alternative (a fixed-horizon
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The simulation helpers are shared with the test suite, which keeps them next to the tests.
 sys.path.insert(0, str(ROOT / "tests" / "stats"))
 
+from quantile_grid import QUANTILE_GRID, first_verdicts
 from stats_simulation import (
     Verdicts,
     cumulative_events,
@@ -89,12 +90,66 @@ def binomial_se(rate: float, runs: int) -> float:
     return math.sqrt(max(rate * (1 - rate), 1e-12) / runs)
 
 
+# The audit's figure for the exact rank bounds (both arms at alpha/2, a ladder of levels for p_fail)
+# that the relative quantile guard used before (docs/statistics.md, section 6).
+OLD_QUANTILE_SPEED = 2.6
+
+
+def quantile_fixed_horizon(q: float = 0.99, limit: float = 0.10) -> float:
+    """Units of both arms (50/50, one lognormal(0, 1) answer each) a fixed-horizon test of the log ratio
+    of p_q needs for 80% power at alpha against twice the limit: Var(log p_q) = q (1 - q) / (n φ(z_q)²)."""
+    from scipy.stats import norm
+
+    per_unit = q * (1 - q) / norm.pdf(norm.ppf(q)) ** 2  # per arm's unit, log scale, sigma = 1
+    distance = math.log1p(2 * limit) - math.log1p(limit)
+    z = norm.ppf(1 - ALPHA / 2) + norm.ppf(0.8)
+    return z * z * 2 * per_unit * 2 / distance ** 2  # 2 arms of n / 2 units: variance 2 per_unit / (n / 2)
+
+
+def quantile_speed(runs: int, looks: int) -> list[str]:
+    """The relative p99 guard against a 20% slowdown (twice its 10% limit): power and median units to
+    catch it, default and declared tuning, beside the fixed-horizon sample and the old figure."""
+    regime = QUANTILE_GRID[0]  # 1 request per unit, 1,000 units per look, 50/50
+    fixed = quantile_fixed_horizon()
+    lines = [
+        "",
+        (f"## The relative p99 guard against a 20% slowdown (twice its limit), {runs:,} rollouts x {looks} looks "
+         f"of {regime.per_look:,} units (one lognormal answer each, 50/50)"),
+        "",
+        (f"Fixed-horizon sample of the log-ratio test at 80% power: **{fixed:,.0f} units** (both arms). The "
+         f"exact rank bounds it replaced needed a median of {OLD_QUANTILE_SPEED}× that (the audit's figure)."),
+        "",
+        "| tuning | caught (fail) | wrongly passed | median units to catch (both arms) | vs fixed-horizon n |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, declared in (("default (5,000)", False), ("declared: min_duration = ¼ max_duration", True)):
+        found = first_verdicts(regime, runs, looks, seed=30, declared=declared, slower=0.20)
+        caught = [u for o, u in zip(found.relative, found.units) if o is Outcome.FAIL]
+        passed = sum(o is Outcome.PASS for o in found.relative) / runs
+        median = float(np.median(caught)) if caught else math.nan
+        lines.append(f"| {name} | {len(caught) / runs:.1%} | {passed:.2%} | {median:,.0f} | "
+                     f"**{median / fixed:.2f}×** (was {OLD_QUANTILE_SPEED}×) |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--looks", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "statistics.md")
+    parser.add_argument("--quantile-only", action="store_true",
+                        help="only the relative p99 rows (benchmarks/results/statistics_quantile.md)")
     args = parser.parse_args()
+    if args.quantile_only:
+        started = time.perf_counter()
+        lines = quantile_speed(min(args.runs, 300), args.looks)
+        lines.insert(0, f"# The relative p99 guard's speed\n\n`python benchmarks/bench_statistics.py --quantile-only "
+                        f"--runs {min(args.runs, 300)}` ({time.perf_counter() - started:.0f} s, a 2-core machine "
+                        "shared with other work). Seeds fixed.")
+        out = ROOT / "benchmarks" / "results" / "statistics_quantile.md"
+        out.write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     runs, looks = args.runs, args.looks
     started = time.perf_counter()
     variance = BASELINE * (1 - BASELINE)
@@ -233,6 +288,7 @@ def main() -> None:
         f"| flagged {srm_rate:.3%} (expected 0.1%) |"),
         "",
     ]
+    lines += quantile_speed(min(runs, 300), looks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -50,12 +50,12 @@ class QuantileSpec:
 @dataclass(frozen=True)
 class DesignCounts:
     """Per-unit counts of a quantile column's answers of each arm at or below that arm's thresholds
-    (its estimate and companion quantile over everyone): what the design effect takes
+    (its estimate over everyone): what the design effect takes
     (data/design_counts.py)."""
 
     key: str  # the metric
     column: str
-    thresholds: tuple[tuple[str, tuple[float | None, ...]], ...]  # (arm, (estimate, companion)) per arm
+    thresholds: tuple[tuple[str, tuple[float | None, ...]], ...]  # (arm, (estimate,)) per arm
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The per-unit counts behind a quantile's design effect, read in the stage statement's one pass
 (docs/statistics.md, section 6).
 
-The relative quantile guard widens its bounds by the design effect of the indicator "answer <= the
+The relative quantile guard widens its standard error by the design effect of the indicator "answer <= the
 quantile" (stats.quantile.design_effect), which needs, per unit, its answers of each arm (y) and
-those at or below the arm's estimate and its companion quantile (x). The thresholds are those
+those at or below the arm's estimated quantile (x). The thresholds are those
 quantiles of the very answers the stage statement reads: the light scan before it computes them
 (data/scans.window_facts), a `DesignCounts` carries them in as parameters, and the per-unit
 relation counts against them in the pass it makes anyway; the sums ride along the per

@@ -7,8 +7,9 @@ Contract:
 - Quantile guards: the absolute limit "p_q <= X" is the share of requests above X <= 1 - q
   (per unit, delta method); "p_q >= X" is the share below X <= q. The observed quantiles of
   both arms are reported as baseline/candidate; the interval is on the share's scale. A
-  relative quantile limit uses the always-valid quantile bounds of stats.quantile (Howard &
-  Ramdas), read from the database at the levels `needs.quantile_level_requests` asked for.
+  relative quantile limit is the log ratio of the arms' quantiles with Woodruff's cluster-robust
+  standard error per arm (stats.quantile_ratio), from the empirical quantiles the database returned
+  at the levels `needs.quantile_level_requests` asked for.
 - What the guards need from the logs is needs.py; the reasons in words are reasons.py.
 """
 
@@ -24,7 +25,7 @@ from rollout_cli.evaluation.tuning import Horizon
 from rollout_cli.evaluation.verdict import Check
 from rollout_cli.plan.model import Guard, Metric
 from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
-from rollout_cli.stats.quantile import QuantileBounds, judge_relative_quantile, quantile_levels
+from rollout_cli.stats.quantile_ratio import QuantileArm, judge_relative_quantile, woodruff_levels
 from rollout_cli.stats.sequential import ArmStats, mean_stats, proportion_stats, ratio_stats
 
 
@@ -91,7 +92,8 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
             out.append(_check(guard, population, result, reason=reason, words=f"{word} {bound:g}",
                               baseline=b_q, candidate=c_q, cells=cells))
         if guard.is_relative:
-            out.append(_relative_quantile_check(guard, population, base, cand, cells, common))
+            out.append(_relative_quantile_check(guard, population, base, cand, cells,
+                                                {**common, "horizon_n": horizon.both_arms}))
         return out
 
     measure = measure_for(metric)
@@ -116,29 +118,24 @@ def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha:
     return out
 
 
-def arm_quantile_bounds(cell: ArmCell, metric: Metric, alpha: float, tuning_n: float) -> list[QuantileBounds]:
-    """One arm's bounds at every level of the ladder, from the values the database returned."""
+def quantile_arm(cell: ArmCell, metric: Metric) -> QuantileArm:
+    """One arm's quantile, its design effect and the values the database returned at its Woodruff
+    levels (stats.quantile_ratio). Time is counted in units (the answers' when units are unknown)."""
     name, q = metric.name, metric.q or 0.5
     n, estimate = cell.quantile_n.get(name, 0), cell.quantiles.get(name)
-    if n < 2 or estimate is None:
-        return [QuantileBounds(alpha=alpha, n=n, estimate=math.nan if estimate is None else estimate,
-                               low=None, high=None)]
+    design = cell.quantile_design.get(name, 1.0)
+    levels = woodruff_levels(n, q, design)
     values = cell.quantile_levels.get(name, {})
-    return [QuantileBounds(alpha=level, n=n, estimate=estimate,
-                           low=values.get(q_low) if q_low is not None else None,
-                           high=values.get(q_high) if q_high is not None else None)
-            for level, q_low, q_high in quantile_levels(n, q, alpha, tuning_n, cell.quantile_design.get(name, 1.0))]
+    low, high = (values.get(levels[0]), values.get(levels[1])) if levels is not None else (None, None)
+    return QuantileArm(units=cell.units or n, answers=n, estimate=estimate, low=low, high=high, design=design)
 
 
 def _relative_quantile_check(guard: Guard, population: Population, base: ArmCell, cand: ArmCell,
                              cells: dict[str, ArmCell], common: dict[str, Any]) -> tuple[Check, GuardResult]:
-    """p_q(candidate) / p_q(baseline) - 1 within max_increase / max_drop (stats.quantile)."""
+    """p_q(candidate) / p_q(baseline) - 1 within max_increase / max_drop (stats.quantile_ratio)."""
     metric = guard.metric
-    alpha, tuning_n = common["alpha"], common["tuning_n"]
-    result = judge_relative_quantile(arm_quantile_bounds(base, metric, alpha, tuning_n),
-                                     arm_quantile_bounds(cand, metric, alpha, tuning_n),
-                                     guard.max_increase, max_drop=guard.max_drop, alpha=alpha,
-                                     min_units=common["min_units"])
+    result = judge_relative_quantile(quantile_arm(base, metric), quantile_arm(cand, metric), metric.q or 0.5,
+                                     max_drop=guard.max_drop, max_increase=guard.max_increase, **common)
     return _check(guard, population, result, reason=relative_reason(metric.name, result, guard),
                   words=relative_words(guard),
                   baseline=base.quantiles.get(metric.name), candidate=cand.quantiles.get(metric.name), cells=cells)

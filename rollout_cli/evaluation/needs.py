@@ -6,7 +6,7 @@ Contract:
   (outcome metrics in shadow, agreement outside shadow) with the reason.
 - A quantile guard's absolute limit is read as the share of requests beyond the bound
   (`exceedance_measures`); a relative quantile limit needs the empirical quantiles at the
-  levels of its confidence bounds (`quantile_level_requests`, one more scan).
+  Woodruff levels of its standard error (`quantile_level_requests`, one more scan).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rollout_cli.data.queries import Aggregates, Measure, MeasureOp, Population, QuantileSpec
 from rollout_cli.data.scans import LevelRequest
 from rollout_cli.plan.model import Guard, Metric, Plan, Stage
-from rollout_cli.stats.quantile import quantile_levels
+from rollout_cli.stats.quantile_ratio import woodruff_levels
 
 PAIRED_KINDS = ("coverage", "score_shift")  # guards judged on the paired answers (rollout_cli.shadow)
 
@@ -81,9 +81,9 @@ def stage_measures(plan: Plan, stage: Stage) -> StageNeeds:
     return StageNeeds(list(measures.values()), list(quantiles.values()), guards, not_judged)
 
 
-def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: list[Population], *,
-                            alpha: float, tuning_n: float) -> list[LevelRequest]:
-    """The empirical quantiles the relative quantile guards need (one scan answers them all)."""
+def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: list[Population]) -> list[LevelRequest]:
+    """The empirical quantiles the relative quantile guards need: two per arm, at its Woodruff levels
+    (stats.quantile_ratio; none below the minimum information). One scan answers them all."""
     requests = []
     for guard in guards:
         metric = guard.metric
@@ -96,8 +96,8 @@ def quantile_level_requests(guards: list[Guard], agg: Aggregates, populations: l
                     continue
                 have = cell.quantile_levels.get(metric.name, {})  # read with the quantile already
                 design = cell.quantile_design.get(metric.name, 1.0)
-                levels = sorted({level for _, low, high in quantile_levels(n, metric.q or 0.5, alpha, tuning_n, design)
-                                 for level in (low, high) if level is not None and level not in have})
+                levels = sorted(level for level in woodruff_levels(n, metric.q or 0.5, design) or ()
+                                if level not in have)
                 if levels:
                     requests.append(LevelRequest(population, arm, metric.name, str(metric.column), tuple(levels)))
     return requests

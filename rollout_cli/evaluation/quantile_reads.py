@@ -3,15 +3,15 @@ section 6).
 
 Contract:
 - The light scan before the main statement reads each quantile column's answers per arm and, over
-  everyone, their quantile and — for a relative guard — its companion level (`light_quantiles`);
-  `quantiles_from_facts` files them as the observed quantiles, and `design_requests` asks the main
-  statement to count each unit's answers at or below those two values (data/design_counts.py).
-- `read_design_effects`: per arm and population, the design effect from those counts — the larger
-  of the one at the estimate and the one at the companion (stats.quantile). A per-segment guard's
+  everyone, their quantile (`light_quantiles`); `quantiles_from_facts` files them as the observed
+  quantiles, and `design_requests` asks the main statement to count each unit's answers at or below
+  it for a relative guard (data/design_counts.py).
+- `read_design_effects`: per arm and population, the design effect at the estimate from those
+  counts (stats.quantile; docs/statistics.md, section 6, why not the companion level). A per-segment guard's
   segment values take one scan (their quantiles come with the main statement,
   `with_bound_levels`, as quantiles are not additive over segments).
-- `read_quantile_levels` (one scan): the quantiles at the bound levels the design effects call
-  for, where they were not read already.
+- `read_quantile_levels` (one scan): the quantiles at the Woodruff levels (two per arm,
+  stats.quantile_ratio) the design effects call for, where they were not read already.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from rollout_cli.data.scans import (
 )
 from rollout_cli.data.source import Logs
 from rollout_cli.evaluation.needs import StageNeeds, quantile_level_requests
-from rollout_cli.evaluation.tuning import quantile_tuning
 from rollout_cli.plan.model import Plan, Stage
-from rollout_cli.stats.quantile import design_effect, design_level, quantile_levels
+from rollout_cli.stats.quantile import design_effect
+from rollout_cli.stats.quantile_ratio import woodruff_levels
 
 ARMS = ("baseline", "candidate")
 R = TypeVar("R", IndicatorRequest, LevelRequest)
@@ -49,8 +49,8 @@ def bounded_quantiles(needs: StageNeeds) -> set[str]:
 
 
 def _read_levels(needs: StageNeeds, spec: QuantileSpec) -> tuple[float, ...]:
-    """The levels the light scan reads: the quantile, and its companion when it is bounded."""
-    return (spec.q, design_level(spec.q)) if spec.key in bounded_quantiles(needs) else (spec.q,)
+    """The levels the light scan reads: the quantile."""
+    return (spec.q,)
 
 
 def light_quantiles(needs: StageNeeds) -> tuple[QuantileRead, ...]:
@@ -83,19 +83,15 @@ def design_requests(needs: StageNeeds, facts: WindowFacts) -> list[DesignCounts]
 
 def with_bound_levels(plan: Plan, stage: Stage, needs: StageNeeds, facts: WindowFacts) -> list[QuantileSpec]:
     """The quantile specs for a main statement that reads quantiles itself (per segment value): the
-    whole population's bound levels (and the companion level) added, from the answer counts of the
-    light scan, so its one pass reads the quantiles and most of what their bounds need."""
-    alpha, tuning_n = 1.0 - plan.decision.confidence, quantile_tuning(plan, stage)
+    whole population's Woodruff levels added, from the answer counts of the light scan, so its one
+    pass reads the quantiles and most of what their standard errors need."""
     specs = []
     for spec in needs.quantiles:
         levels: set[float] = set()
         if spec.key in bounded_quantiles(needs):
-            levels.add(design_level(spec.q))
             for arm in ARMS:
                 n = facts.answers.get((arm, spec.column), 0)
-                if n >= 2:
-                    levels.update(level for _, low, high in quantile_levels(n, spec.q, alpha, tuning_n)
-                                  for level in (low, high) if level is not None)
+                levels.update(woodruff_levels(n, spec.q) or ())  # before the design effect is known: D = 1
         specs.append(replace(spec, levels=tuple(sorted(levels))))
     return specs
 
@@ -112,7 +108,6 @@ def read_design_effects(logs: Logs, stage: Stage, needs: StageNeeds, agg: Aggreg
         metric = guard.metric
         if metric.kind != "quantile" or not guard.is_relative or metric.column is None:
             continue
-        q = metric.q or 0.5
         for population in ([None, *populations] if guard.per_segment else [None]):
             for arm, cell in agg.cells.get(population, {}).items():
                 estimate = cell.quantiles.get(metric.name)
@@ -120,15 +115,13 @@ def read_design_effects(logs: Logs, stage: Stage, needs: StageNeeds, agg: Aggreg
                     continue
                 read = cell.quantile_indicators.get(metric.name)  # read by the main statement
                 if read is not None:
-                    effects[(population, arm, metric.name)] = _larger_effect(read)
+                    effects[(population, arm, metric.name)] = _effect_at_estimate(read)
                     continue
-                companion = cell.quantile_levels.get(metric.name, {}).get(design_level(q))
-                thresholds = (estimate,) if companion is None else (estimate, companion)
-                requests.append(IndicatorRequest(population, arm, metric.name, str(metric.column), thresholds))
+                requests.append(IndicatorRequest(population, arm, metric.name, str(metric.column), (estimate,)))
     answered = _answer(requests, whole, lambda scanned: indicator_sums(
         logs, shadow=stage.is_shadow, segments=segments, requests=scanned, since=since, until=until))
     for request, sums in answered:
-        effects[(request.population, request.arm, request.key)] = _larger_effect(sums)
+        effects[(request.population, request.arm, request.key)] = _effect_at_estimate(sums)
     for (population, arm, key), effect in effects.items():
         agg.cell(population, arm).quantile_design[key] = effect
 
@@ -142,11 +135,12 @@ def _answer(requests: Sequence[R], whole: Callable[[list[R]], Sequence[A]] | Non
     return answered + (list(zip(scanned, scan(scanned))) if scanned else [])
 
 
-def _larger_effect(sums: IndicatorSums) -> float:
-    """The larger of the design effects at the estimate and at the companion level (stats.quantile)."""
-    effects = [design_effect(sums.units, sums.requests, below, below_sq, below_y, sums.requests_sq)
-               for below, below_sq, below_y in sums.below]
-    return max(effects, default=1.0)
+def _effect_at_estimate(sums: IndicatorSums) -> float:
+    """The design effect at the estimate (the first threshold counted; stats.quantile)."""
+    if not sums.below:
+        return 1.0
+    below, below_sq, below_y = sums.below[0]
+    return design_effect(sums.units, sums.requests, below, below_sq, below_y, sums.requests_sq)
 
 
 def read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
@@ -154,8 +148,7 @@ def read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds
                          until: datetime, whole: WholeLevels | None = None) -> None:
     """The last scan, only for relative quantile guards whose bound levels are still missing (`whole`:
     answers the whole population's requests instead, as in `read_design_effects`)."""
-    requests = quantile_level_requests(needs.guards, agg, list(populations),
-                                       alpha=1.0 - plan.decision.confidence, tuning_n=quantile_tuning(plan, stage))
+    requests = quantile_level_requests(needs.guards, agg, list(populations))
     answered = _answer(requests, whole, lambda scanned: quantiles_at_levels(
         logs, shadow=stage.is_shadow, segments=segments, requests=scanned, since=since, until=until))
     for request, values in answered:

@@ -2,8 +2,8 @@
 
 The confidence sequences are tightest at their tuning size n*, so n* should be where a stage is
 expected to be decided. A stage cannot pass before its `min_units` nor before its
-`min_duration`; with a declared `traffic_estimate` the latter is a number of units too. One
-function serves the evaluator's reads (quantile levels) and its judging, so they always agree.
+`min_duration`; with a declared `traffic_estimate` the latter is a number of units too. The
+levels a relative quantile guard reads do not depend on the tuning (stats/quantile_ratio.py).
 """
 
 from __future__ import annotations
@@ -25,17 +25,10 @@ def expected_candidate_units(plan: Plan, stage: Stage) -> int:
     return max(stage.min_units, by_time)
 
 
-def quantile_tuning(plan: Plan, stage: Stage) -> float:
-    """The tuning size of quantile bounds: they count one arm's answers, like an absolute guard.
-    The levels are read from the database and looked up with this one value (both must agree)."""
-    return tuning_units(expected_candidate_units(plan, stage))
-
-
 def guard_tuning(plan: Plan, stage: Stage, guard: Guard) -> float:
     """The tuning size of a guard's sequences (docs/statistics.md, section 2): a relative guard
-    on a mean or rate counts both arms; quantile bounds and absolute guards count one arm."""
-    if guard.metric.kind == "quantile":
-        return quantile_tuning(plan, stage)
+    (a quantile's too: its log ratio is judged like the others, section 6) counts both arms; an
+    absolute guard counts the candidate's units."""
     share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
     return tuning_units(expected_candidate_units(plan, stage), share)
 

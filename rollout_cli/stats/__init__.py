@@ -6,7 +6,8 @@
 - rates: score-type sequences for rates (error rate, agreement)
 - srm: sample-ratio mismatch (Pearson chi-square)
 - shadow: Wilson interval, McNemar, the agreement statistic
-- quantile: always-valid quantile bounds (Howard & Ramdas 2022) and the relative quantile guard
+- quantile: always-valid bounds on one arm's quantile (Howard & Ramdas 2022), design effects
+- quantile_ratio: the relative quantile guard (log ratio, Woodruff's cluster-robust standard errors)
 - planning: fixed-horizon and sequential sample sizes
 
 See docs/statistics.md.
@@ -17,12 +18,8 @@ from __future__ import annotations
 from rollout_cli.stats.guards import GuardResult, apply_holm, judge_absolute, judge_relative
 from rollout_cli.stats.multiplicity import holm
 from rollout_cli.stats.planning import fixed_horizon_units, sequential_units
-from rollout_cli.stats.quantile import (
-    QuantileBounds,
-    judge_relative_quantile,
-    quantile_levels,
-    quantile_rank_bounds,
-)
+from rollout_cli.stats.quantile import quantile_rank_bounds
+from rollout_cli.stats.quantile_ratio import QuantileArm, judge_relative_quantile
 from rollout_cli.stats.rates import rate_sequence
 from rollout_cli.stats.sequential import (
     ArmStats,
@@ -38,9 +35,9 @@ from rollout_cli.stats.shadow import agreement_stats, mcnemar_p_value, wilson_in
 from rollout_cli.stats.srm import SRM_THRESHOLD, is_mismatch, srm_p_value
 
 __all__ = [
-    "SRM_THRESHOLD", "ArmStats", "GuardResult", "Interval", "QuantileBounds", "agreement_stats", "apply_holm",
+    "SRM_THRESHOLD", "ArmStats", "GuardResult", "Interval", "QuantileArm", "agreement_stats", "apply_holm",
     "fixed_horizon_units", "holm", "is_mismatch", "judge_absolute", "judge_relative", "judge_relative_quantile",
-    "mcnemar_p_value", "mean_sequence", "mean_stats", "proportion_stats", "quantile_levels",
+    "mcnemar_p_value", "mean_sequence", "mean_stats", "proportion_stats",
     "quantile_rank_bounds", "rate_sequence", "ratio_stats", "relative_sequence", "sequential_units", "srm_p_value",
     "tuning_units", "wilson_interval",
 ]

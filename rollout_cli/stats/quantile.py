@@ -1,4 +1,4 @@
-"""Always-valid bounds on a quantile, and the relative quantile guard (p99 max_increase 10%).
+"""Always-valid bounds on one arm's quantile, and the design effect of requests nested in units.
 
 After Howard & Ramdas (2022), "Sequential estimation of quantiles with applications to
 A/B-testing and best-arm identification": if ξ is the true q-quantile of a continuous
@@ -14,13 +14,8 @@ Beta(r q, r (1 - q)) is tuned like the normal mixture of `sequential` (its sprea
 the tuning sample size). The evaluator turns the ranks into quantile levels and asks the
 database for the empirical quantiles there (`quantile_rank_bounds`).
 
-For the relative guard, each arm's bounds are taken at alpha / 2 (a union bound, so both hold
-together with probability >= 1 - alpha), and for positive values
-    candidate_low / baseline_high - 1  <=  ξ_c / ξ_b - 1  <=  candidate_high / baseline_low - 1.
-Pass when the upper end is within the limit, fail when the lower end is beyond it. The bounds
-cannot be inverted in closed form, so p_fail comes from a ladder of levels (alpha, alpha/2, ...,
-alpha/128): p_fail is the smallest level at which the fail condition holds, which is a valid,
-slightly conservative p-value for Holm.
+These are one arm's bounds (reported, and the reference the relative guard's calibration is
+checked against); the relative quantile guard is stats/quantile_ratio.py.
 
 Requests nested in units (docs/statistics.md, section 6): one user's requests are correlated, so
 S_n is not binomial — its variance is D n q (1 - q), D the design effect of the indicator
@@ -28,37 +23,15 @@ S_n is not binomial — its variance is D n q (1 - q), D the design effect of th
 estimated quantile (the cluster-robust, delta-method variance of the indicator's mean, as Deng,
 Knoblich & Lu 2018 do for quantile metrics), and the bounds are then taken on n / D effective
 observations and scaled back to levels of the n requests (Woodruff's interval with a
-cluster-robust variance, carried over to the mixture). D = 1 gives the exact bounds above.
+cluster-robust variance, carried over to the mixture). D = 1 gives the exact bounds above. The
+relative guard takes the same D into its standard errors (stats/quantile_ratio.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from rollout_cli.stats.guards import GuardResult
-from rollout_cli.stats.outcome import Outcome
-from rollout_cli.stats.sequential import Interval, rho_squared
-from rollout_cli.units import format_fraction
-
-LADDER_STEPS = 8  # alpha, alpha/2, ..., alpha/128: enough for Holm over 128 checks
-
-
-@dataclass(frozen=True)
-class QuantileBounds:
-    """One arm's bounds on its true quantile at level `alpha` (None: no bound yet)."""
-
-    alpha: float
-    n: int
-    estimate: float
-    low: float | None
-    high: float | None
-
-
-def alpha_ladder(alpha: float) -> list[float]:
-    """The levels at which the relative quantile guard is evaluated, largest first."""
-    return [alpha / 2 ** k for k in range(LADDER_STEPS)]
+from rollout_cli.stats.sequential import rho_squared
 
 
 def _log_mixture(s: int, n: int, q: float, a: float, b: float) -> float:
@@ -167,73 +140,3 @@ def quantile_rank_bounds(n: int, q: float, alpha: float, tuning_n: float,
     q_low = max(0.0, (s_low * scale - 1) / (n - 1) - 1e-12) if s_low >= 1 else None
     q_high = min(1.0, s_high * scale / (n - 1) + 1e-12) if s_high + 1 <= effective else None
     return (q_low, q_high)
-
-
-def quantile_levels(n: int, q: float, alpha: float, tuning_n: float,
-                    design: float = 1.0) -> list[tuple[float, float | None, float | None]]:
-    """For each level of `alpha_ladder(alpha)`: (level, q_low, q_high) of one arm at level / 2
-    (`design`: the arm's design effect, see `quantile_rank_bounds`).
-
-    Ask the database for the quantiles at every non-None level of every row (one aggregate), then
-    build one QuantileBounds per row with `QuantileBounds(alpha=level, ...)`.
-    """
-    return [(level, *quantile_rank_bounds(n, q, level / 2.0, tuning_n, design)) for level in alpha_ladder(alpha)]
-
-
-def _relative_interval(base: QuantileBounds, cand: QuantileBounds) -> tuple[float | None, float | None]:
-    low = cand.low / base.high - 1.0 if cand.low is not None and base.high else None
-    high = cand.high / base.low - 1.0 if cand.high is not None and base.low else None
-    return low, high
-
-
-def judge_relative_quantile(base_bounds: QuantileBounds | Sequence[QuantileBounds],
-                            cand_bounds: QuantileBounds | Sequence[QuantileBounds],
-                            max_increase: float | None, *, max_drop: float | None = None, alpha: float,
-                            min_units: int) -> GuardResult:
-    """Judge candidate_quantile / baseline_quantile - 1 against max_increase and/or max_drop.
-
-    Bounds are given per level (a sequence over `alpha_ladder(alpha)`, or just the one at
-    `alpha`). Values must be positive (latencies); otherwise the check is inconclusive.
-    """
-    if max_drop is None and max_increase is None:
-        raise ValueError("a relative guard needs max_drop or max_increase")
-    bases = [base_bounds] if isinstance(base_bounds, QuantileBounds) else list(base_bounds)
-    cands = {c.alpha: c for c in ([cand_bounds] if isinstance(cand_bounds, QuantileBounds) else cand_bounds)}
-    main_base = next((b for b in bases if math.isclose(b.alpha, alpha)), None)
-    if main_base is None or not any(math.isclose(a, alpha) for a in cands):
-        raise ValueError(f"bounds at the plan's level {alpha} are required")
-    main_cand = next(c for a, c in cands.items() if math.isclose(a, alpha))
-    short = [f"{name} {b.n}" for name, b in (("baseline", main_base), ("candidate", main_cand)) if b.n < min_units]
-    if short:
-        return GuardResult(Outcome.INCONCLUSIVE, None, 1.0, None, f"too few units ({', '.join(short)}; need "
-                           f"{min_units} per arm)")
-    if not (main_base.estimate > 0 and math.isfinite(main_cand.estimate) and main_cand.estimate >= 0):
-        return GuardResult(Outcome.INCONCLUSIVE, None, 1.0, None,
-                           "the baseline quantile is not positive, so a relative change is undefined")
-    effect = main_cand.estimate / main_base.estimate - 1.0
-
-    def fails(base: QuantileBounds, cand: QuantileBounds) -> bool:
-        low, high = _relative_interval(base, cand)
-        return ((max_increase is not None and low is not None and low > max_increase)
-                or (max_drop is not None and high is not None and high < -max_drop))
-
-    p_fail = 1.0
-    for base in sorted(bases, key=lambda b: b.alpha):  # smallest level first
-        cand = next((c for a, c in cands.items() if math.isclose(a, base.alpha)), None)
-        if cand is not None and fails(base, cand):
-            p_fail = base.alpha
-            break
-    low, high = _relative_interval(main_base, main_cand)
-    interval = Interval(low=low if low is not None else -math.inf, high=high if high is not None else math.inf,
-                        estimate=effect)
-    passes = ((max_increase is None or (high is not None and high < max_increase))
-              and (max_drop is None or (low is not None and low > -max_drop)))
-    if p_fail <= alpha:
-        outcome, where = Outcome.FAIL, "wholly beyond"
-    elif passes:
-        outcome, where = Outcome.PASS, "wholly within"
-    else:
-        outcome, where = Outcome.INCONCLUSIVE, "not yet wholly on one side of"
-    reason = f"the {format_fraction(1 - alpha)} always-valid interval of the quantile ratio is {where} the limit"
-    return GuardResult(outcome=outcome, interval=interval, p_fail=p_fail, effect=effect, reason=reason,
-                       p_pass=alpha if passes else 1.0)

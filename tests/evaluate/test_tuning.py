@@ -36,5 +36,5 @@ def test_a_declared_traffic_tunes_to_the_units_of_min_duration(tmp_path: Path) -
     guards = {g.metric.name: g for g in plan.guards}
     assert guard_tuning(plan, stage, guards["conversion"]) == 40_000  # both arms
     assert guard_tuning(plan, stage, guards["error_rate"]) == 2_000  # an absolute guard: the candidate
-    assert guard_tuning(plan, stage, guards["latency_p99"]) == 2_000  # quantile bounds: one arm
+    assert guard_tuning(plan, stage, guards["latency_p99"]) == 40_000  # a relative quantile guard: both arms
     assert _plan(tmp_path, "{name: canary, traffic: 5%}", "300/m").traffic_estimate == 18_000

@@ -191,7 +191,7 @@ def test_quantile_bounds_read_in_the_main_pass_equal_a_separate_scan(tmp_path: P
     with open_logs(plan.data) as logs:
         facts = window_facts(logs, since=None, until=until, counted=("latency_ms",))
         specs = with_bound_levels(plan, stage, needs, facts)
-        assert len(specs[0].levels) >= 4
+        assert len(specs[0].levels) >= 2  # each arm's two Woodruff levels
         agg = stage_aggregates(logs, shadow=False, segments=[], measures=needs.measures, quantiles=specs,
                                since=None, until=until)
         for arm in ("baseline", "candidate"):

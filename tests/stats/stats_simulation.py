@@ -11,15 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rollout_cli.stats import (
-    QuantileBounds,
-    judge_absolute,
-    judge_relative,
-    judge_relative_quantile,
-    proportion_stats,
-    quantile_rank_bounds,
-)
+from rollout_cli.stats import QuantileArm, judge_absolute, judge_relative, judge_relative_quantile, proportion_stats
 from rollout_cli.stats.outcome import Outcome
+from rollout_cli.stats.quantile_ratio import woodruff_levels
 
 
 @dataclass(frozen=True)
@@ -112,18 +106,15 @@ def binomial_upper(rate: float, runs: int, z: float = 3.0) -> float:
     return rate + z * float(np.sqrt(rate * (1 - rate) / runs))
 
 
-def arm_quantile_bounds(data: np.ndarray, n: int, q: float, alpha: float, tuning_n: float) -> list[QuantileBounds]:
-    """Per run: one arm's QuantileBounds at `alpha` (the arm itself at alpha / 2) from its first n
-    values, read at the levels `quantile_rank_bounds` gives, as the database would."""
-    q_low, q_high = quantile_rank_bounds(n, q, alpha / 2, tuning_n)
-    levels = [q] + [x for x in (q_low, q_high) if x is not None]
-    values = np.quantile(data[:, :n], levels, axis=1, method="linear")
-    out = []
-    for run in range(data.shape[0]):
-        low = float(values[1, run]) if q_low is not None else None
-        high = float(values[-1, run]) if q_high is not None else None
-        out.append(QuantileBounds(alpha=alpha, n=n, estimate=float(values[0, run]), low=low, high=high))
-    return out
+def quantile_arms(data: np.ndarray, n: int, q: float) -> list[QuantileArm]:
+    """Per run: one arm's QuantileArm from its first n values (one per unit), read at the quantile and
+    its Woodruff levels as the database would (quantile_cont: numpy's linear method)."""
+    levels = woodruff_levels(n, q)
+    asked = [q, *(levels or ())]
+    values = np.quantile(data[:, :n], asked, axis=1, method="linear")
+    return [QuantileArm(units=n, answers=n, estimate=float(values[0, run]),
+                        low=float(values[1, run]) if levels else None, high=float(values[2, run]) if levels else None)
+            for run in range(data.shape[0])]
 
 
 def relative_quantile_verdicts(ratio: float, seed: int, runs: int = 300, looks: int = 40, per_look: int = 1000,
@@ -137,10 +128,11 @@ def relative_quantile_verdicts(ratio: float, seed: int, runs: int = 300, looks: 
     first: list[Outcome | None] = [None] * runs
     for k in range(looks):
         n = per_look * (k + 1)
-        pairs = zip(arm_quantile_bounds(base, n, q, alpha, tuning_n), arm_quantile_bounds(cand, n, q, alpha, tuning_n))
+        pairs = zip(quantile_arms(base, n, q), quantile_arms(cand, n, q))
         for run, (b, c) in enumerate(pairs):
             if first[run] is None:
-                outcome = judge_relative_quantile(b, c, max_increase, alpha=alpha, min_units=100).outcome
+                outcome = judge_relative_quantile(b, c, q, max_drop=None, max_increase=max_increase, alpha=alpha,
+                                                  tuning_n=tuning_n, min_units=100).outcome
                 if outcome is not Outcome.INCONCLUSIVE:
                     first[run] = outcome
     return first
