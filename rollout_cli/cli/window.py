@@ -21,16 +21,14 @@ def parse_moment(value: str, now: datetime, option: str) -> datetime:
 
     try:
         seconds = parse_duration(value)
-    except ValueError:  # not a duration: try a time
-        pass
-    else:
-        if seconds > MAX_DURATION_S:
-            raise UsageError(f"{option}: {value!r} reaches back more than 100 years")
-        return now - timedelta(seconds=seconds)
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is neither a time (2026-01-05T10:00:00Z) nor a duration (2h)") from None
+    except ValueError:  # not a duration: a time
+        try:
+            return parse_time(value)
+        except ValueError:
+            raise UsageError(f"{option}: {value!r} is neither a time (2026-01-05T10:00:00Z) nor a duration (2h)") from None
+    if seconds > MAX_DURATION_S:
+        raise UsageError(f"{option}: {value!r} reaches back more than 100 years")
+    return now - timedelta(seconds=seconds)
 
 
 SinceOpt = Annotated[
