@@ -35,26 +35,28 @@ def stream_sql(kind: str, segments: int, hits: str | None, scores: bool) -> str:
     """The join's SELECT list and FROM over the subqueries `b` and `c` (placeholders BASELINE_, CANDIDATE_)."""
     from rollout_cli.shadow.tally import AGREE, BERR, CERR, LATE, NO_BIN, PAIRED, UNUSUAL
 
-    paired = "coalesce(c.paired AND b.ts IS NOT NULL, false)"
-    same = same_answer(kind)
+    # the join's own columns, with whether the request is paired and the answers agree computed once
+    inner = ("b.rid, b.unit, b.ts, b_pred, b_lat, b_err, unusual, c_pred, c_lat, c_err, c.paired AS c_paired, "
+             f"coalesce(c.paired AND b.ts IS NOT NULL, false) AS p_, {same_answer(kind)} AS same_"
+             + "".join(f", b.s{i}" for i in range(segments)) + (", h.rh" if hits else ""))
     state = " + ".join(f"CASE WHEN {cond} THEN {bit} ELSE 0 END" for cond, bit in (
-        (paired, PAIRED), (f"{paired} AND {same}", AGREE), (f"{paired} AND coalesce(c_lat > $timeout, false)", LATE),
-        (f"{paired} AND coalesce(c_err, false)", CERR), ("coalesce(b_err, false)", BERR),
-        ("coalesce(unusual, false)", UNUSUAL)))
-    disagree = f"CASE WHEN c.paired AND NOT ({same}) THEN CAST(b.rid AS VARCHAR) END"
+        ("p_", PAIRED), ("p_ AND same_", AGREE), ("p_ AND coalesce(c_lat > $timeout, false)", LATE),
+        ("p_ AND coalesce(c_err, false)", CERR), ("coalesce(b_err, false)", BERR), ("coalesce(unusual, false)", UNUSUAL)))
+    disagree = "c_paired AND NOT same_"
     nan = "'NaN'::DOUBLE"
-    cols = [f"CAST(CASE WHEN b.ts IS NULL THEN 2 WHEN b.unit IS NULL THEN 1 ELSE 0 END AS TINYINT) AS drop_",
+    cols = ["CAST(CASE WHEN ts IS NULL THEN 2 WHEN unit IS NULL THEN 1 ELSE 0 END AS TINYINT) AS drop_",
             f"CAST({state} AS TINYINT) AS st",
-            f"CAST(coalesce(b.unit & {GROUPS - 1}, 0) AS SMALLINT) AS g",
-            "CAST(coalesce((b.unit >> 56) & 255, 0) AS SMALLINT) AS slot",
-            "coalesce(epoch_us(b.ts), 0) AS ts_us",
-            "CASE WHEN c.paired IS NULL THEN CAST(b.rid AS VARCHAR) END AS urid",
-            f"{disagree} AS drid", f"stable_hash({disagree}) AS dh",
+            f"CAST(coalesce(unit & {GROUPS - 1}, 0) AS SMALLINT) AS g",
+            "CAST(coalesce((unit >> 56) & 255, 0) AS SMALLINT) AS slot",
+            "coalesce(epoch_us(ts), 0) AS ts_us",
+            "CASE WHEN c_paired IS NULL THEN CAST(rid AS VARCHAR) END AS urid",
+            f"CASE WHEN {disagree} THEN CAST(rid AS VARCHAR) END AS drid",
+            f"CASE WHEN {disagree} THEN stable_hash(CAST(rid AS VARCHAR)) END AS dh",
             f"coalesce(b_lat, {nan}) AS b_lat", f"coalesce(c_lat, {nan}) AS c_lat",
             f"coalesce(CASE WHEN b_lat > 0 AND c_lat > 0 THEN ln(c_lat / b_lat) END, {nan}) AS lr",
             f"{_bin('b_lat', histograms.LATENCY_STEP, NO_BIN)} AS blb",
-            f"CASE WHEN {paired} THEN {_bin('c_lat', histograms.LATENCY_STEP, NO_BIN)} ELSE {NO_BIN} END AS clb"]
-    cols += [f"b.s{i} AS s{i}" for i in range(segments)]
+            f"CASE WHEN p_ THEN {_bin('c_lat', histograms.LATENCY_STEP, NO_BIN)} ELSE {NO_BIN} END AS clb"]
+    cols += [f"s{i}" for i in range(segments)]
     if scores:
         step = histograms.SCORE_STEP
         cols += [f"coalesce(b_pred, {nan}) AS b_pred", f"coalesce(c_pred, {nan}) AS c_pred",
@@ -63,10 +65,11 @@ def stream_sql(kind: str, segments: int, hits: str | None, scores: bool) -> str:
     else:
         cols += ["b_pred", "c_pred"]
     if hits:
-        cols.append("CAST(h.rh IS NOT NULL AS TINYINT) AS y")
+        cols.append("CAST(rh IS NOT NULL AS TINYINT) AS y")
     joined = "(BASELINE_) b FULL JOIN (CANDIDATE_) c ON b.rid = c.rid"
     if hits:
         joined = f"({joined}) LEFT JOIN ({hits}) h ON hash(CAST(b.rid AS VARCHAR)) = h.rh"
+    joined = f"(SELECT {inner} FROM {joined})"
     return "SELECT " + ",\n       ".join(cols) + "\nFROM " + joined
 
 

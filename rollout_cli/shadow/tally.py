@@ -17,6 +17,7 @@ numpy and pyarrow are imported by the caller (shadow.stream) and here, lazily th
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rollout_cli.shadow import histograms
 from rollout_cli.shadow.pairs import JoinCounts
 from rollout_cli.shadow.scans import GROUPS, SLOT_WORDS, Population, RatioSums
 from rollout_cli.stats.random_groups import linear_count
@@ -58,6 +60,18 @@ class Merged:
 
     def add(self, keys: Any, *weights: Any) -> None:
         self.parts.append(group_sums(keys, *weights))
+
+    def add_pairs(self, major: Any, minor: Any) -> None:
+        """Rows per (major, minor) key pair (both int64; minor within +-2^31): a dense bincount over the
+        batch's ranges of both, stored under major * 2^32 + minor + 2^31."""
+        if not len(major):
+            return
+        m_lo, n_lo = int(major.min()), int(minor.min())
+        width = int(minor.max()) - n_lo + 1
+        counts = np.bincount((major - m_lo) * width + (minor - n_lo))
+        present = np.flatnonzero(counts)
+        keys = (present // width + m_lo) * (1 << 32) + (present % width + n_lo + (1 << 31))
+        self.parts.append((keys, counts[present], []))
 
     def result(self) -> tuple[Any, Any, list[Any]]:
         if not self.parts:
@@ -102,6 +116,8 @@ class Cells:
 
     def ratios(self, code: int) -> dict[str, RatioSums] | None:
         """The population of value `code` (None when no request has it)."""
+        if code >= self.size:
+            return None
         states = self.states[code * GROUPS * STATES:(code + 1) * GROUPS * STATES].reshape(GROUPS, STATES)
         if not states.any():
             return None
@@ -120,9 +136,12 @@ class Tally:
         self.base_side = self.paired = self.candidate_only = self.dropped = self.unpaired = 0
         self.unanswered: list[Any] = []
         self.first_us: int | None = None
-        self.kept: list[tuple[Any, ...]] = []  # scored requests: baseline, candidate (, outcome flag)
+        # scored requests: baseline, candidate, their fine bins (, outcome flag)
+        self.kept: list[tuple[Any, ...]] = []
+        self.moments = Moments()
         self.hists = {k: Merged() for k in ("b", "c", "d")}
-        self.minutes, self.b_lat_bins, self.c_lat_bins = Merged(), Merged(), Merged()
+        self.minutes, self.minute_states = Merged(), Merged()
+        self.b_lat_bins, self.c_lat_bins = Merged(), Merged()
         self.pairs: list[Any] = []  # label pairs, counted per batch
         self.shown: list[Any] = []  # the best `limit` disagreeing requests of each batch
 
@@ -160,7 +179,8 @@ class Tally:
         self.first_us = int(ts.min()) if self.first_us is None else min(self.first_us, int(ts.min()))
         paired = (st & PAIRED) != 0
         weights = self._latency_weights(batch) if self.latency else None
-        self.whole.add(np.zeros(1, dtype=np.int64), 1, group, st, slot, weights)
+        if not self.segments:  # with segments, everyone is the sum over the first one's values
+            self.whole.add(np.zeros(1, dtype=np.int64), 1, group, st, slot, weights)
         for i in range(len(self.segments)):
             codes = self._codes(i, batch.column(f"s{i}"))
             self.cells[i].add(codes, len(self.values[i]), group, st, slot, weights)
@@ -188,23 +208,26 @@ class Tally:
     def _scores(self, batch: Any, paired: Any) -> None:
         b, c = batch.column("b_pred").to_numpy(), batch.column("c_pred").to_numpy()
         scored = paired & ~np.isnan(b) & ~np.isnan(c)
-        kept = (b[scored], c[scored]) + ((batch.column("y").to_numpy()[scored],) if self.hits else ())
-        self.kept.append(kept)
-        for key in ("b", "c", "d"):
-            self.hists[key].add(batch.column(f"{key}b").to_numpy()[scored])
+        b, c = b[scored], c[scored]
+        bins = {key: batch.column(f"{key}b").to_numpy()[scored] for key in ("b", "c", "d")}
+        self.kept.append((b, c, bins["b"], bins["c"]) + ((batch.column("y").to_numpy()[scored],) if self.hits else ()))
+        self.moments.add(b, c)
+        for key, found in bins.items():
+            self.hists[key].add(found)
 
     def _latency(self, batch: Any, st: Any, ts: Any) -> None:
         minute = ts // 60_000_000
         lr = batch.column("lr").to_numpy()
         known = ~np.isnan(lr)
         lr0 = np.where(known, lr, 0.0)
-        self.minutes.add(minute, ((st & BERR) != 0).astype(np.float64), ((st & PAIRED) != 0).astype(np.float64),
-                         ((st & CERR) != 0).astype(np.float64), known.astype(np.float64), lr0, lr0 * lr0)
+        # the baseline's requests without a latency count in their minute's load only (a null bin)
+        unbinned = (batch.column("blb").to_numpy() == NO_BIN).astype(np.float64)
+        self.minutes.add(minute, known.astype(np.float64), lr0, lr0 * lr0, unbinned)
+        self.minute_states.add_pairs(minute, st & (BERR | PAIRED | CERR))
         for merged, name in ((self.b_lat_bins, "blb"), (self.c_lat_bins, "clb")):
             bins = batch.column(name).to_numpy().astype(np.int64)
-            # the baseline's rows without a latency still count in their minute's load (as a null bin)
-            has = slice(None) if name == "blb" else bins != NO_BIN
-            merged.add(minute[has] * (1 << 32) + (bins[has] + (1 << 31)))
+            has = bins != NO_BIN
+            merged.add_pairs(minute[has], bins[has])
 
     def _examples(self, batch: Any) -> None:
         names = ["drid", "dh", "ts_us", "b_pred", "c_pred"] + [f"s{i}" for i in range(len(self.segments))]
@@ -223,7 +246,7 @@ class Tally:
         return None if self.first_us is None else EPOCH + timedelta(microseconds=self.first_us)
 
     def unit_sums(self) -> dict[Population, dict[str, RatioSums]]:
-        whole = self.whole.ratios(0) if self.whole.size else None
+        whole = self._whole().ratios(0)
         out: dict[Population, dict[str, RatioSums]] = {} if whole is None else {None: whole}
         for i, segment in enumerate(self.segments):
             for code, value in enumerate(self.values[i]):
@@ -232,9 +255,19 @@ class Tally:
                     out[(segment, value)] = found
         return out
 
+    def _whole(self) -> Cells:
+        if not self.segments:
+            return self.whole
+        first, whole = self.cells[0], Cells()
+        whole.size = 1
+        whole.states = first.states[:first.size * GROUPS * STATES].reshape(-1, GROUPS * STATES).sum(axis=0)
+        whole.sums = [s[:first.size * GROUPS].reshape(-1, GROUPS).sum(axis=0) for s in first.sums]
+        whole.bits = first.bits[:first.size * GROUPS * SLOTS].reshape(-1, GROUPS * SLOTS).any(axis=0)
+        return whole
+
     def flag_counts(self) -> dict[str, int]:
         """The paired and agreeing requests flagged unusual and the rest (compare's `request_figures`)."""
-        n = self.whole.states[:GROUPS * STATES].reshape(GROUPS, STATES).sum(axis=0)
+        n = self._whole().states[:GROUPS * STATES].reshape(GROUPS, STATES).sum(axis=0)
         st = np.arange(STATES)
 
         def count(mask: Any) -> int:
@@ -246,22 +279,14 @@ class Tally:
                 "flagged_requests": count(flagged)}
 
     def scored(self) -> tuple[Any, ...]:
-        width = 3 if self.hits else 2
+        """The scored requests' baseline and candidate scores (and whether an outcome names each)."""
+        columns = (0, 1, 4) if self.hits else (0, 1)
         if not self.kept:
-            return tuple(np.zeros(0) for _ in range(width))
-        return tuple(np.concatenate([k[i] for k in self.kept]) for i in range(width))
+            return tuple(np.zeros(0) for _ in columns)
+        return tuple(np.concatenate([k[i] for k in self.kept]) for i in columns)
 
     def score_row(self) -> tuple[Any, ...]:
-        """count, mean difference, max |difference|, Pearson, both means, min and max of each, min |difference|."""
-        b, c = self.scored()[:2]
-        if not len(b):
-            return (0,) + (None,) * 10
-        d = c - b
-        db, dc = b - b.mean(), c - c.mean()
-        var = float((db * db).mean() * (dc * dc).mean())
-        pearson = float((db * dc).mean() / np.sqrt(var)) if var > 0 else float("nan")
-        return (len(b), float(d.mean()), float(np.abs(d).max()), pearson, float(b.mean()), float(c.mean()),
-                float(b.min()), float(b.max()), float(c.min()), float(c.max()), float(np.abs(d).min()))
+        return self.moments.row()
 
     def score_hists(self) -> dict[str, dict[int, int]]:
         out = {}
@@ -272,10 +297,11 @@ class Tally:
 
     def score_bins(self, edges: list[float]) -> list[tuple[int, int, int]]:
         """(baseline bin, candidate bin, requests): bin i ends at edge i (the first edge at or above)."""
-        b, c = self.scored()[:2]
         size = len(edges) + 1
-        key = np.searchsorted(edges, b, side="left") * size + np.searchsorted(edges, c, side="left")
-        counts = np.bincount(key, minlength=size * size)
+        counts = np.zeros(size * size, dtype=np.int64)
+        for b, c, b_fine, c_fine, *_ in self.kept:
+            key = edge_bins(b, b_fine, edges) * size + edge_bins(c, c_fine, edges)
+            counts += np.bincount(key, minlength=size * size)
         return [(int(k) // size, int(k) % size, int(counts[k])) for k in np.flatnonzero(counts)]
 
     def load_frames(self) -> tuple[Any, Any]:
@@ -283,17 +309,21 @@ class Tally:
         import polars as pl
 
         found, _, sums = self.minutes.result()
-        names = ("berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss")
+        keys, n, _ = self.minute_states.result()
+        minute, state = keys >> 32, (keys & 0xFFFFFFFF) - (1 << 31)
+        at = np.searchsorted(found, minute)  # every state's minute is among `found`
+        flags = {name: np.bincount(at, np.where(state & bit, n, 0), len(found)).astype(np.int64)
+                 for name, bit in (("berr", BERR), ("paired", PAIRED), ("cerr", CERR))}
         totals = pl.DataFrame({"minute": found, "blb": pl.Series([None] * len(found), dtype=pl.Int64),
-                               "n": np.zeros(len(found), dtype=np.int64), **{name: s for name, s in zip(names, sums)}})
-        totals = totals.with_columns(*(pl.col(c).cast(pl.Int64) for c in ("berr", "paired", "cerr", "lr_n")))
+                               "n": sums[3].astype(np.int64), **flags, "lr_n": sums[0].astype(np.int64),
+                               "lr_s": sums[1], "lr_ss": sums[2]})
         frames = []
         for merged, name in ((self.b_lat_bins, "blb"), (self.c_lat_bins, "clb")):
             keys, n, _ = merged.result()
-            bins = pl.Series(name, (keys & 0xFFFFFFFF) - (1 << 31))
-            frames.append(pl.DataFrame({"minute": keys >> 32, "n": n.astype(np.int64)}).with_columns(
-                pl.when(bins == NO_BIN).then(None).otherwise(bins).alias(name)))
-        # the baseline's bins carry no minute figures: the minute's row above has them (and n = 0 there)
+            frames.append(pl.DataFrame({"minute": keys >> 32, name: (keys & 0xFFFFFFFF) - (1 << 31),
+                                        "n": n.astype(np.int64)}))
+        # the baseline's bins carry no minute figures: the minute's row above has them (its n: the requests
+        # without a latency)
         zeros = frames[0].with_columns(*(pl.lit(0, dtype=pl.Int64).alias(c) for c in ("berr", "paired", "cerr",
                                                                                       "lr_n")),
                                        *(pl.lit(0.0).alias(c) for c in ("lr_s", "lr_ss")))
@@ -322,6 +352,72 @@ class Tally:
             shown.update({f"segment_{i}": row[f"s{i}"] for i in range(len(self.segments))})
             out.append(shown)
         return out
+
+
+def edge_bins(values: Any, fine: Any, edges: list[float]) -> Any:
+    """np.searchsorted(edges, values, "left") (the first edge at or above each value), read from a table
+    indexed by the values' fine bins (histograms.bin_sql, computed by DuckDB) wherever no edge can lie
+    in the fine bin or its neighbours; the values of those few bins are searched exactly."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = int(fine.min()), int(fine.max())
+    span = np.arange(lo, hi + 1)
+    step = histograms.SCORE_STEP
+    middle = np.copysign(histograms.TINY * step ** np.abs(span).astype(np.float64) * 2.0 / (1.0 + step), span)
+    table = np.searchsorted(edges, np.where(span == 0, 0.0, middle), side="left")
+    for edge in edges:
+        at = 0 if abs(edge) < histograms.TINY else int(math.copysign(
+            1 + math.floor(math.log(abs(edge) / histograms.TINY) / math.log(step)), edge))
+        for near in (at - 1, at, at + 1):  # Python's log may differ from DuckDB's in the last bit
+            if lo <= near <= hi:
+                table[near - lo] = -1
+    out = table[fine - lo]
+    unsure = out < 0
+    out[unsure] = np.searchsorted(edges, values[unsure], side="left")
+    return out
+
+
+class Moments:
+    """The scored requests' exact figures, merged batch by batch (Chan, Golub & LeVeque's pairwise
+    update of means and co-moments): count, mean difference, |difference| extremes, Pearson, the means
+    and extremes of both scores."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean_b = self.mean_c = self.m2_b = self.m2_c = self.co = self.sum_d = 0.0
+        self.extremes: list[float] = []
+
+    def add(self, b: Any, c: Any) -> None:
+        n = len(b)
+        if not n:
+            return
+        diff = c - b
+        d = np.abs(diff)
+        mb, mc = float(b.mean()), float(c.mean())
+        db, dc = b - mb, c - mc  # centred: raw products would lose the spread of scores far from 0
+        m2b, m2c, co = float(db @ db), float(dc @ dc), float(db @ dc)
+        found = [float(d.max()), float(b.min()), float(b.max()), float(c.min()), float(c.max()), float(d.min())]
+        total = self.n + n
+        delta_b, delta_c = mb - self.mean_b, mc - self.mean_c
+        self.m2_b += m2b + delta_b * delta_b * self.n * n / total
+        self.m2_c += m2c + delta_c * delta_c * self.n * n / total
+        self.co += co + delta_b * delta_c * self.n * n / total
+        self.mean_b += delta_b * n / total
+        self.mean_c += delta_c * n / total
+        self.sum_d += float(diff.sum())
+        self.extremes = found if not self.extremes else [
+            max(self.extremes[0], found[0]), min(self.extremes[1], found[1]), max(self.extremes[2], found[2]),
+            min(self.extremes[3], found[3]), max(self.extremes[4], found[4]), min(self.extremes[5], found[5])]
+        self.n = total
+
+    def row(self) -> tuple[Any, ...]:
+        """As scans' score statement: count, mean difference, max |d|, Pearson, means, min/max of each, min |d|."""
+        if not self.n:
+            return (0,) + (None,) * 10
+        var = self.m2_b * self.m2_c
+        pearson = self.co / math.sqrt(var) if var > 0 else float("nan")
+        top, b_lo, b_hi, c_lo, c_hi, least = self.extremes
+        return (self.n, self.sum_d / self.n, top, pearson, self.mean_b, self.mean_c, b_lo, b_hi, c_lo, c_hi, least)
 
 
 def _ratios(n: Any, sums: list[Any], occupied: int) -> dict[str, RatioSums]:
