@@ -94,7 +94,8 @@ def _grow(array: Any, size: int) -> Any:
 
 class Cells:
     """The populations of one segment column (or of everyone, one code): requests per (value, random group,
-    state), the latency sums per (value, group) and the slot bits per (value, group, slot)."""
+    state), the latency sums per (value, group) (`Tally._latency_weights`: with the counts of unknown
+    latencies) and the slot bits per (value, group, slot)."""
 
     def __init__(self) -> None:
         self.size = 0
@@ -102,7 +103,7 @@ class Cells:
         self.sums = [np.zeros(0) for _ in range(6)]
         self.bits = np.zeros(0, dtype=bool)
 
-    def add(self, codes: Any, size: int, group: Any, st: Any, slot: Any, weights: list[Any] | None) -> None:
+    def add(self, codes: Any, size: int, group: Any, st: Any, slot: Any, weights: list[Any | None] | None) -> None:
         if size > self.size:
             self.size = size
             self.states = _grow(self.states, size * GROUPS * STATES)
@@ -112,7 +113,8 @@ class Cells:
         self.states[:size * GROUPS * STATES] += np.bincount(cell * STATES + st, minlength=size * GROUPS * STATES)
         self.bits[codes * (GROUPS * SLOTS) + slot] = True
         for i, w in enumerate(weights or ()):
-            self.sums[i][:size * GROUPS] += np.bincount(cell, w, size * GROUPS)
+            if w is not None:
+                self.sums[i][:size * GROUPS] += np.bincount(cell, w, size * GROUPS)
 
     def ratios(self, code: int) -> dict[str, RatioSums] | None:
         """The population of value `code` (None when no request has it)."""
@@ -178,7 +180,7 @@ class Tally:
         ts = batch.column("ts_us").to_numpy()
         self.first_us = int(ts.min()) if self.first_us is None else min(self.first_us, int(ts.min()))
         paired = (st & PAIRED) != 0
-        weights = self._latency_weights(batch) if self.latency else None
+        weights = self._latency_weights(batch, paired) if self.latency else None
         if not self.segments:  # with segments, everyone is the sum over the first one's values
             self.whole.add(np.zeros(1, dtype=np.int64), 1, group, st, slot, weights)
         for i in range(len(self.segments)):
@@ -195,15 +197,20 @@ class Tally:
             self._examples(batch)
 
     @staticmethod
-    def _latency_weights(batch: Any) -> list[Any]:
+    def _latency_weights(batch: Any, paired: Any) -> list[Any | None]:
         """Per request: the paired latencies where both are known (candidate, baseline), the baseline's
-        latency and whether known, the candidate's and whether known (the ratios of shadow.compare)."""
+        latency and whether unknown, the paired candidate's and whether unknown (the ratios of
+        shadow.compare; None: nothing unknown in this batch, nothing to count)."""
         b, c = batch.column("b_lat").to_numpy(), batch.column("c_lat").to_numpy()
-        b_known, c_known = ~np.isnan(b), ~np.isnan(c)  # a candidate's latency is only known when paired
-        both = b_known & c_known
-        b0, c0 = np.where(b_known, b, 0.0), np.where(c_known, c, 0.0)
-        return [np.where(both, c0, 0.0), np.where(both, b0, 0.0), b0, b_known.astype(np.float64), c0,
-                c_known.astype(np.float64)]
+        c_known = ~np.isnan(c)  # a candidate's latency is only known when paired
+        c0 = np.where(c_known, c, 0.0)
+        c_unknown = None if np.array_equal(c_known, paired) else (paired & ~c_known).astype(np.float64)
+        b_unknown = np.isnan(b)
+        if not b_unknown.any():
+            return [c0, np.where(c_known, b, 0.0), b, None, c0, c_unknown]
+        b0 = np.where(b_unknown, 0.0, b)
+        both = c_known & ~b_unknown
+        return [np.where(both, c0, 0.0), np.where(both, b0, 0.0), b0, b_unknown.astype(np.float64), c0, c_unknown]
 
     def _scores(self, batch: Any, paired: Any) -> None:
         b, c = batch.column("b_pred").to_numpy(), batch.column("c_pred").to_numpy()
@@ -221,9 +228,9 @@ class Tally:
         known = ~np.isnan(lr)
         lr0 = np.where(known, lr, 0.0)
         # the baseline's requests without a latency count in their minute's load only (a null bin)
-        unbinned = (batch.column("blb").to_numpy() == NO_BIN).astype(np.float64)
-        self.minutes.add(minute, known.astype(np.float64), lr0, lr0 * lr0, unbinned)
-        self.minute_states.add_pairs(minute, st & (BERR | PAIRED | CERR))
+        unbinned = batch.column("blb").to_numpy() == NO_BIN
+        self.minutes.add(minute, lr0, lr0 * lr0)
+        self.minute_states.add_pairs(minute, (st & (BERR | PAIRED | CERR)) | (known << 6) | (unbinned << 7))
         for merged, name in ((self.b_lat_bins, "blb"), (self.c_lat_bins, "clb")):
             bins = batch.column(name).to_numpy().astype(np.int64)
             has = bins != NO_BIN
@@ -313,10 +320,10 @@ class Tally:
         minute, state = keys >> 32, (keys & 0xFFFFFFFF) - (1 << 31)
         at = np.searchsorted(found, minute)  # every state's minute is among `found`
         flags = {name: np.bincount(at, np.where(state & bit, n, 0), len(found)).astype(np.int64)
-                 for name, bit in (("berr", BERR), ("paired", PAIRED), ("cerr", CERR))}
+                 for name, bit in (("n", 128), ("berr", BERR), ("paired", PAIRED), ("cerr", CERR), ("lr_n", 64))}
         totals = pl.DataFrame({"minute": found, "blb": pl.Series([None] * len(found), dtype=pl.Int64),
-                               "n": sums[3].astype(np.int64), **flags, "lr_n": sums[0].astype(np.int64),
-                               "lr_s": sums[1], "lr_ss": sums[2]})
+                               **flags, "lr_s": sums[0], "lr_ss": sums[1]})
+        totals = totals.select("minute", "blb", "n", "berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss")
         frames = []
         for merged, name in ((self.b_lat_bins, "blb"), (self.c_lat_bins, "clb")):
             keys, n, _ = merged.result()
@@ -434,7 +441,8 @@ def _ratios(n: Any, sums: list[Any], occupied: int) -> dict[str, RatioSums]:
     pairs = {"cover": (on_paired, every), "agree": (count(paired & agree), on_paired),
              "in_time": (count(paired & ~late & ~cerr), every), "late": (count(late), on_paired),
              "cerr": (count(cerr), on_paired), "berr": (count(berr), every),
-             "latency": (sums[0], sums[1]), "blat": (sums[2], sums[3]), "clat": (sums[4], sums[5])}
+             "latency": (sums[0], sums[1]), "blat": (sums[2], every - sums[3]),
+             "clat": (sums[4], on_paired - sums[5])}
     requests = float(every.sum())
     units = min(linear_count(occupied, GROUPS * SLOTS), int(requests))
     return {name: RatioSums(units, float(x.sum()), float(y.sum()), x.astype(np.float64), y.astype(np.float64))
