@@ -13,9 +13,8 @@ from rollout_cli.shadow import scans
 from rollout_cli.shadow.figures import binned_spearman, difference, label_comparison, rate, segment_rows, stats_of
 from rollout_cli.shadow.findings import findings_of
 from rollout_cli.shadow.guards import judge_shadow_guards
-from rollout_cli.shadow.gather import Gathered, Request, gather
-from rollout_cli.shadow.pairs import check_log
-from rollout_cli.shadow.reference import feature_references, unusual_condition
+from rollout_cli.shadow.pairs import agree_condition, build_pairs, check_log
+from rollout_cli.shadow.reference import calibration, feature_references, unusual_condition
 from rollout_cli.shadow.result import (
     ArmLatency,
     Comparison,
@@ -98,11 +97,22 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
     columns = [logs.predictions.column("drift feature", "any", column=f) for f in features]
     condition = unusual_condition(refs, columns, unusual_params)
     tol = _tolerance(plan, stage)
-    request = Request(segments=segments, unusual=condition, unusual_params=unusual_params, tolerance=tol,
-                      timeout=timeout if timeout is not None else math.inf, bins=SCORE_BINS, examples=n_examples,
-                      calibration=_calibration_event(plan) if facts.kind == "score" else None)
-    found = gather(logs, facts, request, since=since, until=until)
-    sums, figures = found.sums, found.figures
+    cols = build_pairs(logs, facts, since=since, until=until, segments=segments, unusual=condition,
+                       unusual_params=unusual_params, tolerance=tol,
+                       request_hashes=facts.kind == "score" and _calibration_event(plan) is not None)
+    con = logs.engine_connection
+    params: dict[str, Any] = {"tol": tol, "timeout": timeout if timeout is not None else math.inf}
+    agree = agree_condition(facts.kind)
+    late = "paired AND coalesce(c_lat > $timeout, false)"
+    c_err = "paired AND coalesce(c_err, false)"
+    both_lat = "paired AND b_lat IS NOT NULL AND c_lat IS NOT NULL"
+    ratios = {"cover": ("paired", "1"), "agree": (agree, "paired"),
+              "in_time": (f"paired AND NOT ({late}) AND NOT ({c_err})", "1"), "late": (late, "paired"),
+              "cerr": (c_err, "paired"), "berr": ("coalesce(b_err, false)", "1"),
+              "latency": (f"CASE WHEN {both_lat} THEN c_lat ELSE 0 END", f"CASE WHEN {both_lat} THEN b_lat ELSE 0 END"),
+              "blat": ("coalesce(b_lat, 0)", "b_lat IS NOT NULL"),
+              "clat": ("CASE WHEN paired THEN coalesce(c_lat, 0) ELSE 0 END", "paired AND c_lat IS NOT NULL")}
+    sums = scans.unit_sums(con, segments, ratios, params)
     whole = sums[None]
     coverage = Coverage(
         baseline_requests=int(whole["cover"].sy), paired=int(whole["cover"].sx),
@@ -111,15 +121,18 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
         answered_in_time=rate(whole["in_time"], alpha, tuning))
     if timeout is None:
         notes.append("late answers: no timeout declared (a coverage metric's timeout, or --timeout)")
+    figures = scans.request_figures(con, scores=facts.kind == "score", bins=SCORE_BINS,
+                                    flag="unusual" if condition else None, agree=agree, params=params)
     counts: tuple[list[int], list[int]] | None = None
     scores = labels = None
     if facts.kind == "score":
-        scores, counts = _scores(found, alpha, plan)
+        scores, counts = _scores(logs, figures, alpha, plan, since, until)
     else:
-        labels = label_comparison(found.confusion)
-    latency = _latency(found.load, whole, alpha, tuning) if found.load is not None else None
+        labels = label_comparison(scans.confusion(con))
+    latency = _latency(con, whole, alpha, tuning) if cols.has_latency else None
     unusual = _unusual(figures, refs, alpha) if condition else None
-    shown = tuple(_example_row(row, segments) for row in found.examples)
+    frame = scans.examples(con, segments, n_examples) if n_examples else None
+    shown = tuple(_example_row(row, segments) for row in frame.iter_rows(named=True)) if frame is not None else ()
     rows = segment_rows(sums, alpha, tuning)
     checks, verdict = judge_shadow_guards(plan, stage, sums, counts, _latency_column(plan), notes)
     result = ShadowResult(
@@ -147,8 +160,10 @@ def _quantile_map(levels: tuple[float, ...], values: list[float]) -> dict[str, f
     return {f"p{100 * q:g}": (float(v) if v is not None else None) for q, v in zip(levels, values)}
 
 
-def _scores(found: Gathered, alpha: float, plan: Plan) -> tuple[ScoreComparison, tuple[list[int], list[int]] | None]:
-    summary, cells = found.figures, found.cells
+def _scores(logs: Logs, summary: dict[str, Any], alpha: float, plan: Plan, since: datetime | None,
+            until: datetime) -> tuple[ScoreComparison, tuple[list[int], list[int]] | None]:
+    con = logs.engine_connection
+    cells = scans.score_bins(con, summary["edges"]) if summary["n"] else []
     size = len(summary["edges"]) + 1
     base_counts, cand_counts = [0] * size, [0] * size
     for b, c, n in cells:
@@ -161,6 +176,8 @@ def _scores(found: Gathered, alpha: float, plan: Plan) -> tuple[ScoreComparison,
                         interval=None if shift is None else (shift.low, shift.high), threshold=plan.drift.max_psi,
                         decision=None if shift is None else shift.decision.value, bins=size,
                         credible=shift is not None and shift.decision is ShiftDecision.DRIFTED)
+    event = _calibration_event(plan)
+    calib = calibration(logs, event, since=since, until=until) if event and summary["n"] else None
     scores = ScoreComparison(
         paired=summary["n"], mean_difference=summary["mean_difference"],
         abs_difference_quantiles=_quantile_map(scans.DIFF_QUANTILES, summary["abs_difference_quantiles"]),
@@ -168,7 +185,7 @@ def _scores(found: Gathered, alpha: float, plan: Plan) -> tuple[ScoreComparison,
         spearman=binned_spearman(cells), baseline_quantiles=_quantile_map(scans.SCORE_QUANTILES,
                                                                           summary["baseline_quantiles"]),
         candidate_quantiles=_quantile_map(scans.SCORE_QUANTILES, summary["candidate_quantiles"]),
-        distance=distance, calibration=found.calibration)
+        distance=distance, calibration=calib)
     return scores, ((base_counts, cand_counts) if summary["n"] else None)
 
 
@@ -177,9 +194,8 @@ def _calibration_event(plan: Plan) -> str | None:
     return next((m.event for m in plan.metrics.values() if m.kind == "proportion" and m.event), None)
 
 
-def _latency(load: tuple[dict[str, Any], list[dict[str, Any]]], whole: dict[str, Any], alpha: float,
-             tuning: float) -> Latency:
-    overall, buckets = load
+def _latency(con: Any, whole: dict[str, Any], alpha: float, tuning: float) -> Latency:
+    overall, buckets = scans.load_buckets(con)
     arms = []
     for arm, quantiles, lat, err in (("baseline", overall.get("baseline_latency"), whole["blat"], whole["berr"]),
                                      ("candidate", overall.get("candidate_latency"), whole["clat"], whole["cerr"])):

@@ -118,46 +118,6 @@ def agree_condition(kind: str) -> str:
     return f"paired AND {same_answer(kind)}"
 
 
-@dataclass(frozen=True)
-class Sides:
-    """The two arms' rows as SQL: `baseline` (rid, unit hash, ts, b_pred, b_lat, b_err, unusual, s0...)
-    and `candidate` (rid, c_pred, c_lat, c_err, paired), with their parameters (`$tol` for scores)."""
-    baseline: str
-    candidate: str
-    params: SqlParams
-    columns: PairColumns
-
-
-def sides(logs: Logs, facts: LogFacts, *, since: datetime | None, until: datetime, segments: tuple[str, ...],
-          unusual: str | None, unusual_params: dict[str, Any], tolerance: float) -> Sides:
-    """Both arms' rows of the window, as `build_pairs` and the streamed comparison (shadow.stream) join them."""
-    preds = logs.predictions
-    arm, served, ts = _where(logs)
-    rid, unit = preds.column("request_id", "any"), preds.column("unit_id", "any")
-    pred = preds.column("prediction", "number_or_text")
-    value = f"CAST({pred} AS DOUBLE)" if facts.kind == "score" else f"CAST({pred} AS VARCHAR)"
-    has_latency, has_error = (preds.roles.get(role, role) in preds.columns for role in ("latency_ms", "error"))
-    latency = f"CAST({preds.column('latency_ms', 'number')} AS DOUBLE)" if has_latency else "NULL::DOUBLE"
-    error = f"CAST({preds.column('error', 'flag')} AS BOOLEAN)" if has_error else "NULL::BOOLEAN"
-    segs = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
-    params = SqlParams()
-    params.values.update(unusual_params)
-    if facts.kind == "score":
-        params.values["tol"] = tolerance
-    source = preds.from_item(params)
-    cand_since = f" AND {ts} >= {params.add(since)}" if since is not None else ""
-    # Units are kept as 64-bit hashes: the random groups and counting slots are read from its bits —
-    # `stable_hash`, the same on every engine (data/stable_hash.py).
-    baseline = f"""SELECT {rid} AS rid, CASE WHEN {unit} IS NOT NULL THEN stable_hash({unit}) END AS unit, CAST({ts} AS TIMESTAMP) AS ts, {value} AS b_pred, {latency} AS b_lat,
-         {error} AS b_err, {f"coalesce({unusual}, false)" if unusual else "false"} AS unusual{segs}
-  FROM {source}
-  WHERE {arm} = 'baseline' AND {served} AND {ts_filter(ts, since, until, params)}"""
-    candidate = f"""SELECT {rid} AS rid, {value} AS c_pred, {latency} AS c_lat, {error} AS c_err, true AS paired
-  FROM {source}
-  WHERE {arm} = 'candidate' AND NOT {served}{cand_since}"""
-    return Sides(baseline, candidate, params, PairColumns(tuple(segments), (), has_latency, has_error))
-
-
 def build_pairs(logs: Logs, facts: LogFacts, *, since: datetime | None, until: datetime, segments: tuple[str, ...],
                 unusual: str | None, unusual_params: dict[str, Any], tolerance: float,
                 request_hashes: bool = False) -> PairColumns:
@@ -165,45 +125,57 @@ def build_pairs(logs: Logs, facts: LogFacts, *, since: datetime | None, until: d
     prediction log's columns (with its parameters), stored per request as a flag. `request_hashes`
     adds every request id's hash (`rh`), which only calibration reads (it joins outcomes on it): the
     column cost 7% of the pairing's CPU (docs/shadow.md)."""
+    preds = logs.predictions
+    arm, served, ts = _where(logs)
+    rid, unit = preds.column("request_id", "any"), preds.column("unit_id", "any")
+    pred = preds.column("prediction", "number_or_text")
     kind = facts.kind
-    both = sides(logs, facts, since=since, until=until, segments=segments, unusual=unusual,
-                 unusual_params=unusual_params, tolerance=tolerance)
+    value = f"CAST({pred} AS DOUBLE)" if kind == "score" else f"CAST({pred} AS VARCHAR)"
+    has_latency, has_error = (preds.roles.get(role, role) in preds.columns for role in ("latency_ms", "error"))
+    latency = f"CAST({preds.column('latency_ms', 'number')} AS DOUBLE)" if has_latency else "NULL::DOUBLE"
+    error = f"CAST({preds.column('error', 'flag')} AS BOOLEAN)" if has_error else "NULL::BOOLEAN"
+    segs = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
+    params = SqlParams()
+    params.values.update(unusual_params)
+    if kind == "score":
+        params.values["tol"] = tolerance
+    source = preds.from_item(params)
+    cand_since = f" AND {ts} >= {params.add(since)}" if since is not None else ""
     # Both arms' rows are joined as they are: grouping ten million candidate answers by request id first
     # (to see repeats) cost more than the join itself. The full outer join keeps the candidate's
     # unanswered-by-the-baseline rows (ts NULL) so that repeats can be counted below; they are then
     # dropped, with the baseline's rows without a unit (kept until then for the same count, and left out
-    # as in `evaluate`). `rh` only stands for the request id (repeats, the outcomes' join).
+    # as in `evaluate`). Units are kept as 64-bit hashes: the per-unit aggregate groups on a number, and
+    # the random groups and counting slots are read from its bits — `stable_hash`, the same on every
+    # engine (data/stable_hash.py); `rh` only stands for the request id (repeats, the outcomes' join).
     sql = f"""CREATE OR REPLACE TEMP TABLE pairs AS
 SELECT {"hash(CAST(b.rid AS VARCHAR)) AS rh, " if request_hashes else ""}CASE WHEN c.paired AND NOT ({same_answer(kind)}) THEN CAST(b.rid AS VARCHAR) END AS drid,
        CASE WHEN c.paired IS NULL THEN CAST(b.rid AS VARCHAR) END AS urid,
        b.unit, b.ts, b.b_pred, b.b_lat, b.b_err, b.unusual{''.join(f', b.s{i}' for i in range(len(segments)))},
        c.c_pred, c.c_lat, c.c_err, coalesce(c.paired AND b.ts IS NOT NULL, false) AS paired
 FROM (
-  {both.baseline}
+  SELECT {rid} AS rid, CASE WHEN {unit} IS NOT NULL THEN stable_hash({unit}) END AS unit, CAST({ts} AS TIMESTAMP) AS ts, {value} AS b_pred, {latency} AS b_lat,
+         {error} AS b_err, {f"coalesce({unusual}, false)" if unusual else "false"} AS unusual{segs}
+  FROM {source}
+  WHERE {arm} = 'baseline' AND {served} AND {ts_filter(ts, since, until, params)}
 ) b FULL JOIN (
-  {both.candidate}
+  SELECT {rid} AS rid, {value} AS c_pred, {latency} AS c_lat, {error} AS c_err, true AS paired
+  FROM {source}
+  WHERE {arm} = 'candidate' AND NOT {served}{cand_since}
 ) c ON b.rid = c.rid"""
-    logs.query(sql, both.params)
-    counts = pair_counts(logs)
-    refuse_repeats(logs, facts, counts, since=since, until=until)
-    if counts.dropped:
-        logs.engine_connection.execute("DELETE FROM pairs WHERE ts IS NULL OR unit IS NULL")
-    return both.columns
+    logs.query(sql, params)
+    _refuse_repeats(logs, facts, since=since, until=until)
+    return PairColumns(tuple(segments), (), has_latency, has_error)
 
 
-@dataclass(frozen=True)
-class JoinCounts:
-    """What the full join of the two arms gave, for `refuse_repeats`: rows with a baseline side, paired
-    rows, rows with a candidate side only, the unpaired baseline rows less their distinct ids, and the
-    rows left out of the figures (no baseline side, or no unit)."""
-    base_side: int
-    paired: int
-    candidate_only: int
-    unanswered_repeats: int
-    dropped: int = 0
+def _refuse_repeats(logs: Logs, facts: LogFacts, *, since: datetime | None, until: datetime) -> None:
+    """Raise DataError when an arm answered a request id more than once (see the module contract).
 
-
-def pair_counts(logs: Logs) -> JoinCounts:
+    With nb baseline and nc candidate rows per id, the join has nb * nc rows for an answered id and
+    nb (or nc) rows for an id one arm alone has. So the rows with a baseline side exceed the baseline's
+    rows by the sum of nb * (nc - 1), and the rows with a candidate side exceed the candidate's by the
+    sum of (nb - 1) * nc, over answered ids: both are 0 exactly when no answered id repeats. Unanswered
+    baseline ids are counted distinct directly (`urid`: only those rows keep their id)."""
     con = logs.engine_connection
     # two statements: a DISTINCT beside the plain counts made DuckDB hash every row, not just the unanswered
     row = con.execute("SELECT count(*) FILTER (WHERE ts IS NOT NULL), count(*) FILTER (WHERE paired),"
@@ -212,21 +184,9 @@ def pair_counts(logs: Logs) -> JoinCounts:
     repeats = con.execute("SELECT count(*) - count(DISTINCT urid) FROM pairs WHERE ts IS NOT NULL AND NOT paired").fetchone()
     assert row is not None and repeats is not None
     base_side, paired, cand_only, dropped = (int(v or 0) for v in row)
-    return JoinCounts(base_side, paired, cand_only, int(repeats[0] or 0), dropped)
-
-
-def refuse_repeats(logs: Logs, facts: LogFacts, counts: JoinCounts, *, since: datetime | None,
-                   until: datetime) -> None:
-    """Raise DataError when an arm answered a request id more than once (see the module contract).
-
-    With nb baseline and nc candidate rows per id, the join has nb * nc rows for an answered id and
-    nb (or nc) rows for an id one arm alone has. So the rows with a baseline side exceed the baseline's
-    rows by the sum of nb * (nc - 1), and the rows with a candidate side exceed the candidate's by the
-    sum of (nb - 1) * nc, over answered ids: both are 0 exactly when no answered id repeats. Unanswered
-    baseline ids are counted distinct directly (`urid`: only those rows keep their id)."""
-    extra_candidate = counts.base_side - facts.baseline_answers
-    joined_repeats = counts.paired + counts.candidate_only - facts.candidate_rows
-    extra_baseline = joined_repeats + counts.unanswered_repeats
+    extra_candidate = base_side - facts.baseline_answers
+    joined_repeats = paired + cand_only - facts.candidate_rows
+    extra_baseline = joined_repeats + int(repeats[0] or 0)
     if extra_candidate or extra_baseline:
         preds = logs.predictions
         example = _repeated_id(logs, since=since, until=until)
@@ -234,6 +194,8 @@ def refuse_repeats(logs: Logs, facts: LogFacts, counts: JoinCounts, *, since: da
                         f"repeats request ids: {extra_baseline} baseline and {extra_candidate} candidate requests "
                         f"have more than one answer (e.g. {example!r}); pairs would be ambiguous",
                         hint="deduplicate the log, or give retried requests their own ids")
+    if dropped:
+        con.execute("DELETE FROM pairs WHERE ts IS NULL OR unit IS NULL")
 
 
 def _repeated_id(logs: Logs, *, since: datetime | None, until: datetime) -> str | None:

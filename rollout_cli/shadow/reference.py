@@ -82,26 +82,17 @@ def unusual_condition(refs: Sequence[tuple[int, FeatureReference, tuple[int, ...
     return " OR ".join(f"({p})" for p in parts) if parts else None
 
 
-def outcome_hits(logs: Logs, event: str, since: Any, params: SqlParams) -> str | None:
-    """The distinct hashes (`rh`) of the request ids whose outcomes record `event` from the window's
-    start, as a subquery; None when the outcomes cannot name requests."""
+def calibration(logs: Logs, event: str, *, since: Any, until: Any) -> Calibration | None:
+    """Expected calibration error of both models on paired requests whose outcomes name them."""
     outs = logs.outcomes
     if outs is None or any(outs.roles.get(role, role) not in outs.columns for role in ("request_id", "event")):
         return None
     rid, ev, ts = outs.column("request_id", "any"), outs.column("event", "text"), outs.column("ts", "timestamp")
+    params = SqlParams()
     source = outs.from_item(params)
     window = f" AND {ts} >= {params.add(since)}" if since is not None else ""
-    return (f"SELECT DISTINCT hash(CAST({rid} AS VARCHAR)) AS rh FROM {source} "
-            f"WHERE {ev} = {params.add(event)} AND {rid} IS NOT NULL{window}")
-
-
-def calibration(logs: Logs, event: str, *, since: Any, until: Any) -> Calibration | None:
-    """Expected calibration error of both models on paired requests whose outcomes name them (over `pairs`)."""
-    params = SqlParams()
-    hits = outcome_hits(logs, event, since, params)
-    if hits is None:
-        return None
-    sql = f"""WITH hit AS ({hits}),
+    sql = f"""WITH hit AS (SELECT DISTINCT hash(CAST({rid} AS VARCHAR)) AS rh FROM {source}
+                 WHERE {ev} = {params.add(event)} AND {rid} IS NOT NULL{window}),
       scored AS (SELECT p.b_pred, p.c_pred, h.rh IS NOT NULL AS y FROM pairs p
                  LEFT JOIN hit h ON p.rh = h.rh
                  WHERE p.paired AND p.b_pred BETWEEN 0 AND 1 AND p.c_pred BETWEEN 0 AND 1),
@@ -112,31 +103,7 @@ def calibration(logs: Logs, event: str, *, since: Any, until: Any) -> Calibratio
 SELECT (SELECT count(*) FROM scored), (SELECT avg(CAST(y AS DOUBLE)) FROM scored),
        (SELECT avg(b_pred) FROM scored), (SELECT avg(c_pred) FROM scored),
        (SELECT sum(n * abs(p - r)) / sum(n) FROM b), (SELECT sum(n * abs(p - r)) / sum(n) FROM c)"""
-    return _calibrated(event, *logs.query(sql, params)[0])
-
-
-def calibration_of(event: str, base: Any, cand: Any, hit: Any) -> Calibration | None:
-    """The same figures from numpy arrays of the paired requests' scores and whether an outcome names
-    each (the streamed comparison, shadow.stream)."""
-    import numpy as np
-
-    keep = (base >= 0) & (base <= 1) & (cand >= 0) & (cand <= 1)
-    b, c, y = base[keep], cand[keep], hit[keep].astype(np.float64)
-    if not len(b):
-        return None
-
-    def error(p: Any) -> float:
-        bins = np.minimum(np.floor(p * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
-        n = np.bincount(bins, minlength=CALIBRATION_BINS)
-        used = n > 0
-        mean_p = np.bincount(bins, weights=p, minlength=CALIBRATION_BINS)[used] / n[used]
-        mean_y = np.bincount(bins, weights=y, minlength=CALIBRATION_BINS)[used] / n[used]
-        return float((n[used] * np.abs(mean_p - mean_y)).sum() / n.sum())
-
-    return _calibrated(event, len(b), float(y.mean()), float(b.mean()), float(c.mean()), error(b), error(c))
-
-
-def _calibrated(event: str, n: Any, rate: Any, b_mean: Any, c_mean: Any, b_err: Any, c_err: Any) -> Calibration | None:
+    n, rate, b_mean, c_mean, b_err, c_err = logs.query(sql, params)[0]
     if not n or not rate:
         return None  # no outcome is attributed to these requests: nothing to calibrate against
     return Calibration(event=event, requests=int(n), outcome_rate=rate, baseline_mean=b_mean, candidate_mean=c_mean,

@@ -179,14 +179,6 @@ def _score_summary(con: EngineConnection, bins: int) -> dict[str, Any]:
     for g_b, g_c, bb, cb, db, n in con.execute(sql).fetchall():
         side, key = ("b", bb) if g_b == 0 else ("c", cb) if g_c == 0 else ("d", db)
         found[side][int(key)] = int(n)
-    return summary_from(tuple(row), found, bins)
-
-
-def summary_from(row: tuple[Any, ...], found: dict[str, dict[int, int]], bins: int) -> dict[str, Any]:
-    """The score summary from the exact figures `row` (count, mean difference, max |difference|,
-    Pearson, both means, min and max of each side, min |difference|) and the log-spaced histograms
-    `found` ("b", "c", "d": bin -> count) of the baseline, candidate and |difference|."""
-    step = histograms.SCORE_STEP
     edges_at = [k / bins for k in range(1, bins)]
     b_lo, b_hi, c_lo, c_hi, d_lo = row[6], row[7], row[8], row[9], row[10]
     base = histograms.quantiles(found["b"], SCORE_QUANTILES, step, b_lo, b_hi)
@@ -242,16 +234,7 @@ def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, 
         f" FROM (SELECT date_trunc('minute', ts) AS minute, {histograms.bin_sql('b_lat', step)} AS blb,"
         f" CASE WHEN paired THEN {histograms.bin_sql('c_lat', step)} END AS clb, b_err, paired, c_err, {lr} AS lr"
         " FROM pairs) GROUP BY GROUPING SETS ((minute, blb), (minute, clb))"))
-    return buckets_from(frame.filter(pl.col("g") == 1), frame.filter((pl.col("g") == 0) & pl.col("clb").is_not_null()))
-
-
-def buckets_from(base: Any, cand: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`load_buckets`'s figures from its grouped rows (polars frames): `base` (minute, blb, n, berr, paired,
-    cerr, lr_n, lr_s, lr_ss; a minute's figures are the sums of its rows, blb may be null) and `cand`
-    (minute, clb, n; clb never null). Minutes are any sortable values (times, or integers)."""
-    import polars as pl
-
-    step = histograms.LATENCY_STEP
+    base, cand = frame.filter(pl.col("g") == 1), frame.filter((pl.col("g") == 0) & pl.col("clb").is_not_null())
     minutes = (base.group_by("minute").agg(pl.col("n").sum().alias("load"), *(pl.col(c).sum() for c in (
         "berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss"))).sort("load", "minute"))
     count = minutes.height
