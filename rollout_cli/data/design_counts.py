@@ -26,57 +26,56 @@ from rollout_cli.data.source import SqlParams
 ARMS = (("baseline", "b"), ("candidate", "c"))
 
 
-# Each arm's per-unit counts are packed into one BIGINT sum, FIELD_BITS bits a count (y, then x per
-# design level): one aggregate state per arm instead of three, which is what a per-unit hash
-# aggregate pays for (~0.15 s a state at 2M units). A field cannot carry into the next while every
-# unit has fewer than 2^FIELD_BITS values; the statement returns a bound on that count
-# (`d{i}_most`) and `read_indicator_sums` gives up (the caller scans instead) when it is reached.
+# A unit's counts are packed into one BIGINT sum, FIELD_BITS bits a count: its candidate answers (y of
+# the candidate), its baseline answers at or below the baseline's threshold (x of the baseline) and its
+# candidate answers at or below the candidate's (x of the candidate); the baseline's y is the unit's
+# answers with a value (`d{i}_all`, a count the statement makes anyway) less the candidate's, as every
+# answer the statement reads is of one arm or the other. One aggregate state instead of six, which is
+# what a per-unit hash aggregate pays for (~0.15 s of CPU for the two states saved at 2M units,
+# benchmarks/README.md). A field cannot carry into the next while every unit has fewer than
+# 2^FIELD_BITS values; the statement returns a bound on that count (`d{i}_most`) and
+# `read_indicator_sums` gives up (the caller scans instead) when it is reached.
 FIELD_BITS = 21
 FIELD = 1 << FIELD_BITS
 
 
 def unit_counts(design: list[DesignCounts], columns: Mapping[str, str], params: SqlParams,
                 is_arm: Callable[[str], str]) -> str:
-    """Per-unit aggregates (`, … AS d{i}{a}, count(…) AS d{i}_all`): each arm's packed counts at its
-    thresholds; `is_arm(arm)` is the row condition of an answer of that arm."""
+    """Per-unit aggregates (`, … AS d{i}, count(…) AS d{i}_all`): the packed counts at each arm's
+    threshold; `is_arm("candidate")` is the row condition of a candidate answer (any other is the baseline's)."""
     parts = []
     for i, q in enumerate(design):
         c = columns[q.column]
-        for arm, a in ARMS:
-            thresholds = dict(q.thresholds)[arm]
-            if len(thresholds) > 2:
-                raise ValueError("at most two thresholds fit the packed counts")
-            fields = [f"CAST({c} IS NOT NULL AS BIGINT)"]
-            fields += [f"CAST(coalesce({c} <= {params.add(t)}, false) AS BIGINT) * {FIELD ** (j + 1)}"
-                       for j, t in enumerate(thresholds)]
-            # TRY_CAST: the sum is a HUGEINT, slow to unpack; past BIGINT it is NULL (and the bound says so)
-            parts.append(f"TRY_CAST(sum(CASE WHEN {is_arm(arm)} THEN {' + '.join(fields)} ELSE 0 END) AS BIGINT)"
-                         f" AS d{i}{a}")
+        thresholds = dict(q.thresholds)
+        if any(len(thresholds[arm]) != 1 for arm, _ in ARMS):
+            raise ValueError("the packed counts take one threshold per arm")
+        below = {arm: f"CAST(coalesce({c} <= {params.add(thresholds[arm][0])}, false) AS BIGINT)" for arm, _ in ARMS}
+        candidate = f"CAST({c} IS NOT NULL AS BIGINT) + {below['candidate']} * {FIELD * FIELD}"
+        # TRY_CAST: the sum is a HUGEINT, slow to unpack; past BIGINT it is NULL (and the bound says so)
+        parts.append(f"TRY_CAST(sum(CASE WHEN {is_arm('candidate')} THEN {candidate} "
+                     f"ELSE {below['baseline']} * {FIELD} END) AS BIGINT) AS d{i}")
         parts.append(f"count({c}) AS d{i}_all")
     return "".join(", " + p for p in parts)
 
 
-def _levels(q: DesignCounts) -> int:
-    return max(len(thresholds) for _, thresholds in q.thresholds)
-
-
-def _field(packed: str, j: int) -> str:
-    return f"(({packed} // {FIELD ** j}) % {FIELD})"
+def _unpacked(i: int, a: str) -> tuple[str, str]:
+    """(y, x) of arm `a` ("b" or "c") from a unit's packed counts."""
+    packed = f"d{i}"
+    if a == "c":
+        return f"({packed} % {FIELD})", f"({packed} // {FIELD * FIELD})"
+    return f"(d{i}_all - {packed} % {FIELD})", f"(({packed} // {FIELD}) % {FIELD})"
 
 
 def rolled_stats(design: list[DesignCounts]) -> list[tuple[str, str]]:
     """(expression over per-unit rows, alias) of the sums `read_indicator_sums` takes."""
     out = []
-    for i, q in enumerate(design):
+    for i, _ in enumerate(design):
         out.append((f"max(d{i}_all)", f"d{i}_most"))  # rolled up as a sum of maxima: a bound on the max
         for _, a in ARMS:
-            y = _field(f"d{i}{a}", 0)
+            y, x = _unpacked(i, a)
             out += [(f"count(*) FILTER (WHERE {y} > 0)", f"d{i}{a}_n"), (f"sum({y})", f"d{i}{a}_s"),
-                    (f"sum({y} * {y})", f"d{i}{a}_ss")]
-            for j in range(_levels(q)):
-                x = _field(f"d{i}{a}", j + 1)
-                out += [(f"sum({x})", f"d{i}{a}_x{j}_s"), (f"sum({x} * {x})", f"d{i}{a}_x{j}_ss"),
-                        (f"sum({x} * {y})", f"d{i}{a}_x{j}_sy")]
+                    (f"sum({y} * {y})", f"d{i}{a}_ss"), (f"sum({x})", f"d{i}{a}_x0_s"),
+                    (f"sum({x} * {x})", f"d{i}{a}_x0_ss"), (f"sum({x} * {y})", f"d{i}{a}_x0_sy")]
     return out
 
 
@@ -93,8 +92,7 @@ def read_indicator_sums(everyone: list[dict[str, Any]], design: list[DesignCount
         if total(f"d{i}_most") >= FIELD:
             continue
         for arm, a in ARMS:
-            below = tuple((float(total(f"d{i}{a}_x{j}_s")), float(total(f"d{i}{a}_x{j}_ss")),
-                           float(total(f"d{i}{a}_x{j}_sy"))) for j in range(_levels(q)))
+            below = ((float(total(f"d{i}{a}_x0_s")), float(total(f"d{i}{a}_x0_ss")), float(total(f"d{i}{a}_x0_sy"))),)
             out[(q.key, arm)] = IndicatorSums(total(f"d{i}{a}_n"), float(total(f"d{i}{a}_s")),
                                               float(total(f"d{i}{a}_ss")), below)
     return out

@@ -68,9 +68,11 @@ def outcome_key(outs: BoundSource) -> str:
     return f"({outs.column('unit_id', 'any')}, {outs.column('ts', 'timestamp')}, {outs.column('event', 'text')}, {value})"
 
 
-def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome_events: tuple[str, ...] = ()
-                 ) -> DataQuality:
-    """Scan the window's predictions (and the outcomes of `outcome_events`) for bad rows."""
+def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome_events: tuple[str, ...] = (),
+                 counted: tuple[int, int] | None = None) -> DataQuality:
+    """Scan the window's predictions (and the outcomes of `outcome_events`) for bad rows. `counted`: the
+    window's prediction rows and those in no arm, as the light scan counted them (data/scans.py); used
+    on DuckDB, where the duplicate screen is a read of its own, so the counts need no pass of theirs."""
     preds = logs.predictions
     ts, arm = preds.column("ts", "timestamp"), preds.column("arm", "text")
     preds.column("unit_id", "any")  # checked here whatever the key
@@ -78,12 +80,15 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
     window = ts_filter(ts, since, until, params)
     key, key_words, keyed = prediction_key(preds)
     local = isinstance(logs.engine, DuckDBEngine)
-    screen = "0" if local else f"count(*) FILTER (WHERE {keyed}) - count(DISTINCT hash{key}) FILTER (WHERE {keyed})"
-    row = logs.query(
-        f"SELECT count(*), {screen}, "
-        f"count(*) FILTER (WHERE {arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')) "
-        f"FROM {preds.from_item(params)} WHERE {window}", params)[0]
-    rows, duplicates, unknown = int(row[0]), int(row[1] or 0), int(row[2] or 0)
+    if local and counted is not None:
+        rows, duplicates, unknown = counted[0], 0, counted[1]
+    else:
+        screen = "0" if local else f"count(*) FILTER (WHERE {keyed}) - count(DISTINCT hash{key}) FILTER (WHERE {keyed})"
+        row = logs.query(
+            f"SELECT count(*), {screen}, "
+            f"count(*) FILTER (WHERE {arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')) "
+            f"FROM {preds.from_item(params)} WHERE {window}", params)[0]
+        rows, duplicates, unknown = int(row[0]), int(row[1] or 0), int(row[2] or 0)
     if local:
         params = SqlParams()
         window = ts_filter(ts, since, until, params)

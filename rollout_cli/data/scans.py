@@ -26,6 +26,9 @@ class WindowFacts:
     last_upto: datetime | None  # the newest row at or before `until` (freshness)
     answers: dict[tuple[str, str], int]  # (arm, column) -> non-null values among the window's answers
     no_unit_rows: int = 0  # window rows whose unit_id is NULL (left out of every statistic)
+    # window rows in no arm (arm NULL or not baseline/candidate): data/quality.py's count, read here so
+    # that the quality screen needs no pass of its own for it
+    unknown_arm_rows: int = 0
     # (arm, column) -> {level: the quantile of those answers} for the `quantiled` levels
     quantiles: dict[tuple[str, str], dict[float, float | None]] = field(default_factory=dict)
 
@@ -45,13 +48,13 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     each `counted` column, and in each `quantiled` column with their quantiles — the observed
     quantiles over everyone, what their bounds and design counts need before the main statement."""
     preds = logs.predictions
-    ts, unit = preds.column("ts", "timestamp"), preds.column("unit_id", "any")
+    ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
     params = SqlParams()
     in_window = ts_filter(ts, since, until, params)
     upto = ts_filter(ts, None, until, params)
     counts = []
     if counted or quantiled:
-        arm, served = preds.column("arm", "text"), preds.column("served", "boolean")
+        served = preds.column("served", "boolean")
         which = {"baseline": f"{arm} = 'baseline' AND {served} AND {unit} IS NOT NULL",
                  "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served} AND {unit} IS NOT NULL"}
         named = [(column, f"a quantile metric ({column})") for column in counted]
@@ -67,19 +70,20 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
            f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
            f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
            f" CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP),"
-           f" count(*) FILTER (WHERE {in_window} AND {unit} IS NULL)"
+           f" count(*) FILTER (WHERE {in_window} AND {unit} IS NULL),"
+           f" count(*) FILTER (WHERE {in_window} AND ({arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')))"
            f"{''.join(', ' + expr for _, _, expr in counts)}"
            f" FROM {preds.from_item(params)}")
     row = logs.query(sql, params)[0]
     n_counts = 2 * (len(counted) + len(quantiled))
-    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[6:6 + n_counts])}
+    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[7:7 + n_counts])}
     quantiles: dict[tuple[str, str], dict[float, float | None]] = {}
     at = [r.levels for r in quantiled for _ in range(2)]  # both arms of each column
-    for (arm_name, column, _), values, levels in zip(counts[n_counts:], row[6 + n_counts:], at):
+    for (arm_name, column, _), values, levels in zip(counts[n_counts:], row[7 + n_counts:], at):
         quantiles.setdefault((arm_name, column), {}).update(
             {level: None if values is None or values[k] is None else float(values[k]) for k, level in enumerate(levels)})
     return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers, no_unit_rows=int(row[5] or 0),
-                       quantiles=quantiles)
+                       unknown_arm_rows=int(row[6] or 0), quantiles=quantiles)
 
 
 def count_rows(logs: Logs, source: BoundSource) -> int:

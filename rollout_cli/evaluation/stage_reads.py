@@ -98,7 +98,8 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
                          whole=None if reader is None else reader.levels)
     quality = None if counted is None else counted.quality
     if quality is None:
-        quality = data_quality(logs, since=since, until=until, outcome_events=events)
+        quality = data_quality(logs, since=since, until=until, outcome_events=events,
+                               counted=None if counted is not None else (facts.window_rows, facts.unknown_arm_rows))
     return facts, agg, quality
 
 
