@@ -264,11 +264,12 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
     lines += [
         "",
         "What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
-        "scan before the main statement (row counts, freshness, each arm's answer count and its p99 and p97 over "
-        "everyone), the main statement with both outcome metrics, the error-rate and latency-exceedance ratios "
-        "with their squares and cross products and the per-unit counts behind the p99's design effect, one scan "
-        "for the levels of the p99's confidence bounds, the data-quality counts (an exact count of distinct "
-        "request keys), and the checks themselves (always-valid intervals, Holm). "
+        "scan before the main statement (row counts, freshness, rows in no arm, each arm's answer count and its "
+        "p99 over everyone), the main statement with both outcome metrics, the error-rate and latency-exceedance "
+        "ratios with their squares and cross products and the per-unit counts behind the p99's design effect (one "
+        "packed sum per unit), one scan for the levels of the p99's confidence bounds, the duplicate screen (the "
+        "request keys' 64-bit hashes read out and sorted), the spending levels of the two-size mixtures, and the "
+        "checks themselves (always-valid intervals, Holm). "
         "Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x.",
     ]
     lines += ["", "Data generation (once, by `rollout_cli.sim.logs`): " +
