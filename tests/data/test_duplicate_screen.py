@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from rollout_cli.data.quality import data_quality, distinct_hash_repeats
+from rollout_cli.data.scans import window_facts
 from rollout_cli.data.source import SqlParams, open_logs
 from rollout_cli.plan.model import ROLES, DataSource, DataSpec
 
@@ -56,3 +57,24 @@ def test_the_sorted_hashes_count_what_count_distinct_counts(tmp_path: Path, repe
     assert quality.duplicate_outcomes == expected_outs
     assert quality.prediction_rows == 20_000 + expected
     assert quality.outcome_rows == 8_000 + expected_outs
+
+
+def test_the_light_scans_counts_are_the_quality_scans(tmp_path: Path) -> None:
+    """The rows in the window and those in no arm, counted by the light scan before the main statement
+    (data/scans.window_facts) and handed to the quality screen, equal the screen's own count."""
+    _logs(tmp_path, 7)
+    odd = tmp_path / "odd.parquet"  # some arms NULL, some not one of the two
+    duckdb.connect().execute(
+        f"COPY (SELECT * EXCLUDE (i) REPLACE (CASE WHEN i % 97 = 0 THEN NULL WHEN i % 89 = 0 THEN 'CANDIDATE' "
+        f"ELSE arm END AS arm) FROM (SELECT *, row_number() OVER () AS i FROM '{tmp_path}/p.parquet')) "
+        f"TO '{odd}' (FORMAT parquet)")
+    spec = DataSpec(predictions=DataSource(glob=str(odd)), outcomes=None, training=None,
+                    columns={role: role for role in ROLES})
+    since = datetime(2026, 1, 5, 1, tzinfo=UTC)
+    with open_logs(spec) as logs:
+        facts = window_facts(logs, since=since, until=UNTIL)
+        own = data_quality(logs, since=since, until=UNTIL)
+        handed = data_quality(logs, since=since, until=UNTIL, counted=(facts.window_rows, facts.unknown_arm_rows))
+    assert own.unknown_arm_rows > 0 and facts.window_rows < facts.total_rows  # the window leaves rows out
+    assert (facts.window_rows, facts.unknown_arm_rows) == (own.prediction_rows, own.unknown_arm_rows)
+    assert handed == own
