@@ -30,9 +30,9 @@ ARMS = (("baseline", "b"), ("candidate", "c"))
 # the candidate), its baseline answers at or below the baseline's threshold (x of the baseline) and its
 # candidate answers at or below the candidate's (x of the candidate); the baseline's y is the unit's
 # answers with a value (`d{i}_all`, a count the statement makes anyway) less the candidate's, as every
-# answer the statement reads is of one arm or the other. One aggregate state instead of six, which is
-# what a per-unit hash aggregate pays for (~0.15 s of CPU for the two states saved at 2M units,
-# benchmarks/README.md). A field cannot carry into the next while every unit has fewer than
+# answer the statement reads is of one arm or the other. One aggregate state and one expression a row,
+# where a packed sum per arm took two of each: ~0.15 s less CPU in the main statement at 2M units
+# (benchmarks/README.md; what a per-unit hash aggregate pays for is its expressions and payload). A field cannot carry into the next while every unit has fewer than
 # 2^FIELD_BITS values; the statement returns a bound on that count (`d{i}_most`) and
 # `read_indicator_sums` gives up (the caller scans instead) when it is reached.
 FIELD_BITS = 21
