@@ -20,6 +20,10 @@ import math
 
 from rollout_cli.stats.sequential import ArmStats, Interval, Mixture, halfwidth, rho_squared
 
+# The effective events (`effective_events`) from which an absolute guard trusts a measured design
+# factor (docs/statistics.md, section 4, "Few units holding the events").
+TRUSTED_EVENTS = 100
+
 
 def design_factor(arm: ArmStats) -> float:
     """The variance of a unit's value at rate θ, per unit of θ(1 - θ)."""
@@ -30,10 +34,30 @@ def design_factor(arm: ArmStats) -> float:
     return independent
 
 
-def rate_variance_at(arm: ArmStats, theta: float) -> float:
-    """The per-unit variance the arm's rate would have if its true value were θ."""
+def effective_events(arm: ArmStats) -> float:
+    """The arm's events on the rarer side (events or non-events) over the design effect: as many
+    independent events as its clustered ones are worth. With rare events it is about (Σa)² / Σa² over
+    the units' counts a, so it is small when a few units hold them."""
+    p = min(max(arm.mean, 0.0), 1.0)
+    return arm.n * min(p, 1.0 - p) / design_factor(arm)
+
+
+def guard_design_factor(arm: ArmStats) -> float:
+    """The design factor an absolute guard judges with: the measured one once the arm holds
+    TRUSTED_EVENTS effective events, and until then the largest a rate can have, 1 (a unit's trials
+    all alike, each unit one trial; the variance of a unit's rate never exceeds θ(1 - θ)).
+    With one trial per unit the factor is known, not measured, and is kept."""
+    measured = design_factor(arm)
+    if arm.trials_per_unit <= 1.0 or effective_events(arm) >= TRUSTED_EVENTS:
+        return measured
+    return max(measured, 1.0)
+
+
+def rate_variance_at(arm: ArmStats, theta: float, *, guarded: bool = False) -> float:
+    """The per-unit variance the arm's rate would have if its true value were θ (`guarded`: with
+    `guard_design_factor`)."""
     theta = min(max(theta, 0.0), 1.0)
-    return theta * (1.0 - theta) * design_factor(arm)
+    return theta * (1.0 - theta) * (guard_design_factor(arm) if guarded else design_factor(arm))
 
 
 def half_event(arm: ArmStats) -> float:
@@ -54,12 +78,14 @@ def _wilson(p: float, factor: float) -> tuple[float, float]:
 def rate_sequence(arm: ArmStats, alpha: float, tuning_n: float | Mixture, *, level: float | None = None,
                   corrected: bool = False) -> Interval:
     """Always-valid (1 - alpha) score interval for a rate (arm.trials_per_unit > 0); `tuning_n` and
-    `level` as in sequential.mean_sequence. `corrected`: with the continuity correction of the
-    guards (each end is the score interval's around the rate moved half an event outwards)."""
+    `level` as in sequential.mean_sequence. `corrected`: as the guards judge it, with their continuity
+    correction (each end is the score interval's around the rate moved half an event outwards) and
+    `guard_design_factor`."""
     if arm.trials_per_unit <= 0:
         raise ValueError("a score interval needs a metric of counts (trials_per_unit > 0)")
     rho2 = tuning_n if isinstance(tuning_n, Mixture) else rho_squared(alpha, tuning_n)
-    factor = halfwidth(1.0, arm.n, level or alpha, rho2) ** 2 * design_factor(arm)
+    factor = halfwidth(1.0, arm.n, level or alpha, rho2) ** 2 * (guard_design_factor(arm) if corrected
+                                                                 else design_factor(arm))
     p = min(max(arm.mean, 0.0), 1.0)
     shift = half_event(arm) if corrected else 0.0
     return Interval(low=_wilson(max(p - shift, 0.0), factor)[0], high=_wilson(min(p + shift, 1.0), factor)[1],

@@ -30,6 +30,7 @@ Q = 0.99
 LIMIT = 0.10
 HIST_LOW, HIST_HIGH, HIST_STEP = 1.0, 7.0, 0.002  # log-latency; the p99 is 2.33 (baseline), 2.42 (candidate)
 BINS = round((HIST_HIGH - HIST_LOW) / HIST_STEP)
+KINDS = ("relative", "absolute")  # the guards judged: the relative p99 guard and the absolute one
 
 
 @dataclass(frozen=True)
@@ -126,17 +127,19 @@ class QuantileVerdicts:
     absolute: list[Outcome | None]
 
 
-def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False) -> QuantileRates:
+def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False,
+                   kinds: tuple[str, ...] = KINDS) -> QuantileRates:
     """Shares of rollouts with any verdict of the relative p99 guard (candidate exactly 10% slower) and of
     the absolute one (`max:` the candidate's true p99), 95% confidence, alpha spent within the stage (its
-    units over all looks); tuned at the default 5,000 units, or (`declared`) at a quarter of the stage."""
-    found = first_verdicts(regime, runs, looks, seed, declared)
+    units over all looks); tuned at the default 5,000 units, or (`declared`) at a quarter of the stage.
+    A guard left out of `kinds` is not judged (its share reads 0)."""
+    found = first_verdicts(regime, runs, looks, seed, declared, kinds=kinds)
     return QuantileRates(sum(o is not None for o in found.relative) / runs,
                          sum(o is not None for o in found.absolute) / runs)
 
 
 def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False,
-                   slower: float = LIMIT) -> QuantileVerdicts:
+                   slower: float = LIMIT, kinds: tuple[str, ...] = KINDS) -> QuantileVerdicts:
     """The first verdicts of `wrong_verdicts`' guards with the candidate `slower` (0.2: 20% slower; the
     absolute guard's limit stays the true p99 of a candidate LIMIT slower)."""
     rng = np.random.default_rng(seed)
@@ -156,6 +159,10 @@ def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
                 + shift * arm[:, :, None])
         arms.add(logs, arm)
         answers = arms.units * regime.requests
+        exceed, exceed_sq = arms.above(np.full((runs, 2), truth))
+        if "relative" not in kinds:  # the same draws, only the absolute guard judged
+            _judge_absolute_look(regime, arms, exceed, exceed_sq, absolute, tuning_c, horizon)
+            continue
         estimate = arms.quantile(np.full((runs, 2), Q))
         design = arms.design(estimate)  # at the estimate, as the evaluator takes it
         levels = np.full((runs, 2, 2), np.nan)
@@ -164,7 +171,6 @@ def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
             if found is not None:
                 levels[run, a] = found
         low, high = arms.quantile(levels[:, :, 0]), arms.quantile(levels[:, :, 1])
-        exceed, exceed_sq = arms.above(np.full((runs, 2), truth))
         for run in range(runs):
             if relative[run] is None:
                 b, c = (QuantileArm(int(arms.units[run, a]), int(answers[run, a]), _value(estimate[run, a]),
@@ -173,15 +179,24 @@ def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
                                                  tuning_n=tuning_n, min_units=100, horizon_n=horizon)
                 if result.outcome is not Outcome.INCONCLUSIVE:
                     relative[run], units[run] = result.outcome, float(arms.units[run].sum())
-            if absolute[run] is None:
-                n, k = int(arms.units[run, 1]), regime.requests
-                share = ratio_stats(n, float(exceed[run, 1]), float(n * k), float(exceed_sq[run, 1]), float(n * k * k),
-                                    float(k * exceed[run, 1]), counts=True)
-                result = judge_absolute(share, min=None, max=1.0 - Q, alpha=ALPHA, tuning_n=tuning_c,
-                                        min_units=100, horizon_n=horizon * regime.share)
-                if result.outcome is not Outcome.INCONCLUSIVE:
-                    absolute[run] = result.outcome
+        if "absolute" in kinds:
+            _judge_absolute_look(regime, arms, exceed, exceed_sq, absolute, tuning_c, horizon)
     return QuantileVerdicts(relative, units, absolute)
+
+
+def _judge_absolute_look(regime: QuantileRegime, arms: _Arms, exceed: np.ndarray, exceed_sq: np.ndarray,
+                         absolute: list[Outcome | None], tuning_c: float, horizon: float) -> None:
+    """One look of the absolute p99 guard (the candidate's share of answers beyond the limit, per unit)
+    for every rollout still undecided; its first verdict is kept in `absolute`."""
+    for run in range(len(absolute)):
+        if absolute[run] is None:
+            n, k = int(arms.units[run, 1]), regime.requests
+            share = ratio_stats(n, float(exceed[run, 1]), float(n * k), float(exceed_sq[run, 1]), float(n * k * k),
+                                float(k * exceed[run, 1]), counts=True)
+            result = judge_absolute(share, min=None, max=1.0 - Q, alpha=ALPHA, tuning_n=tuning_c,
+                                    min_units=100, horizon_n=horizon * regime.share)
+            if result.outcome is not Outcome.INCONCLUSIVE:
+                absolute[run] = result.outcome
 
 
 def _value(log_value: float) -> float | None:
