@@ -213,4 +213,5 @@ QUANTILE_GRID = [
     QuantileRegime("p99: 20 requests/unit, correlation 0.25, 1,000 units/look, 5% candidate", 1000, requests=20,
                    corr=0.25, share=0.05),
     QuantileRegime("p99: 1 request/unit, 4,000 units/look, 5% candidate", 4000, share=0.05),
+    QuantileRegime("p99: 20 requests/unit, correlation 0.64, 150 units/look, 50/50", 150, requests=20, corr=0.64),
 ]

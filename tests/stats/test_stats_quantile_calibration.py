@@ -34,4 +34,4 @@ def test_quantile_guards_spend_between_half_and_all_of_alpha_at_the_limit(regime
     print(f"\n{regime.name}: relative {rates.relative:.1%}, absolute {rates.absolute:.1%} of {runs} rollouts")
     se = math.sqrt(ALPHA * (1 - ALPHA) / runs)
     assert 0.025 - 2 * se <= rates.relative <= ALPHA + 2 * se
-    assert rates.absolute <= ALPHA + 3 * se  # the rate guard of section 4; see docs/statistics.md, section 10
+    assert rates.absolute <= ALPHA + 3 * se  # the rate guard of docs/statistics.md, section 4 (few units holding events)
