@@ -168,9 +168,9 @@ def main() -> None:
         started = time.perf_counter()
         lines = absolute_lines(*absolute_rows(args.runs, args.looks), args.looks)
         lines[:0] = ["# The absolute guard at its limit", "",
-                     f"`python benchmarks/bench_statistics.py --absolute-only --runs {args.runs} --looks {args.looks}` "
-                     f"({time.perf_counter() - started:.0f} s, a 2-core machine shared with other work). Seeds fixed; "
-                     "the same rows as the full run's \"Other guards\".", "", "| check | figure |", "| --- | --- |"]
+                     (f"`python benchmarks/bench_statistics.py --absolute-only --runs {args.runs} --looks {args.looks}` "
+                      f"({time.perf_counter() - started:.0f} s, a 2-core machine shared with other work). Seeds fixed; "
+                      "the same rows as the full run's \"Other guards\"."), "", "| check | figure |", "| --- | --- |"]
         out = ROOT / "benchmarks" / "results" / "statistics_absolute.md"
         out.write_text("\n".join(lines) + "\n")
         print("\n".join(lines))

@@ -310,7 +310,8 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
         limits.append(f"max {high:g}")
     if candidate.trials_per_unit > 0:
         return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
-                      variance_at=lambda limit: rate_variance_at(candidate, limit, guarded=True), continuity=half_event(candidate),
+                      variance_at=lambda limit: rate_variance_at(candidate, limit, guarded=True),
+                      continuity=half_event(candidate),
                       interval=rate_sequence(candidate, alpha, mixture, level=level, corrected=True), level=level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
