@@ -30,6 +30,7 @@ Q = 0.99
 LIMIT = 0.10
 HIST_LOW, HIST_HIGH, HIST_STEP = 1.0, 7.0, 0.002  # log-latency; the p99 is 2.33 (baseline), 2.42 (candidate)
 BINS = round((HIST_HIGH - HIST_LOW) / HIST_STEP)
+KINDS = ("absolute", "relative")  # the guards judged (both unless a benchmark asks for one)
 
 
 @dataclass(frozen=True)
@@ -126,17 +127,19 @@ class QuantileVerdicts:
     absolute: list[Outcome | None]
 
 
-def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False) -> QuantileRates:
+def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False,
+                   kinds: tuple[str, ...] = KINDS) -> QuantileRates:
     """Shares of rollouts with any verdict of the relative p99 guard (candidate exactly 10% slower) and of
     the absolute one (`max:` the candidate's true p99), 95% confidence, alpha spent within the stage (its
-    units over all looks); tuned at the default 5,000 units, or (`declared`) at a quarter of the stage."""
-    found = first_verdicts(regime, runs, looks, seed, declared)
-    return QuantileRates(sum(o is not None for o in found.relative) / runs,
-                         sum(o is not None for o in found.absolute) / runs)
+    units over all looks); tuned at the default 5,000 units, or (`declared`) at a quarter of the stage.
+    A guard left out of `kinds` is not judged and reads nan (the data stay the same)."""
+    found = first_verdicts(regime, runs, looks, seed, declared, kinds=kinds)
+    return QuantileRates(*(sum(o is not None for o in outcomes) / runs if kind in kinds else math.nan
+                           for kind, outcomes in (("relative", found.relative), ("absolute", found.absolute))))
 
 
 def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False,
-                   slower: float = LIMIT) -> QuantileVerdicts:
+                   slower: float = LIMIT, kinds: tuple[str, ...] = KINDS) -> QuantileVerdicts:
     """The first verdicts of `wrong_verdicts`' guards with the candidate `slower` (0.2: 20% slower; the
     absolute guard's limit stays the true p99 of a candidate LIMIT slower)."""
     rng = np.random.default_rng(seed)
@@ -166,14 +169,14 @@ def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
         low, high = arms.quantile(levels[:, :, 0]), arms.quantile(levels[:, :, 1])
         exceed, exceed_sq = arms.above(np.full((runs, 2), truth))
         for run in range(runs):
-            if relative[run] is None:
+            if "relative" in kinds and relative[run] is None:
                 b, c = (QuantileArm(int(arms.units[run, a]), int(answers[run, a]), _value(estimate[run, a]),
                                     _value(low[run, a]), _value(high[run, a]), float(design[run, a])) for a in (0, 1))
                 result = judge_relative_quantile(b, c, Q, max_drop=None, max_increase=LIMIT, alpha=ALPHA,
                                                  tuning_n=tuning_n, min_units=100, horizon_n=horizon)
                 if result.outcome is not Outcome.INCONCLUSIVE:
                     relative[run], units[run] = result.outcome, float(arms.units[run].sum())
-            if absolute[run] is None:
+            if "absolute" in kinds and absolute[run] is None:
                 n, k = int(arms.units[run, 1]), regime.requests
                 share = ratio_stats(n, float(exceed[run, 1]), float(n * k), float(exceed_sq[run, 1]), float(n * k * k),
                                     float(k * exceed[run, 1]), counts=True)
