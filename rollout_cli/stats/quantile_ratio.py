@@ -20,10 +20,9 @@ average (`QuantileArm.stats`). The average alone missed a p99's truth above the 
 time (50 answers beyond it; 2.5% per side is the aim), which a candidate with 5% of the traffic —
 carrying the ratio's noise alone — turned into 6–8% wrong verdicts at a max_increase, most of them
 passes (docs/statistics.md, section 6, also for why fails keep the average). The ratio is judged by
-stats.guards.judge_relative — the same
-always-valid normal-mixture sequence with the point alternative of a harm of twice the limit, the
-same spending within the stage's horizon and the same tuning, time counted in units of both arms —
-so p_fail is the same always-valid p-value Holm takes.
+stats.guards.judge_relative — the same always-valid normal-mixture sequence with the point
+alternative of a harm of twice the limit, the same spending within the stage's horizon and the same
+tuning, time counted in units of both arms — so p_fail is the same always-valid p-value Holm takes.
 
 Minimum information: the normal approximation of a tail quantile rests on the answers beyond it,
 so each arm needs TAIL_RULE effective answers beyond its quantile (n (1 - q) / D for an upper
