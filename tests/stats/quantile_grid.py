@@ -132,10 +132,10 @@ def wrong_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
     """Shares of rollouts with any verdict of the relative p99 guard (candidate exactly 10% slower) and of
     the absolute one (`max:` the candidate's true p99), 95% confidence, alpha spent within the stage (its
     units over all looks); tuned at the default 5,000 units, or (`declared`) at a quarter of the stage.
-    A guard left out of `kinds` is not judged (its share reads 0)."""
+    A guard left out of `kinds` is not judged and reads nan (the data stay the same)."""
     found = first_verdicts(regime, runs, looks, seed, declared, kinds=kinds)
-    return QuantileRates(sum(o is not None for o in found.relative) / runs,
-                         sum(o is not None for o in found.absolute) / runs)
+    return QuantileRates(*(sum(o is not None for o in outcomes) / runs if kind in kinds else math.nan
+                           for kind, outcomes in (("relative", found.relative), ("absolute", found.absolute))))
 
 
 def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, declared: bool = False,
@@ -172,7 +172,7 @@ def first_verdicts(regime: QuantileRegime, runs: int, looks: int, seed: int, dec
                 levels[run, a] = found
         low, high = arms.quantile(levels[:, :, 0]), arms.quantile(levels[:, :, 1])
         for run in range(runs):
-            if relative[run] is None:
+            if "relative" in kinds and relative[run] is None:
                 b, c = (QuantileArm(int(arms.units[run, a]), int(answers[run, a]), _value(estimate[run, a]),
                                     _value(low[run, a]), _value(high[run, a]), float(design[run, a])) for a in (0, 1))
                 result = judge_relative_quantile(b, c, Q, max_drop=None, max_increase=LIMIT, alpha=ALPHA,
