@@ -24,7 +24,14 @@ from dataclasses import dataclass, replace
 
 from rollout_cli.stats.multiplicity import holm
 from rollout_cli.stats.outcome import Outcome
-from rollout_cli.stats.rates import half_event, rate_sequence, rate_variance_at
+from rollout_cli.stats.rates import (
+    EXACT_SHARE,
+    exact_bound,
+    exact_pass_p_value,
+    half_event,
+    rate_sequence,
+    rate_variance_at,
+)
 from rollout_cli.stats.relative_rates import rate_ratio_interval, rate_ratio_p_values
 from rollout_cli.stats.sequential import (
     ArmStats,
@@ -309,16 +316,41 @@ def _judge_absolute(candidate: ArmStats, low: float | None, high: float | None, 
     if high is not None:
         limits.append(f"max {high:g}")
     if candidate.trials_per_unit > 0:
-        return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
-                      variance_at=lambda limit: rate_variance_at(candidate, limit, guarded=True),
-                      continuity=half_event(candidate),
-                      interval=rate_sequence(candidate, alpha, mixture, level=level, corrected=True), level=level)
+        return _judge_absolute_rate(candidate, low, high, alpha, mixture, ", ".join(limits), level)
     if candidate.effective_variance <= 0:
         return _inconclusive("the candidate's values do not vary, so no interval can be formed", candidate.mean)
     variance = candidate.effective_variance
     return _judge(candidate.mean, candidate.n, alpha, mixture, low, high, ", ".join(limits),
                   variance_at=lambda _limit: variance, interval=mean_sequence(candidate, alpha, mixture, level=level),
                   level=level)
+
+
+def _judge_absolute_rate(candidate: ArmStats, low: float | None, high: float | None, alpha: float,
+                         mixture: Mixture, describe: str, level: float) -> GuardResult:
+    """A rate against absolute limits: the score interval, and until the design factor is trusted
+    also the exact unit-level rule (`rates.exact_pass_p_value`), which spends EXACT_SHARE of alpha on
+    passing; the interval reported is the two sequences' intersection, so it still agrees with the
+    outcome (docs/statistics.md, section 4)."""
+    exact = exact_pass_p_value(candidate, low, high)
+    score_level = level if exact is None else level * (1.0 - EXACT_SHARE)
+    result = _judge(candidate.mean, candidate.n, alpha, mixture, low, high, describe,
+                    variance_at=lambda limit: rate_variance_at(candidate, limit, guarded=True),
+                    continuity=half_event(candidate),
+                    interval=rate_sequence(candidate, alpha, mixture, level=score_level, corrected=True),
+                    level=score_level)
+    if exact is None:
+        return result
+    bound = exact_bound(candidate, low, high, EXACT_SHARE * alpha)
+    interval = result.interval
+    if bound is not None and interval is not None:
+        interval = (replace(interval, high=min(interval.high, bound)) if high is not None
+                    else replace(interval, low=max(interval.low, bound)))
+    p_pass = min(result.p_pass, exact / EXACT_SHARE)
+    if result.outcome is Outcome.INCONCLUSIVE and p_pass <= alpha:
+        reason = (f"the {format_fraction(1 - alpha)} always-valid interval is wholly within the limit ({describe}), "
+                  f"by the exact rule on the units holding events")
+        return replace(result, outcome=Outcome.PASS, p_pass=p_pass, interval=interval, reason=reason)
+    return replace(result, p_pass=p_pass, interval=interval)
 
 
 def apply_holm(results: Sequence[GuardResult], alpha: float) -> list[GuardResult]:

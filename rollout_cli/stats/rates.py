@@ -12,6 +12,10 @@ with h the confidence-sequence factor of `sequential.halfwidth` and D the design
 variance of a unit's rate per unit of Bernoulli variance, at least 1 / (trials per unit) —
 larger when a unit's trials are correlated (measured: sample variance / p̂(1 - p̂)).
 Solving the quadratic gives the interval in closed form.
+
+Until the design factor can be trusted (`guard_design_factor`), an absolute guard also has an exact
+rule for passing that needs no factor at all (`exact_pass_p_value`): a unit's rate lies in [0, 1], so
+a unit holds an event with probability at least the rate, whatever the correlation of its trials.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ from rollout_cli.stats.sequential import ArmStats, Interval, Mixture, halfwidth,
 # The effective events (`effective_events`) from which an absolute guard trusts a measured design
 # factor (docs/statistics.md, section 4, "Few units holding the events").
 TRUSTED_EVENTS = 100
+# Until then the share of alpha the exact unit-level rule spends on passing; the score interval
+# spends the rest (Bonferroni), and a pass by either stands (docs/statistics.md, section 4).
+EXACT_SHARE = 0.05
+# The exact rule's alternatives: units holding events at these shares of the limit's distance from
+# the rate's edge (0: none at all), mixed with equal weights.
+_EXACT_ALTERNATIVES = (0.0, 0.1, 0.25, 0.5)
 
 
 def design_factor(arm: ArmStats) -> float:
@@ -42,15 +52,79 @@ def effective_events(arm: ArmStats) -> float:
     return arm.n * min(p, 1.0 - p) / design_factor(arm)
 
 
+def worst_case(arm: ArmStats) -> bool:
+    """Whether an absolute guard judges `arm` with the worst-case design factor (see below)."""
+    return arm.trials_per_unit > 1.0 and effective_events(arm) < TRUSTED_EVENTS
+
+
 def guard_design_factor(arm: ArmStats) -> float:
     """The design factor an absolute guard judges with: the measured one once the arm holds
     TRUSTED_EVENTS effective events, and until then the largest a rate can have, 1 (a unit's trials
     all alike, each unit one trial; the variance of a unit's rate never exceeds θ(1 - θ)).
     With one trial per unit the factor is known, not measured, and is kept."""
     measured = design_factor(arm)
-    if arm.trials_per_unit <= 1.0 or effective_events(arm) >= TRUSTED_EVENTS:
-        return measured
-    return max(measured, 1.0)
+    return max(measured, 1.0) if worst_case(arm) else measured
+
+
+def _edge(arm: ArmStats, low: float | None, high: float | None) -> tuple[float, float] | None:
+    """For a one-sided guard, (the limit's distance from the rate's harmless edge, the arm's events
+    counted from that edge): `max` counts events from 0, `min` counts non-events from 1."""
+    events = arm.n * arm.trials_per_unit * min(max(arm.mean, 0.0), 1.0)
+    if high is not None and low is None and 0.0 < high < 1.0:
+        return high, events
+    if low is not None and high is None and 0.0 < low < 1.0:
+        return 1.0 - low, arm.n * arm.trials_per_unit - events
+    return None
+
+
+def _exact_log_evidence(n: float, holding: float, limit: float) -> float:
+    """log of the mixture of likelihood ratios "units hold events at share π1" against "at share
+    `limit`", with `holding` of n units holding events: a nonnegative supermartingale whenever the
+    true share is `limit` or more, and smaller with more units holding them."""
+    terms = []
+    for share in _EXACT_ALTERNATIVES:
+        pi = share * limit
+        if pi == 0.0 and holding > 0:
+            continue
+        hits = holding * math.log(pi / limit) if holding > 0 else 0.0
+        terms.append(hits + (n - holding) * (math.log1p(-pi) - math.log1p(-limit)))
+    top = max(terms)
+    return top + math.log(sum(math.exp(t - top) for t in terms) / len(_EXACT_ALTERNATIVES))
+
+
+def exact_pass_p_value(arm: ArmStats, low: float | None, high: float | None) -> float | None:
+    """Ville's always-valid p-value of "the rate is at or beyond its limit", from the units alone; None
+    when the guard judges with a measured design factor or has limits on both sides.
+
+    A unit's rate r lies in [0, 1], so P(the unit holds an event) >= E[r] = the rate, whatever the
+    correlation of its trials; and at most as many units hold events as there are events. A test of
+    "units hold events at share >= limit", with every event counted as held by its own unit, is
+    therefore exact for the rate (for units with equal trials; docs/statistics.md, section 4)."""
+    edge = _edge(arm, low, high) if worst_case(arm) else None
+    if edge is None or arm.n <= 0:
+        return None
+    limit, events = edge
+    holding = min(float(round(events)), float(arm.n))
+    return math.exp(-max(_exact_log_evidence(float(arm.n), holding, limit), 0.0))
+
+
+def exact_bound(arm: ArmStats, low: float | None, high: float | None, alpha: float) -> float | None:
+    """The end of the exact rule's level-(1 - alpha) interval on the guard's harmful side: the
+    limit at which `exact_pass_p_value` equals alpha (None where the rule does not apply)."""
+    if exact_pass_p_value(arm, low, high) is None:
+        return None
+    from scipy.optimize import brentq  # lazily: only guards in the worst-case regime need it
+
+    events = _edge(arm, low, high)[1]
+    holding = min(float(round(events)), float(arm.n))
+    target = math.log(1.0 / alpha)
+    far = 1.0 - 1e-12
+    if _exact_log_evidence(float(arm.n), holding, far) < target:
+        distance = 1.0
+    else:
+        distance = brentq(lambda d: _exact_log_evidence(float(arm.n), holding, d) - target,
+                          max(holding / arm.n, 1e-12), far, xtol=1e-12)
+    return distance if high is not None else 1.0 - distance
 
 
 def rate_variance_at(arm: ArmStats, theta: float, *, guarded: bool = False) -> float:
