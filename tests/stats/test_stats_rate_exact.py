@@ -59,6 +59,14 @@ def test_no_error_in_few_units_passes_a_max_guard_and_an_error_keeps_it_honest()
                           min_units=100).outcome is Outcome.INCONCLUSIVE
 
 
+def test_an_excess_held_by_few_units_still_fails() -> None:
+    """10 of 150 units with every one of their 20 trials an error (6.7% against `max: 1%`, about 10
+    effective events): more events than units, the exact rule has nothing to say and the fail stands."""
+    result = judge_absolute(_share(150, 10, TRIALS), min=None, max=0.01, alpha=ALPHA, tuning_n=5000, min_units=100)
+    assert result.outcome is Outcome.FAIL, result.reason
+    assert exact_pass_p_value(_share(150, 10, TRIALS), None, 0.01) == 1.0
+
+
 def test_more_events_never_make_the_rule_readier_to_pass() -> None:
     p = [exact_pass_p_value(_agreement(200, [1] * k), 0.9, None) for k in range(0, 25, 3)]
     assert all(x is not None for x in p)
