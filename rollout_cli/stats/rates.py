@@ -66,15 +66,21 @@ def guard_design_factor(arm: ArmStats) -> float:
     return max(measured, 1.0) if worst_case(arm) else measured
 
 
-def _edge(arm: ArmStats, low: float | None, high: float | None) -> tuple[float, float] | None:
-    """For a one-sided guard, (the limit's distance from the rate's harmless edge, the arm's events
-    counted from that edge): `max` counts events from 0, `min` counts non-events from 1."""
-    events = arm.n * arm.trials_per_unit * min(max(arm.mean, 0.0), 1.0)
+def _units_holding(arm: ArmStats, low: float | None, high: float | None) -> tuple[float, float] | None:
+    """For a one-sided guard judged with the worst-case factor: (the limit's distance from the rate's
+    harmless edge, the most units that can hold events counted from that edge — one per event): `max`
+    counts events from 0, `min` non-events from 1. None where the exact rule does not apply."""
+    if not worst_case(arm) or arm.n <= 0:
+        return None
+    trials = arm.n * arm.trials_per_unit
+    events = trials * min(max(arm.mean, 0.0), 1.0)
     if high is not None and low is None and 0.0 < high < 1.0:
-        return high, events
-    if low is not None and high is None and 0.0 < low < 1.0:
-        return 1.0 - low, arm.n * arm.trials_per_unit - events
-    return None
+        distance = high
+    elif low is not None and high is None and 0.0 < low < 1.0:
+        distance, events = 1.0 - low, trials - events
+    else:
+        return None
+    return distance, min(float(round(events)), float(arm.n))
 
 
 def _exact_log_evidence(n: float, holding: float, limit: float) -> float:
@@ -100,23 +106,22 @@ def exact_pass_p_value(arm: ArmStats, low: float | None, high: float | None) -> 
     correlation of its trials; and at most as many units hold events as there are events. A test of
     "units hold events at share >= limit", with every event counted as held by its own unit, is
     therefore exact for the rate (for units with equal trials; docs/statistics.md, section 4)."""
-    edge = _edge(arm, low, high) if worst_case(arm) else None
-    if edge is None or arm.n <= 0:
+    found = _units_holding(arm, low, high)
+    if found is None:
         return None
-    limit, events = edge
-    holding = min(float(round(events)), float(arm.n))
+    limit, holding = found
     return math.exp(-max(_exact_log_evidence(float(arm.n), holding, limit), 0.0))
 
 
 def exact_bound(arm: ArmStats, low: float | None, high: float | None, alpha: float) -> float | None:
     """The end of the exact rule's level-(1 - alpha) interval on the guard's harmful side: the
     limit at which `exact_pass_p_value` equals alpha (None where the rule does not apply)."""
-    if exact_pass_p_value(arm, low, high) is None:
+    found = _units_holding(arm, low, high)
+    if found is None:
         return None
     from scipy.optimize import brentq  # lazily: only guards in the worst-case regime need it
 
-    events = _edge(arm, low, high)[1]
-    holding = min(float(round(events)), float(arm.n))
+    holding = found[1]
     target = math.log(1.0 / alpha)
     far = 1.0 - 1e-12
     if _exact_log_evidence(float(arm.n), holding, far) < target:
