@@ -11,10 +11,10 @@ Contract:
   and both score distributions (quantiles and the baseline's bin edges from log-spaced
   histograms, `shadow.histograms`; moments exactly).
 - `score_bins`: joint counts in bins at the baseline's quantiles (it needs their edges first).
-- `load_buckets`: one pass grouped by minute and latency bin; minutes ranked by their baseline
-  requests into five buckets (`ntile`, in the same statement), with each arm's latency quantiles (histograms) and the
-  paired log-latency ratio (mean, variance, n) per bucket, and each arm's latency quantiles over
-  the whole window.
+- `load_buckets`: one statement grouped by minute and latency bin; minutes ranked by their
+  baseline requests into five buckets (`ntile`, in the same statement), with each arm's latency
+  quantiles (histograms) and the paired log-latency ratio (mean, variance, n) per bucket, and each
+  arm's latency quantiles over the whole window.
 - `confusion`, `examples`: polars frames (rows handled in Python).
 SQL texts are built from fixed fragments; user values (timeouts, edges) are parameters.
 """
@@ -229,9 +229,9 @@ def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, 
     step = histograms.LATENCY_STEP
     lr = "CASE WHEN b_lat > 0 AND c_lat > 0 THEN ln(c_lat / b_lat) END"
     rows = con.execute(
-        f"WITH cells AS (SELECT GROUPING(clb) AS g, minute, blb, clb, count(*) AS n, count(*) FILTER (WHERE b_err) AS berr,"
-        " count(*) FILTER (WHERE paired) AS paired, count(*) FILTER (WHERE c_err) AS cerr, count(lr) AS lr_n,"
-        " sum(lr) AS lr_s, sum(lr * lr) AS lr_ss"
+        "WITH cells AS (SELECT GROUPING(clb) AS g, minute, blb, clb, count(*) AS n,"
+        " count(*) FILTER (WHERE b_err) AS berr, count(*) FILTER (WHERE paired) AS paired,"
+        " count(*) FILTER (WHERE c_err) AS cerr, count(lr) AS lr_n, sum(lr) AS lr_s, sum(lr * lr) AS lr_ss"
         f" FROM (SELECT date_trunc('minute', ts) AS minute, {histograms.bin_sql('b_lat', step)} AS blb,"
         f" CASE WHEN paired THEN {histograms.bin_sql('c_lat', step)} END AS clb, b_err, paired, c_err, {lr} AS lr"
         " FROM pairs) GROUP BY GROUPING SETS ((minute, blb), (minute, clb))),"
@@ -266,7 +266,8 @@ def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, 
         buckets.append({"bucket": bucket, "minutes": int(minutes), "min_load": int(low), "max_load": int(high),
                         "requests": int(load), "baseline_latency": hist_or_none(hists[1].get(bucket), levels, step),
                         "candidate_latency": hist_or_none(hists[2].get(bucket), levels, step),
-                        "baseline_errors": int(berr or 0), "paired": int(paired or 0), "candidate_errors": int(cerr or 0),
+                        "baseline_errors": int(berr or 0), "paired": int(paired or 0),
+                        "candidate_errors": int(cerr or 0),
                         "ratio_n": n, "ratio_mean": total / n if n else None,
                         "ratio_var": (squares - total * total / n) / (n - 1) if n and n > 1 else None})
     return overall, buckets
