@@ -11,10 +11,10 @@ Contract:
   and both score distributions (quantiles and the baseline's bin edges from log-spaced
   histograms, `shadow.histograms`; moments exactly).
 - `score_bins`: joint counts in bins at the baseline's quantiles (it needs their edges first).
-- `load_buckets`: one pass grouped by minute and latency bin; minutes ranked by their baseline
-  requests into five buckets (in polars), with each arm's latency quantiles (histograms) and the
-  paired log-latency ratio (mean, variance, n) per bucket, and each arm's latency quantiles over
-  the whole window.
+- `load_buckets`: one statement grouped by minute and latency bin; minutes ranked by their
+  baseline requests into five buckets (`ntile`, in the same statement), with each arm's latency
+  quantiles (histograms) and the paired log-latency ratio (mean, variance, n) per bucket, and each
+  arm's latency quantiles over the whole window.
 - `confusion`, `examples`: polars frames (rows handled in Python).
 SQL texts are built from fixed fragments; user values (timeouts, edges) are parameters.
 """
@@ -220,54 +220,55 @@ def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, 
     bucket (1 = quietest minutes): minutes, requests per minute, each arm's p50/p99 and error count, and
     the paired log-latency ratio's n, mean and variance (per request).
 
-    One GROUP BY of the requests by minute and latency bin (a set per arm); the minutes are then
-    ranked by their requests and cut into buckets in polars (as SQL's ntile: sizes differ by at most
-    one, the larger first), and the quantiles read from the merged histograms (shadow.histograms)."""
-    import polars as pl
-
+    One statement: the requests grouped by minute and latency bin (a set per arm); the minutes ranked
+    by their requests and cut into buckets by `ntile` (sizes differ by at most one, the larger first);
+    then each bucket's figures and each arm's histogram per bucket — a thousand-odd rows instead of the
+    two hundred thousand (minute, bin) cells, which cost more to fetch into Python than to roll up here
+    (docs/shadow.md, "How it reads the logs"). The quantiles are read from the merged histograms
+    (shadow.histograms), the window's from the buckets' summed."""
     step = histograms.LATENCY_STEP
     lr = "CASE WHEN b_lat > 0 AND c_lat > 0 THEN ln(c_lat / b_lat) END"
-    frame = _frame(con.execute(
-        f"SELECT GROUPING(clb) AS g, minute, blb, clb, count(*) AS n, count(*) FILTER (WHERE b_err) AS berr,"
-        " count(*) FILTER (WHERE paired) AS paired, count(*) FILTER (WHERE c_err) AS cerr, count(lr) AS lr_n,"
-        " sum(lr) AS lr_s, sum(lr * lr) AS lr_ss"
+    rows = con.execute(
+        "WITH cells AS (SELECT GROUPING(clb) AS g, minute, blb, clb, count(*) AS n,"
+        " count(*) FILTER (WHERE b_err) AS berr, count(*) FILTER (WHERE paired) AS paired,"
+        " count(*) FILTER (WHERE c_err) AS cerr, count(lr) AS lr_n, sum(lr) AS lr_s, sum(lr * lr) AS lr_ss"
         f" FROM (SELECT date_trunc('minute', ts) AS minute, {histograms.bin_sql('b_lat', step)} AS blb,"
         f" CASE WHEN paired THEN {histograms.bin_sql('c_lat', step)} END AS clb, b_err, paired, c_err, {lr} AS lr"
-        " FROM pairs) GROUP BY GROUPING SETS ((minute, blb), (minute, clb))"))
-    base, cand = frame.filter(pl.col("g") == 1), frame.filter((pl.col("g") == 0) & pl.col("clb").is_not_null())
-    minutes = (base.group_by("minute").agg(pl.col("n").sum().alias("load"), *(pl.col(c).sum() for c in (
-        "berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss"))).sort("load", "minute"))
-    count = minutes.height
-    size, extra = divmod(count, LOAD_BUCKETS)
-    bucket = [b + 1 for b in range(min(LOAD_BUCKETS, count)) for _ in range(size + (1 if b < extra else 0))]
-    minutes = minutes.with_columns(pl.Series("bucket", bucket, dtype=pl.Int64))
-    lookup = minutes.select("minute", "bucket")
-
-    def hist(part: Any, key: str, by_bucket: bool) -> dict[Any, list[tuple[int, int]]]:
-        rows = part.filter(pl.col(key).is_not_null()).join(lookup, on="minute")
-        grouped = rows.group_by(["bucket", key] if by_bucket else [key]).agg(pl.col("n").sum())
-        out: dict[Any, list[tuple[int, int]]] = {}
-        for row in grouped.iter_rows(named=True):
-            out.setdefault(row["bucket"] if by_bucket else None, []).append((row[key], row["n"]))
-        return out
-
+        " FROM pairs) GROUP BY GROUPING SETS ((minute, blb), (minute, clb))),"
+        " per_minute AS (SELECT minute, sum(n) AS rpm, sum(berr) AS berr, sum(paired) AS paired, sum(cerr) AS cerr,"
+        " sum(lr_n) AS lr_n, sum(lr_s) AS lr_s, sum(lr_ss) AS lr_ss FROM cells WHERE g = 1 GROUP BY minute),"
+        f" ranked AS (SELECT *, ntile({LOAD_BUCKETS}) OVER (ORDER BY rpm, minute) AS bucket FROM per_minute)"
+        " SELECT 0 AS side, bucket, CAST(NULL AS BIGINT) AS lb, count(*) AS minutes, min(rpm) AS min_load,"
+        " max(rpm) AS max_load, sum(rpm) AS n, sum(berr) AS berr, sum(paired) AS paired, sum(cerr) AS cerr,"
+        " sum(lr_n) AS lr_n, sum(lr_s) AS lr_s, sum(lr_ss) AS lr_ss FROM ranked GROUP BY bucket"
+        " UNION ALL SELECT CASE WHEN c.g = 1 THEN 1 ELSE 2 END AS side, r.bucket,"
+        " CASE WHEN c.g = 1 THEN c.blb ELSE c.clb END AS lb, NULL, NULL, NULL, sum(c.n), NULL, NULL, NULL, NULL,"
+        " CAST(NULL AS DOUBLE), CAST(NULL AS DOUBLE) FROM cells c JOIN ranked r ON c.minute = r.minute"
+        " WHERE (c.g = 1 AND c.blb IS NOT NULL) OR (c.g = 0 AND c.clb IS NOT NULL) GROUP BY 1, 2, 3").fetchall()
+    per_bucket: dict[int, tuple[Any, ...]] = {}
+    hists: dict[int, dict[int, list[tuple[int, int]]]] = {1: {}, 2: {}}
+    whole: dict[int, dict[int, int]] = {1: {}, 2: {}}
+    for row in rows:
+        side, bucket = int(row[0]), int(row[1])
+        if side == 0:
+            per_bucket[bucket] = row
+            continue
+        b, n = int(row[2]), int(row[6])
+        hists[side].setdefault(bucket, []).append((b, n))
+        whole[side][b] = whole[side].get(b, 0) + n
     levels = (0.5, 0.99)
-    b_all, c_all = hist(base, "blb", False).get(None, []), hist(cand, "clb", False).get(None, [])
-    overall = {"baseline_latency": histograms.quantiles(b_all, levels, step) if b_all else None,
-               "candidate_latency": histograms.quantiles(c_all, levels, step) if c_all else None}
-    b_hist, c_hist = hist(base, "blb", True), hist(cand, "clb", True)
+    overall = {"baseline_latency": histograms.quantiles(whole[1], levels, step) if whole[1] else None,
+               "candidate_latency": histograms.quantiles(whole[2], levels, step) if whole[2] else None}
     buckets = []
-    for row in minutes.group_by("bucket").agg(pl.len().alias("minutes"), pl.col("load").min().alias("min_load"),
-                                              pl.col("load").max().alias("max_load"), *(pl.col(c).sum() for c in (
-                                                  "load", "berr", "paired", "cerr", "lr_n", "lr_s", "lr_ss"))
-                                              ).sort("bucket").iter_rows(named=True):
-        n, total, squares = row["lr_n"], row["lr_s"] or 0.0, row["lr_ss"] or 0.0
-        b_q = hist_or_none(b_hist.get(row["bucket"]), levels, step)
-        c_q = hist_or_none(c_hist.get(row["bucket"]), levels, step)
-        buckets.append({"bucket": row["bucket"], "minutes": row["minutes"], "min_load": row["min_load"],
-                        "max_load": row["max_load"], "requests": row["load"], "baseline_latency": b_q,
-                        "candidate_latency": c_q, "baseline_errors": row["berr"], "paired": row["paired"],
-                        "candidate_errors": row["cerr"], "ratio_n": n, "ratio_mean": total / n if n else None,
+    for bucket in sorted(per_bucket):
+        _, _, _, minutes, low, high, load, berr, paired, cerr, n, total, squares = per_bucket[bucket]
+        n, total, squares = int(n or 0), total or 0.0, squares or 0.0
+        buckets.append({"bucket": bucket, "minutes": int(minutes), "min_load": int(low), "max_load": int(high),
+                        "requests": int(load), "baseline_latency": hist_or_none(hists[1].get(bucket), levels, step),
+                        "candidate_latency": hist_or_none(hists[2].get(bucket), levels, step),
+                        "baseline_errors": int(berr or 0), "paired": int(paired or 0),
+                        "candidate_errors": int(cerr or 0),
+                        "ratio_n": n, "ratio_mean": total / n if n else None,
                         "ratio_var": (squares - total * total / n) / (n - 1) if n and n > 1 else None})
     return overall, buckets
 
