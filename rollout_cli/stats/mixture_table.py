@@ -11,13 +11,20 @@ units of their reference component, the ratio of the other rounded to 8 steps a 
   normal mixture's rho² is q;
 - `absolute`: an absolute guard's normal mixture at the plan's size (reference, weight 0.2) and the
   one at a quarter of the declared horizon, rho² q (weight 0.8).
-For the alphas of 90%, 95% and 99% confidence and the horizon steps FIRST_STEP..LAST_STEP (24 a
-decade, as `horizon_level` rounds them), each entry is the very number `spending._level` computes
-for that exact Mixture — so a verdict read from the table is the one computed, figure for figure.
-Any other shape, alpha or step is computed as before. tests/stats/test_mixture_table.py recomputes
-a sample of entries and requires them to be equal.
+For the horizon steps FIRST_STEP..LAST_STEP (24 a decade, as `horizon_level` rounds them), each
+entry is the very number `spending._level` computes for that exact Mixture and alpha (as
+`1 - confidence` gives it) — so a verdict read from the table is the one computed, figure for
+figure. Any other shape, alpha or step is computed as before.
 
-Regenerate after changing stats/spending.py (about 1 CPU hour a confidence; `--jobs` in parallel):
+Stored so far (each shape × horizon costs ~0.2–0.5 CPU s): 95% confidence (the default, and two of
+the three plans in plans/; 99%, the fraud plan's, is still computed), both relative shapes at every
+ratio step, and the absolute shape at ratio steps 0 and 1 (the absolute mixture needs a declared
+traffic_estimate, which neither the defaults nor the plans in plans/ have: their absolute guards use
+one mixture, stats/horizon_table.py). Running the generator again adds the rest of
+CONFIDENCES × KINDS. tests/stats/test_mixture_table.py recomputes a sample of entries and requires
+them to be equal.
+
+Regenerate after changing stats/spending.py (`--again`; about 1 CPU hour a confidence, `--jobs` in parallel):
 `python -m rollout_cli.stats.mixture_table --jobs 2`. The numbers live in mixture_levels.json beside
 this module and are read on the first lookup only (an evaluation without a mixture never reads them).
 """
