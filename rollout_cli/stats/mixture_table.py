@@ -16,13 +16,12 @@ entry is the very number `spending._level` computes for that exact Mixture and a
 `1 - confidence` gives it) — so a verdict read from the table is the one computed, figure for
 figure. Any other shape, alpha or step is computed as before.
 
-Stored so far (each shape × horizon costs ~0.2–0.5 CPU s): 95% confidence (the default, and two of
-the three plans in plans/; 99%, the fraud plan's, is still computed), both relative shapes at every
-ratio step, and the absolute shape at ratio steps 0 and 1 (the absolute mixture needs a declared
-traffic_estimate, which neither the defaults nor the plans in plans/ have: their absolute guards use
-one mixture, stats/horizon_table.py). Running the generator again adds the rest of
-CONFIDENCES × KINDS. tests/stats/test_mixture_table.py recomputes a sample of entries and requires
-them to be equal.
+Stored so far (each shape × horizon costs ~0.2–0.5 CPU s): 95% and 99% confidence (the default and
+the plans in plans/), both relative shapes at every ratio step, and the absolute shape at ratio
+steps 0 and 1 (the absolute mixture needs a declared traffic_estimate, which neither the defaults
+nor the plans in plans/ have: their absolute guards use one mixture, stats/horizon_table.py).
+Running the generator again adds the rest of CONFIDENCES × KINDS. tests/stats/test_mixture_table.py
+recomputes a sample of entries and requires them to be equal.
 
 Regenerate after changing stats/spending.py (`--again`; about 1 CPU hour a confidence, `--jobs` in parallel):
 `python -m rollout_cli.stats.mixture_table --jobs 2`. The numbers live in mixture_levels.json beside

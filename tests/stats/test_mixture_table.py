@@ -37,13 +37,14 @@ def test_the_stored_levels_are_the_computed_ones() -> None:
     not close — the table's tolerance is zero."""
     stored = _levels()
     assert stored, "stats/mixture_levels.json is missing"
-    sample = [(kind, k) for kind in KINDS for k in (1, 16) if _key(ALPHA, shape(kind, k)) in stored]
-    assert ("relative", 1) in sample and ("relative", 16) in sample  # the benchmark's shapes
-    for i, (kind, k) in enumerate(sample):
-        levels = stored[_key(ALPHA, shape(kind, k))]
+    sample = [(alpha, kind, k) for alpha in (ALPHA, 1.0 - 0.99) for kind in KINDS for k in (1, 16)
+              if _key(alpha, shape(kind, k)) in stored]
+    assert (ALPHA, "relative", 1) in sample and (ALPHA, "relative", 16) in sample  # the benchmark's shapes
+    for i, (alpha, kind, k) in enumerate(sample):
+        levels = stored[_key(alpha, shape(kind, k))]
         assert len(levels) == LAST_STEP - FIRST_STEP + 1
         step = (60, 84, 108)[i % 3]
-        assert levels[step - FIRST_STEP] == _level.__wrapped__(ALPHA, 10.0 ** (step / 24.0), shape(kind, k))
+        assert levels[step - FIRST_STEP] == _level.__wrapped__(alpha, 10.0 ** (step / 24.0), shape(kind, k))
 
 
 @pytest.mark.parametrize("horizon", [10 ** 3.52, 10 ** 4.5])
