@@ -268,7 +268,8 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
         "p99 over everyone), the main statement with both outcome metrics, the error-rate and latency-exceedance "
         "ratios with their squares and cross products and the per-unit counts behind the p99's design effect (one "
         "packed sum per unit), one scan for the levels of the p99's confidence bounds, the duplicate screen (the "
-        "request keys' 64-bit hashes read out and sorted), the spending levels of the two-size mixtures, and the "
+        "request keys' 64-bit hashes read out and sorted), the spending levels of the two-size mixtures (read from "
+        "stats/mixture_table.py, computed only for shapes outside it), and the "
         "checks themselves (always-valid intervals, Holm). "
         "Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x.",
     ]

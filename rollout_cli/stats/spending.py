@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rollout_cli.stats.horizon_table import tabled_level
+from rollout_cli.stats.mixture_table import tabled_mixture_level
 
 if TYPE_CHECKING:
     import numpy as np
@@ -147,12 +148,13 @@ def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) 
     horizon's rho²; the ratios are rounded up to 8 steps per decade (`mixture_key`), the safe side.
     The horizon is rounded down to 24 steps per decade before computing (cached): a shorter
     horizon gives a smaller level, so rounding down is on the safe side. The usual alphas' levels
-    are tabulated (stats/horizon_table.py: the same numbers, computed once).
+    are tabulated (stats/horizon_table.py, and stats/mixture_table.py for the guards' two-component
+    mixtures: the same numbers, computed once).
     """
     if not 0.0 < alpha < 0.5 or not 0.0 < horizon <= _LONGEST:
         return alpha
     step = math.floor(math.log10(horizon) * 24.0)
-    tabled = tabled_level(alpha, step) if mixture is None else None  # the table holds one mixture's levels
+    tabled = tabled_level(alpha, step) if mixture is None else tabled_mixture_level(alpha, step, mixture)
     return max(alpha, tabled if tabled is not None else _level(alpha, 10.0 ** (step / 24.0), mixture))
 
 
