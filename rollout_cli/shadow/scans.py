@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,8 +257,8 @@ def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, 
         hists[side].setdefault(bucket, []).append((b, n))
         whole[side][b] = whole[side].get(b, 0) + n
     levels = (0.5, 0.99)
-    overall = {"baseline_latency": histograms.quantiles(whole[1], levels, step) if whole[1] else None,
-               "candidate_latency": histograms.quantiles(whole[2], levels, step) if whole[2] else None}
+    overall = {"baseline_latency": hist_or_none(whole[1], levels, step),
+               "candidate_latency": hist_or_none(whole[2], levels, step)}
     buckets = []
     for bucket in sorted(per_bucket):
         _, _, _, minutes, low, high, load, berr, paired, cerr, n, total, squares = per_bucket[bucket]
@@ -273,7 +273,7 @@ def load_buckets(con: EngineConnection) -> tuple[dict[str, Any], list[dict[str, 
     return overall, buckets
 
 
-def hist_or_none(counts: list[tuple[int, int]] | None, levels: Sequence[float], step: float) -> list[Any] | None:
+def hist_or_none(counts: Mapping[int, int] | list[tuple[int, int]] | None, levels: Sequence[float], step: float) -> list[Any] | None:
     return histograms.quantiles(counts, levels, step) if counts else None
 
 
