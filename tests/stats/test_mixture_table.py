@@ -64,13 +64,16 @@ def test_other_shapes_are_computed() -> None:
     assert level == _level(0.05, 10 ** 3.5, odd)
 
 
-def test_a_tabled_level_imports_no_root_finding() -> None:
-    """A tabled level is read, not solved: scipy.optimize stays unimported (~0.35 s of CPU) until a
-    boundary of a two-component mixture is solved (sequential.Mixture.boundary_s2)."""
+def test_a_tabled_level_and_its_boundary_import_no_root_finding() -> None:
+    """A tabled level is read, not solved, and the two-component boundary at it is bisected
+    (sequential.Mixture.boundary_s2): scipy.optimize (~0.5 s of CPU to import) stays unimported."""
     code = ("import sys\n"
             "from rollout_cli.stats.spending import horizon_level\n"
             "from rollout_cli.stats.mixture_table import shape\n"
-            "level = horizon_level(1.0 - 0.95, 10 ** 3.5, shape('relative', 17))\n"
-            "print(0.05 < level < 0.06, 'scipy.optimize' in sys.modules)\n")
+            "from rollout_cli.stats.sequential import halfwidth\n"
+            "mixture = shape('relative', 17)\n"
+            "level = horizon_level(1.0 - 0.95, 10 ** 3.5, mixture)\n"
+            "width = halfwidth(1.0, 5000.0, level, mixture)\n"
+            "print(0.05 < level < 0.06, 0 < width < 1, 'scipy.optimize' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["True", "False"]
+    assert done.stdout.split() == ["True", "True", "False"]

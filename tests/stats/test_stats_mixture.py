@@ -16,6 +16,24 @@ from rollout_cli.stats.spending import crossing_probability, horizon_level
 from rollout_cli.stats.tuned import limit_tuning_units
 
 
+@pytest.mark.parametrize("mixture", [Mixture((1e-3, 2e-5), (0.2, 0.8)), Mixture((1e-4, 1e-6), (0.5, 0.5)),
+                                     Mixture((1e-3, 0.0), (0.2, 0.8), (0.0, 0.02)),
+                                     Mixture((2e-4, 0.0), (0.6, 0.4), (0.0, 0.3))])
+def test_the_bisected_boundary_is_the_root_on_its_safe_side(mixture: Mixture) -> None:
+    """Mixture.boundary_s2 bisects instead of calling scipy's brentq (docs/statistics.md, section 2):
+    the same root to 1e-10, never inside the boundary (the martingale at it reaches 1 / level)."""
+    from scipy.optimize import brentq
+
+    for n in (10.0, 300.0, 4_000.0, 1e5, 3e6):
+        for level in (0.05, 0.01, 0.003):
+            s2 = mixture.boundary_s2(n, level)
+            target = -math.log(level)
+            assert mixture.log_m(s2, n) >= target - 1e-12 * target  # up to rounding
+            low = min(mixture.single_s2(r, m, n, target) for r, m in mixture.components())
+            root = brentq(lambda x: mixture.log_m(x, n) - target, low, s2 * 1.01, xtol=1e-14 * s2, rtol=1e-14)
+            assert s2 == pytest.approx(root, rel=1e-10)
+
+
 def test_one_component_is_the_closed_form_and_p_values_invert_the_width() -> None:
     rho2 = rho_squared(0.05, 5000)
     for n in (100.0, 5000.0, 1e6):
