@@ -40,6 +40,7 @@ from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types,
 )
 from rollout_cli.data.finite import checked_select, finite_or_null, unit_value_counts, value_stats
 from rollout_cli.data.rollup import cell_sums, grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
+from rollout_cli.data.segment_codes import STRAY, SegmentCodes, read_codes
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
 from rollout_cli.errors import DataError
 
@@ -118,14 +119,17 @@ class _PredictionColumns:
         """Each segment value of a unit's first answer (a unit keeps the segment it started in)."""
         return "".join(f", arg_min({alias}s{i}, {alias}ts) AS s{i}" for i in range(len(self.segments)))
 
-    def first_answer(self) -> tuple[str, str | None]:
+    def first_answer(self, codes: SegmentCodes | None = None) -> tuple[str, str | None]:
         """A traffic unit's arm and segment values, those of its first answer: (the per-unit
-        aggregates, the struct column the roll-up reads them from, or None for plain `arm`). With
-        segments, one arg_min over a struct: each arg_min is a state of the largest hash aggregate
-        of the evaluation, and one struct costs less than three (benchmarks/README.md)."""
+        aggregates, the column the roll-up reads them from, or None for plain `arm`). With
+        segments, one arg_min over their codes (data/segment_codes.py) or else over a struct: each
+        arg_min is a state of the largest hash aggregate of the evaluation, and one struct costs less
+        than three (benchmarks/README.md)."""
         arm = "CASE WHEN arg_min(cand, ts) THEN 'candidate' ELSE 'baseline' END AS arm"
         if not self.segments:
             return arm, None
+        if codes is not None:
+            return "arg_min(code_, ts) AS first_answer", "first_answer"
         fields = ", ".join(["'cand': cand"] + [f"'s{i}': s{i}" for i in range(len(self.segments))])
         return f"arg_min({{{fields}}}, ts) AS first_answer", "first_answer"
 
@@ -173,9 +177,11 @@ def traffic_unit_sql(logs: Logs, *, segments: list[str], measures: list[Measure]
 
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
                 since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False,
-                unit_rows: UnitRows | None = None, design: list[DesignCounts] | None = None) -> str:
+                unit_rows: UnitRows | None = None, design: list[DesignCounts] | None = None,
+                codes: SegmentCodes | None = None) -> str:
     """A traffic stage's statement: served answers -> units (first arm, crossover, request sums)
     -> their outcome events within each metric's window -> sums per arm and segment, and quantiles.
+    `codes`: the first answer's arm and segment values as one integer (data/segment_codes.py).
     `unit_rows`: the per-unit rows come from there (the same rows, kept by the evaluation cache; they
     carry no design counts, whose thresholds move from look to look: pass none with them)."""
     design = design or []
@@ -186,8 +192,10 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
     stats = [("count(*)", "n"), ("sum(crossed)", "crossed")] + unit_sums(measures, ("request", "outcome"))
     stats += value_stats(len(c.numeric), [i for i, m in outcome_measures if m.op == "event_sum"])
     stats += design_counts.rolled_stats(design)
-    first = c.first_answer()[1]
+    first = c.first_answer(codes)[1]
     if unit_rows is not None:
+        if codes is not None:
+            raise ValueError("kept per-unit rows carry the first answer's values, not their codes")
         def build(over: Logs, into: SqlParams) -> str:
             return traffic_unit_sql(over, segments=segments, measures=measures, since=since, until=until, params=into)
 
@@ -198,21 +206,21 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
         sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params, served_only=True),
                "\n" + rolled_up("units", relation, stats, len(c.segments), summed=True)]
     else:
-        sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params)]
+        sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params, codes=codes)]
         if outcome_measures:
             sql.append(_outcome_units(logs, outcome_measures, since, until, params))
         sql.append("\n" + rolled_up("units", "joined" if outcome_measures else "units", stats, len(c.segments),
-                                     first=first))
+                                     first=first, codes=codes))
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
 
 def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], design: list[DesignCounts],
                   joins_outcomes: bool, since: datetime | None, until: datetime, params: SqlParams,
-                  served_only: bool = False) -> str:
+                  served_only: bool = False, codes: SegmentCodes | None = None) -> str:
     """`served` (the window's served answers) and `units` (one row per unit; not with `served_only`)."""
     preds = logs.predictions
-    first, _ = c.first_answer()
+    first, _ = c.first_answer(codes)
     unit_expr = unit_keys(logs, measures)[0] if joins_outcomes else c.unit  # the cache's key is the same
     # NOT MATERIALIZED: the quantile part reads `served` again rather than a copy of every answer (GBs at 20M)
     served = f"""WITH served AS NOT MATERIALIZED (
@@ -230,7 +238,7 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], de
          min(ts) AS first_ts, max(ts) AS last_ts, CAST(bool_or(cand) AND NOT bool_and(cand) AS INTEGER) AS crossed
          {''.join(', ' + p for p in _request_aggregates(measures, c.measured, params))}{unit_value_counts(c.numeric)}
          {design_counts.unit_counts(design, c.measured, params, _is_arm_traffic)}
-  FROM served GROUP BY unit
+  FROM {"served" if codes is None else f"({codes.coded('served')})"} GROUP BY unit
 )"""
 
 
@@ -335,20 +343,33 @@ def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quan
 def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures: list[Measure],
                      quantiles: list[QuantileSpec], since: datetime | None, until: datetime,
                      quantile_segments: bool = False, unit_rows: UnitRows | None = None,
-                     design: list[DesignCounts] | None = None) -> Aggregates:
+                     design: list[DesignCounts] | None = None, coded: bool = True) -> Aggregates:
     """Run the stage's one statement and collect its rows by population and arm (a traffic stage's
-    per-unit rows from `unit_rows` when given: the evaluation cache's, docs/incremental.md)."""
+    per-unit rows from `unit_rows` when given: the evaluation cache's, docs/incremental.md). A traffic
+    stage read whole codes its units' first answers first (`coded`, data/segment_codes.py)."""
     params = SqlParams()
     design = design or []
+    c = _prediction_columns(logs.predictions, segments, measures, quantiles, design)
     if shadow:
         sql = shadow_sql(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
                          params=params, quantile_segments=quantile_segments, design=design)
     else:
+        codes = None
+        if coded and unit_rows is None:
+            codes = read_codes(logs, segments, params)
         sql = traffic_sql(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
-                          params=params, quantile_segments=quantile_segments, unit_rows=unit_rows, design=design)
-    rows = logs.query(sql, params)
+                          params=params, quantile_segments=quantile_segments, unit_rows=unit_rows, design=design,
+                          codes=codes)
+    try:
+        rows = logs.query(sql, params)
+    except DataError as error:
+        if STRAY not in str(error):
+            raise
+        # a segment value the first statement did not see: the logs changed between the two; the struct way
+        return stage_aggregates(logs, shadow=shadow, segments=segments, measures=measures, quantiles=quantiles,
+                                since=since, until=until, quantile_segments=quantile_segments, design=design,
+                                coded=False)
     names = logs.last_columns
-    c = _prediction_columns(logs.predictions, segments, measures, quantiles, design)
     numeric_names = [next(name for name, quoted in c.measured.items() if quoted == q) for q in c.numeric]
     return read_rows(rows, names, segments=segments, measures=measures, quantiles=quantiles,
                      numeric_names=numeric_names, design=design)

@@ -19,6 +19,7 @@ from typing import Any
 from rollout_cli.data.aggregates import Aggregates, DesignCounts, Measure, Population, QuantileSpec, Sums
 from rollout_cli.data.design_counts import read_indicator_sums
 from rollout_cli.data.finite import read_value_counts
+from rollout_cli.data.segment_codes import SegmentCodes
 
 
 def grouping_sets(prefix: str, n_segments: int) -> str:
@@ -46,11 +47,17 @@ def unit_sums(measures: list[Measure], levels: tuple[str, ...]) -> list[tuple[st
 
 
 def cell_sums(source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm",
-              first: str | None = None, counted: bool = False) -> str:
+              first: str | None = None, counted: bool = False, codes: SegmentCodes | None = None) -> str:
     """Per-unit rows -> one row per (arm, every segment) cell with each statistic's sum. The per-unit
     rows carry `arm`, s0, s1, … — or, with `first`, a struct column of that name with the first
-    answer's `cand` flag and s0, s1, … `counted`: beside each `sum(E)`, `nn_ALIAS` = count(E), so
-    that cells kept and updated by differences (docs/incremental.md) say NULL where a sum has no value."""
+    answer's `cand` flag and s0, s1, … — or, with `codes` too, `first` is their integer code, grouped
+    on and decoded cell by cell (data/segment_codes.py). `counted`: beside each `sum(E)`, `nn_ALIAS` =
+    count(E), so that cells kept and updated by differences (docs/incremental.md) say NULL where a sum
+    has no value."""
+    if codes is not None and first is not None and not counted:
+        inner = ", ".join(f"{expr} AS {alias}" for expr, alias in stats)
+        return (f"SELECT {codes.decoded('code_')}, {', '.join(alias for _, alias in stats)} "
+                f"FROM (SELECT {first} AS code_, {inner} FROM {source} GROUP BY code_)")
     segs = "".join(f", s{i}" for i in range(n_segments))
     if first is not None:
         arm = f"CASE WHEN {first}.cand THEN 'candidate' ELSE 'baseline' END"
@@ -62,13 +69,13 @@ def cell_sums(source: str, stats: list[tuple[str, str]], n_segments: int, *, arm
 
 
 def rolled_up(part: str, source: str, stats: list[tuple[str, str]], n_segments: int, *, arm: str = "arm",
-              first: str | None = None, summed: bool = False) -> str:
+              first: str | None = None, summed: bool = False, codes: SegmentCodes | None = None) -> str:
     """Per-unit rows -> sums per (arm, every segment) in one hash aggregate (`cell_sums`), then the
     grouping sets over those few cells: the statistics are sums, so rolling them up is exact and the
     big input is aggregated once instead of once per grouping set. `summed`: `source` holds the
     cells already (the evaluation cache keeps them, docs/incremental.md)."""
     outer = ", ".join(f"sum({alias}) AS {alias}" for _, alias in stats)
-    cells = source if summed else f"({cell_sums(source, stats, n_segments, arm=arm, first=first)})"
+    cells = source if summed else f"({cell_sums(source, stats, n_segments, arm=arm, first=first, codes=codes)})"
     return (f"SELECT '{part}' AS part, arm{grouping_columns(n_segments)}, {outer}\n"
             f"FROM {cells}\n"
             f"GROUP BY GROUPING SETS ({grouping_sets('arm', n_segments)})")
