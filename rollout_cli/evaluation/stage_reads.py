@@ -99,7 +99,8 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     quality = None if counted is None else counted.quality
     if quality is None:
         quality = data_quality(logs, since=since, until=until, outcome_events=events,
-                               counted=None if counted is not None else (facts.window_rows, facts.unknown_arm_rows))
+                               counted=None if counted is not None else (facts.window_rows, facts.unknown_arm_rows),
+                               whole_source=counted is None and facts.window_rows == facts.total_rows)
     return facts, agg, quality
 
 
