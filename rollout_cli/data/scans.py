@@ -55,10 +55,13 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     preds = logs.predictions
     ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
     params = SqlParams()
+    # up to `until` (freshness) and, with `since`, from it (both: in the window); NULL: no time. Plain
+    # comparisons as keys: a CASE sorting the rows into before / in / after costs 0.1 CPU s at 2M units
     keys = [f"CASE WHEN {arm} = 'baseline' OR {arm} = 'candidate' THEN {arm} END AS a",
-            f"CASE WHEN {ts_filter(ts, since, until, params)} THEN 0 WHEN {ts_filter(ts, None, until, params)} THEN 1 "
-            "END AS place",  # in the window, before it (up to `until`: freshness), NULL: after it or no time
-            f"{unit} IS NULL AS no_unit"]
+            f"{unit} IS NULL AS no_unit", f"{ts_filter(ts, None, until, params)} AS upto"]
+    if since is not None:
+        keys.append(f"{ts} >= {params.add(since)} AS from_since")
+    in_window = "upto" + (" AND from_since" if since is not None else "")
     columns: dict[str, str] = {}  # column -> its alias in the rows read (finite values only)
     if counted or quantiled:
         served = preds.column("served", "boolean")
@@ -74,7 +77,7 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     aggregates = [f"count({alias})" for alias in columns.values()]
     # only the answers' values are collected (a group of other rows would be sorted for nothing)
     aggregates += [f"quantile_cont({columns[r.column]}, {params.add(list(r.levels))}) "
-                   "FILTER (WHERE answer AND place = 0 AND NOT no_unit)" for r in quantiled]
+                   f"FILTER (WHERE answer AND {in_window} AND NOT no_unit)" for r in quantiled]
     names = [key.rsplit(" AS ", 1)[1] for key in keys]
     sql = (f"SELECT {', '.join(names)}, count(*), CAST(min(ts) AS TIMESTAMP), CAST(max(ts) AS TIMESTAMP)"
            f"{''.join(', ' + a for a in aggregates)} "
@@ -89,14 +92,15 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
         for a in ("baseline", "candidate"):
             quantiles.setdefault((a, r.column), {}).update(dict.fromkeys(r.levels))
     for row in logs.query(sql, params):
-        a, place, without_unit = row[0], row[1], bool(row[2])
-        answer = len(keys) > 3 and bool(row[3])
+        key = dict(zip(names, row))
+        a, without_unit = key["a"], bool(key["no_unit"])
+        answer = bool(key.get("answer"))
         rows, low, high = int(row[len(keys)]), row[len(keys) + 1], row[len(keys) + 2]
         total += rows
-        if place is None:
+        if key["upto"] is not True:  # after the window, or no time
             continue
         last_upto = high if last_upto is None or (high is not None and high > last_upto) else last_upto
-        if place != 0:
+        if since is not None and key["from_since"] is not True:
             continue
         window += rows
         first = low if first is None or (low is not None and low < first) else first
