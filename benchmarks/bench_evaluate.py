@@ -166,9 +166,9 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None
 def measure(units: int, repeat: int, before: Path | None = None) -> dict[str, object]:
     root = generate(units)
     rows = subprocess.run(check=True, args=[sys.executable, "-c",
-                           "import duckdb,sys; con = duckdb.connect(); con.execute('SET enable_progress_bar=false'); "
+                           ("import duckdb,sys; con = duckdb.connect(); con.execute('SET enable_progress_bar=false'); "
                            "print(con.execute('SELECT count(*), count(DISTINCT user_id) FROM read_parquet(?)', "
-                           "[sys.argv[1]]).fetchone())", str(root / "predictions*.parquet")],
+                           "[sys.argv[1]]).fetchone())"), str(root / "predictions*.parquet")],
                           capture_output=True, text=True).stdout.strip()
     env = {**os.environ, "ROLLOUT_NOW": (START + timedelta(hours=6)).isoformat()}
     evaluate = [sys.executable, "-m", "rollout_cli", "evaluate", str(root / "plan.yaml"), "--stage", "ramp-50",
@@ -222,39 +222,39 @@ def size_section(r: dict[str, object], repeat: int) -> list[str]:
     f = {k: float(v) for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     lines = [
         f"## {int(f['units']):,} units", "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+        (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, DuckDB {__import__('duckdb').__version__}; "
         f"`python benchmarks/bench_evaluate.py --units {int(f['units'])} --repeat {repeat}`. Median of {repeat} "
         "alternating runs, each a fresh process (start to exit); 1-minute load average before -> after in the "
-        "table (2 cores).", "",
-        "| units | prediction rows, units | wall: `rollout evaluate` / bare (runs) | wall ratio "
+        "table (2 cores)."), "",
+        ("| units | prediction rows, units | wall: `rollout evaluate` / bare (runs) | wall ratio "
         "| CPU: evaluate / bare | CPU ratio | peak memory: evaluate / bare | memory ratio "
-        "| richer bare: wall, CPU, memory | checks | load |",
+        "| richer bare: wall, CPU, memory | checks | load |"),
         "| ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- |",
-        f"| {int(f['units']):,} | {r['rows']} | {f['evaluate_s']:.2f} s / {f['bare_s']:.2f} s "
+        (f"| {int(f['units']):,} | {r['rows']} | {f['evaluate_s']:.2f} s / {f['bare_s']:.2f} s "
         f"({r['evaluate_all']} / {r['bare_all']}) | {f['evaluate_s'] / f['bare_s']:.2f}x "
         f"| {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s | {f['evaluate_cpu'] / f['bare_cpu']:.2f}x "
         f"| {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB | {f['evaluate_mb'] / f['bare_mb']:.2f}x "
-        f"| {f['rich_s']:.2f} s, {f['rich_cpu']:.2f} s, {f['rich_mb']:.0f} MB | {r['checks']} | {r['load']} |"]
+        f"| {f['rich_s']:.2f} s, {f['rich_cpu']:.2f} s, {f['rich_mb']:.0f} MB | {r['checks']} | {r['load']} |")]
     b = r.get("before")
     if isinstance(b, dict):
         lines += ["", "The earlier version (`--before`), in the same rounds:", "",
                   ("| units | CPU: before / after / bare (runs) | CPU ratio to bare: before, after "
                    "| wall: before / after / bare (runs) | wall ratio to bare: before, after "
                    "| peak memory: before / after / bare |"), "| ---: | --- | --- | --- | --- | --- |",
-                  f"| {int(f['units']):,} | {b['cpu']:.2f} s / {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s "
+                  (f"| {int(f['units']):,} | {b['cpu']:.2f} s / {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s "
                   f"({b['cpu_all']} / {r['evaluate_cpu_all']} / {r['bare_cpu_all']}) | {b['cpu'] / f['bare_cpu']:.2f}x, "
                   f"{f['evaluate_cpu'] / f['bare_cpu']:.2f}x | {b['s']:.2f} s / {f['evaluate_s']:.2f} s / "
                   f"{f['bare_s']:.2f} s ({b['all']} / {r['evaluate_all']} / {r['bare_all']}) "
                   f"| {b['s'] / f['bare_s']:.2f}x, {f['evaluate_s'] / f['bare_s']:.2f}x "
-                  f"| {b['mb']:.0f} MB / {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB |"]
+                  f"| {b['mb']:.0f} MB / {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB |")]
     return lines + ["", f"Data generation (once, by `rollout_cli.sim.logs`): {r['generated']}", ""]
 
 
 def kept_sections(text: str) -> dict[int, str]:
     """The sections of an earlier results file, by size (a run keeps the sizes it did not measure)."""
     sections: dict[int, str] = {}
-    for part in re.split(r"^(?=## )", text, flags=re.M)[1:]:
+    for part in re.split(r"^(?=## )", text, flags=re.MULTILINE)[1:]:
         size = re.match(r"## ([\d,]+) units", part)
         if size:
             sections[int(size.group(1).replace(",", ""))] = part.rstrip() + "\n"
@@ -265,28 +265,28 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
     header = [
         "# `rollout evaluate` against the bare query",
         "",
-        "One section per size, each written by the last run that measured it (`python "
+        ("One section per size, each written by the last run that measured it (`python "
         "benchmarks/bench_evaluate.py --units N`; a run leaves the other sizes' sections as they were). "
         "CPU is user + system time of the process; peak memory is the largest maximum resident set (GNU "
         "time). Other work on the 2 cores inflates and scatters wall times (the load average is in each "
         "table); the ratios compare runs of the same rounds. Each tree's modules are compiled to bytecode "
-        "before the runs (`compileall`), as an installed package's are, like the bare query's DuckDB.",
+        "before the runs (`compileall`), as an installed package's are, like the bare query's DuckDB."),
         "",
-        "Plan: 50/50 split, segments country (6 values) and platform (3), guards conversion `max_drop 2%` per segment, "
+        ("Plan: 50/50 split, segments country (6 values) and platform (3), guards conversion `max_drop 2%` per segment, "
         "revenue `max_drop 3%`, latency_p99 `max_increase 10%` + `max 250`, error_rate `max 0.5%`. "
         "The bare query is the minimum any evaluator runs: per-unit first exposure, the outcome join within "
         "the window, per arm x segment sums, each arm's p99 — nothing else (no squares or cross products, no "
         "confidence bounds, no data-quality counts, no checks). The richer bare query of earlier runs (the same "
-        "plus squares and cross products) stands beside it.",
+        "plus squares and cross products) stands beside it."),
         "",
-        "What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
+        ("What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
         "scan before the main statement (one grouped pass: row counts, freshness, rows in no arm, each arm's "
         "answer count and its p99 over everyone), the main statement with both outcome metrics, the error-rate "
         "and latency-exceedance ratios with their squares and cross products and the per-unit counts behind the "
         "p99's design effect (one packed sum per unit), one grouped scan for the levels of the p99's confidence "
         "bounds, the duplicate screen (the request keys' 64-bit hashes read out and sorted), the spending levels "
         "of the two-size mixtures (read from stats/mixture_table.py), and the checks themselves (always-valid "
-        "intervals, Holm). Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x.",
+        "intervals, Holm). Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x."),
         "",
     ]
     sections = kept_sections(RESULTS.read_text()) if RESULTS.exists() else {}
