@@ -166,9 +166,9 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path | None = None
 def measure(units: int, repeat: int, before: Path | None = None) -> dict[str, object]:
     root = generate(units)
     rows = subprocess.run(check=True, args=[sys.executable, "-c",
-                           "import duckdb,sys; con = duckdb.connect(); con.execute('SET enable_progress_bar=false'); "
+                           ("import duckdb,sys; con = duckdb.connect(); con.execute('SET enable_progress_bar=false'); "
                            "print(con.execute('SELECT count(*), count(DISTINCT user_id) FROM read_parquet(?)', "
-                           "[sys.argv[1]]).fetchone())", str(root / "predictions*.parquet")],
+                           "[sys.argv[1]]).fetchone())"), str(root / "predictions*.parquet")],
                           capture_output=True, text=True).stdout.strip()
     env = {**os.environ, "ROLLOUT_NOW": (START + timedelta(hours=6)).isoformat()}
     evaluate = [sys.executable, "-m", "rollout_cli", "evaluate", str(root / "plan.yaml"), "--stage", "ramp-50",
@@ -209,74 +209,97 @@ def measure(units: int, repeat: int, before: Path | None = None) -> dict[str, ob
         "evaluate_cpu_all": [round(m[1], 2) for m in ours], "bare_cpu_all": [round(m[1], 2) for m in theirs],
         "before": None if not earlier else {
             "s": statistics.median(m[0] for m in earlier), "cpu": statistics.median(m[1] for m in earlier),
-            "mb": max(m[2] for m in earlier), "cpu_all": [round(m[1], 2) for m in earlier]},
+            "mb": max(m[2] for m in earlier), "cpu_all": [round(m[1], 2) for m in earlier],
+            "all": [round(m[0], 2) for m in earlier]},
         "checks": len(verdict["checks"]), "verdict": verdict["verdict"],
         "load": f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
         "generated": (root / "DONE").read_text().strip(),
     }
 
 
-def write_results(results: list[dict[str, object]], repeat: int) -> None:
+def size_section(r: dict[str, object], repeat: int) -> list[str]:
+    """The section of one size: when and how it was measured, and its tables."""
+    f = {k: float(v) for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     lines = [
+        f"## {int(f['units']):,} units", "",
+        (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, DuckDB {__import__('duckdb').__version__}; "
+        f"`python benchmarks/bench_evaluate.py --units {int(f['units'])} --repeat {repeat}`. Median of {repeat} "
+        "alternating runs, each a fresh process (start to exit); 1-minute load average before -> after in the "
+        "table (2 cores)."), "",
+        ("| units | prediction rows, units | wall: `rollout evaluate` / bare (runs) | wall ratio "
+        "| CPU: evaluate / bare | CPU ratio | peak memory: evaluate / bare | memory ratio "
+        "| richer bare: wall, CPU, memory | checks | load |"),
+        "| ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- |",
+        (f"| {int(f['units']):,} | {r['rows']} | {f['evaluate_s']:.2f} s / {f['bare_s']:.2f} s "
+        f"({r['evaluate_all']} / {r['bare_all']}) | {f['evaluate_s'] / f['bare_s']:.2f}x "
+        f"| {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s | {f['evaluate_cpu'] / f['bare_cpu']:.2f}x "
+        f"| {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB | {f['evaluate_mb'] / f['bare_mb']:.2f}x "
+        f"| {f['rich_s']:.2f} s, {f['rich_cpu']:.2f} s, {f['rich_mb']:.0f} MB | {r['checks']} | {r['load']} |")]
+    b = r.get("before")
+    if isinstance(b, dict):
+        lines += ["", "The earlier version (`--before`), in the same rounds:", "",
+                  ("| units | CPU: before / after / bare (runs) | CPU ratio to bare: before, after "
+                   "| wall: before / after / bare (runs) | wall ratio to bare: before, after "
+                   "| peak memory: before / after / bare |"), "| ---: | --- | --- | --- | --- | --- |",
+                  (f"| {int(f['units']):,} | {b['cpu']:.2f} s / {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s "
+                  f"({b['cpu_all']} / {r['evaluate_cpu_all']} / {r['bare_cpu_all']}) | {b['cpu'] / f['bare_cpu']:.2f}x, "
+                  f"{f['evaluate_cpu'] / f['bare_cpu']:.2f}x | {b['s']:.2f} s / {f['evaluate_s']:.2f} s / "
+                  f"{f['bare_s']:.2f} s ({b['all']} / {r['evaluate_all']} / {r['bare_all']}) "
+                  f"| {b['s'] / f['bare_s']:.2f}x, {f['evaluate_s'] / f['bare_s']:.2f}x "
+                  f"| {b['mb']:.0f} MB / {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB |")]
+    return lines + ["", f"Data generation (once, by `rollout_cli.sim.logs`): {r['generated']}", ""]
+
+
+def kept_sections(text: str) -> dict[int, str]:
+    """The sections of an earlier results file, by size (a run keeps the sizes it did not measure)."""
+    sections: dict[int, str] = {}
+    for part in re.split(r"^(?=## )", text, flags=re.MULTILINE)[1:]:
+        size = re.match(r"## ([\d,]+) units", part)
+        if size:
+            sections[int(size.group(1).replace(",", ""))] = part.rstrip() + "\n"
+    return sections
+
+
+def write_results(results: list[dict[str, object]], repeat: int) -> None:
+    header = [
         "# `rollout evaluate` against the bare query",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, DuckDB {__import__('duckdb').__version__}; "
-        f"`python benchmarks/bench_evaluate.py`. Median of {repeat} alternating runs, each a fresh process "
-        "(start to exit); CPU is user + system time of the process; peak memory is the largest maximum resident "
-        "set (GNU time). Other work shared the machine during the runs (1-minute load average before -> after "
-        "in the table; 2 cores), which inflates and scatters wall times; CPU time is the steadier comparison.",
+        ("One section per size, each written by the last run that measured it (`python "
+        "benchmarks/bench_evaluate.py --units N`; a run leaves the other sizes' sections as they were). "
+        "CPU is user + system time of the process; peak memory is the largest maximum resident set (GNU "
+        "time). Other work on the 2 cores inflates and scatters wall times (the load average is in each "
+        "table); the ratios compare runs of the same rounds. Each tree's modules are compiled to bytecode "
+        "before the runs (`compileall`), as an installed package's are, like the bare query's DuckDB."),
         "",
-        "Plan: 50/50 split, segments country (6 values) and platform (3), guards conversion `max_drop 2%` per segment, "
+        ("Plan: 50/50 split, segments country (6 values) and platform (3), guards conversion `max_drop 2%` per segment, "
         "revenue `max_drop 3%`, latency_p99 `max_increase 10%` + `max 250`, error_rate `max 0.5%`. "
         "The bare query is the minimum any evaluator runs: per-unit first exposure, the outcome join within "
         "the window, per arm x segment sums, each arm's p99 — nothing else (no squares or cross products, no "
         "confidence bounds, no data-quality counts, no checks). The richer bare query of earlier runs (the same "
-        "plus squares and cross products) stands beside it.",
+        "plus squares and cross products) stands beside it."),
         "",
-        "| units | prediction rows, units | wall: `rollout evaluate` / bare (runs) | wall ratio "
-        "| CPU: evaluate / bare | CPU ratio | peak memory: evaluate / bare | memory ratio "
-        "| richer bare: wall, CPU, memory | checks | load |",
-        "| ---: | --- | --- | ---: | --- | ---: | --- | ---: | --- | ---: | --- |",
+        ("What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
+        "scan before the main statement (one grouped pass: row counts, freshness, rows in no arm, each arm's "
+        "answer count and its p99 over everyone), the main statement with both outcome metrics, the error-rate "
+        "and latency-exceedance ratios with their squares and cross products and the per-unit counts behind the "
+        "p99's design effect (one packed sum per unit), one grouped scan for the levels of the p99's confidence "
+        "bounds, the duplicate screen (the request keys' 64-bit hashes read out and sorted), the spending levels "
+        "of the two-size mixtures (read from stats/mixture_table.py), and the checks themselves (always-valid "
+        "intervals, Holm). Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x."),
+        "",
     ]
+    sections = kept_sections(RESULTS.read_text()) if RESULTS.exists() else {}
     for r in results:
-        f = {k: float(v) for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        lines.append(
-            f"| {int(f['units']):,} | {r['rows']} | {f['evaluate_s']:.2f} s / {f['bare_s']:.2f} s "
-            f"({r['evaluate_all']} / {r['bare_all']}) | {f['evaluate_s'] / f['bare_s']:.2f}x "
-            f"| {f['evaluate_cpu']:.2f} s / {f['bare_cpu']:.2f} s | {f['evaluate_cpu'] / f['bare_cpu']:.2f}x "
-            f"| {f['evaluate_mb']:.0f} MB / {f['bare_mb']:.0f} MB | {f['evaluate_mb'] / f['bare_mb']:.2f}x "
-            f"| {f['rich_s']:.2f} s, {f['rich_cpu']:.2f} s, {f['rich_mb']:.0f} MB | {r['checks']} | {r['load']} |")
-    earlier = [r for r in results if r.get("before")]
-    if earlier:
-        lines += ["", "The earlier version (`--before`), in the same rounds:", "",
-                  ("| units | CPU: before / after / bare (runs) | CPU ratio to bare: before, after | wall: before / after "
-                   "| peak memory: before / after / bare |"), "| ---: | --- | --- | --- | --- |"]
-        for r in earlier:
-            b = r["before"]
-            assert isinstance(b, dict)
-            bare_cpu, bare_s = float(r["bare_cpu"]), float(r["bare_s"])  # type: ignore[arg-type]
-            lines.append(
-                f"| {r['units']:,} | {b['cpu']:.2f} s / {r['evaluate_cpu']:.2f} s / {bare_cpu:.2f} s ({b['cpu_all']} / "
-                f"{r['evaluate_cpu_all']} / {r['bare_cpu_all']}) | {b['cpu'] / bare_cpu:.2f}x, "
-                f"{float(r['evaluate_cpu']) / bare_cpu:.2f}x | {b['s']:.2f} s / {r['evaluate_s']:.2f} s (bare {bare_s:.2f} s) "  # type: ignore[arg-type]
-                f"| {b['mb']:.0f} MB / {r['evaluate_mb']:.0f} MB / {r['bare_mb']:.0f} MB |")
-    lines += [
-        "",
-        "What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
-        "scan before the main statement (row counts, freshness, rows in no arm, each arm's answer count and its "
-        "p99 over everyone), the main statement with both outcome metrics, the error-rate and latency-exceedance "
-        "ratios with their squares and cross products and the per-unit counts behind the p99's design effect (one "
-        "packed sum per unit), one scan for the levels of the p99's confidence bounds, the duplicate screen (the "
-        "request keys' 64-bit hashes read out and sorted), the spending levels of the two-size mixtures (read from "
-        "stats/mixture_table.py, computed only for shapes outside it), and the "
-        "checks themselves (always-valid intervals, Holm). "
-        "Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x.",
-    ]
-    lines += ["", "Data generation (once, by `rollout_cli.sim.logs`): " +
-              "; ".join(f"{r['units']:,} units {r['generated']}" for r in results), ""]
+        sections[int(r["units"])] = "\n".join(size_section(r, repeat))  # type: ignore[call-overload]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines))
+    RESULTS.write_text("\n".join(header) + "\n".join(sections[units] for units in sorted(sections)))
+
+
+def compile_tree(root: Path) -> None:
+    """Bytecode for a tree's modules, as an installed package has it (`pip install` compiles; the bare
+    query's DuckDB is installed so): without it every process compiles the CLI's modules (~0.15 s)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "rollout_cli")], check=True)
 
 
 def main() -> None:
@@ -290,6 +313,10 @@ def main() -> None:
         for units in args.units:
             print(generate(units), (generate(units) / "DONE").read_text().strip())
         return
+    # PYTHONDONTWRITEBYTECODE may be set: compile explicitly, both trees alike
+    compile_tree(HERE.parent)
+    if args.before:
+        compile_tree(args.before.resolve())
     results = []
     for units in args.units:
         result = measure(units, args.repeat, args.before.resolve() if args.before else None)

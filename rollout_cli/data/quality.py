@@ -69,10 +69,13 @@ def outcome_key(outs: BoundSource) -> str:
 
 
 def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome_events: tuple[str, ...] = (),
-                 counted: tuple[int, int] | None = None) -> DataQuality:
+                 counted: tuple[int, int] | None = None, whole_source: bool = False) -> DataQuality:
     """Scan the window's predictions (and the outcomes of `outcome_events`) for bad rows. `counted`: the
     window's prediction rows and those in no arm, as the light scan counted them (data/scans.py); used
-    on DuckDB, where the duplicate screen is a read of its own, so the counts need no pass of theirs."""
+    on DuckDB, where the duplicate screen is a read of its own, so the counts need no pass of theirs.
+    `whole_source`: the light scan found every prediction row in the window, so the screen reads the
+    source without testing the window (a screen over more rows than the window's is still a proof:
+    no repeat among them is none among the window's; a repeat sends it to the exact count, as always)."""
     preds = logs.predictions
     ts, arm = preds.column("ts", "timestamp"), preds.column("arm", "text")
     preds.column("unit_id", "any")  # checked here whatever the key
@@ -91,9 +94,8 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
         rows, duplicates, unknown = int(row[0]), int(row[1] or 0), int(row[2] or 0)
     if local:
         params = SqlParams()
-        window = ts_filter(ts, since, until, params)
-        duplicates = distinct_hash_repeats(logs, f"FROM {preds.from_item(params)} WHERE {window} AND {keyed}",
-                                           key, params)
+        window = "" if whole_source else ts_filter(ts, since, until, params) + " AND "
+        duplicates = distinct_hash_repeats(logs, f"FROM {preds.from_item(params)} WHERE {window}{keyed}", key, params)
     if duplicates:  # fewer distinct hashes than keys: duplicates, or (rarely) a hash collision — count exactly
         params = SqlParams()
         window = ts_filter(ts, since, until, params)
@@ -118,9 +120,8 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
         o_window = ts_filter(o_ts, since, until, params)
         key = outcome_key(outs)
         where = f"FROM {outs.from_item(params)} WHERE {o_event} IN ({events}) AND {o_window}"
-        if isinstance(logs.engine, DuckDBEngine):
-            outcome_rows = int(logs.query(f"SELECT count(*) {where}", params)[0][0])
-            duplicate_outcomes = distinct_hash_repeats(logs, where, key, params)
+        if isinstance(logs.engine, DuckDBEngine):  # the rows are the hashes read: no count of their own
+            outcome_rows, duplicate_outcomes = _rows_and_repeats(logs, where, key, params)
         else:
             row = logs.query(f"SELECT count(*), count(*) - count(DISTINCT hash{key}) {where}", params)[0]
             outcome_rows, duplicate_outcomes = int(row[0]), int(row[1] or 0)
@@ -130,8 +131,13 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
 
 
 def distinct_hash_repeats(logs: Logs, where: str, key: str, params: SqlParams) -> int:
-    """Rows of `where` (a FROM … WHERE … clause) whose key's 64-bit hash repeats an earlier row's: the
-    rows minus the distinct hashes, as `count(*) - count(DISTINCT hash(key))` counts them, on DuckDB.
+    """Rows of `where` whose key's 64-bit hash repeats an earlier row's (see `_rows_and_repeats`)."""
+    return _rows_and_repeats(logs, where, key, params)[1]
+
+
+def _rows_and_repeats(logs: Logs, where: str, key: str, params: SqlParams) -> tuple[int, int]:
+    """The rows of `where` (a FROM … WHERE … clause), and those whose key's 64-bit hash repeats an earlier
+    row's: the rows minus the distinct hashes, as `count(*) - count(DISTINCT hash(key))` counts them, on DuckDB.
 
     The hashes (8 bytes a row, 320 MB for 40M rows, well under the main statement's per-unit table)
     come out as one numpy array and are sorted in place, so a repeat is an equal neighbour. Exact for
@@ -145,6 +151,6 @@ def distinct_hash_repeats(logs: Logs, where: str, key: str, params: SqlParams) -
         raise DataError(f"reading the logs failed: {first_line(error)}") from None
     hashes = np.asarray(hashes, dtype=np.uint64)
     if hashes.size < 2:
-        return 0
+        return int(hashes.size), 0
     hashes.sort()
-    return int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+    return int(hashes.size), int(np.count_nonzero(hashes[1:] == hashes[:-1]))

@@ -46,44 +46,77 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
                  counted: tuple[str, ...] = (), quantiled: tuple[QuantileRead, ...] = ()) -> WindowFacts:
     """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
     each `counted` column, and in each `quantiled` column with their quantiles — the observed
-    quantiles over everyone, what their bounds and design counts need before the main statement."""
+    quantiles over everyone, what their bounds and design counts need before the main statement.
+
+    One grouped pass with plain aggregates: the rows fall into a few groups (arm or none, answer of
+    the stage or not, in the window / before it / after it, with a unit or not) and every count is
+    a sum over some of them. Eleven FILTERed aggregates over the whole file cost ~1.6x as much
+    (each FILTER evaluates its own condition on every row; benchmarks/README.md)."""
     preds = logs.predictions
     ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
     params = SqlParams()
-    in_window = ts_filter(ts, since, until, params)
-    upto = ts_filter(ts, None, until, params)
-    counts = []
+    # up to `until` (freshness) and, with `since`, from it (both: in the window); NULL: no time. Plain
+    # comparisons as keys: a CASE sorting the rows into before / in / after costs 0.1 CPU s at 2M units
+    keys = [f"CASE WHEN {arm} = 'baseline' OR {arm} = 'candidate' THEN {arm} END AS a",
+            f"{unit} IS NULL AS no_unit", f"{ts_filter(ts, None, until, params)} AS upto"]
+    if since is not None:
+        keys.append(f"{ts} >= {params.add(since)} AS from_since")
+    in_window = "upto" + (" AND from_since" if since is not None else "")
+    columns: dict[str, str] = {}  # column -> its alias in the rows read (finite values only)
     if counted or quantiled:
         served = preds.column("served", "boolean")
-        which = {"baseline": f"{arm} = 'baseline' AND {served} AND {unit} IS NOT NULL",
-                 "candidate": f"{arm} = 'candidate' AND {'NOT ' if shadow else ''}{served} AND {unit} IS NOT NULL"}
+        # the answers each arm is judged on: served ones (in shadow, the candidate's mirrored ones)
+        keys.append(f"coalesce(CASE WHEN {arm} = 'baseline' THEN {served} WHEN {arm} = 'candidate' THEN "
+                    f"{'NOT ' if shadow else ''}{served} END, false) AS answer")
         named = [(column, f"a quantile metric ({column})") for column in counted]
         for column, what in named + [(r.column, f"metric {r.metric}") for r in quantiled]:
-            c = preds.column(f"column of {what}", "number", column=column)
-            counts += [(key, column, f"count({finite_or_null(c)}) FILTER (WHERE {in_window} AND {which[key]})")
-                       for key in which]  # the values the quantiles are taken over: finite ones
-        for r in quantiled:
-            c = preds.column(f"column of metric {r.metric}", "number", column=r.column)
-            read = f"quantile_cont({finite_or_null(c)}, {params.add(list(r.levels))})"
-            counts += [(key, r.column, f"{read} FILTER (WHERE {in_window} AND {which[key]})") for key in which]
-    sql = (f"SELECT count(*), count(*) FILTER (WHERE {in_window}),"
-           f" CAST(min({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
-           f" CAST(max({ts}) FILTER (WHERE {in_window}) AS TIMESTAMP),"
-           f" CAST(max({ts}) FILTER (WHERE {upto}) AS TIMESTAMP),"
-           f" count(*) FILTER (WHERE {in_window} AND {unit} IS NULL),"
-           f" count(*) FILTER (WHERE {in_window} AND ({arm} IS NULL OR {arm} NOT IN ('baseline', 'candidate')))"
-           f"{''.join(', ' + expr for _, _, expr in counts)}"
-           f" FROM {preds.from_item(params)}")
-    row = logs.query(sql, params)[0]
-    n_counts = 2 * (len(counted) + len(quantiled))
-    answers = {(arm_name, column): int(value or 0) for (arm_name, column, _), value in zip(counts, row[7:7 + n_counts])}
+            preds.column(f"column of {what}", "number", column=column)
+            columns.setdefault(column, f"v{len(columns)}")
+    values = "".join(f", {finite_or_null(preds.column('value', 'number', column=c))} AS {alias}"
+                     for c, alias in columns.items())
+    aggregates = [f"count({alias})" for alias in columns.values()]
+    # only the answers' values are collected (a group of other rows would be sorted for nothing)
+    aggregates += [f"quantile_cont({columns[r.column]}, {params.add(list(r.levels))}) "
+                   f"FILTER (WHERE answer AND {in_window} AND NOT no_unit)" for r in quantiled]
+    names = [key.rsplit(" AS ", 1)[1] for key in keys]
+    sql = (f"SELECT {', '.join(names)}, count(*), CAST(min(ts) AS TIMESTAMP), CAST(max(ts) AS TIMESTAMP)"
+           f"{''.join(', ' + a for a in aggregates)} "
+           f"FROM (SELECT {', '.join(keys)}, {ts} AS ts{values} FROM {preds.from_item(params)}) GROUP BY ALL")
+    total = window = no_unit = unknown = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    last_upto: datetime | None = None
+    answers = {(a, column): 0 for column in columns for a in ("baseline", "candidate")}
     quantiles: dict[tuple[str, str], dict[float, float | None]] = {}
-    at = [r.levels for r in quantiled for _ in range(2)]  # both arms of each column
-    for (arm_name, column, _), values, levels in zip(counts[n_counts:], row[7 + n_counts:], at):
-        quantiles.setdefault((arm_name, column), {}).update(
-            {level: None if values is None or values[k] is None else float(values[k]) for k, level in enumerate(levels)})
-    return WindowFacts(int(row[0]), int(row[1]), row[2], row[3], row[4], answers, no_unit_rows=int(row[5] or 0),
-                       unknown_arm_rows=int(row[6] or 0), quantiles=quantiles)
+    for r in quantiled:
+        for a in ("baseline", "candidate"):
+            quantiles.setdefault((a, r.column), {}).update(dict.fromkeys(r.levels))
+    for row in logs.query(sql, params):
+        key = dict(zip(names, row))
+        a, without_unit = key["a"], bool(key["no_unit"])
+        answer = bool(key.get("answer"))
+        rows, low, high = int(row[len(keys)]), row[len(keys) + 1], row[len(keys) + 2]
+        total += rows
+        if key["upto"] is not True:  # after the window, or no time
+            continue
+        last_upto = high if last_upto is None or (high is not None and high > last_upto) else last_upto
+        if since is not None and key["from_since"] is not True:
+            continue
+        window += rows
+        first = low if first is None or (low is not None and low < first) else first
+        last = high if last is None or (high is not None and high > last) else last
+        no_unit += rows if without_unit else 0
+        unknown += rows if a is None else 0
+        if a is None or not answer or without_unit:
+            continue
+        found = row[len(keys) + 3:]
+        for column, n in zip(columns, found):
+            answers[(a, column)] += int(n or 0)
+        for r, at_levels in zip(quantiled, found[len(columns):]):
+            quantiles[(a, r.column)].update({level: None if at_levels is None or at_levels[k] is None
+                                             else float(at_levels[k]) for k, level in enumerate(r.levels)})
+    return WindowFacts(total, window, first, last, last_upto, answers, no_unit_rows=no_unit, unknown_arm_rows=unknown,
+                       quantiles=quantiles)
 
 
 def count_rows(logs: Logs, source: BoundSource) -> int:
@@ -103,8 +136,13 @@ class LevelRequest:
 
 
 def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], requests: list[LevelRequest],
-                        since: datetime | None, until: datetime) -> list[list[float | None]]:
-    """One scan answering every request (filtered aggregates), in order; values follow `levels`."""
+                        since: datetime | None, until: datetime, units_known: bool = False) -> list[list[float | None]]:
+    """One scan answering every request (filtered aggregates), in order; values follow `levels`.
+    `units_known`: the light scan counted no window row without a unit, so that condition is not
+    evaluated again (reading the unit column only to test it costs as much as the quantiles)."""
+    if all(r.population is None for r in requests):
+        return _whole_quantiles(logs, shadow=shadow, requests=requests, since=since, until=until,
+                                units_known=units_known)
     params = SqlParams()
     answers, cols = _answers(logs, shadow=shadow, segments=segments, columns={r.column: f"column of metric {r.key}" for r in requests},
                              since=since, until=until, params=params)
@@ -114,6 +152,27 @@ def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], reques
     row = logs.query(sql, params)[0]
     return [[float(v) if v is not None else None for v in (values or [None] * len(r.levels))]
             for r, values in zip(requests, row)]
+
+
+def _whole_quantiles(logs: Logs, *, shadow: bool, requests: list[LevelRequest], since: datetime | None,
+                     until: datetime, units_known: bool) -> list[list[float | None]]:
+    """`quantiles_at_levels` for the whole population only: grouped by arm, every level of a column in one
+    list (one sort per arm and column; a level's value does not depend on the others in the list), where
+    FILTERed aggregates per arm cost ~2.5x as much at 2M units (benchmarks/README.md)."""
+    params = SqlParams()
+    answers, cols = _answers(logs, shadow=shadow, segments=[], columns={r.column: f"column of metric {r.key}"
+                                                                        for r in requests},
+                             since=since, until=until, params=params, by_arm=True, units_known=units_known)
+    levels = {c: sorted({level for r in requests if r.column == c for level in r.levels}) for c in cols}
+    aggregates = "".join(f", quantile_cont({cols[c]}, {params.add(at)})" for c, at in levels.items())
+    found = {row[0]: row[1:] for row in logs.query(f"SELECT arm{aggregates} FROM ({answers}) GROUP BY arm", params)}
+    out = []
+    for r in requests:
+        values = found.get(r.arm, (None,) * len(levels))[list(levels).index(r.column)]
+        at = levels[r.column]
+        out.append([None if values is None or values[at.index(level)] is None else float(values[at.index(level)])
+                    for level in r.levels])
+    return out
 
 
 @dataclass(frozen=True)
@@ -156,10 +215,12 @@ def indicator_sums(logs: Logs, *, shadow: bool, segments: list[str], requests: l
 
 
 def _answers(logs: Logs, *, shadow: bool, segments: list[str], columns: dict[str, str], since: datetime | None,
-             until: datetime, params: SqlParams) -> tuple[str, dict[str, str]]:
+             until: datetime, params: SqlParams, by_arm: bool = False, units_known: bool = False
+             ) -> tuple[str, dict[str, str]]:
     """The answers the main statement judges (served, in an arm, with a unit, in the window), as a
     SELECT of unit, arm, s0…, and each column (non-finite values as NULL; `columns`: column -> what it is
-    for, in messages); with the columns' quoted names."""
+    for, in messages); with the columns' quoted names. `by_arm`: the caller groups by arm, so rows of
+    another arm value need no condition to leave them out; `units_known`: no window row lacks a unit."""
     preds = logs.predictions
     ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
     unit = preds.column("unit_id", "any")
@@ -167,9 +228,10 @@ def _answers(logs: Logs, *, shadow: bool, segments: list[str], columns: dict[str
     seg_select = "".join(f", {preds.column('segment', 'any', column=s)} AS s{i}" for i, s in enumerate(segments))
     col_select = "".join(f", {finite_or_null(c)} AS {c}" for c in dict.fromkeys(cols.values()))
     which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
-             else f"{served} AND {arm} IN ('baseline', 'candidate')")
+             else served if by_arm else f"{served} AND {arm} IN ('baseline', 'candidate')")
+    with_unit = "" if units_known else f" AND {unit} IS NOT NULL"
     return (f"SELECT {unit} AS unit, {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
-            f"WHERE {which} AND {unit} IS NOT NULL AND {ts_filter(ts, since, until, params)}"), cols
+            f"WHERE {which}{with_unit} AND {ts_filter(ts, since, until, params)}"), cols
 
 
 def _condition(arm: str, population: Population, segments: list[str], params: SqlParams) -> str:
