@@ -30,7 +30,8 @@ def test_the_bisected_boundary_is_the_root_on_its_safe_side(mixture: Mixture) ->
             target = -math.log(level)
             assert mixture.log_m(s2, n) >= target - 1e-12 * target  # up to rounding
             low = min(mixture.single_s2(r, m, n, target) for r, m in mixture.components())
-            root = brentq(lambda x: mixture.log_m(x, n) - target, low, s2 * 1.01, xtol=1e-14 * s2, rtol=1e-14)
+            root = brentq(lambda x, n=n, goal=target: mixture.log_m(x, n) - goal, low, s2 * 1.01, xtol=1e-14 * s2,
+                          rtol=1e-14)
             assert s2 == pytest.approx(root, rel=1e-10)
 
 
