@@ -54,7 +54,7 @@ def cell_sums(source: str, stats: list[tuple[str, str]], n_segments: int, *, arm
     on and decoded cell by cell (data/segment_codes.py). `counted`: beside each `sum(E)`, `nn_ALIAS` =
     count(E), so that cells kept and updated by differences (docs/incremental.md) say NULL where a sum
     has no value."""
-    if codes is not None and first is not None and not counted:
+    if codes is not None:  # never with `counted`: kept per-unit rows carry values (data/queries.py)
         inner = ", ".join(f"{expr} AS {alias}" for expr, alias in stats)
         return (f"SELECT {codes.decoded('code_')}, {', '.join(alias for _, alias in stats)} "
                 f"FROM (SELECT {first} AS code_, {inner} FROM {source} GROUP BY code_)")
