@@ -64,10 +64,10 @@ def read_codes(logs: Logs, segments: list[str], params: SqlParams) -> SegmentCod
     `params`, the stage statement's. Every value in the log, not just the window's: a superset codes the
     same, and reading two dictionary-encoded columns costs a tenth of filtering them by the window."""
     preds = logs.predictions
+    quoted = [preds.column("segment", "any", column=s) for s in segments]  # a missing column: DataError
     if not segments or logs.engine_name != "duckdb" or any(preds.columns[s].upper() != "VARCHAR" for s in segments):
         return None
     own = SqlParams()
-    quoted = [preds.column("segment", "any", column=s) for s in segments]
     lists = ", ".join(f"list(DISTINCT {q}) FILTER (WHERE {q} IS NOT NULL)" for q in quoted)
     values = [sorted(v or []) for v in logs.query(f"SELECT {lists} FROM {preds.from_item(own)}", own)[0]]
     sizes = [len(v) for v in values]
