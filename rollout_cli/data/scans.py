@@ -14,6 +14,7 @@ from datetime import datetime
 from rollout_cli.data.aggregates import IndicatorSums, Population
 from rollout_cli.data.finite import finite_or_null
 from rollout_cli.data.queries import ts_filter
+from rollout_cli.data.row_group_stats import all_in_window
 from rollout_cli.data.source import BoundSource, Logs, SqlParams
 
 
@@ -43,7 +44,8 @@ class QuantileRead:
 
 
 def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
-                 counted: tuple[str, ...] = (), quantiled: tuple[QuantileRead, ...] = ()) -> WindowFacts:
+                 counted: tuple[str, ...] = (), quantiled: tuple[QuantileRead, ...] = (),
+                 proved: bool = True) -> WindowFacts:
     """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
     each `counted` column, and in each `quantiled` column with their quantiles — the observed
     quantiles over everyone, what their bounds and design counts need before the main statement.
@@ -51,23 +53,31 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     One grouped pass with plain aggregates: the rows fall into a few groups (arm or none, answer of
     the stage or not, in the window / before it / after it, with a unit or not) and every count is
     a sum over some of them. Eleven FILTERed aggregates over the whole file cost ~1.6x as much
-    (each FILTER evaluates its own condition on every row; benchmarks/README.md)."""
+    (each FILTER evaluates its own condition on every row; benchmarks/README.md).
+
+    When the parquet statistics prove every row whole and in the window (data/row_group_stats.py), the
+    pass reads neither the unit nor the time column; `proved=False` reads them whatever the statistics say."""
     preds = logs.predictions
     ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
     params = SqlParams()
-    # up to `until` (freshness) and, with `since`, from it (both: in the window); NULL: no time. Plain
-    # comparisons as keys: a CASE sorting the rows into before / in / after costs 0.1 CPU s at 2M units
-    keys = [f"CASE WHEN {arm} = 'baseline' OR {arm} = 'candidate' THEN {arm} END AS a",
-            f"{unit} IS NULL AS no_unit", f"{ts_filter(ts, None, until, params)} AS upto"]
-    if since is not None:
-        keys.append(f"{ts} >= {params.add(since)} AS from_since")
-    in_window = "upto" + (" AND from_since" if since is not None else "")
+    proof = all_in_window(logs, preds, since=since, until=until) if proved else None
+    # the arm as logged, not sorted into baseline / candidate / none by a CASE: the groups are a few
+    # more (one per arm value; data/quality.py names the unknown ones) and each row costs less
+    keys = [f"{arm} AS a"]
+    if proof is None:
+        # up to `until` (freshness) and, with `since`, from it (both: in the window); NULL: no time. Plain
+        # comparisons as keys: a CASE sorting the rows into before / in / after costs 0.1 CPU s at 2M units
+        keys += [f"{unit} IS NULL AS no_unit", f"{ts_filter(ts, None, until, params)} AS upto"]
+        if since is not None:
+            keys.append(f"{ts} >= {params.add(since)} AS from_since")
+    in_window = "" if proof is not None else " AND upto" + (" AND from_since" if since is not None else "") + \
+        " AND NOT no_unit"
     columns: dict[str, str] = {}  # column -> its alias in the rows read (finite values only)
+    answer = ""  # the condition of an answer each arm is judged on: served (in shadow, the candidate's mirrored)
     if counted or quantiled:
         served = preds.column("served", "boolean")
-        # the answers each arm is judged on: served ones (in shadow, the candidate's mirrored ones)
-        keys.append(f"coalesce(CASE WHEN {arm} = 'baseline' THEN {served} WHEN {arm} = 'candidate' THEN "
-                    f"{'NOT ' if shadow else ''}{served} END, false) AS answer")
+        keys.append(f"{served} AS served")
+        answer = "served <> (a = 'candidate')" if shadow else "served"
         named = [(column, f"a quantile metric ({column})") for column in counted]
         for column, what in named + [(r.column, f"metric {r.metric}") for r in quantiled]:
             preds.column(f"column of {what}", "number", column=column)
@@ -77,11 +87,13 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     aggregates = [f"count({alias})" for alias in columns.values()]
     # only the answers' values are collected (a group of other rows would be sorted for nothing)
     aggregates += [f"quantile_cont({columns[r.column]}, {params.add(list(r.levels))}) "
-                   f"FILTER (WHERE answer AND {in_window} AND NOT no_unit)" for r in quantiled]
+                   f"FILTER (WHERE {answer}{in_window})" for r in quantiled]
     names = [key.rsplit(" AS ", 1)[1] for key in keys]
-    sql = (f"SELECT {', '.join(names)}, count(*), CAST(min(ts) AS TIMESTAMP), CAST(max(ts) AS TIMESTAMP)"
-           f"{''.join(', ' + a for a in aggregates)} "
-           f"FROM (SELECT {', '.join(keys)}, {ts} AS ts{values} FROM {preds.from_item(params)}) GROUP BY ALL")
+    times = "" if proof is not None else ", CAST(min(ts) AS TIMESTAMP), CAST(max(ts) AS TIMESTAMP)"
+    read = preds.from_item(params) if proof is None else preds.relation.replace("?", params.add(list(proof.files)))
+    sql = (f"SELECT {', '.join(names)}, count(*){times}{''.join(', ' + a for a in aggregates)} "
+           f"FROM (SELECT {', '.join(keys)}{'' if proof is not None else f', {ts} AS ts'}{values} FROM {read}) "
+           "GROUP BY ALL")
     total = window = no_unit = unknown = 0
     first: datetime | None = None
     last: datetime | None = None
@@ -91,30 +103,40 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     for r in quantiled:
         for a in ("baseline", "candidate"):
             quantiles.setdefault((a, r.column), {}).update(dict.fromkeys(r.levels))
+    found_at = len(keys) + (1 if proof is not None else 3)
     for row in logs.query(sql, params):
         key = dict(zip(names, row))
-        a, without_unit = key["a"], bool(key["no_unit"])
-        answer = bool(key.get("answer"))
-        rows, low, high = int(row[len(keys)]), row[len(keys) + 1], row[len(keys) + 2]
+        a = key["a"] if key["a"] in ("baseline", "candidate") else None
+        without_unit = bool(key.get("no_unit"))
+        # as the quantiles' FILTER: a served answer (in shadow, a baseline's served or a candidate's mirrored one)
+        is_answer = key.get("served") is (a == "baseline" or not shadow)
+        rows = int(row[len(keys)])
         total += rows
-        if key["upto"] is not True:  # after the window, or no time
-            continue
-        last_upto = high if last_upto is None or (high is not None and high > last_upto) else last_upto
-        if since is not None and key["from_since"] is not True:
-            continue
+        if proof is None:
+            low, high = row[len(keys) + 1], row[len(keys) + 2]
+            if key["upto"] is not True:  # after the window, or no time
+                continue
+            last_upto = high if last_upto is None or (high is not None and high > last_upto) else last_upto
+            if since is not None and key["from_since"] is not True:
+                continue
+            first = low if first is None or (low is not None and low < first) else first
+            last = high if last is None or (high is not None and high > last) else last
         window += rows
-        first = low if first is None or (low is not None and low < first) else first
-        last = high if last is None or (high is not None and high > last) else last
         no_unit += rows if without_unit else 0
         unknown += rows if a is None else 0
-        if a is None or not answer or without_unit:
+        if a is None or not is_answer or without_unit:
             continue
-        found = row[len(keys) + 3:]
+        found = row[found_at:]
         for column, n in zip(columns, found):
             answers[(a, column)] += int(n or 0)
         for r, at_levels in zip(quantiled, found[len(columns):]):
             quantiles[(a, r.column)].update({level: None if at_levels is None or at_levels[k] is None
                                              else float(at_levels[k]) for k, level in enumerate(r.levels)})
+    if proof is not None:
+        if total != proof.rows:  # a file rewritten since its statistics were read: read the columns after all
+            return window_facts(logs, since=since, until=until, shadow=shadow, counted=counted, quantiled=quantiled,
+                                proved=False)
+        first, last, last_upto = proof.first_ts, proof.last_ts, proof.last_ts
     return WindowFacts(total, window, first, last, last_upto, answers, no_unit_rows=no_unit, unknown_arm_rows=unknown,
                        quantiles=quantiles)
 
