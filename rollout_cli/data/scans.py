@@ -158,13 +158,15 @@ class LevelRequest:
 
 
 def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], requests: list[LevelRequest],
-                        since: datetime | None, until: datetime, units_known: bool = False) -> list[list[float | None]]:
+                        since: datetime | None, until: datetime, units_known: bool = False,
+                        window_known: bool = False) -> list[list[float | None]]:
     """One scan answering every request (filtered aggregates), in order; values follow `levels`.
     `units_known`: the light scan counted no window row without a unit, so that condition is not
-    evaluated again (reading the unit column only to test it costs as much as the quantiles)."""
+    evaluated again (reading the unit column only to test it costs as much as the quantiles);
+    `window_known`: it counted no row outside the window, so the time column is not read either."""
     if all(r.population is None for r in requests):
         return _whole_quantiles(logs, shadow=shadow, requests=requests, since=since, until=until,
-                                units_known=units_known)
+                                units_known=units_known, window_known=window_known)
     params = SqlParams()
     answers, cols = _answers(logs, shadow=shadow, segments=segments, columns={r.column: f"column of metric {r.key}" for r in requests},
                              since=since, until=until, params=params)
@@ -177,14 +179,15 @@ def quantiles_at_levels(logs: Logs, *, shadow: bool, segments: list[str], reques
 
 
 def _whole_quantiles(logs: Logs, *, shadow: bool, requests: list[LevelRequest], since: datetime | None,
-                     until: datetime, units_known: bool) -> list[list[float | None]]:
+                     until: datetime, units_known: bool, window_known: bool) -> list[list[float | None]]:
     """`quantiles_at_levels` for the whole population only: grouped by arm, every level of a column in one
     list (one sort per arm and column; a level's value does not depend on the others in the list), where
     FILTERed aggregates per arm cost ~2.5x as much at 2M units (benchmarks/README.md)."""
     params = SqlParams()
     answers, cols = _answers(logs, shadow=shadow, segments=[], columns={r.column: f"column of metric {r.key}"
                                                                         for r in requests},
-                             since=since, until=until, params=params, by_arm=True, units_known=units_known)
+                             since=since, until=until, params=params, by_arm=True, units_known=units_known,
+                             window_known=window_known)
     levels = {c: sorted({level for r in requests if r.column == c for level in r.levels}) for c in cols}
     aggregates = "".join(f", quantile_cont({cols[c]}, {params.add(at)})" for c, at in levels.items())
     found = {row[0]: row[1:] for row in logs.query(f"SELECT arm{aggregates} FROM ({answers}) GROUP BY arm", params)}
@@ -237,12 +240,13 @@ def indicator_sums(logs: Logs, *, shadow: bool, segments: list[str], requests: l
 
 
 def _answers(logs: Logs, *, shadow: bool, segments: list[str], columns: dict[str, str], since: datetime | None,
-             until: datetime, params: SqlParams, by_arm: bool = False, units_known: bool = False
-             ) -> tuple[str, dict[str, str]]:
+             until: datetime, params: SqlParams, by_arm: bool = False, units_known: bool = False,
+             window_known: bool = False) -> tuple[str, dict[str, str]]:
     """The answers the main statement judges (served, in an arm, with a unit, in the window), as a
     SELECT of unit, arm, s0…, and each column (non-finite values as NULL; `columns`: column -> what it is
     for, in messages); with the columns' quoted names. `by_arm`: the caller groups by arm, so rows of
-    another arm value need no condition to leave them out; `units_known`: no window row lacks a unit."""
+    another arm value need no condition to leave them out; `units_known`: no window row lacks a unit;
+    `window_known`: every row of the source is in the window (the light scan found none outside it)."""
     preds = logs.predictions
     ts, arm, served = preds.column("ts", "timestamp"), preds.column("arm", "text"), preds.column("served", "boolean")
     unit = preds.column("unit_id", "any")
@@ -252,8 +256,9 @@ def _answers(logs: Logs, *, shadow: bool, segments: list[str], columns: dict[str
     which = (f"((({arm}) = 'baseline' AND {served}) OR (({arm}) = 'candidate' AND NOT {served}))" if shadow
              else served if by_arm else f"{served} AND {arm} IN ('baseline', 'candidate')")
     with_unit = "" if units_known else f" AND {unit} IS NOT NULL"
+    in_window = "" if window_known else f" AND {ts_filter(ts, since, until, params)}"
     return (f"SELECT {unit} AS unit, {arm} AS arm{seg_select}{col_select} FROM {preds.from_item(params)} "
-            f"WHERE {which}{with_unit} AND {ts_filter(ts, since, until, params)}"), cols
+            f"WHERE {which}{with_unit}{in_window}"), cols
 
 
 def _condition(arm: str, population: Population, segments: list[str], params: SqlParams) -> str:

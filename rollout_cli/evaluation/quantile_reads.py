@@ -145,14 +145,16 @@ def _effect_at_estimate(sums: IndicatorSums) -> float:
 
 def read_quantile_levels(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates,
                          populations: Sequence[Population], segments: list[str], since: datetime | None,
-                         until: datetime, whole: WholeLevels | None = None, units_known: bool = False) -> None:
+                         until: datetime, whole: WholeLevels | None = None, units_known: bool = False,
+                         window_known: bool = False) -> None:
     """The last scan, only for relative quantile guards whose bound levels are still missing (`whole`:
-    answers the whole population's requests instead, as in `read_design_effects`; `units_known`: the
-    light scan found no window row without a unit, data/scans.quantiles_at_levels)."""
+    answers the whole population's requests instead, as in `read_design_effects`; `units_known`,
+    `window_known`: the light scan found no window row without a unit, no row outside the window;
+    data/scans.quantiles_at_levels)."""
     requests = quantile_level_requests(needs.guards, agg, list(populations))
     answered = _answer(requests, whole, lambda scanned: quantiles_at_levels(
         logs, shadow=stage.is_shadow, segments=segments, requests=scanned, since=since, until=until,
-        units_known=units_known))
+        units_known=units_known, window_known=window_known))
     for request, values in answered:
         cell = agg.cell(request.population, request.arm)
         cell.quantile_levels.setdefault(request.key, {}).update(zip(request.levels, values))

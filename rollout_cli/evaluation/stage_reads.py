@@ -95,7 +95,8 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     read_design_effects(logs, stage, needs, agg, populations, segments, since, until,
                         whole=None if reader is None else reader.sums)
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until,
-                         whole=None if reader is None else reader.levels, units_known=facts.no_unit_rows == 0)
+                         whole=None if reader is None else reader.levels, units_known=facts.no_unit_rows == 0,
+                         window_known=facts.window_rows == facts.total_rows)
     quality = None if counted is None else counted.quality
     if quality is None:
         quality = data_quality(logs, since=since, until=until, outcome_events=events,

@@ -102,8 +102,14 @@ def test_the_grouped_level_scan_reads_what_the_filtered_one_read(tmp_path: Path,
             alone = [quantiles_at_levels(logs, shadow=shadow, segments=["arm"],
                                          requests=[r, LevelRequest(("arm", r.arm), r.arm, r.key, r.column, r.levels)],
                                          since=SINCE, until=UNTIL)[0] for r in requests]
+            # no `since`: every row in the window when none is odd, and the levels read without the time column
+            everyone = window_facts(logs, since=None, until=UNTIL, shadow=shadow)
+            known = [quantiles_at_levels(logs, shadow=shadow, segments=["arm"], requests=requests, since=None,
+                                         until=UNTIL, units_known=everyone.no_unit_rows == 0, window_known=window_known)
+                     for window_known in (False, everyone.window_rows == everyone.total_rows)]
         assert (facts.no_unit_rows == 0) == (not odd)
         assert grouped == alone
+        assert known[0] == known[1] and (everyone.window_rows == everyone.total_rows) == (not odd)
         # in a shadow stage of logs where every answer is served, the candidate has no answers at all
         assert all(value is not None for values in grouped[:1 if shadow and not odd else 2] for value in values)
 
