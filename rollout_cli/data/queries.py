@@ -39,6 +39,7 @@ from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types,
     Sums,
 )
 from rollout_cli.data.finite import checked_select, finite_or_null, unit_value_counts, value_stats
+from rollout_cli.data.join_sides import as_written, outcomes_build
 from rollout_cli.data.rollup import cell_sums, grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
 from rollout_cli.data.segment_codes import STRAY, SegmentCodes, read_codes
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
@@ -360,8 +361,12 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
         sql = traffic_sql(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
                           params=params, quantile_segments=quantile_segments, unit_rows=unit_rows, design=design,
                           codes=codes)
+    # a full traffic read with outcomes: the outcome join built on the outcome rows where they are fewer
+    build_outcomes = not shadow and unit_rows is None and any(m.level == "outcome" for m in measures) \
+        and outcomes_build(logs)
     try:
-        rows = logs.query(sql, params)
+        with as_written(logs, build_outcomes):
+            rows = logs.query(sql, params)
     except DataError as error:
         if STRAY not in str(error):
             raise
