@@ -279,12 +279,13 @@ def write_results(results: list[dict[str, object]], repeat: int) -> None:
         "confidence bounds, no data-quality counts, no checks). The richer bare query of earlier runs (the same "
         "plus squares and cross products) stands beside it."),
         "",
-        ("What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, a light "
-        "scan before the main statement (one grouped pass: row counts, freshness, rows in no arm, each arm's "
-        "answer count and its p99 over everyone), the main statement with both outcome metrics, the error-rate "
+        ("What `rollout evaluate` does beyond the bare query: Python start-up with the CLI and the plan, the "
+        "files' statistics read for a proof that every row is in the window, a light scan before the main "
+        "statement (one grouped pass: row counts, rows in no arm, each arm's answer count and its p99 over "
+        "everyone), the main statement with both outcome metrics, the error-rate "
         "and latency-exceedance ratios with their squares and cross products and the per-unit counts behind the "
         "p99's design effect (one packed sum per unit), one grouped scan for the levels of the p99's confidence "
-        "bounds, the duplicate screen (the request keys' 64-bit hashes read out and sorted), the spending levels "
+        "bounds, the duplicate screens (the request and outcome keys' 64-bit hashes sorted in DuckDB), the spending levels "
         "of the two-size mixtures (read from stats/mixture_table.py), and the checks themselves (always-valid "
         "intervals, Holm). Goals: wall time within 1.5x of the minimal bare query, peak memory within 1.2x."),
         "",
