@@ -64,6 +64,16 @@ def test_the_proof_covers_every_file_and_the_scan_reads_neither_unit_nor_time(tm
     assert facts == read_all and facts.window_rows == facts.total_rows == 4500 and facts.no_unit_rows == 0
 
 
+def test_a_window_with_a_start_before_every_row_is_proved(tmp_path: Path) -> None:
+    _write(tmp_path / "a.parquet")
+    since = datetime(2026, 1, 4, 23, tzinfo=UTC)
+    with _logs(tmp_path / "a.parquet") as logs:
+        proof = all_in_window(logs, logs.predictions, since=since, until=UNTIL)
+        assert proof is not None and proof.rows == 3000 and proof.first_ts == START
+        assert window_facts(logs, since=since, until=UNTIL, **READS) == window_facts(  # type: ignore[arg-type]
+            logs, since=since, until=UNTIL, proved=False, **READS)  # type: ignore[arg-type]
+
+
 def test_a_tz_aware_time_column_is_proved_alike(tmp_path: Path) -> None:
     _write(tmp_path / "a.parquet", tz=True)
     with _logs(tmp_path / "a.parquet") as logs:
