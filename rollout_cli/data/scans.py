@@ -50,8 +50,8 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     each `counted` column, and in each `quantiled` column with their quantiles — the observed
     quantiles over everyone, what their bounds and design counts need before the main statement.
 
-    One grouped pass with plain aggregates: the rows fall into a few groups (arm or none, answer of
-    the stage or not, in the window / before it / after it, with a unit or not) and every count is
+    One grouped pass with plain aggregates: the rows fall into a few groups (arm or none, served or
+    not, in the window / before it / after it, with a unit or not) and every count is
     a sum over some of them. Eleven FILTERed aggregates over the whole file cost ~1.6x as much
     (each FILTER evaluates its own condition on every row; benchmarks/README.md).
 
