@@ -24,11 +24,12 @@ SWAP = "build_side_probe_side"  # DuckDB's optimizer that picks the build side b
 
 def _parquet_rows(logs: Logs, source: BoundSource) -> int | None:
     """The rows of a parquet source from its files' footers, or None (another format, unreadable)."""
-    if not source.relation.startswith("read_parquet(") or logs.engine_name != "duckdb":
+    files = source.parquet_files
+    if files is None or logs.engine_name != "duckdb":
         return None
     params = SqlParams()
     try:
-        found = logs.query(f"SELECT sum(num_rows) FROM parquet_file_metadata({params.add(source.params[0])})", params)
+        found = logs.query(f"SELECT sum(num_rows) FROM parquet_file_metadata({params.add(files)})", params)
     except DataError:
         return None
     return None if found[0][0] is None else int(found[0][0])

@@ -36,8 +36,8 @@ class InWindow:
 
 def all_in_window(logs: Logs, preds: BoundSource, *, since: datetime | None, until: datetime) -> InWindow | None:
     """The proof for a parquet source on DuckDB, or None when the statistics do not give it."""
-    ts_type = preds.columns.get(preds.roles.get("ts", "ts"), "")
-    if not preds.relation.startswith("read_parquet(") or ts_type not in _TIMES or logs.engine_name != "duckdb":
+    ts_type, files = preds.columns.get(preds.roles.get("ts", "ts"), ""), preds.parquet_files
+    if files is None or ts_type not in _TIMES or logs.engine_name != "duckdb":
         return None
     params = SqlParams()
     ts_name, unit_name = params.add(preds.roles.get("ts", "ts")), params.add(preds.roles.get("unit_id", "unit_id"))
@@ -50,7 +50,7 @@ def all_in_window(logs: Logs, preds: BoundSource, *, since: datetime | None, unt
               f"bool_and(stats_null_count = 0) FILTER (WHERE path_in_schema = {unit_name}) AS unit_ok, "
               f"min({low}) FILTER (WHERE path_in_schema = {ts_name}) AS first, "
               f"max({high}) FILTER (WHERE path_in_schema = {ts_name}) AS last "
-              f"FROM parquet_metadata({params.add(preds.params[0])}) GROUP BY file_name, row_group_id")
+              f"FROM parquet_metadata({params.add(files)}) GROUP BY file_name, row_group_id")
     sql = (f"SELECT list(DISTINCT file_name ORDER BY file_name), sum(rows), min(first), max(last), "
            f"coalesce(bool_and(coalesce(ts_ok, false) AND coalesce(unit_ok, false)), false) FROM ({groups})")
     try:

@@ -33,6 +33,11 @@ class WindowFacts:
     # (arm, column) -> {level: the quantile of those answers} for the `quantiled` levels
     quantiles: dict[tuple[str, str], dict[float, float | None]] = field(default_factory=dict)
 
+    @property
+    def every_row_in_window(self) -> bool:
+        """No row of the source lies outside the window (or lacks a time): later reads may skip that test."""
+        return self.window_rows == self.total_rows
+
 
 @dataclass(frozen=True)
 class QuantileRead:

@@ -114,6 +114,12 @@ class BoundSource:
             return self.relation
         return self.relation.replace("?", params.add(self.params[0]))
 
+    @property
+    def parquet_files(self) -> Any:
+        """What a parquet source reads (its glob, or a list of files), whose files carry their own row counts and
+        statistics; None for any other source."""
+        return self.params[0] if self.relation.startswith("read_parquet(") and self.params else None
+
     def has_role(self, role: str) -> bool:
         """Whether the source has the column of an optional role (request_id, outcome value)."""
         return self.roles.get(role, role) in self.columns

@@ -96,12 +96,12 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
                         whole=None if reader is None else reader.sums)
     read_quantile_levels(logs, plan, stage, needs, agg, populations, segments, since, until,
                          whole=None if reader is None else reader.levels, units_known=facts.no_unit_rows == 0,
-                         window_known=facts.window_rows == facts.total_rows)
+                         window_known=facts.every_row_in_window)
     quality = None if counted is None else counted.quality
     if quality is None:
         quality = data_quality(logs, since=since, until=until, outcome_events=events,
                                counted=None if counted is not None else (facts.window_rows, facts.unknown_arm_rows),
-                               whole_source=counted is None and facts.window_rows == facts.total_rows)
+                               whole_source=counted is None and facts.every_row_in_window)
     return facts, agg, quality
 
 

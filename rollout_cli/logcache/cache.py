@@ -237,7 +237,7 @@ def _bring_up_to_date(con: duckdb.DuckDBPyConnection, sources: dict[str, str | N
         full.close()
     predictions = bound["predictions"]
     logs = Logs(connection=con, predictions=predictions, outcomes=bound.get("outcomes"), training=None)
-    units = UnitTable(logs, cached={name: not source.relation.startswith("read_parquet") for name, source in bound.items()},
+    units = UnitTable(logs, cached={name: source.parquet_files is None for name, source in bound.items()},
                       fresh=fresh_files)
     return logs, CacheUse("incremental", files_read=read, files_cached=cached, note=note, units=units)
 
