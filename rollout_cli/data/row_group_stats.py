@@ -36,11 +36,12 @@ class InWindow:
 
 def all_in_window(logs: Logs, preds: BoundSource, *, since: datetime | None, until: datetime) -> InWindow | None:
     """The proof for a parquet source on DuckDB, or None when the statistics do not give it."""
-    ts_type, files = preds.columns.get(preds.roles.get("ts", "ts"), ""), preds.parquet_files
+    ts_column, files = preds.roles.get("ts", "ts"), preds.parquet_files
+    ts_type = preds.columns.get(ts_column, "")
     if files is None or ts_type not in _TIMES or logs.engine_name != "duckdb":
         return None
     params = SqlParams()
-    ts_name, unit_name = params.add(preds.roles.get("ts", "ts")), params.add(preds.roles.get("unit_id", "unit_id"))
+    ts_name, unit_name = params.add(ts_column), params.add(preds.roles.get("unit_id", "unit_id"))
     low, high = (f"CAST(TRY_CAST({edge} AS {ts_type}) AS TIMESTAMP)" for edge in ("stats_min_value", "stats_max_value"))
     after = "true" if since is None else f"{low} >= CAST({params.add(since)} AS TIMESTAMP)"
     # one row per row group: its rows, and whether its time and unit columns are proved whole and in the window
