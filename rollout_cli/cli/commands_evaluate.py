@@ -93,14 +93,16 @@ FullOpt = Annotated[
 
 def _cache_dir(plan: Plan, state_dir: str | None) -> Path | None:
     """The state folder when the plan's local state exists: the evaluation cache lives there."""
-    from rollout_cli.logcache import cache_enabled
-    from rollout_cli.state.location import locate
-    from rollout_cli.state.postgres import is_url
+    from rollout_cli.state.location import is_url, locate
 
-    if is_url(state_dir) or not cache_enabled():
+    if is_url(state_dir):
         return None
     where = locate(plan, Path(state_dir) if state_dir else None)
-    return where.directory if where.exists() else None
+    if not where.exists():
+        return None
+    from rollout_cli.logcache import cache_enabled
+
+    return where.directory if cache_enabled() else None
 
 
 def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, until: UntilOpt = None,
@@ -367,3 +369,11 @@ def simulate(plan: PlanArg, out: OutOpt = None, scenario: ScenarioOpt = "healthy
 def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
     app.command("simulate")(simulate)
+
+
+def fast_path(args: list[str]) -> int | None:
+    """A controller's `rollout evaluate PLAN --stage S --json` without typer's parameter coercion
+    (cli/plain_args.py); any other line goes through typer."""
+    from rollout_cli.cli.plain_args import call_plain
+
+    return call_plain({"evaluate": evaluate}, args)

@@ -302,6 +302,17 @@ def _switch(action: Any, plan: Path, reason: str | None, as_: str | None, state_
         console.print(f"[bold]{state.status}[/] {rollout.plan.name} at stage {state.stage}: {state.split}")
 
 
+COMMANDS = (start, status, advance, rollback, tick, run, history, pause, resume)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (start, status, advance, rollback, tick, run, history, pause, resume):
+    for command in COMMANDS:
         app.command(name=command.__name__)(command)
+
+
+def fast_path(args: list[str]) -> int | None:
+    """`rollout tick PLAN`, `status`, … on a plain line without typer's parameter coercion
+    (cli/plain_args.py): the controller runs them every few minutes, a person at 3am."""
+    from rollout_cli.cli.plain_args import call_plain
+
+    return call_plain({command.__name__: command for command in COMMANDS}, args)

@@ -61,3 +61,10 @@ def shadow(plan: PlanArg, stage: ShadowStageOpt = None, since: SinceOpt = None, 
 
 def register(app: typer.Typer) -> None:
     app.command("shadow")(shadow)
+
+
+def fast_path(args: list[str]) -> int | None:
+    """`rollout shadow PLAN …` on a plain line without typer's parameter coercion (cli/plain_args.py)."""
+    from rollout_cli.cli.plain_args import call_plain
+
+    return call_plain({"shadow": shadow}, args)

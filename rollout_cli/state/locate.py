@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rollout_cli.plan.model import Plan
-from rollout_cli.state.location import StateLocation, locate
-from rollout_cli.state.postgres import PostgresStore, is_url
-from rollout_cli.state.store import DEFAULT_STATE_DIR, StateStore
+from rollout_cli.state.location import StateLocation, is_url, locate
+
+if TYPE_CHECKING:  # the stores are imported when one opens: a look without state needs neither
+    from rollout_cli.state.store import StateStore
 
 
 def shared_url(given: str | Path | None) -> str | None:
@@ -46,6 +48,9 @@ def where(plan: Plan, given: str | Path | None) -> StateLocation:
 
 def open_store(given: str | Path | None = None, plan: Plan | None = None) -> StateStore:
     """The store named by `given` (see the module docstring); a SQLite folder is created if absent."""
+    from rollout_cli.state.postgres import PostgresStore
+    from rollout_cli.state.store import StateStore
+
     url = shared_url(given)
     if url:
         return PostgresStore.open(url)
@@ -60,9 +65,15 @@ def existing_store(given: str | Path | None = None, plan: Plan | None = None) ->
     A PostgreSQL store always exists once initialised; one that cannot be opened is an error."""
     url = shared_url(given)
     if url:
+        from rollout_cli.state.postgres import PostgresStore
+
         return PostgresStore.open(url)
+    from rollout_cli.state.location import DATABASE_NAME, STATE_DIR_NAME
+
     directory = locate(plan, folder(given)).directory if plan is not None else (folder(given) or Path(
-        os.environ.get("ROLLOUT_STATE_DIR") or DEFAULT_STATE_DIR))
-    if not (directory / "state.db").is_file():
+        os.environ.get("ROLLOUT_STATE_DIR") or STATE_DIR_NAME))
+    if not (directory / DATABASE_NAME).is_file():
         return None
+    from rollout_cli.state.store import StateStore
+
     return StateStore.open(directory)

@@ -23,6 +23,11 @@ from rollout_cli.plan.model import Plan
 
 STATE_DIR_NAME = ".rollout"
 DATABASE_NAME = "state.db"
+URL_SCHEMES = ("postgresql://", "postgres://")  # --state naming the shared store (state/postgres.py)
+
+
+def is_url(text: str | os.PathLike[str] | None) -> bool:
+    return isinstance(text, str) and text.startswith(URL_SCHEMES)
 
 
 @dataclass(frozen=True)

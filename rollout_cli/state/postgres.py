@@ -24,17 +24,13 @@ from typing import Any
 from rollout_cli.secrets import redact
 from rollout_cli.state import pg_schema
 from rollout_cli.state.base import IdentityRefused
+from rollout_cli.state.location import URL_SCHEMES, is_url  # noqa: F401 - where callers found them
 from rollout_cli.state.records import Transition
 from rollout_cli.state.store import StateStore, StateStoreError
 
 WRITE_LOCK = (1, 0)
 PLAN_LOCK_NS, OWNER_LOCK_NS = 2, 3
 CONNECT_TIMEOUT_S = 10
-URL_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_url(text: str | os.PathLike[str] | None) -> bool:
-    return isinstance(text, str) and text.startswith(URL_SCHEMES)
 
 
 def safe_location(url: str) -> str:
