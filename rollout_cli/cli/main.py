@@ -12,7 +12,7 @@ from typer.exceptions import Abort, TyperException
 
 from rollout_cli import __version__
 from rollout_cli.cli.help_format import plain_help
-from rollout_cli.cli.output import err_console
+from rollout_cli.cli import output
 from rollout_cli.errors import ExitCode, PlanError, RolloutError
 from rollout_cli.secrets import ScrubbedStream
 
@@ -100,12 +100,12 @@ def _first_word(args: list[str]) -> str | None:
 def _report(error: RolloutError) -> None:
     from rich.markup import escape  # messages quote plans, routers and logs: "[/]" in one is text
 
-    err_console.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True)
+    output.err_console.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True)
     if isinstance(error, PlanError):
         for p in error.problems:
-            err_console.print(f"  {p.file}:{p.line}:{p.column}: {p.path}: {p.message}", markup=False, soft_wrap=True)
+            output.err_console.print(f"  {p.file}:{p.line}:{p.column}: {p.path}: {p.message}", markup=False, soft_wrap=True)
     if error.hint:
-        err_console.print(f"[bold]what to do:[/] {escape(error.hint)}", soft_wrap=True)
+        output.err_console.print(f"[bold]what to do:[/] {escape(error.hint)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,24 +140,24 @@ def _main(args: list[str], debug: bool, module: str | None) -> int:
         _report(error)
         code = int(error.exit_code)
     except Abort:
-        err_console.print("aborted")
+        output.err_console.print("aborted")
         code = int(ExitCode.INTERRUPTED)
     except TyperException as error:  # click's usage errors, as typer ships them
         show = getattr(error, "show", None)
         if show:
             show()
         else:
-            err_console.print(f"error: {error.format_message()}")
+            output.err_console.print(f"error: {error.format_message()}")
         code = int(ExitCode.USAGE)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        output.err_console.print("interrupted")
         code = int(ExitCode.INTERRUPTED)
     except Exception as error:  # noqa: BLE001 - the one place that turns surprises into a message
         if debug:
             traceback.print_exc()
         from rich.markup import escape
 
-        err_console.print(
+        output.err_console.print(
             f"[bold red]internal error:[/] {type(error).__name__}: {escape(str(error))} (run with --debug for the traceback)",
             soft_wrap=True,
         )

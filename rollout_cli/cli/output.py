@@ -6,31 +6,41 @@ import json
 import sys
 from typing import Any
 
-from rich.console import Console
-from rich.segment import Segment
-
 from rollout_cli.inert import terminal
 
 
-class InertConsole(Console):
+def _inert_console(**options: Any) -> Any:
     """A console on which no string from a plan or a log can act on the terminal: control
     characters (an ANSI/OSC sequence that clears the screen or sets the title) are shown as
     escapes (rollout_cli/inert.py), in the text before layout and again in the rendered segments,
     so no print call, table cell or markup=False line can forget it. Only rich's own styling and
     control segments reach the terminal as codes."""
+    from rich.console import Console
+    from rich.segment import Segment
 
-    def render_str(self, text: str, **kwargs: Any) -> Any:
-        return super().render_str(terminal(text), **kwargs)
+    class InertConsole(Console):
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(terminal(text), **kwargs)
 
-    def _render_buffer(self, buffer: Any) -> str:
-        return super()._render_buffer(
-            segment if segment.control else Segment(terminal(segment.text), segment.style, segment.control)
-            for segment in buffer
-        )
+        def _render_buffer(self, buffer: Any) -> str:
+            return super()._render_buffer(
+                segment if segment.control else Segment(terminal(segment.text), segment.style, segment.control)
+                for segment in buffer
+            )
+
+    return InertConsole(highlight=False, **options)
 
 
-console = InertConsole(highlight=False)
-err_console = InertConsole(stderr=True, highlight=False)
+_CONSOLES: dict[str, dict[str, Any]] = {"console": {}, "err_console": {"stderr": True}}
+
+
+def __getattr__(name: str) -> Any:
+    """`console` and `err_console`, made on first use: importing rich costs ~22 ms that a `--json`
+    line, whose stdout is one JSON document, never needs."""
+    if name not in _CONSOLES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    made = globals()[name] = _inert_console(**_CONSOLES[name])
+    return made
 
 
 def print_json(doc: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout_cli.cli.commands_evaluate import split_reason
+from rollout_cli.cli.evaluate_view import split_reason
 
 NOW = "2026-03-02T12:00:00+00:00"
 
