@@ -57,12 +57,13 @@ def _keep(plan: Plan, evaluation: Evaluation, state_dir: str | None, now: dateti
     the store's (self-asserted on SQLite, the authenticated role on PostgreSQL; docs/team.md)."""
     from rollout_cli.errors import RolloutError
     from rollout_cli.state.locate import existing_store
-    from rollout_cli.transitions.history import keep_evaluation
 
     try:
         store = existing_store(state_dir, plan)
         if store is None:
             return
+        from rollout_cli.transitions.history import keep_evaluation
+
         try:
             if store.kind == "postgresql" and store.get(plan.name) is None:
                 return  # a shared store holds many plans: this one has no rollout there
