@@ -101,6 +101,9 @@ class Aggregates:
     cells: dict[Population, dict[str, ArmCell]] = field(default_factory=dict)
     baseline_requests: int = 0  # shadow: served baseline answers
     paired_requests: int = 0  # shadow: of those, with a candidate answer
+    # the window's rows of the outcome events and those repeating another exactly, when the stage
+    # statement counted them on the way to its outcome join (data/queries.py `counts_outcome_rows`)
+    outcome_rows: tuple[int, int] | None = None
 
     def cell(self, population: Population, arm: str) -> ArmCell:
         return self.cells.setdefault(population, {}).setdefault(arm, ArmCell())

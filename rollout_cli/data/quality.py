@@ -66,13 +66,17 @@ def outcome_key(outs: BoundSource) -> str:
 
 
 def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome_events: tuple[str, ...] = (),
-                 counted: tuple[int, int] | None = None, whole_source: bool = False) -> DataQuality:
+                 counted: tuple[int, int] | None = None, whole_source: bool = False,
+                 outcomes_counted: tuple[int, int] | None = None) -> DataQuality:
     """Scan the window's predictions (and the outcomes of `outcome_events`) for bad rows. `counted`: the
     window's prediction rows and those in no arm, as the light scan counted them (data/scans.py); used
     on DuckDB, where the duplicate screen is a read of its own, so the counts need no pass of theirs.
     `whole_source`: the light scan found every prediction row in the window, so the screen reads the
     source without testing the window (a screen over more rows than the window's is still a proof:
-    no repeat among them is none among the window's; a repeat sends it to the exact count, as always)."""
+    no repeat among them is none among the window's; a repeat sends it to the exact count, as always).
+    `outcomes_counted`: the outcome rows of `outcome_events` in the window and their exact repeats, as
+    the stage statement counted them while grouping them for its join (data/queries.py
+    `counts_outcome_rows`): no screen of their own."""
     preds = logs.predictions
     ts, arm = preds.column("ts", "timestamp"), preds.column("arm", "text")
     preds.column("unit_id", "any")  # checked here whatever the key
@@ -110,7 +114,9 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
         arms = tuple((value, int(n)) for value, n in found)
     outcome_rows = duplicate_outcomes = 0
     outs = logs.outcomes
-    if outcome_events and outs is not None:
+    if outcome_events and outs is not None and outcomes_counted is not None:
+        outcome_rows, duplicate_outcomes = outcomes_counted
+    elif outcome_events and outs is not None:
         params = SqlParams()
         o_ts, o_event = outs.column("ts", "timestamp"), outs.column("event", "text")
         events = ", ".join(params.add(e) for e in outcome_events)

@@ -38,6 +38,7 @@ from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types,
     QuantileSpec,
     Sums,
 )
+from rollout_cli.data.engine import DuckDBEngine
 from rollout_cli.data.finite import checked_select, finite_or_null, unit_value_counts, value_stats
 from rollout_cli.data.join_sides import as_written, outcomes_build
 from rollout_cli.data.rollup import cell_sums, grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
@@ -179,10 +180,12 @@ def traffic_unit_sql(logs: Logs, *, segments: list[str], measures: list[Measure]
 def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],
                 since: datetime | None, until: datetime, params: SqlParams, quantile_segments: bool = False,
                 unit_rows: UnitRows | None = None, design: list[DesignCounts] | None = None,
-                codes: SegmentCodes | None = None) -> str:
+                codes: SegmentCodes | None = None, count_outcomes: bool = False) -> str:
     """A traffic stage's statement: served answers -> units (first arm, crossover, request sums)
     -> their outcome events within each metric's window -> sums per arm and segment, and quantiles.
     `codes`: the first answer's arm and segment values as one integer (data/segment_codes.py).
+    `count_outcomes` (see `counts_outcome_rows`): a row of part `outcome_rows` says how many outcome
+    rows the window holds (`n`) and how many of them are distinct (`kept`).
     `unit_rows`: the per-unit rows come from there (the same rows, kept by the evaluation cache; they
     carry no design counts, whose thresholds move from look to look: pass none with them)."""
     design = design or []
@@ -208,10 +211,14 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
                "\n" + rolled_up("units", relation, stats, len(c.segments), summed=True)]
     else:
         sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params, codes=codes)]
+        counted = count_outcomes and bool(outcome_measures)
         if outcome_measures:
-            sql.append(_outcome_units(logs, outcome_measures, since, until, params))
+            sql.append(_outcome_units(logs, outcome_measures, since, until, params, counted=counted))
         sql.append("\n" + rolled_up("units", "joined" if outcome_measures else "units", stats, len(c.segments),
                                      first=first, codes=codes))
+        if counted:
+            sql.append("\nUNION ALL BY NAME\nSELECT 'outcome_rows' AS part, sum(copies) AS n, count(*) AS kept "
+                       "FROM outcome_rows")
     sql.append(_quantile_part(quantiles, c.measured, params, "served", len(c.segments) if quantile_segments else 0))
     return "".join(sql)
 
@@ -247,10 +254,22 @@ def _is_arm_traffic(arm: str) -> str:
     return "cand" if arm == "candidate" else "NOT cand"
 
 
+def counts_outcome_rows(logs: Logs) -> bool:
+    """Whether the stage statement can count the outcome rows and their exact repeats itself, as
+    data/quality.py's screen would (key: unit, time, event, value): the rows it groups on are those
+    rows as logged — the unit not cast to meet the predictions', the time a plain TIMESTAMP (a cast
+    from nanoseconds would merge times the screen keeps apart)."""
+    outs = logs.outcomes
+    return (outs is not None and outs.type_of("unit_id") == logs.predictions.type_of("unit_id")
+            and outs.columns.get(outs.roles.get("ts", "ts")) == "TIMESTAMP")
+
+
 def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], since: datetime | None,
-                   until: datetime, params: SqlParams) -> str:
+                   until: datetime, params: SqlParams, counted: bool = False) -> str:
     """`outcome_units` (each unit's events after its first answer, within each metric's window)
-    and `joined` (every unit, with 0 where it had none)."""
+    and `joined` (every unit, with 0 where it had none). `counted` (when `counts_outcome_rows`):
+    the window's outcome rows are grouped with their number of copies in `outcome_rows`, which the
+    join reads and `OUTCOME_COUNTS` counts — one read of the outcomes instead of two."""
     preds, outs = logs.predictions, logs.outcomes
     if outs is None:
         raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
@@ -260,6 +279,8 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
         o_unit = f"CAST({o_unit} AS VARCHAR)"
     needs_value = any(m.op == "event_sum" for _, m in outcome_measures)
     o_value = outs.column("value", "number") if needs_value else "NULL"
+    if counted and outs.has_role("value"):  # the screen's key holds the value whenever there is one
+        o_value = outs.column("value", "any")
     events = ", ".join(params.add(e) for e in dict.fromkeys(m.event for _, m in outcome_measures))
     windows = [m.window_s for _, m in outcome_measures]
     reach = "" if any(w is None for w in windows) else \
@@ -278,13 +299,21 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
         if m.op == "event_sum":  # values that are NaN or infinite count as 0, and are counted
             aggs.append(f"count(*) FILTER (WHERE {cond} AND NOT isfinite(CAST(o.value AS DOUBLE))) AS ov{i}, "
                         f"count(*) FILTER (WHERE {cond} AND isfinite(CAST(o.value AS DOUBLE))) AS ovn{i}")
-    return f""", outcome_units AS (
+    key = f"{o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value"
+    rows = f"""FROM {outs.from_item(params)}
+    WHERE {o_event} IN ({events}) AND {ts_filter(o_ts, since, until, params)}"""
+    if counted:  # an outcome row logged twice counts once (data/quality.py), and is counted
+        grouped = f""", outcome_rows AS MATERIALIZED (
+  SELECT {key}, count(*) AS copies
+  {rows}
+  GROUP BY ALL
+)"""
+        distinct = "outcome_rows"
+    else:  # DISTINCT: an outcome row logged twice counts once (data/quality.py)
+        grouped, distinct = "", f"(\n    SELECT DISTINCT {key}\n    {rows}\n  )"
+    return f"""{grouped}, outcome_units AS (
   SELECT u.unit, {', '.join(aggs)}
-  FROM units u JOIN (
-    SELECT DISTINCT {o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value
-    FROM {outs.from_item(params)}  -- DISTINCT: an outcome row logged twice counts once (data/quality.py)
-    WHERE {o_event} IN ({events}) AND {ts_filter(o_ts, since, until, params)}
-  ) o ON o.unit = u.unit AND o.ts >= u.first_ts{reach}
+  FROM units u JOIN {distinct} o ON o.unit = u.unit AND o.ts >= u.first_ts{reach}
   GROUP BY u.unit
 ), joined AS (
   SELECT units.* {''.join(f', coalesce(outcome_units.m{i}_x, 0) AS m{i}_x' for i, _ in outcome_measures)}
@@ -358,9 +387,11 @@ def stage_aggregates(logs: Logs, *, shadow: bool, segments: list[str], measures:
         codes = None
         if coded and unit_rows is None:
             codes = read_codes(logs, segments, params)
+        # on DuckDB the outcome rows are counted where they are read (Spark's quality scan counts them there)
+        count_outcomes = unit_rows is None and isinstance(logs.engine, DuckDBEngine) and counts_outcome_rows(logs)
         sql = traffic_sql(logs, segments=segments, measures=measures, quantiles=quantiles, since=since, until=until,
                           params=params, quantile_segments=quantile_segments, unit_rows=unit_rows, design=design,
-                          codes=codes)
+                          codes=codes, count_outcomes=count_outcomes)
     # a full traffic read with outcomes: the outcome join built on the outcome rows where they are fewer
     build_outcomes = not shadow and unit_rows is None and any(m.level == "outcome" for m in measures) \
         and outcomes_build(logs)

@@ -101,7 +101,8 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
     if quality is None:
         quality = data_quality(logs, since=since, until=until, outcome_events=events,
                                counted=None if counted is not None else (facts.window_rows, facts.unknown_arm_rows),
-                               whole_source=counted is None and facts.every_row_in_window)
+                               whole_source=counted is None and facts.every_row_in_window,
+                               outcomes_counted=agg.outcome_rows)
     return facts, agg, quality
 
 

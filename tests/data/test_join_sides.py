@@ -76,8 +76,20 @@ def test_duckdb_chooses_again_after_the_statement_even_when_it_fails(tmp_path: P
         assert logs.connection.execute(setting).fetchone()[0] == ""
 
 
-def _subtree_reads_events(node: dict) -> bool:
-    return "event" in json.dumps(node.get("extra_info", {})) or any(_subtree_reads_events(c) for c in node["children"])
+def _cte_definitions(node: dict, found: dict[str, dict]) -> dict[str, dict]:
+    """The plan's materialized CTEs (the outcome rows with their copies, data/queries.py) by table index."""
+    if node["name"] == "CTE":
+        found[node["extra_info"]["Table Index"]] = node["children"][0]
+    for child in node["children"]:
+        _cte_definitions(child, found)
+    return found
+
+
+def _subtree_reads_events(node: dict, ctes: dict[str, dict]) -> bool:
+    if node["name"] == "CTE_SCAN":  # what the CTE it scans reads
+        return _subtree_reads_events(ctes[node["extra_info"]["CTE Index"]], ctes)
+    return "event" in json.dumps(node.get("extra_info", {})) or any(
+        _subtree_reads_events(c, ctes) for c in node["children"])
 
 
 def _outcome_join(node: dict) -> dict | None:
@@ -105,4 +117,5 @@ def test_with_the_swap_off_the_outcome_join_builds_on_the_outcome_rows(tmp_path:
     join = _outcome_join(explained[0])
     assert join is not None
     probe, build = join["children"]
-    assert _subtree_reads_events(build) and not _subtree_reads_events(probe)
+    ctes = _cte_definitions(explained[0], {})
+    assert _subtree_reads_events(build, ctes) and not _subtree_reads_events(probe, ctes)
