@@ -4,7 +4,7 @@ every few minutes.
 typer coerces every parameter through a pydantic TypeAdapter: importing pydantic and building the
 adapters costs about 70 ms of every start (benchmarks/README.md), a twentieth of a whole
 `rollout evaluate` over 2M units. A command line that only names the command's own options — text,
-path and flag parameters, given once, values not starting with "-" — is parsed here from the same
+path, number and flag parameters, given once, values not starting with "-" — is parsed here from the same
 signature typer reads, and the command is called with what typer would have passed. Anything else
 (`--help`, `--no-…`, an unknown or repeated option, a missing argument, a parameter with a callback,
 a prompt or another type) returns None, and typer parses it as usual, with typer's messages.

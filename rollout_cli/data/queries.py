@@ -269,7 +269,7 @@ def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], sinc
     """`outcome_units` (each unit's events after its first answer, within each metric's window)
     and `joined` (every unit, with 0 where it had none). `counted` (when `counts_outcome_rows`):
     the window's outcome rows are grouped with their number of copies in `outcome_rows`, which the
-    join reads and `OUTCOME_COUNTS` counts — one read of the outcomes instead of two."""
+    join reads and the statement's `outcome_rows` part counts — one read of the outcomes instead of two."""
     preds, outs = logs.predictions, logs.outcomes
     if outs is None:
         raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
