@@ -102,7 +102,7 @@ class Aggregates:
     baseline_requests: int = 0  # shadow: served baseline answers
     paired_requests: int = 0  # shadow: of those, with a candidate answer
     # the window's rows of the outcome events and those repeating another exactly, when the stage
-    # statement counted them on the way to its outcome join (data/queries.py `counts_outcome_rows`)
+    # statement counted them on the way to its outcome join (data/outcome_join.py `counts_outcome_rows`)
     outcome_rows: tuple[int, int] | None = None
 
     def cell(self, population: Population, arm: str) -> ArmCell:

@@ -75,7 +75,7 @@ def data_quality(logs: Logs, *, since: datetime | None, until: datetime, outcome
     source without testing the window (a screen over more rows than the window's is still a proof:
     no repeat among them is none among the window's; a repeat sends it to the exact count, as always).
     `outcomes_counted`: the outcome rows of `outcome_events` in the window and their exact repeats, as
-    the stage statement counted them while grouping them for its join (data/queries.py
+    the stage statement counted them while grouping them for its join (data/outcome_join.py
     `counts_outcome_rows`): no screen of their own."""
     preds = logs.predictions
     ts, arm = preds.column("ts", "timestamp"), preds.column("arm", "text")

@@ -39,19 +39,13 @@ from rollout_cli.data.aggregates import (  # noqa: F401 - the statement's types,
     Sums,
 )
 from rollout_cli.data.engine import DuckDBEngine
-from rollout_cli.data.finite import checked_select, finite_or_null, unit_value_counts, value_stats
+from rollout_cli.data.finite import checked_select, unit_value_counts, value_stats
 from rollout_cli.data.join_sides import as_written, outcomes_build
 from rollout_cli.data.rollup import cell_sums, grouping_columns, grouping_sets, read_rows, rolled_up, unit_sums
 from rollout_cli.data.segment_codes import STRAY, SegmentCodes, read_codes
-from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
+from rollout_cli.data.outcome_join import counts_outcome_rows, outcome_units_sql
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass, ts_filter  # noqa: F401 - ts_filter imported from here by callers
 from rollout_cli.errors import DataError
-
-
-def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
-    condition = f"{ts} <= {params.add(until)}"
-    if since is not None:
-        condition += f" AND {ts} >= {params.add(since)}"
-    return condition
 
 
 def _request_aggregates(measures: list[Measure], columns: dict[str, str], params: SqlParams) -> list[str]:
@@ -173,7 +167,7 @@ def traffic_unit_sql(logs: Logs, *, segments: list[str], measures: list[Measure]
     outcome_measures = [(i, m) for i, m in enumerate(measures) if m.level == "outcome"]
     sql = _served_units(logs, c, measures, [], bool(outcome_measures), since, until, params)
     if outcome_measures:
-        return sql + _outcome_units(logs, outcome_measures, since, until, params) + "\nSELECT * FROM joined"
+        return sql + outcome_units_sql(logs, outcome_measures, since, until, params) + "\nSELECT * FROM joined"
     return sql + "\nSELECT * FROM units"
 
 
@@ -184,7 +178,7 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
     """A traffic stage's statement: served answers -> units (first arm, crossover, request sums)
     -> their outcome events within each metric's window -> sums per arm and segment, and quantiles.
     `codes`: the first answer's arm and segment values as one integer (data/segment_codes.py).
-    `count_outcomes` (see `counts_outcome_rows`): a row of part `outcome_rows` says how many outcome
+    `count_outcomes` (see data/outcome_join.py): a row of part `outcome_rows` says how many outcome
     rows the window holds (`n`) and how many of them are distinct (`kept`).
     `unit_rows`: the per-unit rows come from there (the same rows, kept by the evaluation cache; they
     carry no design counts, whose thresholds move from look to look: pass none with them)."""
@@ -213,7 +207,7 @@ def traffic_sql(logs: Logs, *, segments: list[str], measures: list[Measure], qua
         sql = [_served_units(logs, c, measures, design, bool(outcome_measures), since, until, params, codes=codes)]
         counted = count_outcomes and bool(outcome_measures)
         if outcome_measures:
-            sql.append(_outcome_units(logs, outcome_measures, since, until, params, counted=counted))
+            sql.append(outcome_units_sql(logs, outcome_measures, since, until, params, counted=counted))
         sql.append("\n" + rolled_up("units", "joined" if outcome_measures else "units", stats, len(c.segments),
                                      first=first, codes=codes))
         if counted:
@@ -252,75 +246,6 @@ def _served_units(logs: Logs, c: _PredictionColumns, measures: list[Measure], de
 
 def _is_arm_traffic(arm: str) -> str:
     return "cand" if arm == "candidate" else "NOT cand"
-
-
-def counts_outcome_rows(logs: Logs) -> bool:
-    """Whether the stage statement can count the outcome rows and their exact repeats itself, as
-    data/quality.py's screen would (key: unit, time, event, value): the rows it groups on are those
-    rows as logged — the unit not cast to meet the predictions', the time a plain TIMESTAMP (a cast
-    from nanoseconds would merge times the screen keeps apart)."""
-    outs = logs.outcomes
-    return (outs is not None and outs.type_of("unit_id") == logs.predictions.type_of("unit_id")
-            and outs.columns.get(outs.roles.get("ts", "ts")) == "TIMESTAMP")
-
-
-def _outcome_units(logs: Logs, outcome_measures: list[tuple[int, Measure]], since: datetime | None,
-                   until: datetime, params: SqlParams, counted: bool = False) -> str:
-    """`outcome_units` (each unit's events after its first answer, within each metric's window)
-    and `joined` (every unit, with 0 where it had none). `counted` (when `counts_outcome_rows`):
-    the window's outcome rows are grouped with their number of copies in `outcome_rows`, which the
-    join reads and the statement's `outcome_rows` part counts — one read of the outcomes instead of two."""
-    preds, outs = logs.predictions, logs.outcomes
-    if outs is None:
-        raise DataError("the plan's metrics count outcome events but data.outcomes is not set")
-    o_unit, o_ts = outs.column("unit_id", "any"), outs.column("ts", "timestamp")
-    o_event = outs.column("event", "text")
-    if outs.type_of("unit_id") != preds.type_of("unit_id"):
-        o_unit = f"CAST({o_unit} AS VARCHAR)"
-    needs_value = any(m.op == "event_sum" for _, m in outcome_measures)
-    o_value = outs.column("value", "number") if needs_value else "NULL"
-    if counted and outs.has_role("value"):  # the screen's key holds the value whenever there is one
-        o_value = outs.column("value", "any")
-    events = ", ".join(params.add(e) for e in dict.fromkeys(m.event for _, m in outcome_measures))
-    windows = [m.window_s for _, m in outcome_measures]
-    reach = "" if any(w is None for w in windows) else \
-        f" AND o.ts <= u.last_ts + to_seconds({params.add(max(w for w in windows if w is not None))})"
-    aggs = []
-    for i, m in outcome_measures:
-        cond = f"o.event = {params.add(m.event)}"
-        if m.window_s is not None:
-            cond += f" AND o.ts <= u.last_ts + to_seconds({params.add(m.window_s)})"
-        value = "1" if m.op == "event_any" else f"coalesce({finite_or_null('CAST(o.value AS DOUBLE)')}, 0)"
-        agg = "max" if m.op == "event_any" else "sum"
-        per_unit = f"{agg}(CASE WHEN {cond} THEN {value} ELSE 0 END)"
-        if m.cap is not None:  # a unit's total, winsorised at the metric's cap
-            per_unit = f"least({per_unit}, {params.add(m.cap)})"
-        aggs.append(f"{per_unit} AS m{i}_x")
-        if m.op == "event_sum":  # values that are NaN or infinite count as 0, and are counted
-            aggs.append(f"count(*) FILTER (WHERE {cond} AND NOT isfinite(CAST(o.value AS DOUBLE))) AS ov{i}, "
-                        f"count(*) FILTER (WHERE {cond} AND isfinite(CAST(o.value AS DOUBLE))) AS ovn{i}")
-    key = f"{o_unit} AS unit, CAST({o_ts} AS TIMESTAMP) AS ts, {o_event} AS event, {o_value} AS value"
-    rows = f"""FROM {outs.from_item(params)}
-    WHERE {o_event} IN ({events}) AND {ts_filter(o_ts, since, until, params)}"""
-    if counted:  # an outcome row logged twice counts once (data/quality.py), and is counted
-        grouped = f""", outcome_rows AS MATERIALIZED (
-  SELECT {key}, count(*) AS copies
-  {rows}
-  GROUP BY ALL
-)"""
-        distinct = "outcome_rows"
-    else:  # DISTINCT: an outcome row logged twice counts once (data/quality.py)
-        grouped, distinct = "", f"(\n    SELECT DISTINCT {key}\n    {rows}\n  )"
-    return f"""{grouped}, outcome_units AS (
-  SELECT u.unit, {', '.join(aggs)}
-  FROM units u JOIN {distinct} o ON o.unit = u.unit AND o.ts >= u.first_ts{reach}
-  GROUP BY u.unit
-), joined AS (
-  SELECT units.* {''.join(f', coalesce(outcome_units.m{i}_x, 0) AS m{i}_x' for i, _ in outcome_measures)}
-         {''.join(f', coalesce(outcome_units.ov{i}, 0) AS ov{i}, coalesce(outcome_units.ovn{i}, 0) AS ovn{i}'
-                  for i, m in outcome_measures if m.op == 'event_sum')}
-  FROM units LEFT JOIN outcome_units USING (unit)
-)"""
 
 
 def shadow_sql(logs: Logs, *, segments: list[str], measures: list[Measure], quantiles: list[QuantileSpec],

@@ -90,7 +90,7 @@ def read_rows(rows: list[tuple[Any, ...]], names: list[str], *, segments: list[s
     everyone: list[dict[str, Any]] = []  # the whole population's `units` rows (design counts)
     for raw in rows:
         row = dict(zip(names, raw))
-        if row["part"] == "outcome_rows":  # data/queries.py `counts_outcome_rows`
+        if row["part"] == "outcome_rows":  # data/outcome_join.py `counts_outcome_rows`
             result.outcome_rows = (int(row["n"] or 0), int(row["n"] or 0) - int(row["kept"] or 0))
             continue
         population: Population = None

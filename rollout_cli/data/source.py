@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,6 +96,14 @@ class SqlParams:
         name = f"p{len(self.values)}"
         self.values[name] = value
         return "$" + name
+
+
+def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
+    """The window's condition on the time column `ts`: at most `until`, at least `since` when given."""
+    condition = f"{ts} <= {params.add(until)}"
+    if since is not None:
+        condition += f" AND {ts} >= {params.add(since)}"
+    return condition
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The stage statement counts the window's outcome rows and their exact repeats while grouping them for
-its join (data/queries.py `counts_outcome_rows`): the same figures as the quality screen's own count
+its join (data/outcome_join.py `counts_outcome_rows`): the same figures as the quality screen's own count
 (data/quality.py), and the screen still runs where the two could disagree."""
 
 from __future__ import annotations
