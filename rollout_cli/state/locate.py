@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rollout_cli.plan.model import Plan
-from rollout_cli.state.location import StateLocation, is_url, locate
+from rollout_cli.state.location import DATABASE_NAME, STATE_DIR_NAME, StateLocation, is_url, locate
 
 if TYPE_CHECKING:  # the stores are imported when one opens: a look without state needs neither
     from rollout_cli.state.store import StateStore
@@ -68,8 +68,6 @@ def existing_store(given: str | Path | None = None, plan: Plan | None = None) ->
         from rollout_cli.state.postgres import PostgresStore
 
         return PostgresStore.open(url)
-    from rollout_cli.state.location import DATABASE_NAME, STATE_DIR_NAME
-
     directory = locate(plan, folder(given)).directory if plan is not None else (folder(given) or Path(
         os.environ.get("ROLLOUT_STATE_DIR") or STATE_DIR_NAME))
     if not (directory / DATABASE_NAME).is_file():
