@@ -17,7 +17,8 @@ from pathlib import Path
 from rollout_cli.errors import UsageError
 from rollout_cli.state import pg_schema
 from rollout_cli.state.clock import format_time, utc_now
-from rollout_cli.state.postgres import PostgresStore, is_url
+from rollout_cli.state.location import is_url
+from rollout_cli.state.postgres import PostgresStore
 from rollout_cli.state.records import OPEN_PHASES
 from rollout_cli.state.store import StateStore
 

@@ -24,7 +24,6 @@ from typing import Any
 from rollout_cli.secrets import redact
 from rollout_cli.state import pg_schema
 from rollout_cli.state.base import IdentityRefused
-from rollout_cli.state.location import URL_SCHEMES, is_url  # noqa: F401 - where callers found them
 from rollout_cli.state.records import Transition
 from rollout_cli.state.store import StateStore, StateStoreError
 

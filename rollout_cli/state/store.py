@@ -24,8 +24,8 @@ from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan
 from rollout_cli.secrets import redact, remember_references, scrub_value
 from rollout_cli.state.clock import format_time, parse_time, utc_now
-from rollout_cli.state.records import AuditEvent, CheckRecord, EvaluationRecord, RolloutState
 from rollout_cli.state.location import STATE_DIR_NAME
+from rollout_cli.state.records import AuditEvent, CheckRecord, EvaluationRecord, RolloutState
 
 DEFAULT_STATE_DIR = STATE_DIR_NAME
 BUSY_TIMEOUT_MS = 30_000
