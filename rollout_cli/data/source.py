@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,8 +94,16 @@ class SqlParams:
 
     def add(self, value: Any) -> str:
         name = f"p{len(self.values)}"
-        self.values[name] = value
+        # a zoned time binds as TIMESTAMPTZ, which DuckDB will not compare with TIMESTAMP_NS columns
+        self.values[name] = utc_naive(value) if isinstance(value, datetime) else value
         return "$" + name
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """UTC without tzinfo, as the logs' TIMESTAMP columns hold it (naive input is taken as UTC, docs/data.md)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from rollout_cli.data.queries import Aggregates, Population
 from rollout_cli.data.scans import WindowFacts
+from rollout_cli.data.source import utc_naive
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard
@@ -57,13 +58,6 @@ SHADOW_COVERAGE_TOLERANCE = 0.9
 NO_UNIT_TOLERANCE = 0.01
 # NaN or infinite values beyond this share of a column's (or outcome values') values in an arm hold the stage.
 NON_FINITE_TOLERANCE = 0.005
-
-
-def utc_naive(moment: datetime) -> datetime:
-    """UTC without tzinfo, as DuckDB's TIMESTAMP columns hold it (naive input is taken as UTC)."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(moment: datetime) -> datetime:

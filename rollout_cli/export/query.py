@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass, quote_identifier
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass, quote_identifier, utc_naive
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import Metric, Plan
 from rollout_cli.state.timeline import StagePeriod
@@ -53,16 +53,10 @@ def _has(source: BoundSource, role: str) -> bool:
     return source.roles.get(role, role) in source.columns
 
 
-def _utc_naive(moment: datetime) -> datetime:
-    from rollout_cli.evaluation.stage import utc_naive
-
-    return utc_naive(moment)
-
-
 def _period_case(ts: str, periods: list[StagePeriod], params: SqlParams) -> str:
     if not periods:
         return "-1"
-    arms = " ".join(f"WHEN {ts} >= {params.add(_utc_naive(p.start))} THEN {i}"
+    arms = " ".join(f"WHEN {ts} >= {params.add(utc_naive(p.start))} THEN {i}"
                     for i, p in reversed(list(enumerate(periods))))
     return f"CASE {arms} ELSE -1 END"
 
@@ -74,7 +68,7 @@ def _judged_case(ts: str, periods: list[StagePeriod], settling_s: float, params:
         return "FALSE"
     arms = []
     for i, p in reversed(list(enumerate(periods))):
-        start = _utc_naive(p.start)
+        start = utc_naive(p.start)
         arms.append(f"WHEN {ts} >= {params.add(start + timedelta(seconds=settling_s))} THEN {'TRUE' if p.stage else 'FALSE'}")
         arms.append(f"WHEN {ts} >= {params.add(start)} THEN FALSE")
     return f"CASE {' '.join(arms)} ELSE FALSE END"
@@ -88,7 +82,7 @@ def _period_value(period: str, periods: list[StagePeriod], name: str, params: Sq
     projection. A join with a VALUES list of periods would hide the row counts from DuckDB's
     planner (it estimates one row after it) and make it build its hash tables on the big side."""
     sql_type = PERIOD_FIELDS[name]
-    values = [_utc_naive(p.end) if p.end is not None else None for p in periods] if name == "period_end" \
+    values = [utc_naive(p.end) if p.end is not None else None for p in periods] if name == "period_end" \
         else [getattr(p, name) for p in periods]
     arms = " ".join(f"WHEN {i} THEN {params.add(v)}::{sql_type}" for i, v in enumerate(values) if v is not None)
     return f"CASE {period} {arms} ELSE NULL::{sql_type} END" if arms else f"NULL::{sql_type}"
@@ -111,8 +105,8 @@ def export_query(plan: Plan, logs: Logs, periods: list[StagePeriod], *, per: Per
     metrics = outcome_metrics(plan)
     outcomes = {f"outcome_{m.name}": m for m in metrics}
 
-    until_n = _utc_naive(until) if until is not None else None
-    bounds = [f"{ts} >= {params.add(_utc_naive(since))}"] if since is not None else []
+    until_n = utc_naive(until) if until is not None else None
+    bounds = [f"{ts} >= {params.add(utc_naive(since))}"] if since is not None else []
     bounds += [f"{ts} <= {params.add(until_n)}"] if until_n is not None else []
     window = " AND ".join(bounds) or "TRUE"
     if outcomes and logs.outcomes is not None and _has(logs.outcomes, "unit_id") \

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout_cli.data.source import Logs, open_logs
+from rollout_cli.data.source import Logs, open_logs, utc_naive
 from rollout_cli.errors import DataError, UsageError
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.shadow import scans
@@ -32,10 +32,6 @@ from rollout_cli.stats.shift import ShiftDecision, ShiftResult, judge_shift
 
 DEFAULT_TOLERANCE = 0.05  # scores agree within this when the plan has no agreement metric
 SCORE_BINS = 20
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _tolerance(plan: Plan, stage: Stage) -> float:
@@ -64,8 +60,8 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
     if stage is None or not stage.is_shadow:
         raise UsageError(f"stage {getattr(stage, 'name', None)!r} is not a shadow stage" if stage
                          else f"plan {plan.name!r} has no shadow stage")
-    until_n = _naive(until or now or datetime.now(UTC))
-    since_n = _naive(since) if since is not None else None
+    until_n = utc_naive(until or now or datetime.now(UTC))
+    since_n = utc_naive(since) if since is not None else None
     if since_n is not None and since_n > until_n:
         raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")
     if examples < 0:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rollout_cli.data.source import Logs, SqlParams
+from rollout_cli.data.source import Logs, SqlParams, ts_filter
 from rollout_cli.errors import DataError
 
 # A text prediction column whose answers read as numbers at least this often holds scores.
@@ -100,12 +100,6 @@ def check_log(logs: Logs, *, since: datetime | None, until: datetime) -> LogFact
                             f"(text) for the {labels}: answers of different types cannot be compared")
         kind = "score" if b_share >= NUMERIC_TEXT_SHARE else "label"
     return LogFacts(baseline_answers=base, candidate_answers=cand, kind=kind, candidate_rows=cand_rows)
-
-
-def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
-    """The window's condition on `ts` (the same as evaluate's, written here so that `rollout shadow` does
-    not load evaluate's query modules at start-up)."""
-    return f"{ts} <= {params.add(until)}" + (f" AND {ts} >= {params.add(since)}" if since is not None else "")
 
 
 def same_answer(kind: str) -> str:

@@ -16,7 +16,7 @@ from evaluate_helpers import simulate, write_plan
 
 from rollout_cli.data.queries import stage_aggregates
 from rollout_cli.data.scans import window_facts
-from rollout_cli.data.source import open_logs
+from rollout_cli.data.source import open_logs, utc_naive
 from rollout_cli.evaluation import quantile_reads
 from rollout_cli.evaluation.needs import stage_measures
 from rollout_cli.evaluation.quantile_reads import (
@@ -25,7 +25,7 @@ from rollout_cli.evaluation.quantile_reads import (
     read_design_effects,
     with_bound_levels,
 )
-from rollout_cli.evaluation.stage import evaluate_stage, utc_naive
+from rollout_cli.evaluation.stage import evaluate_stage
 from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.quantile import design_effect
 

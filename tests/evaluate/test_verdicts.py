@@ -178,10 +178,9 @@ def test_outcome_metrics_are_not_judged_in_a_shadow_stage(tmp_path: Path) -> Non
 def test_quantile_bounds_read_in_the_main_pass_equal_a_separate_scan(tmp_path: Path) -> None:
     from rollout_cli.data.queries import stage_aggregates
     from rollout_cli.data.scans import LevelRequest, quantiles_at_levels, window_facts
-    from rollout_cli.data.source import open_logs
+    from rollout_cli.data.source import open_logs, utc_naive
     from rollout_cli.evaluation.needs import stage_measures
     from rollout_cli.evaluation.quantile_reads import with_bound_levels
-    from rollout_cli.evaluation.stage import utc_naive
 
     plan = write_plan(tmp_path)
     simulate(plan, tmp_path, units=5_000, candidate_pct=50)
