@@ -63,32 +63,14 @@ def run_validate(paths: list[str], output_format: ValidateFormat) -> int:
 
 
 def fast_path(args: list[str]) -> int | None:
-    """`rollout [--debug] plan validate [-f|--format F] PATH…` without typer's parameter
-    coercion, whose imports cost more than validating a plan. Anything else (help, unknown
-    options, bad values, no paths) returns None and goes through typer as usual."""
+    """`rollout [--debug] plan validate …` without typer's parameter coercion, whose imports cost more
+    than validating a plan (cli/plain_args.py). None: typer handles the line as usual."""
+    from rollout_cli.cli.plain_args import call_plain
+
     words = list(args)
     while words and words[0] == "--debug":
         words.pop(0)
-    if words[:2] != ["plan", "validate"]:
-        return None
-    paths: list[str] = []
-    output_format = ValidateFormat.text
-    rest = iter(words[2:])
-    for word in rest:
-        value: str | None = None
-        if word in ("--format", "-f"):
-            value = next(rest, None)
-        elif word.startswith("--format="):
-            value = word.partition("=")[2]
-        elif word.startswith("-"):
-            return None
-        else:
-            paths.append(word)
-            continue
-        if value not in {f.value for f in ValidateFormat}:
-            return None
-        output_format = ValidateFormat(value)
-    return run_validate(paths, output_format) if paths else None
+    return call_plain({"validate": validate_command}, words[1:]) if words[:1] == ["plan"] else None
 
 
 @plan_app.command("show")

@@ -4,7 +4,8 @@ every few minutes.
 typer coerces every parameter through a pydantic TypeAdapter: importing pydantic and building the
 adapters costs about 70 ms of every start (benchmarks/README.md), a twentieth of a whole
 `rollout evaluate` over 2M units. A command line that only names the command's own options — text,
-path, number and flag parameters, given once, values not starting with "-" — is parsed here from the same
+path, number, choice (Enum) and flag parameters, given once, values not starting with "-", and a last
+argument that takes every remaining word (`list[Path]`) — is parsed here from the same
 signature typer reads, and the command is called with what typer would have passed. Anything else
 (`--help`, `--no-…`, an unknown or repeated option, a missing argument, a parameter with a callback,
 a prompt or another type) returns None, and typer parses it as usual, with typer's messages.
@@ -16,6 +17,7 @@ import inspect
 import math
 import os
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
@@ -26,20 +28,31 @@ from typer.models import ArgumentInfo, OptionInfo, ParameterInfo
 _VALUED = (str, Path, int, float)
 
 
-def _plain_type(hint: Any) -> type | None:
-    """str, Path, int, float or bool (the first four optionally `| None`); None for any other type."""
+def _plain_type(hint: Any) -> Any:
+    """str, Path, int, float or bool (the first four optionally `| None`), an Enum, or `list[str]` /
+    `list[Path]`; None for any other type."""
     if get_origin(hint) in (Union, UnionType):
         rest = [a for a in get_args(hint) if a is not type(None)]
         return rest[0] if len(rest) == 1 and rest[0] in _VALUED else None
+    if get_origin(hint) is list:
+        return hint if get_args(hint)[0] in (str, Path) else None
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint
     return hint if hint in (*_VALUED, bool) else None
 
 
-def _value(kind: type, info: ParameterInfo, text: str) -> Any:
+def _many(kind: Any) -> bool:
+    return get_origin(kind) is list
+
+
+def _value(kind: Any, info: ParameterInfo, text: str) -> Any:
     """`text` as typer would pass it, or None when typer would refuse it (and say why)."""
     if kind is str:
         return text
     if kind is Path:
         return Path(text)
+    if isinstance(kind, type) and issubclass(kind, Enum):  # typer's choices are the values, case and all
+        return next((member for member in kind if member.value == text), None)
     try:
         number = kind(text)
     except ValueError:
@@ -50,10 +63,10 @@ def _value(kind: type, info: ParameterInfo, text: str) -> Any:
     return number
 
 
-def _spec(func: Callable[..., Any]) -> list[tuple[str, type, ArgumentInfo | OptionInfo, Any]] | None:
+def _spec(func: Callable[..., Any]) -> list[tuple[str, Any, ArgumentInfo | OptionInfo, Any]] | None:
     """(name, type, typer's info, default) of each parameter, or None when one is not plain."""
     hints = get_type_hints(func, include_extras=True)
-    spec: list[tuple[str, type, ArgumentInfo | OptionInfo, Any]] = []
+    spec: list[tuple[str, Any, ArgumentInfo | OptionInfo, Any]] = []
     for name, parameter in inspect.signature(func).parameters.items():
         hint = hints[name]
         if get_origin(hint) is not Annotated:
@@ -64,17 +77,20 @@ def _spec(func: Callable[..., Any]) -> list[tuple[str, type, ArgumentInfo | Opti
         if kind is None or not isinstance(info, (ArgumentInfo, OptionInfo)) or not _plain_info(info, kind):
             return None
         default = parameter.default if parameter.default is not inspect.Parameter.empty else ...
+        if _many(kind) and (isinstance(info, OptionInfo) or default is not ...):
+            return None  # only a required argument takes several words here
         spec.append((name, kind, info, default))
-    return spec
+    positional = [kind for _, kind, info, _ in spec if isinstance(info, ArgumentInfo)]
+    return None if any(_many(kind) for kind in positional[:-1]) else spec
 
 
 # typer's settings that change what a value becomes, at the values that leave it as typed
 _AS_TYPED = {"callback": None, "parser": None, "default_factory": None, "expose_value": True, "exists": False,
              "resolve_path": False, "path_type": None, "prompt": False, "count": False, "is_flag": None,
-             "flag_value": None}
+             "flag_value": None, "case_sensitive": True}
 
 
-def _plain_info(info: ParameterInfo, kind: type) -> bool:
+def _plain_info(info: ParameterInfo, kind: Any) -> bool:
     return (all(getattr(info, key, plain) == plain for key, plain in _AS_TYPED.items())
             and not (kind is bool and getattr(info, "envvar", None)))
 
@@ -103,7 +119,11 @@ def parse_plain(func: Callable[..., Any], words: list[str]) -> dict[str, Any] | 
         if not word.startswith("-"):
             if not positional:
                 return None
-            name, kind = positional.pop(0)
+            name, kind = positional[0]
+            if _many(kind):  # the last argument: this word and every later one that is not an option
+                given.setdefault(name, []).append(_value(get_args(kind)[0], info_of[name], word))
+                continue
+            positional.pop(0)
             value = word
         else:
             flag, has_value, value = word.partition("=")

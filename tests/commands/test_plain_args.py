@@ -12,22 +12,24 @@ import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rollout_cli.cli import commands_evaluate, commands_rollout, commands_shadow
+from rollout_cli.cli import commands_evaluate, commands_plan, commands_rollout, commands_shadow
 from rollout_cli.cli.main import main, register_commands
 from rollout_cli.cli.plain_args import _option_names, _spec, parse_plain
 
 COMMANDS: dict[str, Callable[..., Any]] = {"evaluate": commands_evaluate.evaluate, "shadow": commands_shadow.shadow,
+                                          "plan validate": commands_plan.validate_command,
                                           **{c.__name__: c for c in commands_rollout.COMMANDS}}
 VALUES = ["plan.yaml", "v", "2h", "5", "-5", "0", "2.5", "1e3", "nan", "", "a=b", "100000", "--", "-", "-x", "-h",
-          "--help"]
+          "--help", "json", "github", "JSON", "-f", "-fjson"]
 
 
 def typer_params(name: str, words: list[str]) -> dict[str, Any] | None:
     """What typer would call the command with, or None when it refuses the line (or prints help)."""
-    group = typer.main.get_command(register_commands())
-    command = group.commands[name]  # type: ignore[attr-defined]
+    command = typer.main.get_command(register_commands())
+    for part in name.split():  # "plan validate": a command of the plan group
+        command = command.commands[part]  # type: ignore[attr-defined]
     try:
-        return dict(command.make_context(name, list(words)).params)
+        return dict(command.make_context(name.split()[-1], list(words)).params)
     except (Exception, SystemExit):  # noqa: BLE001 - every refusal (usage error, help's exit) is a None
         return None
 
@@ -75,6 +77,10 @@ def test_the_common_lines_are_plain() -> None:
         "json_out": True}
     assert parse_plain(commands_rollout.tick, ["p.yaml", "--state-dir=/srv/state", "--json"]) is not None
     assert parse_plain(commands_shadow.shadow, ["p.yaml", "--examples", "5", "--timeout", "2.5"]) is not None
+    assert parse_plain(commands_plan.validate_command, ["a.yaml", "-f", "github", "plans/"]) == {
+        "paths": [Path("a.yaml"), Path("plans/")], "output_format": commands_plan.ValidateFormat.github}
+    for odd in ([], ["a.yaml", "--format", "JSON"], ["a.yaml", "-f"], ["a.yaml", "-fjson"]):
+        assert parse_plain(commands_plan.validate_command, odd) is None, odd
     for odd in (["p.yaml", "--help"], ["p.yaml", "--json", "--json"], ["p.yaml", "--no-json"], ["--json"],
                 ["p.yaml", "--stage"], ["p.yaml", "--stage", "--json"], ["p.yaml", "--", "x"]):
         assert parse_plain(commands_evaluate.evaluate, odd) is None, odd
@@ -85,3 +91,7 @@ def test_the_plain_path_runs_the_command_with_its_exit_code(capsys: pytest.Captu
     plain_err = capsys.readouterr().err
     assert main(["evaluate", "--json", "--", "no-such-plan.yaml"]) == 2  # `--`: typer's path
     assert capsys.readouterr().err == plain_err
+    assert main(["plan", "validate", "no-such-plan.yaml", "--format", "json"]) == 2
+    plain = capsys.readouterr().out
+    assert main(["plan", "validate", "--format", "json", "--", "no-such-plan.yaml"]) == 2
+    assert capsys.readouterr().out == plain and "no-such-plan.yaml" in plain
