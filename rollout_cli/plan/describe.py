@@ -84,14 +84,15 @@ class TimelineEntry:
 
 def stage_gates(plan: Plan, stage: Stage) -> tuple[str, ...]:
     """What must hold before the ramp may leave `stage`, besides its guards passing and its
-    min_duration elapsing: units, approval, and a recent drill when leaving shadow."""
+    min_duration elapsing: units, the next stage's approval (an `approval: required` stage waits for
+    an approver before it is entered), and a recent drill when leaving shadow."""
     gates = []
     if stage.min_units:
         gates.append(f"at least {stage.min_units} units")
-    if stage.approval_required:
-        who = ", ".join(plan.rollback.approvers) or "nobody"
-        gates.append(f"approval by {who}")
     following = plan.next_stage(stage)
+    if following is not None and following.approval_required:
+        who = ", ".join(plan.rollback.approvers) or "nobody"
+        gates.append(f"approval by {who} to enter {following.name}")
     leaves_shadow = stage.is_shadow and following is not None and not following.is_shadow
     if leaves_shadow and plan.rollback.require_drill_s is not None:
         gates.append(f"a passing rollback drill within {format_duration(plan.rollback.require_drill_s, style='span')}")

@@ -222,7 +222,8 @@ def test_show_json(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     assert doc["stages"][0]["gates"] == ["a passing rollback drill within 14d"]
     assert doc["stages"][1]["gates"] == ["at least 2000 units"]
-    assert doc["stages"][3]["gates"] == ["approval by carol"]
+    assert doc["stages"][2]["gates"] == ["approval by carol to enter ramp-25"]  # ramp-25 is gated on entry
+    assert doc["stages"][3]["gates"] == []
 
 
 def test_show_refuses_an_invalid_plan_with_located_problems(capsys: pytest.CaptureFixture[str]) -> None:
