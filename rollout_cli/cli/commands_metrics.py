@@ -22,13 +22,14 @@ def metrics(plan: PlanArg, textfile: Annotated[Path | None, typer.Option(
     """
     from prometheus_client import generate_latest
 
+    from rollout_cli.cli.plan_state import existing_store
     from rollout_cli.exporter import collect, write_textfile
     from rollout_cli.plan import load_plan
     from rollout_cli.state.clock import utc_now
-    from rollout_cli.state.locate import open_store
 
     loaded = load_plan(plan)
-    registry = collect(loaded, open_store(state_dir, loaded), utc_now())
+    _, store = existing_store(loaded, state_dir)  # a read: no state folder is created (docs/on-call.md)
+    registry = collect(loaded, store, utc_now())
     if textfile is None:
         typer.echo(generate_latest(registry).decode(), nl=False)
         return

@@ -29,7 +29,8 @@ def latest_evaluation(store: Any, plan_name: str) -> dict[str, Any] | None:
 
 
 def collect(plan: Plan, store: Any, now: datetime, evaluation: dict[str, Any] | None = None) -> Any:
-    """A fresh CollectorRegistry describing the rollout of `plan` at `now`."""
+    """A fresh CollectorRegistry describing the rollout of `plan` at `now`; `store` None: no state
+    folder yet (a rollout not started, with no drill on record)."""
     from prometheus_client import CollectorRegistry, Gauge
 
     registry = CollectorRegistry()
@@ -38,7 +39,7 @@ def collect(plan: Plan, store: Any, now: datetime, evaluation: dict[str, Any] | 
     def gauge(metric: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
         return Gauge(metric, doc, ("plan", *labels), registry=registry)
 
-    state = store.get(name) or not_started(name)
+    state = (store.get(name) if store is not None else None) or not_started(name)
     index = plan.stage(state.stage).index if state.stage else -1
     gauge("rollout_stage_index", "Index of the current stage in the plan (-1 before start).").labels(name).set(index)
     gauge("rollout_stage_info", "The current stage's name (value 1).", ("stage",)).labels(name, state.stage or "").set(1)
@@ -60,8 +61,10 @@ def collect(plan: Plan, store: Any, now: datetime, evaluation: dict[str, Any] | 
     if state.last_evaluated_at is not None:
         gauge("rollout_last_evaluated_timestamp_seconds", "When the stage was last judged (Unix time).").labels(
             name).set(state.last_evaluated_at.timestamp())
-    _checks(gauge, name, evaluation if evaluation is not None else latest_evaluation(store, name))
-    drill = last_passing_drill(drills_on_record(store, name), plan.rollback.digest)
+    if evaluation is None and store is not None:
+        evaluation = latest_evaluation(store, name)
+    _checks(gauge, name, evaluation)
+    drill = last_passing_drill(drills_on_record(store, name), plan.rollback.digest) if store is not None else None
     if drill is not None:
         gauge("rollout_drill_age_seconds", "Age of the last passing drill of the current rollback section.").labels(
             name).set((now - drill.at).total_seconds())

@@ -55,6 +55,19 @@ def test_the_textfile_describes_stage_split_verdict_guards_and_time(tmp_path: Pa
     capsys.readouterr()
 
 
+def test_metrics_before_the_start_reads_without_creating_a_state_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / "state"
+    monkeypatch.setenv("ROLLOUT_STATE_DIR", str(state))
+    monkeypatch.delenv("ROLLOUT_STATE_URL", raising=False)
+    path = write_plan(tmp_path)
+    capsys.readouterr()
+    assert main(["metrics", str(path)]) == 0
+    found = samples(capsys.readouterr().out)
+    assert value(found, "rollout_stage_index") == -1 and value(found, "rollout_status", status="not_started") == 1
+    assert not state.exists()  # a read (docs/on-call.md): no store is created
+
+
 def test_rollout_run_serves_the_metrics_on_loopback(tmp_path: Path) -> None:
     path = write_plan(tmp_path)
     env = {**os.environ, "ROLLOUT_STATE_DIR": str(tmp_path / ".rollout"), "ROLLOUT_NOW": T0.isoformat()}
