@@ -65,7 +65,7 @@ def start(plan: PlanArg, reason: ReasonOpt = None, adopt: AdoptOpt = False, as_:
                       "(router verified)")
 
 
-def status(plan: PlanArg, as_: ActorOpt = None, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
+def status(plan: PlanArg, state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> None:
     """Stage, shares, time in stage, last verdict, and what happens next. Read-only.
 
     Example: rollout status plans/ranker-v42.yaml

@@ -8,9 +8,14 @@ import typer
 
 from rollout_cli.cli.options import JsonOpt, PlanArg
 from rollout_cli.cli.output import print_json
-from rollout_cli.cli.window import EXIT_FOR, SinceOpt, UntilOpt, parse_moment
+from rollout_cli.cli.window import EXIT_FOR, UntilOpt, parse_moment
 from rollout_cli.errors import UsageError
 
+# `shadow` reads no state, so its window starts with the data, not with the stage (docs/shadow.md)
+ShadowSinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", help="Window start: a time, or a duration ago (2h) \\[default: all data]."),
+]
 ShadowStageOpt = Annotated[str | None, typer.Option("--stage", help="The shadow stage \\[default: the plan's first].")]
 SegmentOpt = Annotated[
     str | None,
@@ -24,7 +29,7 @@ TimeoutOpt = Annotated[
 ]
 
 
-def shadow(plan: PlanArg, stage: ShadowStageOpt = None, since: SinceOpt = None, until: UntilOpt = None,
+def shadow(plan: PlanArg, stage: ShadowStageOpt = None, since: ShadowSinceOpt = None, until: UntilOpt = None,
            segment: SegmentOpt = None, examples: ExamplesOpt = 10, timeout: TimeoutOpt = None,
            json_out: JsonOpt = False) -> None:
     """Compare the candidate's shadow answers with the baseline's on the same requests: coverage, agreement per

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rollout_cli.data.quality import DataQuality
 from rollout_cli.drift.check import DriftCheck
-from rollout_cli.logcache import CacheUse
 from rollout_cli.routers.base import RouterSplit
 from rollout_cli.stats.outcome import Outcome
+
+if TYPE_CHECKING:  # annotations only: the commands that read the state (status, rollback) load no DuckDB
+    from rollout_cli.data.quality import DataQuality
+    from rollout_cli.logcache import CacheUse
 
 
 @dataclass(frozen=True)
