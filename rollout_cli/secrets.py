@@ -12,9 +12,11 @@ cut to length, so a secret straddling the cut cannot leak its tail. Values short
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from rollout_cli.errors import UsageError
 
@@ -28,11 +30,22 @@ _known: set[str] = set()  # every secret value this process has seen, scrubbed f
 _ordered: list[str] = []  # _known, longest first: a secret containing another is scrubbed whole
 
 
+def spellings(value: str) -> set[str]:
+    """`value` as libraries write it back into messages: stripped (a secret file's trailing newline),
+    escaped inside a repr or a JSON string, percent-encoded in a URL."""
+    forms = {form for v in {value, value.strip()} for form in (
+        v, repr(v)[1:-1], json.dumps(v)[1:-1], json.dumps(v, ensure_ascii=False)[1:-1], quote(v), quote(v, safe=""),
+        quote_plus(v))}
+    return {form for form in forms if len(form) >= MIN_SECRET_CHARS}
+
+
 def remember(value: str) -> None:
-    """Scrub `value` from every output of this process from now on (when it is long enough)."""
+    """Scrub `value`, in each of its spellings, from every output of this process from now on (when
+    it is long enough)."""
     global _ordered
-    if len(value) >= MIN_SECRET_CHARS and value not in _known:
-        _known.add(value)
+    new = spellings(value) - _known if len(value) >= MIN_SECRET_CHARS else set()
+    if new:
+        _known.update(new)
         _ordered = sorted(_known, key=len, reverse=True)
 
 

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rollout_cli.inert import terminal
+from rollout_cli.secrets import scrub_value
 
 
 def _inert_console(**options: Any) -> Any:
@@ -45,7 +46,8 @@ def __getattr__(name: str) -> Any:
 
 def print_json(doc: Any) -> None:
     """The whole of stdout under --json: one document, nothing else."""
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    # scrubbed before dumping: the stream's scrub would miss a secret that JSON escapes
+    sys.stdout.write(json.dumps(scrub_value(doc), indent=2, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from rollout_cli.errors import UsageError
 from rollout_cli.notify.payload import Event, payload
 from rollout_cli.plan.model import NotifyTarget, Plan
-from rollout_cli.secrets import redact, resolve
+from rollout_cli.secrets import redact, resolve, scrub_value
 from rollout_cli.state.identity import CONTROLLER
 from rollout_cli.state.store import secret_templates
 
@@ -75,7 +75,8 @@ def send(plan: Plan, target: NotifyTarget, event: Event, *, attempts: int = ATTE
         return Delivery(shown, event.kind, False, f"not sent: {exc.message}", 0.0)
     try:
         with _session(attempts) as session:
-            response = session.post(url, json=payload(plan, event, target.format), headers=headers, timeout=TIMEOUT_S)
+            body = scrub_value(payload(plan, event, target.format))  # a reason or an error may quote a secret
+            response = session.post(url, json=body, headers=headers, timeout=TIMEOUT_S)
     except requests.RequestException as exc:
         # The error's kind only: its text quotes the URL, whose path may carry the secret. Retries
         # exhausted wrap the last cause (e.g. ReadTimeoutError) in a MaxRetryError: name that cause.

@@ -155,3 +155,17 @@ def test_the_notify_api_and_secrets_only_by_reference(tmp_path: Path, hook: Hook
     monkeypatch.delenv("HOOK_X")
     (delivery,) = notify(plan, Event("drift_confirmed", "x", T0))
     assert not delivery.ok and "HOOK_X is not set" in delivery.detail
+
+
+def test_a_webhook_body_never_carries_a_secret_from_a_reason_or_an_error(tmp_path: Path, hook: Hook, monkeypatch) -> None:
+    path = write_plan(tmp_path)
+    path.write_text(path.read_text() + 'notify:\n  - {url: "${env:HOOK_X}", token: "${env:HOOK_TOKEN}"}\n')
+    monkeypatch.setenv("HOOK_X", hook.url("ok"))
+    monkeypatch.setenv("HOOK_TOKEN", "tok-9f8e7d6c5b")
+    plan = load_plan(path)  # opening the plan remembers its secrets' values
+    (delivery,) = notify(plan, Event("stage_advanced", "ranker advanced", T0, stage="canary",
+                                     check="forced by carol: paged with tok-9f8e7d6c5b",
+                                     details={"error": "header value: 'Bearer tok-9f8e7d6c5b\\n'"}))
+    assert delivery.ok
+    sent = json.dumps(hook.received[-1][1])
+    assert "tok-9f8e7d6c5b" not in sent and "forced by carol: paged with ***" in sent
