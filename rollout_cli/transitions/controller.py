@@ -217,12 +217,13 @@ def _record_decision(rollout: Rollout, state: RolloutState, action: Action, eval
 
 @dataclass(frozen=True)
 class RunRow:
-    """One tick of `run_loop`: its report, or the data or router error that ended it with a hold."""
+    """One tick of `run_loop`: its report, or the data or router error that ended it with a hold, or
+    the move of another process that overtook it."""
 
     at: datetime
     state: RolloutState  # after the tick
     report: StepReport | None = None
-    error: DataError | RouterError | None = None
+    error: DataError | RouterError | Superseded | None = None
 
     @property
     def verdict(self) -> str | None:
@@ -236,6 +237,8 @@ class RunRow:
     def reason(self) -> str:
         if self.report is not None:
             return self.report.action.reason
+        if isinstance(self.error, Superseded):
+            return f"overtaken: {self.error.message}"
         kind = "router" if isinstance(self.error, RouterError) else "data"
         return f"{kind} error: {self.error.message if self.error else ''}"
 
@@ -291,7 +294,10 @@ def run_loop(rollout: Rollout, *, run_by: str, every_s: float, max_ticks: int | 
     between ticks, so a transition is never cut in half.
 
     Logs missing or malformed for a while hold (bad data is never good news) and the loop keeps
-    watching rather than leave the rollout without a controller.
+    watching rather than leave the rollout without a controller. A tick that another process
+    overtook (a second controller, a person's advance or rollback) is a row too: nothing changed
+    here, and the next tick starts from where the rollout now is (a rollback that took over ends
+    the loop, as any rolled-back rollout does).
     """
     rows: list[RunRow] = []
     while not stop.is_set():
@@ -302,6 +308,8 @@ def run_loop(rollout: Rollout, *, run_by: str, every_s: float, max_ticks: int | 
             raise
         except (DataError, RouterError) as exc:
             alerts.controller_error(rollout, exc.message, now=clock())
+            row = RunRow(at=clock(), state=rollout.state(), error=exc)
+        except Superseded as exc:  # recorded by `act`; not an error of this controller
             row = RunRow(at=clock(), state=rollout.state(), error=exc)
         else:
             row = RunRow(at=clock(), state=report.state, report=report)

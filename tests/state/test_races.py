@@ -83,3 +83,34 @@ def test_an_advance_beaten_by_another_exits_3(tmp_path: Path) -> None:
     assert "another command moved it first" in caught.value.message
     assert rollout.state().stage == canary.name
     assert not [t for t in journal.all_transitions(rollout.store, "ranker") if t.is_open]
+
+
+def test_a_run_loop_overtaken_by_another_advance_keeps_ticking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from datetime import timedelta
+
+    from rollout_support import simulate
+
+    monkeypatch.chdir(tmp_path)  # the plan's log glob is relative
+    monkeypatch.setenv("ROLLOUT_NOW", T0.isoformat())  # the store's clock
+    plan = plan_in(tmp_path)
+    rollout = Rollout.open(plan, StateStore.open(tmp_path / ".rollout"))
+    moves.start(rollout, actor="alice", reason="setup", now=T0)
+    simulate(plan, tmp_path, T0, 1, candidate_pct=0, shadow_pct=100, part=1)  # a shadow that passes
+    shadow, canary = plan.stages[0], plan.stages[1]
+    real_act, calls = controller.act, []
+
+    def overtaken_once(r: Rollout, state, action, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(action.kind)
+        if len(calls) == 1:  # a person advances between this tick's verdict and its move
+            moves.advance(rollout, shadow.name, canary, actor="carol", reason="by hand", now=T0, evidence=None)
+        return real_act(r, state, action, *args, **kwargs)
+
+    monkeypatch.setattr(controller, "act", overtaken_once)
+    result = controller.run_loop(rollout, run_by="controller", every_s=0, max_ticks=2, stop=threading.Event(),
+                                 clock=lambda: T0 + timedelta(hours=1))
+    first, second = result.rows
+    assert calls[0] == "advance" and first.exit_code is ExitCode.INCONCLUSIVE
+    assert first.reason.startswith("overtaken: ") and "another command moved it first" in first.reason
+    assert second.report is not None and second.from_stage == canary.name  # the loop went on, from canary
+    assert len(calls) == 2  # (what the canary tick then decides depends on its own data)
