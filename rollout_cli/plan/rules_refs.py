@@ -221,11 +221,25 @@ def _durations(ctx: RuleContext) -> Iterator[tuple[str, Any]]:
             yield f"$.drift.{key}", ctx.section("drift")[key]
 
 
+# Durations a plan cannot mean as zero, and what zero would do; a zero `min_duration`, `settling_time`
+# or `monitor_for` means "none" and stays allowed.
+_NOT_ZERO = {
+    "window": "a window of no time holds no rows",
+    "max_duration": "the limit would be reached before anything could happen",
+    "freshness": "every row would be stale, so every stage would hold",
+    "require_drill": "no drill could ever be recent enough, so traffic could never leave shadow",
+    "timeout": "the step would time out before it starts",
+}
+
+
 def rule_durations(ctx: RuleContext) -> None:
     for path, value in _durations(ctx):
         seconds = parsed(parse_duration, value)
         if seconds is not None and seconds > MAX_DURATION_S:
             ctx.report(path, f"{value!r} is longer than 100 years; write at most {format_duration(MAX_DURATION_S)}")
+        key = path.rsplit(".", 1)[-1]
+        if seconds == 0 and key in _NOT_ZERO:
+            ctx.report(path, f"{value!r} is no time at all: {_NOT_ZERO[key]}; write a positive duration")
 
 
 def _numbers(value: Any, path: str) -> Iterator[tuple[str, Any]]:

@@ -131,3 +131,13 @@ def test_references_and_places_of_secrets_are_not_inline_secrets() -> None:
         },
     }
     assert problems(plan) == []
+
+
+def test_a_duration_that_cannot_be_zero_is_refused_and_one_that_means_none_is_not() -> None:
+    plan = {**MINIMAL, "decision": {"freshness": "0s", "settling_time": "0s"},
+            "rollback": {**MINIMAL["rollback"], "require_drill": "0d", "max_duration": "0m"},
+            "stages": [{**MINIMAL["stages"][0], "min_duration": "0s"}, MINIMAL["stages"][1]]}
+    found = dict(f.split(": ", 1) for f in problems(plan))
+    assert sorted(found) == ["$.decision.freshness", "$.rollback.max_duration", "$.rollback.require_drill"], found
+    assert "every row would be stale" in found["$.decision.freshness"]
+    assert found["$.rollback.require_drill"].endswith("write a positive duration")
