@@ -33,9 +33,9 @@ def test_ranked_answers_match_the_scans(tmp_path: Path) -> None:
             asked = [(r.arm, r.column, r.levels) for r in levels]
             reader = Ranked(logs, ("ranked", None, None), "ranked_sums", ["latency_ms"])
             found = reader.quantiles(asked)
-            for (n, values), wanted in zip(found, expected):
+            for (n, values), wanted in zip(found, expected, strict=True):
                 assert n > 1000
-                assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(values, wanted)), (values, wanted)  # type: ignore[arg-type]
+                assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(values, wanted, strict=True)), (values, wanted)  # type: ignore[arg-type]
         assert logs.connection.execute("SELECT count(DISTINCT b) FROM ranked_sums").fetchall()[0][0] > 100  # fine bins
         wanted = expected[0] + expected[1]
         # thresholds at answers' own values (ties) and between them, low and high
@@ -99,8 +99,8 @@ def test_value_bins_give_exact_order_statistics_of_any_values(tmp_path: Path) ->
         levels = (0.0, 1e-4, 0.1, 0.3333, 0.5, 0.77, 0.97, 0.9999, 1.0)
         reader = Ranked(logs, ("ranked", None, None), "ranked_sums", ["v"])
         found = reader.quantiles([(arm, "v", levels) for arm in ("baseline", "candidate")])
-        for arm, (n, values) in zip(("baseline", "candidate"), found):
+        for arm, (n, values) in zip(("baseline", "candidate"), found, strict=True):
             expected = con.execute("SELECT count(*), quantile_cont(v, ?) FROM ranked WHERE arm = ?",
                                    [list(levels), arm]).fetchall()[0]
             assert n == expected[0]
-            assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) for a, b in zip(values, expected[1]))  # type: ignore[arg-type]
+            assert all(math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) for a, b in zip(values, expected[1], strict=True))  # type: ignore[arg-type]

@@ -26,9 +26,12 @@ def test_wrong_verdicts_at_the_limit_stay_within_alpha(regime: Regime) -> None:
     assert share <= ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / RUNS)
 
 
-def test_every_guard_kind_spends_between_half_and_all_of_alpha_at_the_limit() -> None:
-    """The suite's subset (one row per kind, few rollouts): pooled, the wrong verdicts at the limit
-    are within 2.5%-5% up to two standard errors, and no row is far beyond 5%."""
+def test_no_guard_kind_is_far_from_its_alpha_at_the_limit() -> None:
+    """A quick screen (one row per kind, 80 rollouts each): pooled, the wrong verdicts at the limit
+    are within 2.5%-5% up to two standard errors (7.0%), and no row is beyond three (12.3%). It
+    catches a guard that never decides or spends several times its alpha, not one spending twice
+    a level it keeps at half: the proof of "at most 5%" is the 1,000-rollout rows below and the slow
+    grid (`test_wrong_verdicts_at_the_limit_stay_within_alpha`, benchmarks/bench_calibration.py)."""
     runs, looks = 80, 40
     shares = [wrong_verdicts(regime, runs, looks, seed=90 + i) for i, regime in enumerate(FAST_GRID)]
     pooled = sum(shares) / len(shares)

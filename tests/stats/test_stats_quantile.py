@@ -73,10 +73,11 @@ def test_raw_latencies_are_covered_through_the_database_levels() -> None:
     assert missed.mean() <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / runs)
 
 
-def test_the_relative_quantile_guard_at_its_limit_spends_its_alpha() -> None:
+def test_the_relative_quantile_guard_at_its_limit_decides_and_not_far_beyond_its_alpha() -> None:
     # Candidate latencies are exactly 10% slower: its p99 is exactly 1.10 x the baseline's. The exact
     # rank bounds of both arms made no wrong verdict at all here (never deciding at the limit: 0.0% of
-    # 1,000 rollouts); the log ratio with Woodruff's standard errors spends its alpha like the others.
+    # 1,000 rollouts); the log ratio with Woodruff's standard errors decides. A screen at 300 rollouts
+    # (bound 8.8%); "at most 5%" is proven by the calibration grid (test_stats_quantile_calibration.py).
     first = relative_quantile_verdicts(1.10, seed=23)
     wrong = sum(o is not None for o in first) / len(first)
     print(f"\nrelative p99 at its limit: {wrong:.3f} wrong verdicts of {len(first)} rollouts x 40 looks")

@@ -16,10 +16,11 @@ ALPHA = 0.05
 LOOKS = 200
 
 
-def test_the_clustered_relative_p99_guard_decides_at_its_limit_within_alpha() -> None:
+def test_the_clustered_relative_p99_guard_decides_at_its_limit_and_not_far_beyond_alpha() -> None:
     """The suite's row: 20 requests per unit at within-unit correlation 0.64, 100 rollouts x 200 looks.
     At least one wrong verdict (the old guard made none: never deciding at the limit), at most 5%
-    up to two standard errors."""
+    up to two standard errors (9.4%): a screen, not the proof of "at most 5%", which is the slow grid
+    below and benchmarks/bench_calibration_quantile.py (300 rollouts a row)."""
     runs = 100
     rates = wrong_verdicts(QuantileRegime("fast", 150, requests=20, corr=0.64), runs, LOOKS, seed=81)
     print(f"\nrelative p99 {rates.relative:.1%}, absolute p99 {rates.absolute:.1%} wrong verdicts at the limit")
