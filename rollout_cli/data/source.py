@@ -29,7 +29,7 @@ from typing import Any, Literal
 import duckdb
 
 from rollout_cli.data import stable_hash
-from rollout_cli.data.engine import DuckDBEngine, EngineConnection, QueryEngine, first_line
+from rollout_cli.data.engine import MISSING_HINT, DuckDBEngine, EngineConnection, QueryEngine, first_line
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import DataSource, DataSpec
 
@@ -124,6 +124,8 @@ class BoundSource:
     params: tuple[Any, ...]
     columns: Mapping[str, str]  # column name -> DuckDB type
     roles: Mapping[str, str] = field(default_factory=dict)  # role -> the user's column name
+    # column -> why no statement may read it: a file of the source lacks it (logcache/cache.py)
+    faults: Mapping[str, str] = field(default_factory=dict)
 
     def from_item(self, params: SqlParams) -> str:
         """The FROM item with its glob registered as a named parameter of `params`."""
@@ -150,6 +152,8 @@ class BoundSource:
             hint = "map the role to your column name in data.columns" if column is None else "fix the plan"
             raise DataError(f"{what} is missing from {self.name} ({self.description}); its columns are: {known}",
                             hint=hint)
+        if name in self.faults:
+            raise DataError(self.faults[name], hint=MISSING_HINT)
         actual = self.columns[name]
         if not _accepts(expect, type_class(actual)):
             raise DataError(f"{what} in {self.name} ({self.description}) is {actual}; "
