@@ -126,6 +126,8 @@ class BoundSource:
     roles: Mapping[str, str] = field(default_factory=dict)  # role -> the user's column name
     # column -> why no statement may read it: a file of the source lacks it (logcache/cache.py)
     faults: Mapping[str, str] = field(default_factory=dict)
+    glob: tuple[str, str] | None = None  # a file source's (reader, glob), wherever its rows are read from
+
 
     def from_item(self, params: SqlParams) -> str:
         """The FROM item with its glob registered as a named parameter of `params`."""
@@ -251,7 +253,7 @@ def _bind_file(con: duckdb.DuckDBPyConnection, name: str, glob: str) -> BoundSou
     except duckdb.Error as error:
         raise DataError(f"cannot read {name} ({glob}): {_first_line(error)}") from None
     return BoundSource(name=name, description=glob, relation=relation, params=(glob,),
-                       columns={row[0]: row[1] for row in described})
+                       columns={row[0]: row[1] for row in described}, glob=(reader, glob))
 
 
 def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
@@ -301,7 +303,7 @@ def bind_source(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
     else:
         bound = _bind_file(con, name, str(source.glob))
     return BoundSource(name=bound.name, description=bound.description, relation=bound.relation,
-                       params=bound.params, columns=bound.columns, roles=dict(roles))
+                       params=bound.params, columns=bound.columns, roles=dict(roles), glob=bound.glob)
 
 
 def open_logs(spec: DataSpec, *, threads: int | None = None, with_training: bool = False,

@@ -29,7 +29,7 @@ from rollout_cli.plan.model import Plan
 
 CACHE_FILE = "evaluation-cache.duckdb"
 ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "0": looks read every file (docs/incremental.md)
-CACHE_VERSION = 5  # raise when the tables below change shape: an older file is then rebuilt
+CACHE_VERSION = 6  # raise when the tables below change shape: an older file is then rebuilt
 _ALIAS = "rollout_cache"
 _SOURCES = ("predictions", "outcomes")
 OpenFull = Callable[[], Logs]  # opens the logs in full, as data.source.open_logs does
@@ -319,4 +319,5 @@ def _bind(con: duckdb.DuckDBPyConnection, reference: BoundSource, *, has_cache: 
     if relation.startswith("(") and not fresh:
         params = ()
     return BoundSource(name=reference.name, description=reference.description, relation=relation, params=params,
-                       columns=reference.columns, roles=reference.roles, faults=dict(faults))
+                       columns=reference.columns, roles=reference.roles, faults=dict(faults),
+                       glob=reference.glob)

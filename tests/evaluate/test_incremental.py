@@ -340,3 +340,23 @@ def test_a_new_file_with_a_column_of_another_type_gets_the_full_verdict(tmp_path
             except DataError as error:
                 outcomes.append(error.message)
         assert_same(outcomes[0], outcomes[1], look)
+
+
+def test_a_flag_holding_other_values_is_refused_through_the_cache(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, predictions=str(tmp_path / "logs" / "predictions*.parquet"),
+                      outcomes=str(tmp_path / "logs" / "outcomes*.parquet"))
+    arrivals = Arrivals(plan, tmp_path, "healthy", 5, pieces=2)
+    arrivals.files = [(k, t.set_column(t.schema.get_field_index("error"), "error", pc.cast(t.column("error"), pa.int64())))
+                      if k == "predictions" else (k, t) for k, t in arrivals.files]  # errors as 0/1 numbers
+    for index in range(len(arrivals.files)):
+        arrivals.write(index)
+    cache = tmp_path / "state"
+    cache.mkdir()
+    for _ in range(2):  # read, then absorbed: 0 and 1 are false and true, with the cache or not
+        assert_same(_figures(_look(plan, arrivals, cache)), _figures(_look(plan, arrivals, None)))
+    path = _new_file(arrivals, "predictions", "SELECT * REPLACE (CASE WHEN arm = 'candidate' THEN 2 ELSE error END "
+                                              "AS error) FROM piece")
+    for look in ("read as new", "settled"):
+        cached, full = _both_ways(plan, arrivals, cache)
+        assert cached == full, look
+        assert "column 'error' in predictions" in cached and f"(2), in {path}" in cached, cached
