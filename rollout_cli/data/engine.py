@@ -18,6 +18,7 @@ statements, its temporary `pairs` table included, on either engine through it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,6 +47,26 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def missing_from_file(column: str, path: str, first: str) -> str:
+    """The message for a log file without a column that the source's first file has."""
+    return f"column '{column}' is missing from the log file {path} (the first file, {first}, has it)"
+
+
+# DuckDB's words for a file without a column the first file of its glob has
+_MISSING_IN_FILE = re.compile(r'column "(.+)" was read from the original file "(.+)", but could not be found in '
+                              r'file "(.+)"\.')
+
+
+MISSING_HINT = "every file of a source needs the columns of its first file"
+
+
+def _refusal(error: duckdb.Error) -> DataError:
+    found = _MISSING_IN_FILE.search(first_line(error))
+    if found:
+        return DataError(missing_from_file(found[1], found[3], found[2]), hint=MISSING_HINT)
+    return DataError(f"reading the logs failed: {first_line(error)}")
+
+
 class DuckDBEngine:
     """Statements on the embedded DuckDB connection the sources are bound to."""
 
@@ -62,7 +83,7 @@ class DuckDBEngine:
             cursor = self.connection.execute(sql, dict(params))
             rows = cursor.fetchall()
         except duckdb.Error as error:
-            raise DataError(f"reading the logs failed: {first_line(error)}") from None
+            raise _refusal(error) from None
         names = [d[0] for d in (cursor.description or [])]
         self.last_types = [str(d[1]) for d in (cursor.description or [])]
         self.rows_returned += len(rows)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NoReturn
 
 from rollout_cli.data.aggregates import IndicatorSums, Population
 from rollout_cli.data.finite import finite_or_null
 from rollout_cli.data.queries import ts_filter
 from rollout_cli.data.row_group_stats import all_in_window
 from rollout_cli.data.source import BoundSource, Logs, SqlParams
+from rollout_cli.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class WindowFacts:
     unknown_arm_rows: int = 0
     # (arm, column) -> {level: the quantile of those answers} for the `quantiled` levels
     quantiles: dict[tuple[str, str], dict[float, float | None]] = field(default_factory=dict)
+    odd_flags: bool = False  # a window row holds a value other than 0 and 1 in a `flags` column
 
     @property
     def every_row_in_window(self) -> bool:
@@ -48,9 +51,46 @@ class QuantileRead:
     levels: tuple[float, ...]
 
 
+def numeric_flags(source: BoundSource, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The true/false columns among `columns` that are numbers: only 0 and 1 may be read as false and true."""
+    return tuple(c for c in dict.fromkeys(columns) if c in source.columns and source.type_of("column", column=c) == "number")
+
+
+def flag_check(column: str) -> str:
+    """True where the quoted flag `column` holds another value than 0 and 1 (NULL: no value)."""
+    return f"{column} NOT IN (0, 1)"
+
+
+def refuse_odd_flags(logs: Logs, flags: tuple[str, ...], *, since: datetime | None, until: datetime | None) -> NoReturn:
+    """Raise the DataError for flag columns holding other values than 0 and 1 in the window (rows from
+    `since`, up to `until` unless None), naming the column, the files and the values: a second read,
+    on this path only (the scans that found it keep one boolean per look)."""
+    preds = logs.predictions
+    params = SqlParams()
+    ts = preds.column("ts", "timestamp")
+    window = ts_filter(ts, since, until, params) if until is not None else f"{ts} >= {params.add(since)}" \
+        if since is not None else "true"
+    glob = preds.glob
+    source = f"{glob[0]}({params.add(glob[1])}, filename = true)" if glob else preds.from_item(params)
+    for name in flags:
+        column = preds.column(f"flag {name}", "flag", column=name)
+        found = logs.query(f"SELECT {'filename' if glob else 'NULL'} AS f, count(*), min({column}), max({column}) "
+                           f"FROM {source} WHERE {window} AND {flag_check(column)} GROUP BY ALL ORDER BY f", params)
+        if not found:
+            continue
+        rows, low, high = sum(r[1] for r in found), min(r[2] for r in found), max(r[3] for r in found)
+        where = f"in {found[0][0]}" + (f" and {len(found) - 1} more files" if len(found) > 1 else "") if glob \
+            else f"in predictions ({preds.description})"
+        values = f"{low:g}" if low == high else f"from {low:g} to {high:g}"
+        raise DataError(f"column '{name}' in predictions ({preds.description}) is a true/false column but {rows} rows "
+                        f"of the window hold other values than 0 and 1 ({values}), {where}",
+                        hint="write the flag as a boolean or as 0/1 (docs/data.md)")
+    raise AssertionError("a flag column held another value, and then none")
+
+
 def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
                  counted: tuple[str, ...] = (), quantiled: tuple[QuantileRead, ...] = (),
-                 proved: bool = True) -> WindowFacts:
+                 flags: tuple[str, ...] = (), proved: bool = True) -> WindowFacts:
     """Row counts and time bounds (one light scan), and per arm the number of answers with a value in
     each `counted` column, and in each `quantiled` column with their quantiles — the observed
     quantiles over everyone, what their bounds and design counts need before the main statement.
@@ -61,7 +101,10 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     (each FILTER evaluates its own condition on every row; benchmarks/README.md).
 
     When the parquet statistics prove every row whole and in the window (data/row_group_stats.py), the
-    pass reads neither the unit nor the time column; `proved=False` reads them whatever the statistics say."""
+    pass reads neither the unit nor the time column; `proved=False` reads them whatever the statistics say.
+
+    `flags`: numeric true/false columns (numeric_flags); a window row holding another value than 0 and 1
+    in one of them raises DataError (refuse_odd_flags). One more boolean aggregate in the same pass."""
     preds = logs.predictions
     ts, unit, arm = preds.column("ts", "timestamp"), preds.column("unit_id", "any"), preds.column("arm", "text")
     params = SqlParams()
@@ -89,10 +132,12 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
             columns.setdefault(column, f"v{len(columns)}")
     values = "".join(f", {finite_or_null(preds.column('value', 'number', column=c))} AS {alias}"
                      for c, alias in columns.items())
+    values += "".join(f", {flag_check(preds.column('flag', 'flag', column=c))} AS o{k}" for k, c in enumerate(flags))
     aggregates = [f"count({alias})" for alias in columns.values()]
     # only the answers' values are collected (a group of other rows would be sorted for nothing)
     aggregates += [f"quantile_cont({columns[r.column]}, {params.add(list(r.levels))}) "
                    f"FILTER (WHERE {answer}{in_window})" for r in quantiled]
+    aggregates += [f"bool_or(o{k})" for k in range(len(flags))]  # last: read as row[-len(flags):]
     names = [key.rsplit(" AS ", 1)[1] for key in keys]
     times = "" if proof is not None else ", CAST(min(ts) AS TIMESTAMP), CAST(max(ts) AS TIMESTAMP)"
     read = preds.from_item(params) if proof is None else preds.relation.replace("?", params.add(list(proof.files)))
@@ -100,6 +145,7 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
            f"FROM (SELECT {', '.join(keys)}{'' if proof is not None else f', {ts} AS ts'}{values} FROM {read}) "
            "GROUP BY ALL")
     total = window = no_unit = unknown = 0
+    odd = False
     first: datetime | None = None
     last: datetime | None = None
     last_upto: datetime | None = None
@@ -127,6 +173,7 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
             first = low if first is None or (low is not None and low < first) else first
             last = high if last is None or (high is not None and high > last) else last
         window += rows
+        odd = odd or (bool(flags) and any(row[-len(flags):]))
         no_unit += rows if without_unit else 0
         unknown += rows if a is None else 0
         if a is None or not is_answer or without_unit:
@@ -140,8 +187,10 @@ def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow:
     if proof is not None:
         if total != proof.rows:  # a file rewritten since its statistics were read: read the columns after all
             return window_facts(logs, since=since, until=until, shadow=shadow, counted=counted, quantiled=quantiled,
-                                proved=False)
+                                flags=flags, proved=False)
         first, last, last_upto = proof.first_ts, proof.last_ts, proof.last_ts
+    if odd:
+        refuse_odd_flags(logs, flags, since=since, until=until)
     return WindowFacts(total, window, first, last, last_upto, answers, no_unit_rows=no_unit, unknown_arm_rows=unknown,
                        quantiles=quantiles)
 

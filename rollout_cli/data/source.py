@@ -29,7 +29,7 @@ from typing import Any, Literal
 import duckdb
 
 from rollout_cli.data import stable_hash
-from rollout_cli.data.engine import DuckDBEngine, EngineConnection, QueryEngine, first_line
+from rollout_cli.data.engine import MISSING_HINT, DuckDBEngine, EngineConnection, QueryEngine, first_line
 from rollout_cli.errors import DataError
 from rollout_cli.plan.model import DataSource, DataSpec
 
@@ -124,6 +124,10 @@ class BoundSource:
     params: tuple[Any, ...]
     columns: Mapping[str, str]  # column name -> DuckDB type
     roles: Mapping[str, str] = field(default_factory=dict)  # role -> the user's column name
+    # column -> why no statement may read it: a file of the source lacks it (logcache/cache.py)
+    faults: Mapping[str, str] = field(default_factory=dict)
+    glob: tuple[str, str] | None = None  # a file source's (reader, glob), wherever its rows are read from
+
 
     def from_item(self, params: SqlParams) -> str:
         """The FROM item with its glob registered as a named parameter of `params`."""
@@ -150,6 +154,8 @@ class BoundSource:
             hint = "map the role to your column name in data.columns" if column is None else "fix the plan"
             raise DataError(f"{what} is missing from {self.name} ({self.description}); its columns are: {known}",
                             hint=hint)
+        if name in self.faults:
+            raise DataError(self.faults[name], hint=MISSING_HINT)
         actual = self.columns[name]
         if not _accepts(expect, type_class(actual)):
             raise DataError(f"{what} in {self.name} ({self.description}) is {actual}; "
@@ -247,7 +253,7 @@ def _bind_file(con: duckdb.DuckDBPyConnection, name: str, glob: str) -> BoundSou
     except duckdb.Error as error:
         raise DataError(f"cannot read {name} ({glob}): {_first_line(error)}") from None
     return BoundSource(name=name, description=glob, relation=relation, params=(glob,),
-                       columns={row[0]: row[1] for row in described})
+                       columns={row[0]: row[1] for row in described}, glob=(reader, glob))
 
 
 def _bind_table(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
@@ -297,7 +303,7 @@ def bind_source(con: duckdb.DuckDBPyConnection, name: str, source: DataSource,
     else:
         bound = _bind_file(con, name, str(source.glob))
     return BoundSource(name=bound.name, description=bound.description, relation=bound.relation,
-                       params=bound.params, columns=bound.columns, roles=dict(roles))
+                       params=bound.params, columns=bound.columns, roles=dict(roles), glob=bound.glob)
 
 
 def open_logs(spec: DataSpec, *, threads: int | None = None, with_training: bool = False,

@@ -15,7 +15,7 @@ from typing import Any
 
 from rollout_cli.data.quality import DataQuality, data_quality
 from rollout_cli.data.queries import Aggregates, stage_aggregates
-from rollout_cli.data.scans import QuantileRead, WindowFacts, count_rows, window_facts
+from rollout_cli.data.scans import QuantileRead, WindowFacts, count_rows, numeric_flags, refuse_odd_flags, window_facts
 from rollout_cli.data.source import BoundSource, Logs, SqlParams
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.needs import StageNeeds
@@ -52,14 +52,19 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
         kept.companions[ANSWERS_TABLE] = ranked_answers(ranked, since, until)
         kept.summaries[ANSWERS_TABLE] = TOTALS
     events = tuple(dict.fromkeys(m.event for m in needs.measures if m.level == "outcome" and m.event))
-    counted = None if kept is None else kept_counts(kept, since, until, events)  # counted as rows arrive
+    # proportions of a column read it as true/false: a number there must be 0 or 1 (checked by the light scan)
+    flags = numeric_flags(logs.predictions, tuple(str(g.metric.column) for g in needs.guards if g.metric.kind ==
+                                                  "proportion" and g.metric.column and g.metric.prometheus is None))
+    counted = None if kept is None else kept_counts(kept, since, until, events, flags)  # counted as rows arrive
+    if counted is not None and counted.odd_flags:
+        refuse_odd_flags(logs, flags, since=since, until=until)
     try:
         if counted is not None and counted.window_rows and (ranked or not needs.quantiles):
             facts = WindowFacts(counted.total_rows, counted.window_rows, counted.first_ts, counted.last_ts,
                                 counted.last_ts, {}, no_unit_rows=counted.no_unit_rows)
         else:
             facts = window_facts(logs, since=since, until=until, shadow=stage.is_shadow,
-                                 quantiled=() if ranked else light_quantiles(needs))
+                                 quantiled=() if ranked else light_quantiles(needs), flags=flags)
     except DataError:
         # a csv with a header only reads as text columns: say that it is empty, not mistyped
         if count_rows(logs, logs.predictions) == 0:

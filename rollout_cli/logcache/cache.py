@@ -18,6 +18,7 @@ from typing import Literal
 
 import duckdb
 
+from rollout_cli.data.engine import missing_from_file
 from rollout_cli.data.source import BoundSource, Logs, connect, open_logs
 from rollout_cli.logcache.answers import TABLE as ANSWERS_TABLE
 from rollout_cli.logcache.identity import FileId, file_id
@@ -28,7 +29,7 @@ from rollout_cli.plan.model import Plan
 
 CACHE_FILE = "evaluation-cache.duckdb"
 ENABLE_VARIABLE = "ROLLOUT_EVALUATION_CACHE"  # "0": looks read every file (docs/incremental.md)
-CACHE_VERSION = 5  # raise when the tables below change shape: an older file is then rebuilt
+CACHE_VERSION = 6  # raise when the tables below change shape: an older file is then rebuilt
 _ALIAS = "rollout_cache"
 _SOURCES = ("predictions", "outcomes")
 OpenFull = Callable[[], Logs]  # opens the logs in full, as data.source.open_logs does
@@ -223,14 +224,17 @@ def _bring_up_to_date(con: duckdb.DuckDBPyConnection, sources: dict[str, str | N
     full = open_full()  # the sources as the full path binds them: the columns and types to agree with
     try:
         for name, files in now.items():
-            settled = [p for p, ident in files.items() if known.get((name, p)) == (ident, False)]
-            _absorb(con, name, settled, files)
-            absorbed = {p for p, ident in files.items() if known.get((name, p)) == (ident, True)} | set(settled)
-            fresh = [p for p in files if p not in absorbed]
-            _remember(con, name, {p: files[p] for p in fresh})
             reference = full.predictions if name == "predictions" else full.outcomes
             assert reference is not None
-            bound[name] = _bind(con, reference, has_cache=bool(absorbed), fresh=fresh)
+            kept = {p for p, ident in files.items() if known.get((name, p)) == (ident, True)}
+            faults, faulty = _missing_columns(con, reference, [p for p in files if p not in kept], first=min(files))
+            # a file without a column is never absorbed: its rows would hold NULL there, as if it had one
+            settled = [p for p, ident in files.items() if known.get((name, p)) == (ident, False) and p not in faulty]
+            _absorb(con, name, settled, files)
+            absorbed = kept | set(settled)
+            fresh = [p for p in files if p not in absorbed]
+            _remember(con, name, {p: files[p] for p in fresh})
+            bound[name] = _bind(con, reference, has_cache=bool(absorbed), fresh=fresh, faults=faults)
             fresh_files[name] = fresh
             read, cached = read + len(fresh), cached + len(absorbed)
     finally:
@@ -240,6 +244,26 @@ def _bring_up_to_date(con: duckdb.DuckDBPyConnection, sources: dict[str, str | N
     units = UnitTable(logs, cached={name: source.parquet_files is None for name, source in bound.items()},
                       fresh=fresh_files)
     return logs, CacheUse("incremental", files_read=read, files_cached=cached, note=note, units=units)
+
+
+def _missing_columns(con: duckdb.DuckDBPyConnection, reference: BoundSource, paths: list[str], first: str
+                     ) -> tuple[dict[str, str], set[str]]:
+    """The columns of `reference` that some of `paths` lack (column -> the message a statement using it
+    raises, as a full read says it: data/engine.py) and the files lacking one. A full read takes its
+    columns from the first file and fails on a file without one only if a statement reads it; the
+    cache binds the files by name, which would fill that column with NULL instead."""
+    faults: dict[str, str] = {}
+    faulty: set[str] = set()
+    for path in sorted(paths):
+        try:
+            described = {row[0] for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()}
+        except duckdb.Error:
+            continue  # unreadable: the statements reading it say so, as a full read does
+        for column in reference.columns:
+            if column not in described:
+                faults.setdefault(column, missing_from_file(column, path, first))
+                faulty.add(path)
+    return faults, faulty
 
 
 def _absorb(con: duckdb.DuckDBPyConnection, name: str, settled: list[str], files: dict[str, FileId]) -> None:
@@ -274,10 +298,11 @@ def _remember(con: duckdb.DuckDBPyConnection, name: str, fresh: dict[str, FileId
                     [[name, p, i.size, i.mtime_ns, i.edges] for p, i in fresh.items()])
 
 
-def _bind(con: duckdb.DuckDBPyConnection, reference: BoundSource, *, has_cache: bool, fresh: list[str]
-          ) -> BoundSource:
+def _bind(con: duckdb.DuckDBPyConnection, reference: BoundSource, *, has_cache: bool, fresh: list[str],
+          faults: Mapping[str, str]) -> BoundSource:
     """`reference` (the full binding) with its FROM item over the cached rows and the fresh files;
-    the columns and their types must be the full binding's, else the look reads the logs in full."""
+    the columns and their types must be the full binding's, else the look reads the logs in full.
+    `faults`: the columns some fresh file lacks, refused when a statement reads them (_missing_columns)."""
     table = f"{_ALIAS}.main.{reference.name}"
     if has_cache and fresh:
         relation = f"(SELECT * FROM {table} UNION ALL BY NAME SELECT * FROM read_parquet(?))"
@@ -294,4 +319,5 @@ def _bind(con: duckdb.DuckDBPyConnection, reference: BoundSource, *, has_cache: 
     if relation.startswith("(") and not fresh:
         params = ()
     return BoundSource(name=reference.name, description=reference.description, relation=relation, params=params,
-                       columns=reference.columns, roles=reference.roles)
+                       columns=reference.columns, roles=reference.roles, faults=dict(faults),
+                       glob=reference.glob)

@@ -28,6 +28,7 @@ import duckdb
 
 from rollout_cli.data.quality import SHOWN_ARMS, DataQuality, outcome_key, prediction_key
 from rollout_cli.data.queries import ts_filter
+from rollout_cli.data.scans import flag_check
 from rollout_cli.data.source import BoundSource, SqlParams
 from rollout_cli.logcache.units import ALIAS, UnitTable
 
@@ -45,13 +46,15 @@ class WindowCounts:
     last_ts: datetime | None
     no_unit_rows: int
     quality: DataQuality | None  # None: a repeated key, counted exactly in full
+    odd_flags: bool = False  # a window row holds another value than 0 and 1 in a numeric flag column
 
 
-def kept_counts(units: UnitTable, since: datetime | None, until: datetime, events: tuple[str, ...]
-                ) -> WindowCounts | None:
-    """See the module contract."""
+def kept_counts(units: UnitTable, since: datetime | None, until: datetime, events: tuple[str, ...],
+                flags: tuple[str, ...] = ()) -> WindowCounts | None:
+    """See the module contract. `flags`: numeric true/false columns (data.scans.numeric_flags), whose
+    other values than 0 and 1 are kept as one boolean, as the light scan reads them."""
     try:
-        found, how = _Look(units, since, until, events).counts()
+        found, how = _Look(units, since, until, events, flags).counts()
     except duckdb.Error as error:
         units.con.execute(f"DROP TABLE IF EXISTS {ALIAS}.quality_meta")  # the next look counts anew
         found, how = None, f"the kept counts could not be used ({str(error).splitlines()[0]})"
@@ -60,7 +63,8 @@ def kept_counts(units: UnitTable, since: datetime | None, until: datetime, event
 
 
 class _Look:
-    def __init__(self, units: UnitTable, since: datetime | None, until: datetime, events: tuple[str, ...]) -> None:
+    def __init__(self, units: UnitTable, since: datetime | None, until: datetime, events: tuple[str, ...],
+                 flags: tuple[str, ...]) -> None:
         self.con, self.units, self.since, self.until = units.con, units, since, until
         preds, outs = units.logs.predictions, units.logs.outcomes
         self.preds: BoundSource = preds
@@ -68,10 +72,12 @@ class _Look:
         self.events = events
         key, self.key_words, keyed = prediction_key(preds)
         arm = preds.column("arm", "text")
+        odd = [f"coalesce({flag_check(preds.column('flag', 'flag', column=c))}, false)" for c in flags]
         self.pred_select = (f"SELECT hash{key} AS h, {keyed} AS keyed, CAST({arm} AS VARCHAR) AS arm, "
                             f"{arm} IS NULL OR {arm} NOT IN {_KNOWN} AS unknown, "
                             f"CAST({preds.column('ts', 'timestamp')} AS TIMESTAMP) AS ts, "
-                            f"{preds.column('unit_id', 'any')} IS NULL AS no_unit")
+                            f"{preds.column('unit_id', 'any')} IS NULL AS no_unit, "
+                            f"{' OR '.join(odd) if odd else 'false'} AS odd")
         if self.outs is not None:
             self.out_select = f"SELECT hash{outcome_key(self.outs)} AS h"
 
@@ -98,7 +104,8 @@ class _Look:
         if upto is not None and pending:
             parts.append(self._rows(source, select, f"read_parquet({params.add(pending)})", params, self.since, upto))
         if not parts:  # nothing cached of this source: no rows, the same columns
-            empty = ("false AS keyed, NULL::VARCHAR AS arm, false AS unknown, NULL::TIMESTAMP AS ts, false AS no_unit"
+            empty = ("false AS keyed, NULL::VARCHAR AS arm, false AS unknown, NULL::TIMESTAMP AS ts, false AS no_unit, "
+                     "false AS odd"
                      if name == "predictions" else "")
             return f"SELECT NULL::UBIGINT AS h{', ' + empty if empty else ''} WHERE false"
         return " UNION ALL ".join(parts)
@@ -145,11 +152,11 @@ class _Look:
 
     def _empty(self) -> None:
         for table, columns in (("quality_totals", ("rows BIGINT, keyed BIGINT, unknown BIGINT, outcome_rows BIGINT, "
-                                                  "no_unit BIGINT, first_ts TIMESTAMP, last_ts TIMESTAMP")),
+                                                  "no_unit BIGINT, first_ts TIMESTAMP, last_ts TIMESTAMP, odd BOOLEAN")),
                                ("quality_keys", "h UBIGINT"), ("quality_outcome_keys", "h UBIGINT"),
                                ("quality_arms", "arm VARCHAR, n BIGINT")):
             self.con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.{table} ({columns})")
-        self.con.execute(f"INSERT INTO {ALIAS}.quality_totals VALUES (0, 0, 0, 0, 0, NULL, NULL)")
+        self.con.execute(f"INSERT INTO {ALIAS}.quality_totals VALUES (0, 0, 0, 0, 0, NULL, NULL, false)")
         self.con.execute(f"UPDATE {ALIAS}.files SET in_quality = false")
 
     def _add(self, upto: datetime | None) -> None:
@@ -167,17 +174,18 @@ class _Look:
                              f"ANTI JOIN {ALIAS}.quality_outcome_keys USING (h)")
         self.con.execute(f"UPDATE {ALIAS}.quality_totals SET rows = rows + e.n, keyed = keyed + e.k, "
                          f"unknown = unknown + e.u, outcome_rows = outcome_rows + ?, no_unit = no_unit + e.nu, "
-                         "first_ts = least(first_ts, e.f), last_ts = greatest(last_ts, e.l) FROM (SELECT count(*) AS n, "
-                         "count(*) FILTER (WHERE keyed) AS k, count(*) FILTER (WHERE unknown) AS u, "
-                         "count(*) FILTER (WHERE no_unit) AS nu, min(ts) AS f, max(ts) AS l FROM entered) e", [outcome_rows])
+                         "first_ts = least(first_ts, e.f), last_ts = greatest(last_ts, e.l), odd = odd OR e.o FROM (SELECT "
+                         "count(*) AS n, count(*) FILTER (WHERE keyed) AS k, count(*) FILTER (WHERE unknown) AS u, "
+                         "count(*) FILTER (WHERE no_unit) AS nu, min(ts) AS f, max(ts) AS l, coalesce(bool_or(odd), "
+                         "false) AS o FROM entered) e", [outcome_rows])
         self.con.execute(f"INSERT INTO {ALIAS}.quality_keys SELECT DISTINCT h FROM (SELECT h FROM entered WHERE keyed) "
                          f"ANTI JOIN {ALIAS}.quality_keys USING (h)")
         self.con.execute(f"INSERT INTO {ALIAS}.quality_arms SELECT arm, count(*) FROM entered WHERE unknown GROUP BY arm")
 
     def _read(self) -> WindowCounts:
         """The kept counts with the files not absorbed added (see the module contract)."""
-        rows, keyed, unknown, outcome_rows, no_unit, first, last = self.con.execute(
-            f"SELECT rows, keyed, unknown, outcome_rows, no_unit, first_ts, last_ts FROM {ALIAS}.quality_totals"
+        rows, keyed, unknown, outcome_rows, no_unit, first, last, odd = self.con.execute(
+            f"SELECT rows, keyed, unknown, outcome_rows, no_unit, first_ts, last_ts, odd FROM {ALIAS}.quality_totals"
         ).fetchall()[0]
         total = self.con.execute(f"SELECT count(*) FROM {ALIAS}.main.predictions").fetchall()[0][0] \
             if self.units.cached.get("predictions") else 0
@@ -187,14 +195,16 @@ class _Look:
         if fresh is not None:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE look_rows AS {fresh}", params.values)
             more = self.con.execute("SELECT count(*), count(*) FILTER (WHERE keyed), count(*) FILTER (WHERE unknown), "
-                                    "count(*) FILTER (WHERE no_unit), min(ts), max(ts) FROM look_rows").fetchall()[0]
+                                    "count(*) FILTER (WHERE no_unit), min(ts), max(ts), bool_or(odd) FROM look_rows"
+                                    ).fetchall()[0]
+            odd = odd or bool(more[6])
             rows, keyed, unknown, no_unit = rows + more[0], keyed + more[1], unknown + more[2], no_unit + more[3]
             first, last = min(filter(None, (first, more[4])), default=None), max(filter(None, (last, more[5])), default=None)
             new_keys = self.con.execute(f"SELECT count(DISTINCT h) FROM (SELECT h FROM look_rows WHERE keyed) "
                                         f"ANTI JOIN {ALIAS}.quality_keys USING (h)").fetchall()[0][0]
             total += self.con.execute("SELECT count(*) FROM read_parquet(?)",
                                       [self.units.fresh["predictions"]]).fetchall()[0][0]
-        counts = WindowCounts(int(total), int(rows), first, last, int(no_unit), None)
+        counts = WindowCounts(int(total), int(rows), first, last, int(no_unit), None, bool(odd))
         distinct = self.con.execute(f"SELECT count(*) FROM {ALIAS}.quality_keys").fetchall()[0][0] + new_keys
         if keyed - distinct:
             return counts  # a repeated hash: the exact count decides (data/quality.py)

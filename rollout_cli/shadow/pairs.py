@@ -5,7 +5,8 @@ Contract:
   a text prediction column how many of each arm's answers read as numbers) and raises DataError,
   naming the column and the file, when a comparison would be computed on the wrong pairs: no
   baseline answers, a candidate that never answered, candidate rows marked served in a shadow
-  stage, or a label against a score (text labels in one arm, numbers in the other).
+  stage, a label against a score (text labels in one arm, numbers in the other), or a numeric
+  `error` column holding other values than 0 and 1 (data/scans.py, refuse_odd_flags).
 - `build_pairs(logs, facts, ...)` creates the temporary table `pairs`: one row per baseline request
   of the window (a served baseline answer with a unit) with the candidate's unserved answer to it,
   if any, the segment and feature columns of the baseline's answer. It is one hash join of the
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rollout_cli.data.scans import flag_check, numeric_flags, refuse_odd_flags
 from rollout_cli.data.source import Logs, SqlParams, ts_filter
 from rollout_cli.errors import DataError
 
@@ -64,6 +66,9 @@ def check_log(logs: Logs, *, since: datetime | None, until: datetime) -> LogFact
     # The candidate's side of the pairing has no end (its answers may come after the window's end): the
     # scan reads from the window's start, and whether a row lies before the window's end is computed once.
     base_w, cand_w = f"{arm} = 'baseline' AND {served} AND in_window_", f"{arm} = 'candidate' AND NOT {served}"
+    # the answers' errors are read as true/false (build_pairs): a number there must be 0 or 1
+    flags = numeric_flags(preds, (preds.roles.get("error", "error"),))
+    odd = flag_check(preds.column("error", "flag")) if flags else "false"
     sql = (f"SELECT count(*) FILTER (WHERE {base_w}),"
            f" count(*) FILTER (WHERE {cand_w} AND in_window_),"
            f" count(*) FILTER (WHERE {arm} = 'candidate' AND {served} AND in_window_),"
@@ -71,11 +76,15 @@ def check_log(logs: Logs, *, since: datetime | None, until: datetime) -> LogFact
            f" count({pred}) FILTER (WHERE {base_w} AND {numeric}),"
            f" count({pred}) FILTER (WHERE {cand_w} AND in_window_),"
            f" count({pred}) FILTER (WHERE {cand_w} AND in_window_ AND {numeric}),"
-           f" count(*) FILTER (WHERE {cand_w})"
-           f" FROM (SELECT {arm}, {served}, {pred}, {ts} <= {params.add(until)} AS in_window_ FROM {preds.from_item(params)}"
+           f" count(*) FILTER (WHERE {cand_w}),"
+           f" count(*) FILTER (WHERE odd_ AND (({base_w}) OR ({cand_w})))"
+           f" FROM (SELECT {arm}, {served}, {pred}, {ts} <= {params.add(until)} AS in_window_, {odd} AS odd_"
+           f" FROM {preds.from_item(params)}"
            + (f" WHERE {ts} >= {params.add(since)}" if since is not None else "") + ")")
     (base, cand, cand_served, b_values, b_numeric, c_values, c_numeric,
-     cand_rows) = (int(v or 0) for v in logs.query(sql, params)[0])
+     cand_rows, odd_rows) = (int(v or 0) for v in logs.query(sql, params)[0])
+    if odd_rows:  # the candidate's answers have no end: from the window's start on
+        refuse_odd_flags(logs, flags, since=since, until=None)
     where = f"predictions ({preds.description})"
     arm_col, served_col = preds.roles.get("arm", "arm"), preds.roles.get("served", "served")
     pred_col = preds.roles.get("prediction", "prediction")

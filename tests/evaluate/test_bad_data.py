@@ -104,3 +104,25 @@ def test_a_missing_table_lists_the_tables_with_their_schemas(tmp_path: Path) -> 
     with pytest.raises(DataError, match=r"the predictions table 'nope' is not in '.*' "
                                         r"\(tables: predictions, raw\.answers\)$"):
         evaluate_stage(plan, plan.stage("canary"), now=END)
+
+
+@pytest.mark.parametrize("values, shown", [
+    # 10% 1 and 10% -1 among the candidate's answers: read as true, -1 made the error rate look small
+    ("CASE WHEN arm = 'candidate' AND hash(request_id) % 10 = 0 THEN 1 "
+     "WHEN arm = 'candidate' AND hash(request_id) % 10 = 1 THEN -1 ELSE 0 END", "(-1)"),
+    ("2", "(2)"),  # an error rate of 200%: a rollback on a broken log
+    ("CASE WHEN error THEN 0.5 ELSE 0 END", "(0.5)"),
+])
+def test_a_numeric_flag_holding_other_values_than_0_and_1_is_refused(tmp_path: Path, values: str, shown: str) -> None:
+    plan = write_plan(tmp_path, guards=ERRORS_ONLY)
+    logs = simulate(plan, tmp_path, units=20_000, candidate_pct=50)
+    rewrite(logs.predictions, "SELECT * REPLACE (CAST(error AS INTEGER) AS error) FROM logs")
+    as_numbers = evaluate_stage(plan, plan.stage("canary"), now=END)  # 0 and 1 are false and true
+    assert as_numbers.verdict is Outcome.PASS, as_numbers.reasons
+    rewrite(logs.predictions, f"SELECT * REPLACE ({values} AS error) FROM logs")
+    with pytest.raises(DataError) as caught:
+        evaluate_stage(plan, plan.stage("canary"), now=END)
+    message = caught.value.message
+    glob = logs.predictions.parent / "predictions*.parquet"
+    assert message.startswith(f"column 'error' in predictions ({glob}) is a true/false column but "), message
+    assert f"hold other values than 0 and 1 {shown}, in {logs.predictions}" in message, message

@@ -294,3 +294,69 @@ def test_evaluate_full_flag_reads_every_file(tmp_path: Path) -> None:
     assert_same(_figures(cached_doc), _figures(full_doc))
     off = subprocess.run(base, capture_output=True, text=True, env={**env, "ROLLOUT_EVALUATION_CACHE": "0"}, check=False)
     assert "cache" not in json.loads(off.stdout)  # turned off: every file is read
+
+
+def _new_file(arrivals: Arrivals, kind: str, select: str) -> Path:
+    """A new file of `kind` after the cached ones: `select` over one of its pieces (`piece` in the statement)."""
+    import duckdb
+
+    path = arrivals.logs / f"{kind}-zz-new.parquet"
+    con = duckdb.connect()
+    con.register("piece", next(t for k, t in arrivals.files if k == kind))
+    con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
+    con.close()
+    return path
+
+
+def _both_ways(plan: Plan, arrivals: Arrivals, cache: Path) -> tuple[str, str]:
+    """The DataError message of a look through the cache and of a full look (each must refuse)."""
+    messages = []
+    for where in (cache, None):
+        with pytest.raises(DataError) as caught:
+            _look(plan, arrivals, where)
+        messages.append(caught.value.message)
+    return messages[0], messages[1]
+
+
+@pytest.mark.parametrize("kind, column", [("predictions", "error"), ("outcomes", "value")])
+def test_a_new_file_without_a_column_is_refused_cached_or_not(tmp_path: Path, kind: str, column: str) -> None:
+    plan, arrivals, cache = _settled(tmp_path)
+    path = _new_file(arrivals, kind, f"SELECT * EXCLUDE ({column}) FROM piece")
+    for look in ("read as new", "settled"):  # never absorbed with the column filled with NULL
+        cached, full = _both_ways(plan, arrivals, cache)
+        assert cached == full, look
+        assert f"column '{column}'" in cached and str(path) in cached, cached
+
+
+@pytest.mark.parametrize("values", ["CAST(error AS INTEGER)::VARCHAR", "CASE WHEN error THEN 'yes' ELSE 'no' END"])
+def test_a_new_file_with_a_column_of_another_type_gets_the_full_verdict(tmp_path: Path, values: str) -> None:
+    plan, arrivals, cache = _settled(tmp_path)
+    _new_file(arrivals, "predictions", f"SELECT * REPLACE ({values} AS error) FROM piece")
+    for look in ("read as new", "settled"):
+        outcomes = []
+        for where in (cache, None):
+            try:
+                outcomes.append(_figures(_look(plan, arrivals, where)))
+            except DataError as error:
+                outcomes.append(error.message)
+        assert_same(outcomes[0], outcomes[1], look)
+
+
+def test_a_flag_holding_other_values_is_refused_through_the_cache(tmp_path: Path) -> None:
+    plan = write_plan(tmp_path, predictions=str(tmp_path / "logs" / "predictions*.parquet"),
+                      outcomes=str(tmp_path / "logs" / "outcomes*.parquet"))
+    arrivals = Arrivals(plan, tmp_path, "healthy", 5, pieces=2)
+    arrivals.files = [(k, t.set_column(t.schema.get_field_index("error"), "error", pc.cast(t.column("error"), pa.int64())))
+                      if k == "predictions" else (k, t) for k, t in arrivals.files]  # errors as 0/1 numbers
+    for index in range(len(arrivals.files)):
+        arrivals.write(index)
+    cache = tmp_path / "state"
+    cache.mkdir()
+    for _ in range(2):  # read, then absorbed: 0 and 1 are false and true, with the cache or not
+        assert_same(_figures(_look(plan, arrivals, cache)), _figures(_look(plan, arrivals, None)))
+    path = _new_file(arrivals, "predictions", "SELECT * REPLACE (CASE WHEN arm = 'candidate' THEN 2 ELSE error END "
+                                              "AS error) FROM piece")
+    for look in ("read as new", "settled"):
+        cached, full = _both_ways(plan, arrivals, cache)
+        assert cached == full, look
+        assert "column 'error' in predictions" in cached and f"(2), in {path}" in cached, cached

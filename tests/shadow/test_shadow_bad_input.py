@@ -112,3 +112,17 @@ def test_requests_without_a_unit_are_left_out_and_answers_outside_the_window_ign
                          ("r3", None, "baseline", True, "0.5"), ("r3", None, "candidate", False, "0.9")])
     result = compare_shadow(plan, since=datetime(2026, 1, 5, 0, 0, 0, 500000), examples=0)
     assert (result.coverage.baseline_requests, result.coverage.paired, result.agreement.count) == (2, 2, 2)
+
+
+def test_a_numeric_error_column_holding_other_values_than_0_and_1_is_refused(tmp_path: Path) -> None:
+    plan = write_shadow_plan(tmp_path, predictions=str(tmp_path / "predictions.parquet"))
+    path = write_log(tmp_path, ROWS)
+    con = duckdb.connect()  # errors as numbers: 0 and 1 compare; the candidate's 2 is no true/false value
+    con.execute(f"COPY (SELECT * REPLACE (CASE WHEN arm = 'candidate' AND request_id = 'r2' THEN 2 ELSE 0 END AS error) "
+                f"FROM read_parquet('{path}')) TO '{tmp_path / 'odd.parquet'}' (FORMAT parquet)")
+    con.close()
+    (tmp_path / "odd.parquet").replace(path)
+    with pytest.raises(DataError) as caught:
+        compare_shadow(plan, until=None, now=None, examples=0)
+    assert caught.value.message == (f"column 'error' in predictions ({path}) is a true/false column but 1 rows of the "
+                                    f"window hold other values than 0 and 1 (2), in {path}")
