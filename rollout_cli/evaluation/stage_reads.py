@@ -16,7 +16,7 @@ from typing import Any
 from rollout_cli.data.quality import DataQuality, data_quality
 from rollout_cli.data.queries import Aggregates, stage_aggregates
 from rollout_cli.data.scans import QuantileRead, WindowFacts, count_rows, window_facts
-from rollout_cli.data.source import BoundSource, Logs, SqlParams
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.needs import StageNeeds
 from rollout_cli.evaluation.quantile_reads import (
@@ -33,6 +33,9 @@ from rollout_cli.logcache.answers import TOTALS, Ranked, ranked_answers
 from rollout_cli.logcache.quality import kept_counts
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
+
+# The columns every outcome join reads (data/outcome_join.py)
+OUTCOME_KEYS: tuple[tuple[str, TypeClass], ...] = (("unit_id", "any"), ("ts", "timestamp"), ("event", "text"))
 
 
 def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
@@ -67,6 +70,9 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
         raise
     if facts.total_rows == 0:
         raise DataError(f"predictions ({logs.predictions.description}) has no rows")
+    if logs.outcomes is not None:  # like their files, the outcomes' key columns, whether this stage reads them or not
+        for role, expect in OUTCOME_KEYS:
+            logs.outcomes.column(role, expect)
     if any(m.level == "outcome" for m in needs.measures):
         if logs.outcomes is None:
             raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")

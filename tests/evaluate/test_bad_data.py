@@ -104,3 +104,15 @@ def test_a_missing_table_lists_the_tables_with_their_schemas(tmp_path: Path) -> 
     with pytest.raises(DataError, match=r"the predictions table 'nope' is not in '.*' "
                                         r"\(tables: predictions, raw\.answers\)$"):
         evaluate_stage(plan, plan.stage("canary"), now=END)
+
+
+@pytest.mark.parametrize("guards", [ERRORS_ONLY, [{"metric": "conversion", "max_drop": "2%"}]],
+                         ids=["no guard on outcomes", "a guard on outcomes"])
+@pytest.mark.parametrize("full", [True, False], ids=["full", "cached"])
+def test_outcomes_without_the_unit_column_are_named(tmp_path: Path, guards: list[dict[str, str]], full: bool) -> None:
+    plan = write_plan(tmp_path, guards=guards)
+    logs = simulate(plan, tmp_path, units=2_000, candidate_pct=50)
+    rewrite(logs.outcomes, "SELECT * EXCLUDE (user_id) FROM logs")
+    with pytest.raises(DataError, match=r"^column 'user_id' \(role unit_id\) is missing from outcomes \(.*outcomes\*"
+                                        r"\.parquet\); its columns are: event, request_id, ts, value$"):
+        evaluate_stage(plan, plan.stage("canary"), now=END, cache_dir=tmp_path / "state", full=full)

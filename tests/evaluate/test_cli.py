@@ -7,8 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from evaluate_helpers import write_plan
+from evaluate_helpers import simulate, write_plan
 from rollout_support import cli
+from test_bad_data import rewrite
 
 NOW = "2026-01-05T06:00:00Z"
 
@@ -136,3 +137,15 @@ def test_evaluate_for_people_stays_readable_in_a_narrow_terminal(segment_harm: P
     assert lines[ios + 1].startswith("  baseline 0.0") and ", interval [-" in lines[ios + 1]
     assert lines[ios + 2].startswith("  conversion is ") and lines[ios + 2].endswith("below baseline (allowed: 2%)")
     assert "pass error_rate all · max 0.5%" in lines
+
+
+@pytest.mark.parametrize("guard", [{"metric": "conversion", "max": "50%"}, {"metric": "error_rate", "max": "0.5%"}],
+                         ids=["a guard on outcomes", "no guard on outcomes"])
+def test_outcomes_without_the_unit_column_exit_2_named(tmp_path: Path, guard: dict[str, str]) -> None:
+    plan = write_plan(tmp_path, guards=[guard])
+    logs = simulate(plan, tmp_path, units=2_000, candidate_pct=50)
+    rewrite(logs.outcomes, "SELECT * EXCLUDE (user_id) FROM logs")
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: column 'user_id' (role unit_id) is missing from outcomes (" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
