@@ -139,6 +139,18 @@ def test_evaluate_for_people_stays_readable_in_a_narrow_terminal(segment_harm: P
     assert "pass error_rate all · max 0.5%" in lines
 
 
+def test_no_outcome_data_is_inconclusive_with_exit_3(tmp_path: Path) -> None:
+    """A conversion guard over outcomes 30 days old: not "conversion is 0%", a pass."""
+    plan = write_plan(tmp_path, guards=[{"metric": "conversion", "max": "50%"}])
+    logs = simulate(plan, tmp_path, units=2_000, candidate_pct=50)
+    rewrite(logs.outcomes, "SELECT * REPLACE (ts - INTERVAL 30 DAY AS ts) FROM logs")
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--json", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    check = strict_json(done.stdout)["checks"][0]
+    assert check["outcome"] == "inconclusive"
+    assert check["reason"].startswith("conversion: not judged: no outcome events 'purchase' in the window (outcomes ")
+
+
 @pytest.mark.parametrize("guard", [{"metric": "conversion", "max": "50%"}, {"metric": "error_rate", "max": "0.5%"}],
                          ids=["a guard on outcomes", "no guard on outcomes"])
 def test_outcomes_without_the_unit_column_exit_2_named(tmp_path: Path, guard: dict[str, str]) -> None:
