@@ -1,8 +1,8 @@
 """Judge one stage from the logs: plan + data -> Evaluation (docs/data.md, docs/statistics.md).
 
 Contract of `evaluate_stage`:
-- window: `since` (default: the first prediction row, i.e. all data) to `until` (default:
-  `now`); `now` (default: the real UTC clock) is the reference for freshness. Naive datetimes
+- window: `since` (default: the first prediction row, i.e. all data) to `until` (default, and at
+  most: `now`); `now` (default: the real UTC clock) is the reference for freshness. Naive datetimes
   are taken as UTC; the Evaluation carries aware UTC datetimes.
 - `split` is the planned split (default: the stage's own traffic and shadow shares).
 - One statement computes every measure for both arms and every segment value; guards are
@@ -72,7 +72,8 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError. `cache_dir`:
     parquet logs read through the evaluation cache there unless `full` (docs/incremental.md); same figures."""
     now_n = utc_naive(now or datetime.now(UTC))
-    until_n = utc_naive(until) if until is not None else now_n
+    # an `until` after now ends the window now: time that has not come counts toward no min_duration
+    until_n = min(utc_naive(until), now_n) if until is not None else now_n
     since_n = utc_naive(since) if since is not None else None
     if since_n is not None and since_n > until_n:
         raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")

@@ -60,7 +60,8 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
     if stage is None or not stage.is_shadow:
         raise UsageError(f"stage {getattr(stage, 'name', None)!r} is not a shadow stage" if stage
                          else f"plan {plan.name!r} has no shadow stage")
-    until_n = utc_naive(until or now or datetime.now(UTC))
+    now_n = utc_naive(now or datetime.now(UTC))
+    until_n = min(utc_naive(until), now_n) if until is not None else now_n  # time to come has no answers yet
     since_n = utc_naive(since) if since is not None else None
     if since_n is not None and since_n > until_n:
         raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")
