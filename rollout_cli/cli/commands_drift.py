@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
+from rollout_cli.cli import output
 from rollout_cli.cli.options import JsonOpt, PlanArg
-from rollout_cli.cli.window import UntilOpt, parse_moment
+from rollout_cli.cli.window import UntilOpt, parse_moment, window_end
 from rollout_cli.errors import ExitCode, UsageError
 from rollout_cli.units import parse_duration
 
@@ -41,8 +42,11 @@ def drift(plan: PlanArg, since: SinceOpt = None, until: UntilOpt = None, window:
             raise UsageError(f"--window: {window!r} is not a duration (1h, 1d)") from None
         if window_s < 60:
             raise UsageError(f"--window: {window!r} is shorter than a minute")
+    window_until, capped = window_end(until, now)  # a window still open is never judged as complete
+    if capped and not json_out:
+        output.err_console.print(f"note: {capped}", markup=False)
     report = drift_report(loaded, since=parse_moment(since, now, "--since") if since else None,
-                          until=parse_moment(until, now, "--until") if until else now, window_s=window_s)
+                          until=window_until or now, window_s=window_s)
     if json_out:
         print_json(report_json(report))
     else:

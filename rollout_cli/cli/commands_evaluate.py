@@ -12,7 +12,7 @@ import typer
 from rollout_cli.cli import output
 from rollout_cli.cli.options import JsonOpt, PlanArg, StateDirOpt
 from rollout_cli.cli.output import print_json
-from rollout_cli.cli.window import EXIT_FOR, SinceOpt, UntilOpt, parse_moment
+from rollout_cli.cli.window import EXIT_FOR, SinceOpt, UntilOpt, parse_moment, window_end
 from rollout_cli.errors import UsageError
 from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.plan.model import Plan, Stage
@@ -130,7 +130,9 @@ def evaluate(plan: PlanArg, stage: StageOpt = None, since: SinceOpt = None, unti
         running = _stage_from_state(loaded, state_dir)
         chosen, start, split = running if running else (loaded.stages[0], None, None)
     window_since = parse_moment(since, now, "--since") if since else start
-    window_until = parse_moment(until, now, "--until") if until else None
+    window_until, capped = window_end(until, now)
+    if capped and not json_out:
+        output.err_console.print(f"note: {capped}", markup=False)
     evaluation = evaluate_stage(loaded, chosen, since=window_since, until=window_until, now=now, split=split,
                                 cache_dir=_cache_dir(loaded, state_dir), full=full)
     if evaluation.cache is not None and evaluation.cache.note and not json_out:

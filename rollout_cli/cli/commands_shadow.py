@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
+from rollout_cli.cli import output
 from rollout_cli.cli.options import JsonOpt, PlanArg
 from rollout_cli.cli.output import print_json
-from rollout_cli.cli.window import EXIT_FOR, UntilOpt, parse_moment
+from rollout_cli.cli.window import EXIT_FOR, UntilOpt, parse_moment, window_end
 from rollout_cli.errors import UsageError
 
 # `shadow` reads no state, so its window starts with the data, not with the stage (docs/shadow.md)
@@ -50,9 +51,11 @@ def shadow(plan: PlanArg, stage: ShadowStageOpt = None, since: ShadowSinceOpt = 
         except KeyError as error:
             raise UsageError(str(error.args[0])) from None
     now = utc_now()
+    window_until, capped = window_end(until, now)
+    if capped and not json_out:
+        output.err_console.print(f"note: {capped}", markup=False)
     result = compare_shadow(loaded, chosen, since=parse_moment(since, now, "--since") if since else None,
-                            until=parse_moment(until, now, "--until") if until else None, now=now,
-                            segment=segment, examples=examples, timeout_ms=timeout)
+                            until=window_until, now=now, segment=segment, examples=examples, timeout_ms=timeout)
     if json_out:
         print_json(result.to_json())
     else:

@@ -3,7 +3,7 @@ command does not load another command's modules (`rollout shadow` starts without
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -31,6 +31,17 @@ def parse_moment(value: str, now: datetime, option: str) -> datetime:
     return now - timedelta(seconds=seconds)
 
 
+def window_end(until: str | None, now: datetime) -> tuple[datetime | None, str | None]:
+    """--until as a time (None without it), at most now, and the note that says so when it was later:
+    logs of time to come do not exist yet, and a window reaching there would count that time (min_duration)."""
+    if until is None:
+        return None, None
+    moment = parse_moment(until, now, "--until")
+    if moment <= now:
+        return moment, None
+    return now, f"--until {until} is after now ({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}): the window ends now"
+
+
 SinceOpt = Annotated[
     str | None,
     typer.Option("--since", help="Window start: a time, or a duration ago (2h) "
@@ -38,5 +49,5 @@ SinceOpt = Annotated[
 ]
 UntilOpt = Annotated[
     str | None,
-    typer.Option("--until", help="Window end: a time, or a duration ago \\[default: now]."),
+    typer.Option("--until", help="Window end: a time, or a duration ago \\[default and latest: now]."),
 ]

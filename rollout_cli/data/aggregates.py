@@ -94,6 +94,9 @@ class ArmCell:
     # values that are NaN or infinite, left out of every statistic: "column latency_ms" or
     # "value of purchase outcomes" -> (non-finite, finite) counts
     value_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # event_sum measure -> the outcome events with a value (finite or not) joined to the arm's units:
+    # how the evaluator tells "no events" from "events worth 0" (evaluation/stage_reads.py `silent_outcomes`)
+    outcome_values: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -107,6 +107,8 @@ def read_rows(rows: list[tuple[Any, ...]], names: list[str], *, segments: list[s
         if row["part"] == "units":
             cell.units = int(row["n"] or 0)
             cell.value_counts = read_value_counts(row, numeric_names, outcome_events)
+            cell.outcome_values = {measures[i].key: int(row[f"ov{i}"] or 0) + int(row[f"ovn{i}"] or 0)
+                                   for i in outcome_events if f"ov{i}" in row}
             cell.crossed = int(row["crossed"] or 0)
             if population is None:
                 everyone.append(row)

@@ -163,7 +163,12 @@ class BoundSource:
         return quote_identifier(name)
 
     def type_of(self, role: str, *, column: str | None = None) -> str:
-        return type_class(self.columns[column if column is not None else self.roles.get(role, role)])
+        """The type class of the column for `role` (or a named plan column); a missing one is the
+        DataError of `column`, never a KeyError."""
+        name = column if column is not None else self.roles.get(role, role)
+        if name not in self.columns:
+            self.column(role, column=column)
+        return type_class(self.columns[name])
 
 
 @dataclass

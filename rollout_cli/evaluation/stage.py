@@ -1,8 +1,8 @@
 """Judge one stage from the logs: plan + data -> Evaluation (docs/data.md, docs/statistics.md).
 
 Contract of `evaluate_stage`:
-- window: `since` (default: the first prediction row, i.e. all data) to `until` (default:
-  `now`); `now` (default: the real UTC clock) is the reference for freshness. Naive datetimes
+- window: `since` (default: the first prediction row, i.e. all data) to `until` (default, and at
+  most: `now`); `now` (default: the real UTC clock) is the reference for freshness. Naive datetimes
   are taken as UTC; the Evaluation carries aware UTC datetimes.
 - `split` is the planned split (default: the stage's own traffic and shadow shares).
 - One statement computes every measure for both arms and every segment value; guards are
@@ -11,13 +11,14 @@ Contract of `evaluate_stage`:
   at stage level holds it back (freshness, empty window, crossover, rows without a unit, the
   stage's min_units and min_duration, shadow coverage); else inconclusive. min_duration is
   judged on the time since `stage_started` when given (the controller: the stage clock, while
-  the window starts a settling time later), else on the window's length (ad hoc).
+  the window starts a settling time later), else on the window's length (ad hoc). Every check of an
+  outcome metric none of whose events joined an answered unit is inconclusive (no data, not a rate of 0).
 - Bad input (missing/mistyped column, no files, empty source, unreadable file) raises DataError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_word
 from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, stage_measures
 from rollout_cli.evaluation.paired import paired_checks
-from rollout_cli.evaluation.stage_reads import read_stage, segment_populations
+from rollout_cli.evaluation.stage_reads import read_stage, segment_populations, silent_outcomes
 from rollout_cli.evaluation.tuning import guard_tuning, stage_horizon
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
@@ -71,7 +72,8 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     """The Evaluation of `stage` over [since, until] (see the module contract). Raises DataError. `cache_dir`:
     parquet logs read through the evaluation cache there unless `full` (docs/incremental.md); same figures."""
     now_n = utc_naive(now or datetime.now(UTC))
-    until_n = utc_naive(until) if until is not None else now_n
+    # an `until` after now ends the window now: time that has not come counts toward no min_duration
+    until_n = min(utc_naive(until), now_n) if until is not None else now_n
     since_n = utc_naive(since) if since is not None else None
     if since_n is not None and since_n > until_n:
         raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")
@@ -83,8 +85,9 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     with plan_logs(plan, stage.name, None if full else cache_dir) as (logs, cache):
         kept = cache.units if cache is not None else None  # the cache's per-unit rows (docs/incremental.md)
         facts, agg, quality = read_stage(logs, plan, stage, needs, segments, since_n, until_n, kept)
+        window_since = since_n or facts.first_ts or until_n
+        silent = silent_outcomes(logs, needs, agg, window_since, until_n) if facts.window_rows else {}
     window_rows, last_upto = facts.window_rows, facts.last_upto
-    window_since = since_n or facts.first_ts or until_n
     reasons: list[str] = []
     duration_s = max(0.0, (until_n - window_since).total_seconds())
     if any(g.metric.prometheus is not None for g in needs.guards):  # counted in Prometheus (docs/data.md)
@@ -140,7 +143,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
                 f"infinite; tolerated: {format_fraction(NON_FINITE_TOLERANCE)}); they are left out of every statistic"
                 for bad in non_finite if max(bad.shares.values()) > NON_FINITE_TOLERANCE]
     paired = paired_checks(plan, stage, since=since_n, until=until_n) if window_rows else []
-    checks, skipped = judge_checks(plan, stage, needs, agg, segments, paired=paired)
+    checks, skipped = judge_checks(plan, stage, needs, agg, segments, paired=paired, silent=silent)
     if not checks and window_rows:
         reasons.append("the stage has no guards that can be judged")
     verdict = stage_verdict(checks, srm, reasons)
@@ -183,8 +186,11 @@ def stage_verdict(checks: list[Check], srm: SrmResult, reasons: list[str]) -> Ou
 
 
 def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, segments: list[str], *,
-                 paired: Sequence[tuple[Check, GuardResult]] = ()) -> tuple[list[Check], list[SkippedSegment]]:
-    """Every check of the stage, Holm-adjusted, and the segments with too few units to judge."""
+                 paired: Sequence[tuple[Check, GuardResult]] = (), silent: Mapping[str, str] | None = None
+                 ) -> tuple[list[Check], list[SkippedSegment]]:
+    """Every check of the stage, Holm-adjusted, and the segments with too few units to judge.
+    `silent`: metric -> why its checks are not judged (no outcome data, stage_reads.silent_outcomes)."""
+    silent = silent or {}
     alpha = 1.0 - plan.decision.confidence
     min_units = plan.decision.min_units_per_check
     pairs: list[tuple[Check, GuardResult]] = list(paired)
@@ -200,6 +206,8 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
                 skipped.append(SkippedSegment(guard.metric.name, {population[0]: population[1]}))
                 continue
             pairs += judge_guard(guard, population, agg, **common)
+    pairs = [_not_judged(check, silent[check.metric]) if check.metric in silent else (check, result)
+             for check, result in pairs]
     adjusted = apply_holm([result for _, result in pairs], alpha)
     checks = []
     for (check, before), after in zip(pairs, adjusted):
@@ -207,6 +215,13 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
             check = replace(check, outcome=after.outcome, reason=f"{check.reason}; {after.reason}")
         checks.append(check)
     return checks, skipped
+
+
+def _not_judged(check: Check, why: str) -> tuple[Check, GuardResult]:
+    """A check with no data behind it: inconclusive, whatever its figures (0 events read as a rate of 0)."""
+    result = GuardResult(outcome=Outcome.INCONCLUSIVE, interval=None, p_fail=1.0, effect=None, reason=why)
+    return replace(check, outcome=Outcome.INCONCLUSIVE, reason=f"{check.metric}: not judged: {why}", effect=None,
+                   interval=None, p_value=None), result
 
 
 def _units_in(agg: Aggregates, population: Population, shadow: bool) -> int:

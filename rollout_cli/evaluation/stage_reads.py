@@ -13,10 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from rollout_cli.data.aggregates import Measure
 from rollout_cli.data.quality import DataQuality, data_quality
 from rollout_cli.data.queries import Aggregates, stage_aggregates
 from rollout_cli.data.scans import QuantileRead, WindowFacts, count_rows, numeric_flags, refuse_odd_flags, window_facts
-from rollout_cli.data.source import BoundSource, Logs, SqlParams
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, TypeClass, ts_filter
 from rollout_cli.errors import DataError
 from rollout_cli.evaluation.needs import StageNeeds
 from rollout_cli.evaluation.quantile_reads import (
@@ -33,6 +34,10 @@ from rollout_cli.logcache.answers import TOTALS, Ranked, ranked_answers
 from rollout_cli.logcache.quality import kept_counts
 from rollout_cli.logcache.units import UnitTable
 from rollout_cli.plan.model import Plan, Stage
+from rollout_cli.units import format_duration
+
+# The columns every outcome join reads (data/outcome_join.py)
+OUTCOME_KEYS: tuple[tuple[str, TypeClass], ...] = (("unit_id", "any"), ("ts", "timestamp"), ("event", "text"))
 
 
 def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments: list[str], since: datetime | None,
@@ -72,6 +77,9 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
         raise
     if facts.total_rows == 0:
         raise DataError(f"predictions ({logs.predictions.description}) has no rows")
+    if logs.outcomes is not None:  # like their files, the outcomes' key columns, whether this stage reads them or not
+        for role, expect in OUTCOME_KEYS:
+            logs.outcomes.column(role, expect)
     if any(m.level == "outcome" for m in needs.measures):
         if logs.outcomes is None:
             raise DataError("the stage's guards count outcome events but data.outcomes is not set in the plan")
@@ -109,6 +117,50 @@ def read_stage(logs: Logs, plan: Plan, stage: Stage, needs: StageNeeds, segments
                                whole_source=counted is None and facts.every_row_in_window,
                                outcomes_counted=agg.outcome_rows)
     return facts, agg, quality
+
+
+def silent_outcomes(logs: Logs, needs: StageNeeds, agg: Aggregates, since: datetime, until: datetime
+                    ) -> dict[str, str]:
+    """Metric -> why its guards are not judged: not one of its outcome events joined an answered unit of
+    either arm (docs/data.md, "No outcome data"). Zero events among units whose events do join is evidence;
+    no joined event at all is a pipeline that stalled, a misspelled event or unit ids that match none,
+    and would read as a rate of 0. `since`: the window's start (the first answer when none was given)."""
+    whole = agg.cells.get(None, {})
+    silent = {}
+    for m in needs.measures:
+        if m.level != "outcome":
+            continue
+        if m.op == "event_any":  # units with an event
+            joined = sum(cell.sums[m.key].sum_x for cell in whole.values() if m.key in cell.sums)
+        else:  # events with a value (a sum of 0 may be events worth 0)
+            joined = sum(cell.outcome_values.get(m.key, 0) for cell in whole.values())
+        if not joined:
+            silent[m.metric] = _no_outcome_words(logs, m, since, until)
+    return silent
+
+
+def _no_outcome_words(logs: Logs, m: Measure, since: datetime, until: datetime) -> str:
+    """Which of those it is, in words an on-call engineer can act on (one light count of the outcomes)."""
+    outs = logs.outcomes
+    assert outs is not None  # read_stage refuses outcome measures without outcomes
+    params = SqlParams()
+    is_event = f"{outs.column('event', 'text')} = {params.add(m.event)}"
+    value = outs.column("value", "number") if m.op == "event_sum" else "1"
+    in_window = ts_filter(outs.column("ts", "timestamp"), since, until, params)
+    row = logs.query(f"SELECT count(*), count(*) FILTER (WHERE {is_event}), count({value}) FILTER (WHERE {is_event}) "
+                     f"FROM {outs.from_item(params)} WHERE {in_window}", params)[0]
+    rows, events, valued = (int(n or 0) for n in row)
+    where, column = f"outcomes {outs.description}", outs.roles.get
+    if not rows:
+        return f"no outcome events '{m.event}' in the window ({where} has no rows in it)"
+    if not events:
+        return f"no outcome events '{m.event}' in the window ({where} has {rows} rows in it, none of event '{m.event}')"
+    if not valued:
+        return (f"none of the {events} outcome events '{m.event}' in the window ({where}) has a value "
+                f"(column '{column('value', 'value')}')")
+    within = f" within {format_duration(m.window_s)}" if m.window_s is not None else ""
+    return (f"none of the {events} outcome events '{m.event}' in the window ({where}) follows an answer to "
+            f"its unit (column '{column('unit_id', 'unit_id')}'){within}")
 
 
 def _empty(logs: Logs, source: BoundSource) -> bool:

@@ -61,6 +61,8 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
         raise UsageError(f"stage {getattr(stage, 'name', None)!r} is not a shadow stage" if stage
                          else f"plan {plan.name!r} has no shadow stage")
     until_n = utc_naive(until or now or datetime.now(UTC))
+    if now is not None:  # time to come has no answers yet: a window ends at `now` at the latest
+        until_n = min(until_n, utc_naive(now))
     since_n = utc_naive(since) if since is not None else None
     if since_n is not None and since_n > until_n:
         raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")

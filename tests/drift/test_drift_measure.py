@@ -132,8 +132,8 @@ def test_bad_input_names_the_feature(tmp_path: Path, setup, message: str) -> Non
     assert caught.value.message == message.format(dir=tmp_path)
 
 
-def rollout(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "ROLLOUT_NOW": UNTIL.isoformat()}
+def rollout(args: list[str], cwd: Path, now: datetime = UNTIL) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "ROLLOUT_NOW": now.isoformat()}
     return subprocess.run([sys.executable, "-m", "rollout_cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60, check=False)
 
@@ -158,3 +158,20 @@ def test_the_command_json_text_and_exit_codes(tmp_path: Path) -> None:
     bad = rollout(["drift", str(path)], tmp_path)
     assert bad.returncode == 2
     assert "error: feature 'price' changed type: VARCHAR in training but DOUBLE in predictions" in bad.stderr
+
+
+def test_an_until_after_now_judges_no_open_window(tmp_path: Path) -> None:
+    """At 01:30 the window 01:00-02:00 is still open: its drifted half hour is shown, never judged."""
+    predictions(tmp_path, price="CASE WHEN i < 3000 THEN (i % 1000)::DOUBLE ELSE 5000.0 + i END")
+    training(tmp_path)
+    path = plan_file(tmp_path)
+    now = T0 + timedelta(minutes=90)
+    for until in ([], ["--until", "2030-01-01"]):
+        result = rollout(["drift", str(path), "--json", *until], tmp_path, now=now)
+        assert result.returncode == 0, (until, result.stdout, result.stderr)
+        doc = json.loads(result.stdout)
+        assert doc["drifted"] == [] and doc["until"] == now.isoformat()
+        assert [w["complete"] for w in doc["columns"][0]["windows"]] == [True, False]
+    text = rollout(["drift", str(path), "--until", "2030-01-01"], tmp_path, now=now)
+    assert text.returncode == 0
+    assert "note: --until 2030-01-01 is after now (2026-03-02T01:30:00Z): the window ends now" in text.stderr

@@ -126,3 +126,31 @@ def test_a_numeric_flag_holding_other_values_than_0_and_1_is_refused(tmp_path: P
     glob = logs.predictions.parent / "predictions*.parquet"
     assert message.startswith(f"column 'error' in predictions ({glob}) is a true/false column but "), message
     assert f"hold other values than 0 and 1 {shown}, in {logs.predictions}" in message, message
+
+
+@pytest.mark.parametrize("guards", [ERRORS_ONLY, [{"metric": "conversion", "max_drop": "2%"}]],
+                         ids=["no guard on outcomes", "a guard on outcomes"])
+@pytest.mark.parametrize("full", [True, False], ids=["full", "cached"])
+def test_outcomes_without_the_unit_column_are_named(tmp_path: Path, guards: list[dict[str, str]], full: bool) -> None:
+    plan = write_plan(tmp_path, guards=guards)
+    logs = simulate(plan, tmp_path, units=2_000, candidate_pct=50)
+    rewrite(logs.outcomes, "SELECT * EXCLUDE (user_id) FROM logs")
+    with pytest.raises(DataError, match=r"^column 'user_id' \(role unit_id\) is missing from outcomes \(.*outcomes\*"
+                                        r"\.parquet\); its columns are: event, request_id, ts, value$"):
+        evaluate_stage(plan, plan.stage("canary"), now=END, cache_dir=tmp_path / "state", full=full)
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["ad hoc", "a rollout running"])
+def test_an_until_after_now_counts_no_time_that_has_not_come(tmp_path: Path, started: bool) -> None:
+    """20 minutes of logs for a canary of min_duration 1h: a window said to end in 2030 ends now."""
+    plan = write_plan(tmp_path, guards=ERRORS_ONLY, canary="{name: canary, traffic: 50%, min_duration: 1h}")
+    simulate(plan, tmp_path, units=20_000, candidate_pct=50, duration_s=20 * 60)
+    now = START + timedelta(minutes=20)
+    stage_started = START if started else None
+    for until in (None, datetime(2030, 1, 1, tzinfo=UTC)):
+        evaluation = evaluate_stage(plan, plan.stage("canary"), until=until, now=now, stage_started=stage_started)
+        assert evaluation.verdict is Outcome.INCONCLUSIVE, evaluation.reasons
+        assert evaluation.until == now and evaluation.duration_s <= 20 * 60
+        expected = "the stage has run 20m of its min_duration 1h" if started else \
+            "the window covers 20m of the stage's min_duration 1h"
+        assert expected in evaluation.reasons, evaluation.reasons

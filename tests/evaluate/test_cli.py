@@ -7,8 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from evaluate_helpers import write_plan
+from evaluate_helpers import simulate, write_plan
 from rollout_support import cli
+from test_bad_data import rewrite
 
 NOW = "2026-01-05T06:00:00Z"
 
@@ -136,3 +137,42 @@ def test_evaluate_for_people_stays_readable_in_a_narrow_terminal(segment_harm: P
     assert lines[ios + 1].startswith("  baseline 0.0") and ", interval [-" in lines[ios + 1]
     assert lines[ios + 2].startswith("  conversion is ") and lines[ios + 2].endswith("below baseline (allowed: 2%)")
     assert "pass error_rate all · max 0.5%" in lines
+
+
+def test_an_until_after_now_ends_the_window_now_with_a_note(tmp_path: Path) -> None:
+    """20 minutes of logs for a canary of min_duration 1h: --until 2030 neither passes nor waits for 2030."""
+    plan = write_plan(tmp_path, guards=[{"metric": "error_rate", "max": "0.5%"}],
+                      canary="{name: canary, traffic: 50%, min_duration: 1h}")
+    simulate(plan, tmp_path, units=20_000, candidate_pct=50, duration_s=20 * 60)
+    now = "2026-01-05T00:20:00Z"
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--until", "2030-01-01", cwd=tmp_path, now=now)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "note: --until 2030-01-01 is after now (2026-01-05T00:20:00Z): the window ends now" in done.stderr
+    assert "the window covers 20m of the stage's min_duration 1h" in done.stdout
+    doc = strict_json(rollout("evaluate", "plan.yaml", "--stage", "canary", "--until", "2030-01-01", "--json",
+                              cwd=tmp_path, now=now).stdout)
+    assert doc["window"]["until"] == "2026-01-05T00:20:00+00:00" and doc["duration_s"] <= 20 * 60
+
+
+def test_no_outcome_data_is_inconclusive_with_exit_3(tmp_path: Path) -> None:
+    """A conversion guard over outcomes 30 days old: not "conversion is 0%", a pass."""
+    plan = write_plan(tmp_path, guards=[{"metric": "conversion", "max": "50%"}])
+    logs = simulate(plan, tmp_path, units=2_000, candidate_pct=50)
+    rewrite(logs.outcomes, "SELECT * REPLACE (ts - INTERVAL 30 DAY AS ts) FROM logs")
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", "--json", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    check = strict_json(done.stdout)["checks"][0]
+    assert check["outcome"] == "inconclusive"
+    assert check["reason"].startswith("conversion: not judged: no outcome events 'purchase' in the window (outcomes ")
+
+
+@pytest.mark.parametrize("guard", [{"metric": "conversion", "max": "50%"}, {"metric": "error_rate", "max": "0.5%"}],
+                         ids=["a guard on outcomes", "no guard on outcomes"])
+def test_outcomes_without_the_unit_column_exit_2_named(tmp_path: Path, guard: dict[str, str]) -> None:
+    plan = write_plan(tmp_path, guards=[guard])
+    logs = simulate(plan, tmp_path, units=2_000, candidate_pct=50)
+    rewrite(logs.outcomes, "SELECT * EXCLUDE (user_id) FROM logs")
+    done = rollout("evaluate", "plan.yaml", "--stage", "canary", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: column 'user_id' (role unit_id) is missing from outcomes (" in done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr

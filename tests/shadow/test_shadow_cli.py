@@ -67,3 +67,11 @@ def test_a_bad_option_is_a_usage_error(missing: Path) -> None:
     assert done.returncode == 2 and "stage 'canary' is not a shadow stage" in done.stderr
     done = rollout("shadow", "plan.yaml", "--segment", "nope", cwd=missing)
     assert done.returncode == 2 and "column 'nope' (segment) is missing from predictions" in done.stderr
+
+
+def test_an_until_after_now_ends_the_window_now(missing: Path) -> None:
+    done = rollout("shadow", "plan.yaml", "--until", "2030-01-01", "--json", "--examples", "0", cwd=missing)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["window"]["until"] == "2026-01-05T06:00:00+00:00"
+    text = rollout("shadow", "plan.yaml", "--until", "2030-01-01", "--examples", "0", cwd=missing)
+    assert "note: --until 2030-01-01 is after now (2026-01-05T06:00:00Z): the window ends now" in text.stderr
