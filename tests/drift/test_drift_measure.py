@@ -36,7 +36,8 @@ def plan_document(directory: Path, drift: object) -> dict[str, object]:
 
 
 def write(directory: Path, name: str, select: str) -> None:
-    duckdb.sql(f"COPY ({select}) TO '{directory / name}' (FORMAT parquet)")
+    with duckdb.connect() as con:  # its own connection: the module's shared one may hold another test's result
+        con.execute(f"COPY ({select}) TO '{directory / name}' (FORMAT parquet)")
 
 
 def predictions(directory: Path, price: str = "(i % 1000)::DOUBLE", country: str = "['de', 'fr', 'us'][i % 3 + 1]",
