@@ -17,7 +17,7 @@ from typing import Literal
 
 import duckdb
 
-from rollout_cli.data.source import Logs, open_logs
+from rollout_cli.data.source import Logs, check_window, open_logs
 from rollout_cli.errors import DataError, UsageError
 from rollout_cli.export.dictionary import Entry, dictionary, dictionary_csv
 from rollout_cli.export.query import ExportQuery, Per, export_query
@@ -122,6 +122,7 @@ def run_export(plan: Plan, store: StateStore, out: Path | None, request: ExportR
                describe_only: bool = False) -> ExportResult:
     """Export (or, with describe_only, only describe) the rollout's requests or units. UsageError,
     DataError on bad input; on any failure no file is left under `out` or its dictionary's name."""
+    check_window(request.since, request.until)
     fmt = output_format(out, request.format)
     periods, only = rollout_periods(plan, store, request.stage)
     with open_logs(plan.data) as logs:

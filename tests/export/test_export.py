@@ -138,6 +138,15 @@ def test_bad_input_is_a_message_and_no_file(demo: DemoSummary, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_a_window_that_starts_after_it_ends_is_refused(demo: DemoSummary, tmp_path: Path) -> None:
+    """As evaluate and shadow say: not `wrote 0 rows`."""
+    out = tmp_path / "x.parquet"
+    result = _export(demo, "--out", str(out), "--since", "1h", "--until", "2h", "--force", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith("error: the window starts (") and ") after it ends (" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failure_during_the_copy_leaves_no_file(demo: DemoSummary, tmp_path: Path) -> None:
     """A damaged log file that only the full scan reaches: the export fails and leaves nothing."""
     shutil.copytree(demo.directory / "logs", tmp_path / "logs")
