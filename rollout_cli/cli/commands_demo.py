@@ -23,7 +23,7 @@ ACTION_STYLE = {"advance": "bold green", "complete": "bold green", "rollback": "
 def demo(
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to put the plan, logs, state and "
                                                       "runbook (default: a new temporary folder).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated traffic.")] = 7,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulated traffic.")] = 7,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the story.")] = False,
 ) -> None:
     """Run a whole rollout on this machine: shadow, canary, a harm on one segment, automatic rollback.
