@@ -35,6 +35,11 @@ def demo(
         raise UsageError(f"--dir {target} is a file, not a folder", hint="pass a new or empty folder, or none")
     if (target / ".rollout").exists():
         raise UsageError(f"{target} already holds a demo's state", hint="pass an empty --dir, or none")
+    try:  # before the story starts: a folder that cannot be made is a message, not a story cut short
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--dir {target}: cannot create the folder: {error.strerror or error}",
+                         hint="pass a folder you may write in, or none (a new temporary folder)") from None
     if not json_out:
         console.rule("[bold]rollout demo[/]")
         console.print(f"plan, simulated logs, router file and state in {target}")
