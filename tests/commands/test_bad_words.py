@@ -3,6 +3,7 @@ exit 2 — never `internal error: …` — and nothing is recorded or written.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,31 @@ def test_demo_checks_its_folder_before_the_story_starts(tmp_path: Path, capsys) 
         code, out, err = _run(capsys, "demo", "--dir", "/proc/demo")
         assert (code, out) == (2, "")
         assert err.startswith("error: --dir /proc/demo: cannot create the folder: ")
+
+
+def test_history_of_an_unknown_action_lists_the_actions(plan: Path, capsys) -> None:
+    assert main(["start", str(plan), "--as", "alice"]) == 0
+    code, _, err = _run(capsys, "history", str(plan), "--action", "bogus")
+    assert code == 2
+    assert err.splitlines()[0].startswith("error: --action bogus: no such action (actions: advance, approve, ")
+    code, out, _ = _run(capsys, "history", str(plan), "--action", "start", "--json")
+    assert code == 0 and [e["action"] for e in json.loads(out)["events"]] == ["start"]
+    code, out, _ = _run(capsys, "history", str(plan), "--action", "pause", "--json")
+    assert code == 0 and json.loads(out)["events"] == []  # a real action, none on record
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_rollback_must_say_why(plan: Path, tmp_path: Path, capsys, reason: str) -> None:
+    code, _, err = _run(capsys, "rollback", str(plan), "--reason", reason, "--as", "carol")
+    assert code == 2
+    assert err.splitlines()[0] == "error: --reason is empty: a rollback must say why, in the audit trail"
+    assert not (tmp_path / "state").exists() and not (tmp_path / "router.json").exists()
+
+
+def test_a_share_guard_above_100_percent_suggests_a_share(plan: Path, capsys) -> None:
+    text = plan.read_text()
+    plan.write_text(text.replace("{metric: agreement, min: 90%}", "{metric: agreement, max: 500%}"))
+    code, out, err = _run(capsys, "plan", "validate", str(plan))
+    assert code == 2
+    assert "'agreement' is a share between 0% and 100%; '500%' is not (write a share such as 5% or 0.05)" in out + err
+    assert "%%" not in out + err
