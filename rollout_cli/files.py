@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,18 +33,37 @@ def display_path(source: str | Path) -> str:
         return path.as_posix()
 
 
+def check_target(target: Path, *, force: bool = True, option: str = "--out") -> None:
+    """Refuse (UsageError, exit 2, before anything is written) what a written file must not take
+    the place of: a symbolic link (it would be replaced, not followed), a folder, a pipe or a
+    device; and an existing file unless `force`. Nothing there yet is fine."""
+    try:
+        info = target.lstat()
+    except (FileNotFoundError, NotADirectoryError):  # nothing there, or a file where a folder should be
+        return
+    except OSError as error:
+        raise UsageError(f"cannot write {target}: {error.strerror or error}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(f"{option} {target} is a symbolic link; links are not followed, and nothing was written",
+                         hint="give the path of the file itself, or remove the link")
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"{option} {target} is a folder; give a file name")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{option} {target} is not a plain file (a pipe or a device?); nothing was written",
+                         hint="give the path of a regular file")
+    if not force:
+        raise UsageError(f"{target} already exists; nothing was written", hint="pass --force to replace it")
+
+
 @contextmanager
 def replacing(target: Path, *, force: bool = True, option: str = "--out") -> Iterator[Path]:
     """A temporary path beside `target` to write into; renamed over `target` when the block ends
     well, removed when it fails — so a failed write never leaves a half file under the final name.
 
-    Refuses (UsageError, exit 2, before anything is written) a folder, an existing file unless
-    `force`, and a place that cannot be written.
+    Refuses (UsageError, exit 2, before anything is written) what `check_target` refuses, and a
+    place that cannot be written.
     """
-    if target.is_dir():
-        raise UsageError(f"{option} {target} is a folder; give a file name")
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists; nothing was written", hint="pass --force to replace it")
+    check_target(target, force=force, option=option)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)

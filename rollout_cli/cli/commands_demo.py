@@ -23,7 +23,7 @@ ACTION_STYLE = {"advance": "bold green", "complete": "bold green", "rollback": "
 def demo(
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to put the plan, logs, state and "
                                                       "runbook (default: a new temporary folder).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated traffic.")] = 7,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulated traffic.")] = 7,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the story.")] = False,
 ) -> None:
     """Run a whole rollout on this machine: shadow, canary, a harm on one segment, automatic rollback.
@@ -35,6 +35,11 @@ def demo(
         raise UsageError(f"--dir {target} is a file, not a folder", hint="pass a new or empty folder, or none")
     if (target / ".rollout").exists():
         raise UsageError(f"{target} already holds a demo's state", hint="pass an empty --dir, or none")
+    try:  # before the story starts: a folder that cannot be made is a message, not a story cut short
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--dir {target}: cannot create the folder: {error.strerror or error}",
+                         hint="pass a folder you may write in, or none (a new temporary folder)") from None
     if not json_out:
         console.rule("[bold]rollout demo[/]")
         console.print(f"plan, simulated logs, router file and state in {target}")

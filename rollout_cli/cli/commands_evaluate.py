@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +19,7 @@ from rollout_cli.errors import UsageError
 from rollout_cli.evaluation.verdict import Evaluation
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.routers.base import RouterSplit
-from rollout_cli.units import parse_duration
+from rollout_cli.units import MAX_DURATION_S, parse_duration
 
 
 def _stage_from_state(plan: Plan, state_dir: str | None) -> tuple[Stage, datetime | None, RouterSplit] | None:
@@ -173,8 +175,8 @@ ScenarioOpt = Annotated[
                  "crossover; for `rollout shadow`: shadow-healthy, shadow-segment, shadow-shift, shadow-load, "
                  "shadow-missing, shadow-unusual, shadow-labels."),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same logs).")]
-UnitsOpt = Annotated[int | None, typer.Option("--units", help="Units (users) to simulate.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same logs).")]
+UnitsOpt = Annotated[int | None, typer.Option("--units", min=1, help="Units (users) to simulate.")]
 DurationOpt = Annotated[str | None, typer.Option("--duration", help="Time range length (e.g. 6h).")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="Start of the range (ISO time).")]
 SimStageOpt = Annotated[
@@ -182,22 +184,43 @@ SimStageOpt = Annotated[
     typer.Option("--stage", help="Take the shares from this stage \\[default: first traffic stage].",
                  autocompletion=complete_stage),
 ]
-CandidateOpt = Annotated[float | None, typer.Option("--candidate", help="Percent of units served by the candidate.")]
-ShadowOpt = Annotated[float | None, typer.Option("--shadow", help="Percent of requests mirrored to the candidate.")]
+CandidateOpt = Annotated[float | None, typer.Option("--candidate", min=0, max=100,
+                                                    help="Percent of units served by the candidate.")]
+ShadowOpt = Annotated[float | None, typer.Option("--shadow", min=0, max=100,
+                                                 help="Percent of requests mirrored to the candidate.")]
 EffectOpt = Annotated[float | None, typer.Option("--effect", help="Relative change of candidate conversion (-0.2).")]
 SegmentEffectOpt = Annotated[
     str | None,
     typer.Option("--segment-effect", help="SEGMENT=VALUE:CHANGE, e.g. platform=ios:-0.3."),
 ]
-SrmOpt = Annotated[float | None, typer.Option("--srm", help="Share of candidate units lost from the logs.")]
+SrmOpt = Annotated[float | None, typer.Option("--srm", min=0, max=1, help="Share of candidate units lost from the logs.")]
 LatencyOpt = Annotated[float | None, typer.Option("--latency-shift", help="Relative change of candidate latency.")]
 DisagreeOpt = Annotated[
     float | None,
-    typer.Option("--shadow-disagreement", help="Share of shadow answers that disagree."),
+    typer.Option("--shadow-disagreement", min=0, max=1, help="Share of shadow answers that disagree."),
 ]
 StaleOpt = Annotated[str | None, typer.Option("--stale", help="No rows in this last part of the range (e.g. 2h).")]
 DriftOpt = Annotated[float | None, typer.Option("--drift", help="Feature shift in standard deviations.")]
-PartOpt = Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary).")]
+PartOpt = Annotated[str, typer.Option("--part", help="Suffix for the file names (append a stage: --part -canary): "
+                                       "letters, digits, '-', '_' and '.'.")]
+_PART = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def _checked_knobs(numbers: dict[str, float | None], durations: dict[str, str | None], part: str) -> None:
+    """UsageError for what typer's ranges do not catch: NaN or infinity, a duration beyond 100 years
+    (no date holds it), a --part that would leave the folder (before anything is written)."""
+    for option, number in numbers.items():
+        if number is not None and not math.isfinite(number):
+            raise UsageError(f"{option} {number}: give a number")
+    for option, text in durations.items():
+        try:
+            seconds = parse_duration(text) if text else 0
+        except ValueError as error:
+            raise UsageError(f"{option} {text}: {error}") from None
+        if seconds > MAX_DURATION_S:
+            raise UsageError(f"{option} {text}: at most 100 years")
+    if not _PART.fullmatch(part) or ".." in part:
+        raise UsageError(f"--part {part!r}: a file name suffix takes letters, digits, '-', '_' and '.' (not '..')")
 
 
 def simulate(plan: PlanArg, out: OutOpt = None, scenario: ScenarioOpt = "healthy", seed: SeedOpt = 1,
@@ -216,6 +239,9 @@ def simulate(plan: PlanArg, out: OutOpt = None, scenario: ScenarioOpt = "healthy
     from rollout_cli.sim.logs import scenario_named, simulate_stage
     from rollout_cli.state.clock import parse_time, utc_now
 
+    _checked_knobs({"--candidate": candidate, "--shadow": shadow, "--effect": effect, "--srm": srm,
+                    "--latency-shift": latency_shift, "--shadow-disagreement": shadow_disagreement, "--drift": drift},
+                   {"--duration": duration, "--stale": stale}, part)
     loaded = load_plan(plan)
     try:
         overrides: dict[str, Any] = {

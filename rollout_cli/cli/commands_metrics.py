@@ -24,6 +24,7 @@ def metrics(plan: PlanArg, textfile: Annotated[Path | None, typer.Option(
 
     from rollout_cli.cli.plan_state import existing_store
     from rollout_cli.exporter import collect, write_textfile
+    from rollout_cli.files import check_target
     from rollout_cli.plan import load_plan
     from rollout_cli.state.clock import utc_now
 
@@ -33,6 +34,7 @@ def metrics(plan: PlanArg, textfile: Annotated[Path | None, typer.Option(
     if textfile is None:
         typer.echo(generate_latest(registry).decode(), nl=False)
         return
+    check_target(textfile, option="--textfile")  # a link, folder, pipe or device is never replaced
     try:
         write_textfile(textfile, registry)
     except OSError as exc:

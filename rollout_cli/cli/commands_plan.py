@@ -100,7 +100,7 @@ def simulate_command(
                                                     "'conversion\\[platform=ios]=-20%' (repeatable; none: A/A).")] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, max=100_000, help="Simulated rollouts.")] = 500,
     catch: Annotated[str | None, typer.Option("--catch", help="A target share of harms to catch, e.g. 95%.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same figures).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same figures).")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """What the plan would do to a harmful (or harmless) candidate: per stage the chance the harm

@@ -24,6 +24,7 @@ from rollout_cli.errors import DataError, RouterError, UsageError
 from rollout_cli.plan import load_plan
 from rollout_cli.routers.registry import router_for
 from rollout_cli.state.clock import utc_now
+from rollout_cli.state.records import EVENT_ACTIONS
 from rollout_cli.transitions import alerts, controller, manual
 from rollout_cli.transitions import pause as pausing
 from rollout_cli.transitions.authority import acting
@@ -105,6 +106,9 @@ def rollback(plan: PlanArg, reason: Annotated[str, typer.Option("--reason", help
     Exits 4 when the router cannot be verified at the baseline, printing what to do by hand.
     Example: rollout rollback plans/ranker-v42.yaml --reason "conversion down on iOS" --as bob
     """
+    if not reason.strip():  # checked before anything is read or moved
+        raise UsageError("--reason is empty: a rollback must say why, in the audit trail",
+                         hint='e.g. --reason "conversion down on iOS"')
     rollout_plan = load_plan(plan)
     on_step = None if json_out else views.print_step_result
     try:
@@ -261,6 +265,8 @@ def history(plan: PlanArg, action: Annotated[str | None, typer.Option("--action"
             console.print(views.evaluations_table(rollout_plan.name, records))
         return
     events = store.events(rollout_plan.name, action) if store is not None else []
+    if action is not None and not events and action not in EVENT_ACTIONS:  # one on record is never refused
+        raise UsageError(f"--action {action}: no such action (actions: {', '.join(EVENT_ACTIONS)})")
     if json_out:
         print_json({"plan": rollout_plan.name, "events": [e.to_json() for e in events],
                     "state_dir": store.location if store is not None else str(where.directory),

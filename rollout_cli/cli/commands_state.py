@@ -76,16 +76,25 @@ def check_command(state_dir: StateDirOpt = None, json_out: JsonOpt = False) -> N
     Example: rollout state check --state postgresql://rollout@db.internal/rollout
     """
     from rollout_cli.state import pg_schema
-    from rollout_cli.state.locate import open_store, state_location
+    from rollout_cli.state.locate import existing_store, sqlite_folder, state_location
+    from rollout_cli.state.location import DATABASE_NAME
     from rollout_cli.state.postgres import PostgresStore
     from rollout_cli.transitions.status import identity_note
 
     where = state_location(state_dir)
     # A PostgreSQL store is looked at even when its schema is missing or behind: saying so is the point.
-    store = PostgresStore(where, PostgresStore.connect(where)) if isinstance(where, str) else open_store(where)
-    problems = pg_schema.problems(store.conn) if store.kind == "postgresql" else []
-    doc = {"store": store.location, "kind": store.kind, "identity": identity_note(store), "problems": problems,
-           "version": pg_schema.version(store.conn) if store.kind == "postgresql" else None}
+    # A SQLite one is never created by a check: a folder without one is the problem to report.
+    store = PostgresStore(where, PostgresStore.connect(where)) if isinstance(where, str) else existing_store(where)
+    if store is None:
+        folder = sqlite_folder(where)
+        doc: dict[str, Any] = {
+            "store": str(folder), "kind": "sqlite", "identity": identity_note(None), "version": None,
+            "problems": [f"no state store here ({folder / DATABASE_NAME} is missing); `rollout state init` creates one"]}
+    else:
+        problems = pg_schema.problems(store.conn) if store.kind == "postgresql" else []
+        doc = {"store": store.location, "kind": store.kind, "identity": identity_note(store), "problems": problems,
+               "version": pg_schema.version(store.conn) if store.kind == "postgresql" else None}
+    problems = doc["problems"]
     if json_out:
         print_json(doc)
     else:
@@ -105,9 +114,14 @@ def copy_command(to: Annotated[str, typer.Option("--to", help="Where to copy: a 
     Example: rollout state copy --state .rollout --to postgresql://rollout@db.internal/rollout
     """
     from rollout_cli.state.copy import copy_state
-    from rollout_cli.state.locate import open_store
+    from rollout_cli.state.locate import checked, existing_store, sqlite_folder, state_location
 
-    result = copy_state(open_store(state_dir), to)
+    checked(to, "--to")
+    source = existing_store(state_dir)  # the source must exist; the target is created when absent
+    if source is None:
+        raise UsageError(f"no state store to copy at {sqlite_folder(state_location(state_dir))} (no state.db there)",
+                         hint="check --state: it names the store to copy from")
+    result = copy_state(source, to)
     if json_out:
         print_json({"to": result.target, "plans": list(result.plans), "rows": result.rows})
         return

@@ -106,6 +106,14 @@ def utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """DataError (exit 2) when the window [since, until] starts after it ends: it holds nothing, and
+    saying so beats an empty answer (evaluate, shadow, export)."""
+    if since is not None and until is not None and utc_naive(since) > utc_naive(until):
+        start, end = utc_naive(since).isoformat(), utc_naive(until).isoformat()
+        raise DataError(f"the window starts ({start}) after it ends ({end})")
+
+
 def ts_filter(ts: str, since: datetime | None, until: datetime, params: SqlParams) -> str:
     """The window's condition on the time column `ts`: at most `until`, at least `since` when given."""
     condition = f"{ts} <= {params.add(until)}"

@@ -26,8 +26,7 @@ from typing import Any
 
 from rollout_cli.data.queries import Aggregates, Population
 from rollout_cli.data.scans import WindowFacts
-from rollout_cli.data.source import utc_naive
-from rollout_cli.errors import DataError
+from rollout_cli.data.source import check_window, utc_naive
 from rollout_cli.evaluation.data_checks import quality_reasons, unknown_arm_words, unknown_arms_hold
 from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, stage_measures
@@ -75,8 +74,7 @@ def evaluate_stage(plan: Plan, stage: Stage, *, since: datetime | None = None, u
     # an `until` after now ends the window now: time that has not come counts toward no min_duration
     until_n = min(utc_naive(until), now_n) if until is not None else now_n
     since_n = utc_naive(since) if since is not None else None
-    if since_n is not None and since_n > until_n:
-        raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")
+    check_window(since_n, until_n)
     split = split or RouterSplit(candidate_traffic=stage.traffic, shadow=stage.shadow)
     shadow = stage.is_shadow
     needs = stage_measures(plan, stage)

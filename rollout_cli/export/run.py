@@ -17,11 +17,11 @@ from typing import Literal
 
 import duckdb
 
-from rollout_cli.data.source import Logs, open_logs
+from rollout_cli.data.source import Logs, check_window, open_logs
 from rollout_cli.errors import DataError, UsageError
 from rollout_cli.export.dictionary import Entry, dictionary, dictionary_csv
 from rollout_cli.export.query import ExportQuery, Per, export_query
-from rollout_cli.files import replacing
+from rollout_cli.files import check_target, replacing
 from rollout_cli.plan.model import Plan
 from rollout_cli.state.store import StateStore
 from rollout_cli.state.timeline import StagePeriod, stage_periods
@@ -122,6 +122,7 @@ def run_export(plan: Plan, store: StateStore, out: Path | None, request: ExportR
                describe_only: bool = False) -> ExportResult:
     """Export (or, with describe_only, only describe) the rollout's requests or units. UsageError,
     DataError on bad input; on any failure no file is left under `out` or its dictionary's name."""
+    check_window(request.since, request.until)
     fmt = output_format(out, request.format)
     periods, only = rollout_periods(plan, store, request.stage)
     with open_logs(plan.data) as logs:
@@ -131,9 +132,8 @@ def run_export(plan: Plan, store: StateStore, out: Path | None, request: ExportR
         if describe_only or out is None:
             return ExportResult(None, None, 0, fmt, entries)
         side = dictionary_path(out)
-        for path in (out, side):
-            if path.exists() and not path.is_dir() and not force:
-                raise UsageError(f"{path} already exists; nothing was written", hint="pass --force to replace it")
+        for path in (out, side):  # both refused before either is written
+            check_target(path, force=force)
         with replacing(out, force=force) as temporary, replacing(side, force=force) as side_temporary:
             rows = _copy(logs, query, temporary, fmt)
             side_temporary.write_text(dictionary_csv(entries), encoding="utf-8")

@@ -206,7 +206,13 @@ def _rule_guard_fits_kind(ctx: RuleContext, path: str, guard: dict[str, Any], me
                 ctx.report(
                     f"{path}.{key}",
                     f"{metric!r} is a share between 0% and 100%; {guard[key]!r} is not "
-                    f"(write e.g. {guard[key]}% or a fraction such as 0.05)",
+                    + (f"(write e.g. {guard[key]}% or a fraction such as 0.05)" if _means_percent(guard[key])
+                       else "(write a share such as 5% or 0.05)"),
                 )
     if low is not None and high is not None and low > high:
         ctx.report(path, f"min {guard['min']!r} is above max {guard['max']!r}; no value could pass")
+
+
+def _means_percent(value: object) -> bool:
+    """A bare number such as 5 where a share goes: the person likely meant 5%."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100

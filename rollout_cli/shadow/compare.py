@@ -6,8 +6,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from rollout_cli.data.source import Logs, open_logs, utc_naive
-from rollout_cli.errors import DataError, UsageError
+from rollout_cli.data.source import Logs, check_window, open_logs, utc_naive
+from rollout_cli.errors import UsageError
 from rollout_cli.plan.model import Plan, Stage
 from rollout_cli.shadow import scans
 from rollout_cli.shadow.figures import binned_spearman, difference, label_comparison, rate, segment_rows, stats_of
@@ -64,8 +64,7 @@ def compare_shadow(plan: Plan, stage: Stage | None = None, *, since: datetime | 
     if now is not None:  # time to come has no answers yet: a window ends at `now` at the latest
         until_n = min(until_n, utc_naive(now))
     since_n = utc_naive(since) if since is not None else None
-    if since_n is not None and since_n > until_n:
-        raise DataError(f"the window starts ({since_n.isoformat()}) after it ends ({until_n.isoformat()})")
+    check_window(since_n, until_n)
     if examples < 0:
         raise UsageError("--examples must be 0 or more")
     notes: list[str] = []

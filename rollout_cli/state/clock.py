@@ -11,10 +11,16 @@ from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
-    """Now in UTC, or the time ROLLOUT_NOW pins."""
+    """Now in UTC, or the time ROLLOUT_NOW pins (UsageError, exit 2, when it is not a time)."""
     pinned = os.environ.get("ROLLOUT_NOW")
     if pinned:
-        return parse_time(pinned)
+        try:
+            return parse_time(pinned)
+        except ValueError:
+            from rollout_cli.errors import UsageError
+
+            raise UsageError(f"ROLLOUT_NOW={pinned!r} is not a time", hint="write an ISO-8601 time such as "
+                             "2026-01-05T10:00:00Z (no zone: UTC), or unset ROLLOUT_NOW") from None
     return datetime.now(UTC)
 
 

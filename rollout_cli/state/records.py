@@ -21,6 +21,11 @@ TransitionKind = Literal["start", "advance", "rollback"]
 OPEN_PHASES = ("intent", "applied", "verified")
 # evidence["result"] of an attempt that did not do what it set out to do
 FAILED_RESULTS = ("incomplete", "failed", "refused", "aborted", "superseded")
+# The audit trail's actions (events.action), for `history --action`: the moves and attempts
+# (start, advance, approve, rollback, pause, resume, and a refused tick or run), the controller's
+# hold, complete and monitor, reconcile, drill, notify, drift, drift_cleared, state_copied.
+EVENT_ACTIONS = ("advance", "approve", "complete", "drift", "drift_cleared", "drill", "hold", "monitor", "notify",
+                 "pause", "reconcile", "resume", "rollback", "run", "start", "state_copied", "tick")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +93,27 @@ def test_it_refuses_to_overwrite_without_force_and_writes_csv(demo: DemoSummary,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ramp.csv", "ramp.dictionary.csv"]
 
 
+def test_force_replaces_a_file_never_a_pipe_a_device_or_a_link(demo: DemoSummary, tmp_path: Path) -> None:
+    """Writing to a temporary file and renaming it over --out would swap a device (a FIFO stands in
+    for one here) or a link for a regular file: refused, and each stays what it was."""
+    kept = tmp_path / "kept.parquet"
+    kept.write_text("keep me")
+    os.mkfifo(tmp_path / "pipe.parquet")
+    (tmp_path / "link.parquet").symlink_to(kept)
+    (tmp_path / "folder.parquet").mkdir()
+    refusals = {"pipe.parquet": "is not a plain file (a pipe or a device?); nothing was written",
+                "link.parquet": "is a symbolic link; links are not followed, and nothing was written",
+                "folder.parquet": "is a folder; give a file name"}
+    for name, words in refusals.items():
+        result = _export(demo, "--out", str(tmp_path / name), "--force", cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert result.stderr.splitlines()[0] == f"error: --out {tmp_path / name} {words}"
+    assert stat.S_ISFIFO((tmp_path / "pipe.parquet").lstat().st_mode)
+    assert (tmp_path / "link.parquet").readlink() == kept and kept.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.parquet", "kept.parquet", "link.parquet",
+                                                          "pipe.parquet"]
+
+
 def test_describe_prints_the_dictionary_and_writes_nothing(demo: DemoSummary, tmp_path: Path) -> None:
     result = _export(demo, "--describe", "--per", "unit", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -113,6 +136,15 @@ def test_bad_input_is_a_message_and_no_file(demo: DemoSummary, tmp_path: Path) -
     unwritable = _export(demo, "--out", str(tmp_path / "file" / "x.parquet"), cwd=tmp_path)
     assert unwritable.returncode == 2 and "cannot write" in unwritable.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_window_that_starts_after_it_ends_is_refused(demo: DemoSummary, tmp_path: Path) -> None:
+    """As evaluate and shadow say: not `wrote 0 rows`."""
+    out = tmp_path / "x.parquet"
+    result = _export(demo, "--out", str(out), "--since", "1h", "--until", "2h", "--force", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.startswith("error: the window starts (") and ") after it ends (" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failure_during_the_copy_leaves_no_file(demo: DemoSummary, tmp_path: Path) -> None:

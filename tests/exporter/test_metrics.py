@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -66,6 +67,30 @@ def test_metrics_before_the_start_reads_without_creating_a_state_folder(tmp_path
     found = samples(capsys.readouterr().out)
     assert value(found, "rollout_stage_index") == -1 and value(found, "rollout_status", status="not_started") == 1
     assert not state.exists()  # a read (docs/on-call.md): no store is created
+
+
+def test_the_textfile_never_replaces_a_pipe_a_device_a_link_or_a_folder(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The textfile is written beside and renamed into place: that would swap a device (a FIFO
+    stands in for one) or a link for a regular file. Refused, each left as it was."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ROLLOUT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("ROLLOUT_STATE_URL", raising=False)
+    path = write_plan(tmp_path)
+    kept = tmp_path / "kept.prom"
+    kept.write_text("keep me")
+    os.mkfifo(tmp_path / "pipe.prom")
+    (tmp_path / "link.prom").symlink_to(kept)
+    (tmp_path / "folder.prom").mkdir()
+    refusals = {"pipe.prom": "is not a plain file (a pipe or a device?); nothing was written",
+                "link.prom": "is a symbolic link; links are not followed, and nothing was written",
+                "folder.prom": "is a folder; give a file name"}
+    for name, words in refusals.items():
+        capsys.readouterr()
+        assert main(["metrics", str(path), "--textfile", name]) == 2
+        assert capsys.readouterr().err.splitlines()[0] == f"error: --textfile {name} {words}"
+    assert stat.S_ISFIFO((tmp_path / "pipe.prom").lstat().st_mode)
+    assert (tmp_path / "link.prom").readlink() == kept and kept.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.glob("*.prom*")) == ["folder.prom", "kept.prom", "link.prom", "pipe.prom"]
 
 
 def test_rollout_run_serves_the_metrics_on_loopback(tmp_path: Path) -> None:
