@@ -85,7 +85,9 @@ def refuse_odd_flags(logs: Logs, flags: tuple[str, ...], *, since: datetime | No
         raise DataError(f"column '{name}' in predictions ({preds.description}) is a true/false column but {rows} rows "
                         f"of the window hold other values than 0 and 1 ({values}), {where}",
                         hint="write the flag as a boolean or as 0/1 (docs/data.md)")
-    raise AssertionError("a flag column held another value, and then none")
+    raise DataError(f"a true/false column in predictions ({preds.description}) held values other than 0 and 1, "
+                    "which a second read no longer found: the logs changed while they were read",
+                    hint="run the command again")
 
 
 def window_facts(logs: Logs, *, since: datetime | None, until: datetime, shadow: bool = False,
