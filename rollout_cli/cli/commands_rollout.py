@@ -90,7 +90,7 @@ def advance(plan: PlanArg, force: Annotated[bool, typer.Option("--force", help="
 
     Example: rollout advance plans/ranker-v42.yaml --as carol
     """
-    if force and not reason:
+    if force and not (reason or "").strip():
         raise UsageError("--force needs --reason TEXT: a forced advance must say why in the audit trail")
     rollout = _open(plan, state_dir)
     report = manual.advance(rollout, actor=acting(rollout, as_, action="advance", now=utc_now()),

@@ -52,6 +52,7 @@ def test_refused_attempts_exit_5_and_are_recorded(here: Path, capsys) -> None:
     assert code == 5
     assert "bob may not force an advance of ranker: not in rollback.approvers (carol)" in err
     assert run(capsys, "advance", str(plan), "--force", "--as", "carol")[0] == 2  # --force needs --reason
+    assert run(capsys, "advance", str(plan), "--force", "--reason", "  ", "--as", "carol")[0] == 2  # a real one
     events = json.loads(run(capsys, "history", str(plan), "--json")[1])["events"]
     refused = [(e["actor"], e["action"], e["allowed"]) for e in events if not e["allowed"]]
     assert refused == [("mallory", "rollback", False), ("bob", "advance", False)]
