@@ -1,7 +1,7 @@
 """Tabulated horizon levels (stats.spending) for the usual confidences, so an evaluation does not
 spend seconds recomputing them in every process (benchmarks/README.md, "`rollout evaluate`").
 
-`spending.horizon_level` rounds the horizon down to a step of 24 per decade and finds the level by
+`spending.horizon_level` rounds the horizon up to a step of 24 per decade and finds the level by
 root-finding on a grid propagation (~0.3 s of CPU each). For the alphas of 90%, 95% and 99%
 confidence (exactly as `1 - confidence` gives them) and the steps below, the levels are those
 very numbers, computed by `spending._level` and stored here; any other alpha or step is computed

@@ -146,14 +146,17 @@ def horizon_level(alpha: float, horizon: float, mixture: Mixture | None = None) 
 
     `mixture` (several tuning sizes): its rho2s in units of the largest one, the reference of the
     horizon's rho²; the ratios are rounded up to 8 steps per decade (`mixture_key`), the safe side.
-    The horizon is rounded down to 24 steps per decade before computing (cached): a shorter
-    horizon gives a smaller level, so rounding down is on the safe side. The usual alphas' levels
+    The horizon is rounded up to 24 steps per decade before computing (cached): the level falls
+    as the horizon grows (a longer horizon leaves less to spend), so the level of the grid step at
+    or above the horizon is at most the one exact for it — the safe side (rounding down would
+    spend more than alpha within the true horizon). The usual alphas' levels
     are tabulated (stats/horizon_table.py, and stats/mixture_table.py for the guards' two-component
     mixtures: the same numbers, computed once).
     """
     if not 0.0 < alpha < 0.5 or not 0.0 < horizon <= _LONGEST:
         return alpha
-    step = math.floor(math.log10(horizon) * 24.0)
+    # at or above the horizon; 1e-9 of a step absorbs log10's rounding on a grid point itself
+    step = math.ceil(math.log10(horizon) * 24.0 - 1e-9)
     tabled = tabled_level(alpha, step) if mixture is None else tabled_mixture_level(alpha, step, mixture)
     return max(alpha, tabled if tabled is not None else _level(alpha, 10.0 ** (step / 24.0), mixture))
 

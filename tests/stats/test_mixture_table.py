@@ -52,8 +52,15 @@ def test_horizon_level_reads_the_table(horizon: float) -> None:
     mixture = shape("relative", 16)
     levels = _levels()[_key(ALPHA, mixture)]
     before = _level.cache_info()
-    assert horizon_level(ALPHA, horizon, mixture) == levels[math.floor(math.log10(horizon) * 24) - FIRST_STEP]
+    assert horizon_level(ALPHA, horizon, mixture) == levels[math.ceil(math.log10(horizon) * 24) - FIRST_STEP]
     assert _level.cache_info() == before  # nothing computed
+
+
+def test_a_tabled_mixture_level_is_never_above_the_level_exact_for_the_horizon() -> None:
+    """Keyed on the grid step at or above the horizon: the level falls as the horizon grows."""
+    mixture = shape("relative", 16)
+    for horizon in (10 ** (30.5 / 24), 10 ** (84.9 / 24)):
+        assert horizon_level(ALPHA, horizon, mixture) <= _level.__wrapped__(ALPHA, horizon, mixture)
 
 
 def test_other_shapes_are_computed() -> None:

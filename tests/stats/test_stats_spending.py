@@ -59,5 +59,27 @@ def test_the_tabulated_levels_are_the_computed_ones_and_are_used() -> None:
             assert levels[step - FIRST_STEP] == _level.__wrapped__(alpha, 10.0 ** (step / 24.0))
     before = _level.cache_info()
     alpha = 1.0 - 0.95
-    assert horizon_level(alpha, 10 ** 3.1) == LEVELS[alpha][math.floor(3.1 * 24) - FIRST_STEP]
+    assert horizon_level(alpha, 10 ** 3.1) == LEVELS[alpha][math.ceil(3.1 * 24) - FIRST_STEP]
     assert _level.cache_info() == before  # nothing computed
+
+
+@pytest.mark.parametrize(("step", "within"), [(2, 0.5), (2, 0.9), (27, 0.5), (27, 0.9), (60, 0.9), (100, 0.9)])
+def test_the_level_used_is_never_above_the_level_exact_for_the_horizon(step: int, within: float) -> None:
+    """The level falls as the horizon grows, so the grid step the horizon is keyed on must be the one at
+    or above it (rounding down spent more than alpha over the true horizon: 5.7% at h = 1.1 for 5%)."""
+    from rollout_cli.stats.spending import _level
+
+    alpha = 1.0 - 0.95  # tabled (stats/horizon_table.py)
+    horizon = 10.0 ** ((step + within) / 24.0)  # between grid steps
+    exact = _level.__wrapped__(alpha, horizon)
+    assert horizon_level(alpha, horizon) <= exact
+    assert horizon_level(0.05, horizon) <= _level.__wrapped__(0.05, horizon)  # computed, not tabled
+    assert crossing_probability(horizon_level(alpha, horizon), horizon) <= alpha + 2e-4
+
+
+def test_a_horizon_on_a_grid_step_is_keyed_on_that_step() -> None:
+    from rollout_cli.stats.horizon_table import FIRST_STEP, LEVELS
+
+    alpha = 1.0 - 0.95
+    for step in (-24, 0, 1, 24, 73, 168):
+        assert horizon_level(alpha, 10.0 ** (step / 24.0)) == LEVELS[alpha][step - FIRST_STEP]
