@@ -21,7 +21,7 @@ from typing import Any
 from rollout_cli.data.queries import Aggregates, ArmCell, Measure, Population, Sums
 from rollout_cli.evaluation.needs import exceedance_measures, measure_for
 from rollout_cli.evaluation.reasons import absolute_reason, number, percent, relative_reason, relative_words
-from rollout_cli.evaluation.tuning import Horizon
+from rollout_cli.evaluation.tuning import Horizon, Tuning
 from rollout_cli.evaluation.verdict import Check
 from rollout_cli.plan.model import Guard, Metric
 from rollout_cli.stats.guards import GuardResult, judge_absolute, judge_relative
@@ -63,16 +63,18 @@ def _value(stats: ArmStats) -> float | None:
     return stats.mean if stats.n > 0 and stats.mean == stats.mean else None
 
 
-def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha: float, tuning_n: float,
+def judge_guard(guard: Guard, population: Population, agg: Aggregates, *, alpha: float, tuning: Tuning,
                 min_units: int, horizon: Horizon = Horizon()) -> list[tuple[Check, GuardResult]]:
-    """Every check of one guard on one population (see the module contract); `horizon`: the
+    """Every check of one guard on one population (see the module contract); `tuning`: the tuning
+    sizes of its relative and absolute checks (evaluation.tuning.stage_tuning); `horizon`: the
     stage's declared horizon, within which alpha is spent (evaluation.tuning.stage_horizon)."""
     metric = guard.metric
     cells = agg.cells.get(population, {})
     empty = ArmCell()
     base, cand = cells.get("baseline", empty), cells.get("candidate", empty)
-    common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning_n, "min_units": min_units}
-    absolute = {**common, "horizon_n": horizon.candidate}
+    common: dict[str, Any] = {"alpha": alpha, "tuning_n": tuning.relative, "min_units": min_units}
+    # an absolute (or exceedance) check counts the candidate's units: its own tuning, even beside a relative limit
+    absolute = {**common, "tuning_n": tuning.absolute, "horizon_n": horizon.candidate}
     out: list[tuple[Check, GuardResult]] = []
 
     if metric.kind == "quantile":

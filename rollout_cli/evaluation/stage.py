@@ -32,7 +32,7 @@ from rollout_cli.evaluation.judge import judge_guard
 from rollout_cli.evaluation.needs import StageNeeds, stage_measures
 from rollout_cli.evaluation.paired import paired_checks
 from rollout_cli.evaluation.stage_reads import read_stage, segment_populations, silent_outcomes
-from rollout_cli.evaluation.tuning import guard_tuning, stage_horizon
+from rollout_cli.evaluation.tuning import stage_horizon, stage_tuning
 from rollout_cli.evaluation.verdict import (
     AgreementSummary,
     Check,
@@ -194,7 +194,7 @@ def judge_checks(plan: Plan, stage: Stage, needs: StageNeeds, agg: Aggregates, s
     pairs: list[tuple[Check, GuardResult]] = list(paired)
     skipped: list[SkippedSegment] = []
     for guard in needs.guards:
-        common: dict[str, Any] = {"alpha": alpha, "tuning_n": guard_tuning(plan, stage, guard), "min_units": min_units,
+        common: dict[str, Any] = {"alpha": alpha, "tuning": stage_tuning(plan, stage), "min_units": min_units,
                                   "horizon": stage_horizon(plan, stage)}
         pairs += judge_guard(guard, None, agg, **common)
         if not guard.per_segment:

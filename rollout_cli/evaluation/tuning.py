@@ -25,12 +25,29 @@ def expected_candidate_units(plan: Plan, stage: Stage) -> int:
     return max(stage.min_units, by_time)
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """The tuning sizes of a stage's checks (docs/statistics.md, section 2): `relative` for a relative
+    check (a quantile's log ratio too, section 6), whose sequence counts both arms; `absolute` for an
+    absolute or exceedance check, whose sequence counts the candidate's units. A guard with both a
+    relative and an absolute limit gets one of each."""
+
+    relative: float
+    absolute: float
+
+
+def stage_tuning(plan: Plan, stage: Stage) -> Tuning:
+    """The tuning sizes of the stage's relative and absolute checks, from its expected candidate units."""
+    expected = expected_candidate_units(plan, stage)
+    share = stage.traffic if not stage.is_shadow else 100.0
+    return Tuning(relative=tuning_units(expected, share), absolute=tuning_units(expected))
+
+
 def guard_tuning(plan: Plan, stage: Stage, guard: Guard) -> float:
-    """The tuning size of a guard's sequences (docs/statistics.md, section 2): a relative guard
-    (a quantile's too: its log ratio is judged like the others, section 6) counts both arms; an
-    absolute guard counts the candidate's units."""
-    share = stage.traffic if guard.is_relative and not stage.is_shadow else 100.0
-    return tuning_units(expected_candidate_units(plan, stage), share)
+    """The tuning size of a guard's relative check when it has one, else of its absolute check
+    (`stage_tuning`: a guard with both limits tunes each check on its own scale)."""
+    tuning = stage_tuning(plan, stage)
+    return tuning.relative if guard.is_relative else tuning.absolute
 
 
 @dataclass(frozen=True)

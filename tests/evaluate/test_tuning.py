@@ -6,9 +6,14 @@ from pathlib import Path
 
 from evaluate_helpers import plan_document
 
+from rollout_cli.data.queries import Aggregates, ArmCell, Sums
+from rollout_cli.evaluation.needs import stage_measures
+from rollout_cli.evaluation.stage import judge_checks
 from rollout_cli.evaluation.tuning import expected_candidate_units, guard_tuning
+from rollout_cli.evaluation.verdict import Check
 from rollout_cli.plan import load_plan
 from rollout_cli.plan.document import plan_yaml
+from rollout_cli.stats.outcome import Outcome
 from rollout_cli.stats.sequential import DEFAULT_TUNING_UNITS
 
 
@@ -38,3 +43,35 @@ def test_a_declared_traffic_tunes_to_the_units_of_min_duration(tmp_path: Path) -
     assert guard_tuning(plan, stage, guards["error_rate"]) == 2_000  # an absolute guard: the candidate
     assert guard_tuning(plan, stage, guards["latency_p99"]) == 40_000  # a relative quantile guard: both arms
     assert _plan(tmp_path, "{name: canary, traffic: 5%}", "300/m").traffic_estimate == 18_000
+
+
+def _aggregates(keys: dict[str, tuple[int, int]]) -> Aggregates:
+    """Both arms with `n` one-request units and `events` of them counted, for each measure key."""
+    cells = {}
+    for arm, scale in (("baseline", 99), ("candidate", 1)):
+        sums = {key: Sums(n=n * scale, sum_x=events * scale, sum_y=n * scale, sum_xx=events * scale,
+                          sum_yy=n * scale, sum_xy=events * scale) for key, (n, events) in keys.items()}
+        cells[arm] = ArmCell(units=min(n for n, _ in keys.values()) * scale, sums=sums)
+    return Aggregates(cells={None: cells})
+
+
+def _absolute_check(tmp_path: Path, guard: dict[str, object], words: str, agg: Aggregates) -> Check:
+    document = plan_document(tmp_path, guards=[guard], canary="{name: canary, traffic: 1%, min_units: 2000}")
+    (tmp_path / "plan.yaml").write_text(plan_yaml(document))
+    plan = load_plan(tmp_path / "plan.yaml")
+    stage = plan.stage("canary")
+    checks, _ = judge_checks(plan, stage, stage_measures(plan, stage), agg, [])
+    return next(c for c in checks if c.guard == words)
+
+
+def test_the_absolute_check_of_a_two_limit_guard_is_tuned_as_the_absolute_guard_alone(tmp_path: Path) -> None:
+    """docs/statistics.md, section 2: an absolute check counts the candidate's units, also when its
+    guard has a relative limit too (whose sequence counts both arms): min_units, not min_units / 1%."""
+    p99 = _aggregates({"latency_p99>250": (4000, 20)})  # 0.5% of requests slower than 250 ms, allowed 1%
+    both = _absolute_check(tmp_path, {"metric": "latency_p99", "max_increase": "10%", "max": 250}, "max 250", p99)
+    alone = _absolute_check(tmp_path, {"metric": "latency_p99", "max": 250}, "max 250", p99)
+    assert both.interval == alone.interval and both.outcome is alone.outcome is Outcome.PASS
+    errors = _aggregates({"error_rate": (4000, 8)})
+    both = _absolute_check(tmp_path, {"metric": "error_rate", "max_increase": "10%", "max": "0.5%"}, "max 0.5%", errors)
+    alone = _absolute_check(tmp_path, {"metric": "error_rate", "max": "0.5%"}, "max 0.5%", errors)
+    assert both.interval == alone.interval and both.p_value == alone.p_value
