@@ -163,4 +163,5 @@ def test_the_point_alternative_catches_twice_the_limit_sooner_than_the_normal_mi
         caught = (harmed >= bound).any(axis=1)
         first = np.where(caught, (harmed >= bound).argmax(axis=1), looks)
         medians[name] = float(np.median(np.where(caught, t[np.minimum(first, looks - 1)], np.inf)))
-    assert medians["point"] <= 0.81 < medians["normal"]
+    # 0.82 / 0.88 (0.81 / 0.86 while the horizon was rounded down, to a larger level: docs/statistics.md, section 2)
+    assert medians["point"] <= 0.83 < medians["normal"]
