@@ -127,7 +127,7 @@ def _compare(logs: Logs, plan: Plan, stage: Stage, since: datetime | None, until
     else:
         labels = label_comparison(scans.confusion(con))
     latency = _latency(con, whole, alpha, tuning) if cols.has_latency else None
-    unusual = _unusual(figures, refs, alpha) if condition else None
+    unusual = _unusual(figures, refs, alpha, tuning) if condition else None
     frame = scans.examples(con, segments, n_examples) if n_examples else None
     shown = tuple(_example_row(row, segments) for row in frame.iter_rows(named=True)) if frame is not None else ()
     rows = segment_rows(sums, alpha, tuning)
@@ -212,15 +212,16 @@ def _latency(con: Any, whole: dict[str, Any], alpha: float, tuning: float) -> La
     return Latency(baseline=arms[0], candidate=arms[1],
                    paired_ratio=whole["latency"].sx / whole["latency"].sy if whole["latency"].sy else None,
                    paired_ratio_interval=ratio_interval, buckets=shown,
-                   busiest_vs_quietest=_busy_vs_quiet(buckets, alpha))
+                   busiest_vs_quietest=_busy_vs_quiet(buckets, alpha, tuning))
 
 
 def _pair(interval: Any) -> tuple[float, float]:
     return (interval.low, interval.high)
 
 
-def _busy_vs_quiet(buckets: list[dict[str, Any]], alpha: float) -> Comparison:
-    """The paired log-latency ratio in the busiest bucket minus the quietest's (requests as the units)."""
+def _busy_vs_quiet(buckets: list[dict[str, Any]], alpha: float, tuning: float) -> Comparison:
+    """The paired log-latency ratio in the busiest bucket minus the quietest's (requests as the units;
+    tuned at the stage's fixed size, as the rates)."""
     from rollout_cli.stats.sequential import ArmStats
 
     if len(buckets) < 2:
@@ -231,10 +232,11 @@ def _busy_vs_quiet(buckets: list[dict[str, Any]], alpha: float) -> Comparison:
         return ArmStats(n=int(b["ratio_n"] or 0), mean=b["ratio_mean"] if b["ratio_mean"] is not None else math.nan,
                         variance=b["ratio_var"] if b["ratio_var"] is not None else math.nan)
 
-    return difference(arm(busy), arm(quiet), alpha, worse_below=False)
+    return difference(arm(busy), arm(quiet), alpha, tuning, worse_below=False)
 
 
-def _unusual(groups: dict[str, Any], refs: list[Any], alpha: float) -> UnusualInputs:
+def _unusual(groups: dict[str, Any], refs: list[Any], alpha: float, tuning: float) -> UnusualInputs:
+    """Agreement on unusual inputs against the rest (requests as the units; the stage's tuning)."""
     from rollout_cli.stats.sequential import proportion_stats
 
     unusual = proportion_stats(groups["flagged_paired"], groups["flagged_agree"])
@@ -247,5 +249,5 @@ def _unusual(groups: dict[str, Any], refs: list[Any], alpha: float) -> UnusualIn
         features=tuple(ref for _, ref, _ in refs), requests=groups["flagged_requests"],
         agreement_unusual=as_rate(groups["flagged_agree"], groups["flagged_paired"]),
         agreement_rest=as_rate(groups["rest_agree"], groups["rest_paired"]),
-        difference=difference(unusual, rest, alpha),
+        difference=difference(unusual, rest, alpha, tuning),
         note="requests are the units here (a request's inputs, not its user, make it unusual)")

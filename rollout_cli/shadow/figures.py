@@ -6,7 +6,8 @@ Contract (statistics in docs/statistics.md, "Shadow comparison"):
   the score-type always-valid interval of `stats.rates` — the agreement guard's statistic.
 - `difference(a, b)`: the difference of two independent estimates (disjoint units) with an
   always-valid interval and p-value from the normal-mixture sequence of `stats.sequential`, tuned
-  at the units of both groups.
+  at the stage's fixed size (`tuning_units(stage.min_units)`, as the rates): tuned at the window's
+  own units the boundary would be the same z at every look, a fixed-sample test repeated.
 - `segment_rows(...)`: every segment value against the rest of the window; Holm across all values
   of all segment columns on the one-sided p-values "this value is no worse than the rest".
 - `label_comparison(frame, top)`: the confusion table of the `top` labels plus "other".
@@ -23,13 +24,7 @@ from rollout_cli.shadow.scans import Population, RatioSums
 from rollout_cli.stats.multiplicity import holm
 from rollout_cli.stats.random_groups import GroupTotals, grouped_difference, grouped_ratio_stats
 from rollout_cli.stats.rates import rate_sequence
-from rollout_cli.stats.sequential import (
-    DEFAULT_TUNING_UNITS,
-    ArmStats,
-    exclusion_p_value,
-    halfwidth,
-    rho_squared,
-)
+from rollout_cli.stats.sequential import ArmStats, exclusion_p_value, halfwidth, rho_squared
 from rollout_cli.stats.shadow import mcnemar_p_value
 
 
@@ -59,17 +54,17 @@ def minus(whole: RatioSums, part: RatioSums) -> RatioSums:
     return RatioSums(whole.n, whole.sx - part.sx, whole.sy - part.sy, whole.x - part.x, whole.y - part.y)
 
 
-def versus_rest(part: RatioSums, whole: RatioSums, alpha: float) -> Comparison:
+def versus_rest(part: RatioSums, whole: RatioSums, alpha: float, tuning_n: float) -> Comparison:
     """part's ratio minus the rest's: the same groups on both sides, so units in both count once
-    (stats.random_groups.grouped_difference); tuned and sized at the window's units."""
+    (stats.random_groups.grouped_difference); sized at the window's units, tuned at the stage's
+    fixed `tuning_n`."""
     found = grouped_difference(_totals(part), _totals(minus(whole, part)), whole.n)
     if found is None or not all(math.isfinite(v) for v in found):
         return Comparison(effect=None, interval=None, p_value=1.0, credible=False)
-    return _compared(found[0], found[1], whole.n, alpha, None, True)
+    return _compared(found[0], found[1], whole.n, alpha, tuning_n, True)
 
 
-def difference(a: ArmStats, b: ArmStats, alpha: float, tuning_n: float | None = None,
-               worse_below: bool = True) -> Comparison:
+def difference(a: ArmStats, b: ArmStats, alpha: float, tuning_n: float, worse_below: bool = True) -> Comparison:
     """a.mean - b.mean for independent groups: always-valid interval, one-sided p-value of "a is no
     worse than b" (worse = lower when `worse_below`), credible when that p-value is at most alpha."""
     if a.n < 2 or b.n < 2 or not (a.is_finite and b.is_finite):
@@ -79,9 +74,10 @@ def difference(a: ArmStats, b: ArmStats, alpha: float, tuning_n: float | None = 
     return _compared(a.mean - b.mean, per_unit, n, alpha, tuning_n, worse_below)
 
 
-def _compared(effect: float, per_unit: float, n: int, alpha: float, tuning_n: float | None,
+def _compared(effect: float, per_unit: float, n: int, alpha: float, tuning_n: float,
               worse_below: bool) -> Comparison:
-    rho2 = rho_squared(alpha, tuning_n or max(float(n), DEFAULT_TUNING_UNITS))
+    # a fixed tuning size, whatever n is: rho² = c / n would make the boundary a fixed z at every look
+    rho2 = rho_squared(alpha, tuning_n)
     width = halfwidth(per_unit, n, alpha, rho2) if per_unit > 0 else 0.0
     harmful = effect < 0 if worse_below else effect > 0
     # the two-sided sequence at alpha; its p-value is for "the difference is 0", taken on the harmful side
@@ -101,8 +97,8 @@ def segment_rows(sums: dict[Population, dict[str, RatioSums]], alpha: float, tun
         if population is None:
             continue
         agreement = rate(cell["agree"], alpha, tuning_n)
-        vs_rest = versus_rest(cell["agree"], whole["agree"], alpha)
-        cov_rest = versus_rest(cell["cover"], whole["cover"], alpha)
+        vs_rest = versus_rest(cell["agree"], whole["agree"], alpha, tuning_n)
+        cov_rest = versus_rest(cell["cover"], whole["cover"], alpha, tuning_n)
         built.append((population, cell, agreement, vs_rest, cov_rest))
     worse = holm([c.p_value for *_, c, _ in built], alpha) if built else []
     cov_worse = holm([c.p_value for *_, c in built], alpha) if built else []
