@@ -130,7 +130,7 @@ def _columns(shift: float) -> str:
 def generate(rows: int) -> Path:
     import duckdb
 
-    root = DATA / str(rows)
+    root = DATA / f"{rows}-units"  # with a unit_id: a user's requests over the day (the design effect's groups)
     if (root / "predictions.parquet").is_file():
         return root
     root.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ def generate(rows: int) -> Path:
     con.execute("SELECT setseed(0.42)")
     con.execute(f"COPY (SELECT {_columns(0.0)} FROM range(1000000)) TO '{root / 'training.parquet'}' (FORMAT parquet)")
     con.execute(
-        f"COPY (SELECT TIMESTAMPTZ '2026-01-05 00:00:00+00' + to_microseconds(i * (86400000000 // {rows})) AS ts, "
+        f"COPY (SELECT (i * 7919) % {max(rows // 5, 1)} AS unit_id, TIMESTAMPTZ '2026-01-05 00:00:00+00' + to_microseconds(i * (86400000000 // {rows})) AS ts, "
         f"CASE WHEN i % 2 = 0 THEN 'baseline' ELSE 'candidate' END AS arm, TRUE AS served, random() AS prediction, "
         f"FALSE AS error, {_columns(0.05)} FROM range({rows}) t(i)) TO '{root / 'predictions.parquet'}' "
         f"(FORMAT parquet)")

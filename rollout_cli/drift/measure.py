@@ -151,7 +151,7 @@ def measure_drift(plan: Plan, logs: Logs, *, until: datetime, since: datetime | 
         found = profile(logs, [(s.name, s.column, s.kind) for s in group], group[0].reference, group[0].what)
         bins.extend(found)
         ref_counts.extend(reference_counts(logs, found, [s.reference for s in group]))
-    counts = window_counts(logs, bins, [s.rows for s in specs], window_s, since, until)
+    counts, crosses = window_counts(logs, bins, [s.rows for s in specs], window_s, since, until)
     columns = []
     for i, (spec, column_bins) in enumerate(zip(specs, bins, strict=True)):
         windows = []
@@ -160,7 +160,8 @@ def measure_drift(plan: Plan, logs: Logs, *, until: datetime, since: datetime | 
                 continue
             start = datetime.fromtimestamp(k * window_s, UTC)
             end = start + timedelta(seconds=window_s)
-            shift = judge_shift(ref_counts[i], win, spec.threshold, plan.decision.confidence)
+            shift = judge_shift(ref_counts[i], win, spec.threshold, plan.decision.confidence,
+                                window_groups=crosses.get((col, k)))
             windows.append(WindowDrift(start=start, end=end, complete=end <= until, counts=tuple(win), shift=shift))
         columns.append(ColumnDrift(spec.name, spec.role, column_bins, spec.threshold, tuple(ref_counts[i]),
                                    tuple(windows)))

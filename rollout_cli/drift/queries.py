@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from rollout_cli.data.source import BoundSource, Logs, SqlParams, quote_identifier
 from rollout_cli.drift.bins import DECILES, MAX_CATEGORIES, ColumnBins, Kind
 from rollout_cli.errors import DataError
+from rollout_cli.stats.shift import GroupCross
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,24 @@ def _binned(bins: Sequence[ColumnBins], conditions: Sequence[Rows], params: SqlP
     return exprs
 
 
+# A window's units are spread over this many random groups (the low bits of the unit's hash,
+# data/stable_hash.py) for the design effect of its bin shares (stats.shift.design_effect).
+# 64 groups: the cross-products cost bins^2 * 64 per window and column, and the design effect they
+# give has 63 degrees of freedom, enough for the decision's error bound (docs/statistics.md, "Drift").
+GROUPS = 64
+assert GROUPS & (GROUPS - 1) == 0, "a group is the low bits of the hash: a power of two"
+
+Cells = dict[tuple[int, int], list[int]]
+Crosses = dict[tuple[int, int], GroupCross]
+
+
 def _counts(logs: Logs, bins: Sequence[ColumnBins], conditions: Sequence[Rows], source: BoundSource,
-            window_s: float | None, span: Rows | None = None) -> dict[tuple[int, int], list[int]]:
+            window_s: float | None, span: Rows | None = None, unit: str | None = None) -> tuple[Cells, Crosses]:
     """(column index, window index) -> counts per bin; window index 0 when window_s is None.
-    `span` (its time range) limits the scan for every column at once."""
+    `span` (its time range) limits the scan for every column at once. With `unit` (a quoted column),
+    also each (column, window)'s cross-products of bin counts over GROUPS random groups of units."""
     if not bins:
-        return {}
+        return {}, {}
     params = SqlParams()
     where = span.condition(params) if span is not None else "TRUE"
     shared = all(rows == conditions[0] for rows in conditions)  # e.g. every feature reads served requests
@@ -117,31 +132,56 @@ def _counts(logs: Logs, bins: Sequence[ColumnBins], conditions: Sequence[Rows], 
         ts = source.column("ts", "timestamp")
         key = f"CAST(floor(epoch({ts}) / {params.add(window_s)}) AS BIGINT)"
     exprs = _binned(bins, conditions, params, shared=shared)
-    sets = ", ".join(f"(w, b{i})" for i in range(len(bins)))
     picks = ", ".join(f"b{i}" for i in range(len(bins)))
-    sql = (f"SELECT w, {picks}, count(*) FROM (SELECT {key} AS w, {', '.join(exprs)} "
-           f"FROM {source.from_item(params)} WHERE {where}) GROUP BY GROUPING SETS ({sets})")
-    counts: dict[tuple[int, int], list[int]] = {}
-    for row in logs.query(sql, params):
-        window, picked, n = row[0], row[1:-1], int(row[-1])
-        for i, value in enumerate(picked):
-            if value is not None and value >= 0:
-                cell = counts.setdefault((i, int(window)), [0] * len(bins[i].labels))
-                cell[int(value)] += n
-    return counts
+    if unit is None:
+        sets = ", ".join(f"(w, b{i})" for i in range(len(bins)))
+        sql = (f"SELECT w, {picks}, count(*) FROM (SELECT {key} AS w, {', '.join(exprs)} "
+               f"FROM {source.from_item(params)} WHERE {where}) GROUP BY GROUPING SETS ({sets})")
+        counts: Cells = {}
+        for row in logs.query(sql, params):
+            window, picked, n = row[0], row[1:-1], int(row[-1])
+            for i, value in enumerate(picked):
+                if value is not None and value >= 0:
+                    cell = counts.setdefault((i, int(window)), [0] * len(bins[i].labels))
+                    cell[int(value)] += n
+        return counts, {}
+    # One scan: the rows grouped by (window, group of units, bin) for each column, then per column and
+    # window the bin counts and the groups' cross-products (a self-join of at most GROUPS * bins cells).
+    sets = ", ".join(f"(w, g, b{i})" for i in range(len(bins)))
+    which = " ".join(f"WHEN b{i} IS NOT NULL THEN {i}" for i in range(len(bins)))
+    group = f"stable_hash({unit}) & {GROUPS - 1}"
+    sql = (f"WITH cells AS (SELECT w, g, {picks}, count(*) AS n FROM (SELECT {key} AS w, {group} AS g, "
+           f"{', '.join(exprs)} FROM {source.from_item(params)} WHERE {where}) GROUP BY GROUPING SETS ({sets})), "
+           f"flat AS (SELECT w, g, CASE {which} END AS c, coalesce({picks}) AS b, n FROM cells WHERE coalesce({picks}) >= 0) "
+           "SELECT w, c, b, NULL AS b2, sum(n) FROM flat GROUP BY w, c, b "
+           "UNION ALL SELECT a.w, a.c, a.b, z.b, sum(a.n * z.n) FROM flat a JOIN flat z "
+           "ON a.w = z.w AND a.c = z.c AND a.g = z.g GROUP BY a.w, a.c, a.b, z.b")
+    counts = {}
+    crosses: dict[tuple[int, int], np.ndarray] = {}
+    for window, column, b, b2, n in logs.query(sql, params):
+        i, k = int(column), int(window)
+        size = len(bins[i].labels)
+        if b2 is None:
+            counts.setdefault((i, k), [0] * size)[int(b)] += int(n)
+        else:
+            crosses.setdefault((i, k), np.zeros((size, size)))[int(b), int(b2)] += float(n)
+    return counts, {cell: GroupCross(cross, GROUPS) for cell, cross in crosses.items()}
 
 
 def reference_counts(logs: Logs, bins: Sequence[ColumnBins], rows: Sequence[Rows]) -> list[list[int]]:
     """Each column's reference counts per bin (rows of one source, per-column conditions)."""
     if not bins:
         return []
-    found = _counts(logs, bins, rows, rows[0].source, None)
+    found, _ = _counts(logs, bins, rows, rows[0].source, None)
     return [found.get((i, 0), [0] * len(b.labels)) for i, b in enumerate(bins)]
 
 
 def window_counts(logs: Logs, bins: Sequence[ColumnBins], rows: Sequence[Rows], window_s: float,
-                  since: datetime | None, until: datetime | None) -> dict[tuple[int, int], list[int]]:
+                  since: datetime | None, until: datetime | None) -> tuple[Cells, Crosses]:
     """(column index, window index) -> counts per bin over the predictions in [since, until), windows
-    of window_s seconds aligned on the epoch (window k covers [k * window_s, (k + 1) * window_s))."""
+    of window_s seconds aligned on the epoch (window k covers [k * window_s, (k + 1) * window_s)),
+    and -> the random groups of the window's units (`unit_id`), for the design effect of its shares.
+    Predictions without a unit_id column give no groups: their rows are taken as independent."""
     span = Rows(logs.predictions, since=since, until=until)
-    return _counts(logs, bins, rows, logs.predictions, window_s, span)
+    unit = logs.predictions.column("unit_id") if logs.predictions.has_role("unit_id") else None
+    return _counts(logs, bins, rows, logs.predictions, window_s, span, unit)

@@ -41,10 +41,11 @@ def write(directory: Path, name: str, select: str) -> None:
 
 
 def predictions(directory: Path, price: str = "(i % 1000)::DOUBLE", country: str = "['de', 'fr', 'us'][i % 3 + 1]",
-                rows: int = 6000) -> None:
-    """`rows` answers over two hours, alternating arms, every one served."""
+                rows: int = 6000, unit: str | None = None) -> None:
+    """`rows` answers over two hours, alternating arms, every one served; `unit`: a unit_id column."""
     write(directory, "p.parquet",
-          f"SELECT TIMESTAMPTZ '{T0.isoformat()}' + to_milliseconds(i * (7200000 // {rows})) AS ts, "
+          f"SELECT {'' if unit is None else f'{unit} AS unit_id, '}"
+          f"TIMESTAMPTZ '{T0.isoformat()}' + to_milliseconds(i * (7200000 // {rows})) AS ts, "
           f"CASE WHEN i % 2 = 0 THEN 'baseline' ELSE 'candidate' END AS arm, TRUE AS served, "
           f"(i % 97) / 97.0 AS prediction, FALSE AS error, {price} AS price, {country} AS country "
           f"FROM range({rows}) t(i)")
@@ -114,6 +115,22 @@ def test_a_production_window_as_the_reference(tmp_path: Path) -> None:
     (price,) = report.columns
     assert report.reference.startswith("the baseline's answers 2026-03-02 00:00 to 2026-03-02 01:00")
     assert [w.shift.decision for w in price.windows] == [ShiftDecision.NOT_DRIFTED, ShiftDecision.DRIFTED]
+
+
+def test_a_window_of_few_units_is_judged_on_its_units_not_its_rows(tmp_path: Path) -> None:
+    # 15 users an hour, 200 requests each, every request of a user at the user's own price: 3,000
+    # rows an hour but 15 draws of the price. Counted as rows the second hour "drifted" (and the first
+    # was "not drifted"); the design effect of its units leaves both undecided.
+    price = "((i // 200) * 389 % 1000)::DOUBLE"
+    predictions(tmp_path, price=price, unit="i // 200")
+    training(tmp_path)
+    (clustered,) = measure(plan_file(tmp_path, "  features: [price]")).columns
+    assert [w.shift.decision for w in clustered.windows] == [ShiftDecision.NOT_ENOUGH_DATA] * 2
+    predictions(tmp_path, price=price, unit="i")  # the same rows, each its own unit
+    (independent,) = measure(plan_file(tmp_path, "  features: [price]")).columns
+    assert [w.shift.decision for w in independent.windows] == [ShiftDecision.NOT_DRIFTED, ShiftDecision.DRIFTED]
+    assert [w.shift.estimate for w in clustered.windows] == [w.shift.estimate for w in independent.windows]
+    assert all(c.shift.high > 2 * i.shift.high for c, i in zip(clustered.windows, independent.windows))
 
 
 @pytest.mark.parametrize(("setup", "message"), [
