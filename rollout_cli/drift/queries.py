@@ -145,27 +145,31 @@ def _counts(logs: Logs, bins: Sequence[ColumnBins], conditions: Sequence[Rows], 
                     cell = counts.setdefault((i, int(window)), [0] * len(bins[i].labels))
                     cell[int(value)] += n
         return counts, {}
-    # One scan: the rows grouped by (window, group of units, bin) for each column, then per column and
-    # window the bin counts and the groups' cross-products (a self-join of at most GROUPS * bins cells).
+    # One scan: the rows grouped by (window, group of units, bin) for each column — at most
+    # windows x columns x GROUPS x bins cells, fetched as they are; the bin counts and the groups'
+    # cross-products are then small matrix products here (a self-join of the cells in SQL cost more
+    # than the products: docs/statistics.md, "Drift").
     sets = ", ".join(f"(w, g, b{i})" for i in range(len(bins)))
     which = " ".join(f"WHEN b{i} IS NOT NULL THEN {i}" for i in range(len(bins)))
     group = f"stable_hash({unit}) & {GROUPS - 1}"
     sql = (f"WITH cells AS (SELECT w, g, {picks}, count(*) AS n FROM (SELECT {key} AS w, {group} AS g, "
-           f"{', '.join(exprs)} FROM {source.from_item(params)} WHERE {where}) GROUP BY GROUPING SETS ({sets})), "
-           f"flat AS (SELECT w, g, CASE {which} END AS c, coalesce({picks}) AS b, n FROM cells WHERE coalesce({picks}) >= 0) "
-           "SELECT w, c, b, NULL AS b2, sum(n) FROM flat GROUP BY w, c, b "
-           "UNION ALL SELECT a.w, a.c, a.b, z.b, sum(a.n * z.n) FROM flat a JOIN flat z "
-           "ON a.w = z.w AND a.c = z.c AND a.g = z.g GROUP BY a.w, a.c, a.b, z.b")
+           f"{', '.join(exprs)} FROM {source.from_item(params)} WHERE {where}) GROUP BY GROUPING SETS ({sets})) "
+           f"SELECT w, CASE {which} END AS c, g, coalesce({picks}) AS b, n FROM cells WHERE coalesce({picks}) >= 0 "
+           "ORDER BY w, c")
+    found = np.array(logs.query(sql, params), dtype=np.int64).reshape(-1, 5)
     counts = {}
-    crosses: dict[tuple[int, int], np.ndarray] = {}
-    for window, column, b, b2, n in logs.query(sql, params):
-        i, k = int(column), int(window)
-        size = len(bins[i].labels)
-        if b2 is None:
-            counts.setdefault((i, k), [0] * size)[int(b)] += int(n)
-        else:
-            crosses.setdefault((i, k), np.zeros((size, size)))[int(b), int(b2)] += float(n)
-    return counts, {cell: GroupCross(cross, GROUPS) for cell, cross in crosses.items()}
+    crosses: Crosses = {}
+    # the rows where (window, column) changes: each run of rows is one window of one column
+    starts = [int(i) for i in np.flatnonzero(np.r_[True, np.any(found[1:, :2] != found[:-1, :2], axis=1)])] \
+        if len(found) else []
+    for first, last in zip(starts, [*starts[1:], len(found)]):
+        window, column = int(found[first, 0]), int(found[first, 1])
+        cells = found[first:last]
+        per_group = np.zeros((GROUPS, len(bins[column].labels)))
+        np.add.at(per_group, (cells[:, 2], cells[:, 3]), cells[:, 4].astype(float))
+        counts[(column, window)] = [int(v) for v in per_group.sum(axis=0)]
+        crosses[(column, window)] = GroupCross(per_group.T @ per_group, GROUPS)
+    return counts, crosses
 
 
 def reference_counts(logs: Logs, bins: Sequence[ColumnBins], rows: Sequence[Rows]) -> list[list[int]]:
