@@ -52,8 +52,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where a design effect is computed: `rollout status` loads this module
+    import numpy as np
 
 PSEUDO_COUNT = 0.5  # Jeffreys' prior per bin, on both sides
 
@@ -112,6 +114,8 @@ def design_effect(counts: Sequence[int], groups: GroupCross, gradient: Sequence[
     - the mean generalised design effect over the bins, sum_b Cov_bb / p_b * N / (bins - 1) (Rao &
       Scott 1981, first order): the central chi-square part, which dominates when the shift is small.
     """
+    import numpy as np
+
     x = np.asarray(counts, dtype=float)
     n = float(x.sum())
     k = groups.groups
