@@ -127,3 +127,33 @@ def simulate(plan: Plan, directory: Path, start: datetime, hours: float, *, cand
     scenario = with_window(Scenario(units=units, segment_effect=segment_effect), start,
                            start + timedelta(hours=hours), candidate_pct, shadow_pct)
     simulate_stage(plan, directory / "logs", scenario=scenario, seed=part, part=str(part), first_unit=part * units)
+
+
+# What a written file must never take the place of (files.check_target), and the first line of the
+# refusal after "error: OPTION PATH ".
+ODD_TARGETS = {"pipe": "is not a plain file (a pipe or a device?); nothing was written",
+               "link": "is a symbolic link; links are not followed, and nothing was written",
+               "folder": "is a folder; give a file name"}
+
+
+def odd_targets(directory: Path, suffix: str) -> dict[Path, str]:
+    """A FIFO (standing in for a device), a link to a kept file and a folder, each named `KIND{suffix}`
+    in `directory`: path -> the refusal's words."""
+    kept = directory / f"kept{suffix}"
+    kept.write_text("keep me")
+    os.mkfifo(directory / f"pipe{suffix}")
+    (directory / f"link{suffix}").symlink_to(kept)
+    (directory / f"folder{suffix}").mkdir()
+    return {directory / f"{kind}{suffix}": words for kind, words in ODD_TARGETS.items()}
+
+
+def assert_odd_targets_kept(directory: Path, suffix: str, *, alone: bool = True) -> None:
+    """Each odd target is still what it was, and nothing else was written beside them (`alone`: nothing
+    at all in `directory`, else nothing named with `suffix`)."""
+    import stat
+
+    kept = directory / f"kept{suffix}"
+    assert stat.S_ISFIFO((directory / f"pipe{suffix}").lstat().st_mode)
+    assert (directory / f"link{suffix}").readlink() == kept and kept.read_text() == "keep me"
+    found = directory.iterdir() if alone else directory.glob(f"*{suffix}*")
+    assert sorted(p.name for p in found) == sorted(f"{k}{suffix}" for k in (*ODD_TARGETS, "kept"))

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from rollout_support import assert_odd_targets_kept, odd_targets
 
 from rollout_cli.sim.demo import DemoSummary
 from rollout_cli.state.store import StateStore
@@ -96,22 +95,11 @@ def test_it_refuses_to_overwrite_without_force_and_writes_csv(demo: DemoSummary,
 def test_force_replaces_a_file_never_a_pipe_a_device_or_a_link(demo: DemoSummary, tmp_path: Path) -> None:
     """Writing to a temporary file and renaming it over --out would swap a device (a FIFO stands in
     for one here) or a link for a regular file: refused, and each stays what it was."""
-    kept = tmp_path / "kept.parquet"
-    kept.write_text("keep me")
-    os.mkfifo(tmp_path / "pipe.parquet")
-    (tmp_path / "link.parquet").symlink_to(kept)
-    (tmp_path / "folder.parquet").mkdir()
-    refusals = {"pipe.parquet": "is not a plain file (a pipe or a device?); nothing was written",
-                "link.parquet": "is a symbolic link; links are not followed, and nothing was written",
-                "folder.parquet": "is a folder; give a file name"}
-    for name, words in refusals.items():
-        result = _export(demo, "--out", str(tmp_path / name), "--force", cwd=tmp_path)
+    for target, words in odd_targets(tmp_path, ".parquet").items():
+        result = _export(demo, "--out", str(target), "--force", cwd=tmp_path)
         assert result.returncode == 2, result.stdout
-        assert result.stderr.splitlines()[0] == f"error: --out {tmp_path / name} {words}"
-    assert stat.S_ISFIFO((tmp_path / "pipe.parquet").lstat().st_mode)
-    assert (tmp_path / "link.parquet").readlink() == kept and kept.read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.parquet", "kept.parquet", "link.parquet",
-                                                          "pipe.parquet"]
+        assert result.stderr.splitlines()[0] == f"error: --out {target} {words}"
+    assert_odd_targets_kept(tmp_path, ".parquet")
 
 
 def test_describe_prints_the_dictionary_and_writes_nothing(demo: DemoSummary, tmp_path: Path) -> None:

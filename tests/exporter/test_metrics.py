@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from rollout_support import T0, simulate, write_plan
+from rollout_support import T0, assert_odd_targets_kept, odd_targets, simulate, write_plan
 
 from rollout_cli.cli.main import main
 from rollout_cli.plan import load_plan
@@ -76,21 +75,11 @@ def test_the_textfile_never_replaces_a_pipe_a_device_a_link_or_a_folder(tmp_path
     monkeypatch.setenv("ROLLOUT_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("ROLLOUT_STATE_URL", raising=False)
     path = write_plan(tmp_path)
-    kept = tmp_path / "kept.prom"
-    kept.write_text("keep me")
-    os.mkfifo(tmp_path / "pipe.prom")
-    (tmp_path / "link.prom").symlink_to(kept)
-    (tmp_path / "folder.prom").mkdir()
-    refusals = {"pipe.prom": "is not a plain file (a pipe or a device?); nothing was written",
-                "link.prom": "is a symbolic link; links are not followed, and nothing was written",
-                "folder.prom": "is a folder; give a file name"}
-    for name, words in refusals.items():
+    for target, words in odd_targets(tmp_path, ".prom").items():
         capsys.readouterr()
-        assert main(["metrics", str(path), "--textfile", name]) == 2
-        assert capsys.readouterr().err.splitlines()[0] == f"error: --textfile {name} {words}"
-    assert stat.S_ISFIFO((tmp_path / "pipe.prom").lstat().st_mode)
-    assert (tmp_path / "link.prom").readlink() == kept and kept.read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.glob("*.prom*")) == ["folder.prom", "kept.prom", "link.prom", "pipe.prom"]
+        assert main(["metrics", str(path), "--textfile", target.name]) == 2
+        assert capsys.readouterr().err.splitlines()[0] == f"error: --textfile {target.name} {words}"
+    assert_odd_targets_kept(tmp_path, ".prom", alone=False)  # the plan and its state are here too
 
 
 def test_rollout_run_serves_the_metrics_on_loopback(tmp_path: Path) -> None:

@@ -5,10 +5,8 @@ a phone — and the page's structure: every guard has a chart, the failing segme
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from chromium import Chromium, chromium_path
+from rollout_support import assert_odd_targets_kept, odd_targets
 
 from rollout_cli.plan import load_plan
 from rollout_cli.report import WrittenReport, write_report
@@ -135,22 +134,12 @@ def test_the_command_writes_the_report_and_refuses_bad_input(demo: DemoSummary, 
 def test_a_pipe_a_device_a_link_or_a_folder_where_the_report_goes_is_refused(demo: DemoSummary,
                                                                               tmp_path: Path) -> None:
     """report replaces its file without --force: never a device (a FIFO stands in for one) or a link."""
-    kept = tmp_path / "kept.html"
-    kept.write_text("keep me")
-    os.mkfifo(tmp_path / "pipe.html")
-    (tmp_path / "link.html").symlink_to(kept)
-    (tmp_path / "folder.html").mkdir()
-    refusals = {"pipe.html": "is not a plain file (a pipe or a device?); nothing was written",
-                "link.html": "is a symbolic link; links are not followed, and nothing was written",
-                "folder.html": "is a folder; give a file name"}
-    for name, words in refusals.items():
-        result = _report([str(demo.plan_path), "--state-dir", str(demo.directory / ".rollout"), "--out",
-                          str(tmp_path / name)], tmp_path)
+    for target, words in odd_targets(tmp_path, ".html").items():
+        result = _report([str(demo.plan_path), "--state-dir", str(demo.directory / ".rollout"), "--out", str(target)],
+                         tmp_path)
         assert result.returncode == 2, result.stdout
-        assert result.stderr.splitlines()[0] == f"error: --out {tmp_path / name} {words}"
-    assert stat.S_ISFIFO((tmp_path / "pipe.html").lstat().st_mode)
-    assert (tmp_path / "link.html").readlink() == kept and kept.read_text() == "keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.html", "kept.html", "link.html", "pipe.html"]
+        assert result.stderr.splitlines()[0] == f"error: --out {target} {words}"
+    assert_odd_targets_kept(tmp_path, ".html")
 
 
 def test_a_rollout_without_evaluations_gets_a_message_and_no_file(demo: DemoSummary, tmp_path: Path) -> None:

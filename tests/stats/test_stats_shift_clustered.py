@@ -11,25 +11,13 @@ import math
 
 import numpy as np
 import pytest
+from test_stats_shift import BINS, UNIFORM, tilted  # the same tilted shares as the independent-row tests
 
 from rollout_cli.drift.queries import GROUPS
 from rollout_cli.stats.shift import GroupCross, ShiftDecision, design_effect, judge_shift
 
-BINS = 10
-UNIFORM = np.full(BINS, 1.0 / BINS)
 THRESHOLD = 0.1
 HALF_ALPHA = 0.025
-
-
-def tilted(target: float) -> np.ndarray:
-    from scipy.optimize import brentq
-
-    def shares(a: float) -> np.ndarray:
-        w = np.exp(a * np.arange(BINS) / BINS)
-        return w / w.sum()
-
-    a = brentq(lambda a: float(((shares(a) - UNIFORM) * np.log(shares(a) / UNIFORM)).sum()) - target, 0.0, 50.0)
-    return shares(a)
 
 
 def clustered_window(rng: np.random.Generator, units: int, per_unit: int, p: np.ndarray,
