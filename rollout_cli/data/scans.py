@@ -14,9 +14,8 @@ from typing import NoReturn
 
 from rollout_cli.data.aggregates import IndicatorSums, Population
 from rollout_cli.data.finite import finite_or_null
-from rollout_cli.data.queries import ts_filter
 from rollout_cli.data.row_group_stats import all_in_window
-from rollout_cli.data.source import BoundSource, Logs, SqlParams
+from rollout_cli.data.source import BoundSource, Logs, SqlParams, ts_filter
 from rollout_cli.errors import DataError
 
 

@@ -35,3 +35,11 @@ def test_reading_the_state_loads_no_duckdb(tmp_path: Path, words: list[str]) -> 
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["loaded"] == [], (words, report, done.stdout[-500:])
     assert report["code"] in (0, 2, None), report  # 2: no rollout started in this folder, said plainly
+
+
+def test_the_shadow_comparison_loads_none_of_evaluates_query_modules() -> None:
+    """`rollout shadow` reads its own statements (shadow/): evaluate's stage statement and roll-up
+    (data/queries.py and what it imports) cost its start-up for nothing."""
+    code = "import sys, rollout_cli.shadow.compare; print([m for m in sys.modules if m == 'rollout_cli.data.queries'])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
